@@ -1,0 +1,206 @@
+"""Application factory for the account-opening and customer-records system."""
+import os
+import secrets
+from datetime import timedelta
+
+from flask import Flask, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError
+
+from core import crypto
+from core.db import configure_engine, sqlite_url_for
+from core.extensions import csrf, db, htmx, login_manager, migrate
+from core.security import PUBLIC_ENDPOINTS
+from core.timeutil import utcnow
+
+
+def _instance_secret(instance_path: str, name: str) -> str:
+    """Read or create a random secret kept in the instance folder (development default)."""
+    path = os.path.join(instance_path, name)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the app: defaults, then environment, then test overrides."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    env = os.environ
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL") or sqlite_url_for(app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLITE_BUSY_TIMEOUT_MS=int(env.get("SQLITE_BUSY_TIMEOUT_MS", "15000")),
+        IDLE_TIMEOUT=timedelta(minutes=int(env.get("IDLE_TIMEOUT_MINUTES", "20"))),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=env.get("SESSION_COOKIE_SECURE", "0") == "1",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (idle-limited) session
+        IDENTITY_SERVICE=env.get("IDENTITY_SERVICE", "simulator"),
+        IDENTITY_SERVICE_TIMEOUT=float(env.get("IDENTITY_SERVICE_TIMEOUT", "5")),
+        FIRM_NAME=env.get("FIRM_NAME", "示范证券股份有限公司"),
+    )
+    app.config["SECRET_KEY"] = env.get("SECRET_KEY") or _instance_secret(app.instance_path, "secret_key")
+    app.config["DATA_KEY"] = env.get("DATA_KEY") or _instance_secret(app.instance_path, "data_key")
+    if test_config:
+        app.config.update(test_config)
+    app.permanent_session_lifetime = app.config["IDLE_TIMEOUT"]
+    crypto.configure(app.config["DATA_KEY"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    from blueprints.opening.identity_service import build_identity_service
+
+    app.extensions["identity_service"] = build_identity_service(app.config)
+    _register_models()
+    _register_blueprints(app)
+    _register_request_hooks(app)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+    _register_commands(app)
+    return app
+
+
+def _register_models() -> None:
+    # Import every model module so Alembic and relationships see the whole schema.
+    import blueprints.auth.models  # noqa: F401
+    import blueprints.customers.models  # noqa: F401
+    import blueprints.opening.models  # noqa: F401
+    import core.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from blueprints.auth.routes import bp as auth_bp
+    from blueprints.auth.services import load_staff
+    from blueprints.home.routes import bp as home_bp
+    from blueprints.opening.routes import bp as opening_bp
+
+    login_manager.user_loader(load_staff)
+    login_manager.unauthorized_handler(_unauthorized)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    app.register_blueprint(opening_bp)
+
+
+def _unauthorized():
+    """Send anonymous users to the login page; htmx gets HX-Redirect, not a swapped page."""
+    from flask import make_response
+
+    target = url_for("auth.login", next=request.full_path if request.method == "GET" and not request.htmx else None)
+    if request.htmx:
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def require_login_and_fresh_session():
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if not current_user.is_authenticated:
+            return _unauthorized()
+        now = utcnow().timestamp()
+        last_seen = session.get("last_seen", 0)
+        if now - last_seen > app.config["IDLE_TIMEOUT"].total_seconds():
+            logout_user()
+            session.clear()
+            flash("长时间未操作，会话已过期，请重新登录", "warning")
+            return _unauthorized()
+        session["last_seen"] = now
+        return None
+
+    @app.after_request
+    def commit_request(response):
+        # One commit per request, at its boundary; operations only flush.
+        db.session.commit()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'",
+        )
+        if current_user.is_authenticated:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.teardown_request
+    def rollback_on_error(exc):
+        if exc is not None:
+            db.session.rollback()
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from flask import render_template
+
+    def error_page(status: int, title: str, message: str):
+        db.session.rollback()
+        return render_template("errors/error.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error):
+        return error_page(400, "请求已失效", "页面已过期或来源不明，请刷新页面后重试。")
+
+    @app.errorhandler(400)
+    def bad_request(_error):
+        return error_page(400, "请求有误", "提交的数据无法识别，请刷新页面后重试。")
+
+    @app.errorhandler(401)
+    def unauthorized(_error):
+        return redirect(url_for("auth.login"))
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return error_page(403, "无权操作", getattr(error, "description", None) or "您的岗位无权执行此操作。")
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return error_page(404, "未找到", "您要找的页面或记录不存在，或不属于您的营业部。")
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error):
+        return error_page(405, "操作不支持", "不支持该操作方式。")
+
+    @app.errorhandler(409)
+    def conflict(error):
+        return error_page(409, "操作冲突", getattr(error, "description", None) or "记录已被他人修改，请刷新后重试。")
+
+    @app.errorhandler(500)
+    def server_error(_error):
+        return error_page(500, "系统错误", "系统出现异常，已记录。您已保存的内容不会丢失，请稍后重试。")
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from core import masking
+    from core.roles import ROLE_LABELS
+    from core.timeutil import to_beijing
+
+    app.jinja_env.globals.update(ROLE_LABELS=ROLE_LABELS)
+    app.jinja_env.filters["mask_id"] = masking.mask_id_number
+    app.jinja_env.filters["mask_mobile"] = masking.mask_mobile
+    app.jinja_env.filters["mask_name"] = masking.mask_name
+    app.jinja_env.filters["mask_address"] = masking.mask_address
+
+    @app.template_filter("bjtime")
+    def bjtime(value, fmt="%Y-%m-%d %H:%M"):
+        local = to_beijing(value)
+        return local.strftime(fmt) if local else ""
+
+
+def _register_commands(app: Flask) -> None:
+    from blueprints.auth.cli import seed_demo_command
+
+    app.cli.add_command(seed_demo_command)

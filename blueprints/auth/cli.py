@@ -1,0 +1,68 @@
+"""Command that loads the demo branch and one user for each role."""
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from blueprints.auth.models import Branch, Staff
+from blueprints.auth.services import hash_password
+from blueprints.customers.models import Customer
+from core import crypto
+from core.extensions import db
+from core.roles import ROLE_LABELS, Role
+
+DEMO_PASSWORD = "Demo@2026"
+DEMO_BRANCHES = (
+    ("0000", "总部", True),
+    ("0101", "北京朝阳门营业部", False),
+    ("0201", "上海浦东营业部", False),
+)
+DEMO_USERS = (
+    ("clerk", "王柜员", Role.CLERK, "0101"),
+    ("reviewer", "李复核", Role.REVIEWER, "0101"),
+    ("witness", "赵见证", Role.WITNESS, "0101"),
+    ("marketing", "钱营销", Role.MARKETING, "0101"),
+    ("visitor", "孙回访", Role.RETURN_VISIT, "0101"),
+    ("archivist", "周档案", Role.ARCHIVIST, "0101"),
+    ("manager", "吴经理", Role.BRANCH_MANAGER, "0101"),
+    ("admin", "郑管理", Role.HQ_ADMIN, "0000"),
+    ("clerk_sh", "冯柜员", Role.CLERK, "0201"),
+)
+# An existing customer, so the key-information consistency check has something to find.
+DEMO_CUSTOMERS = (("C0101000001", "0101", "张建国", "resident_id", "11010519491231002X"),)
+
+
+def seed_demo(password_hash: str | None = None) -> list[tuple[str, str, str]]:
+    """Create the demo branches, users and customers if missing; return the logins.
+
+    `password_hash` lets the test suite reuse one precomputed hash: scrypt is slow on purpose.
+    """
+    branches = {}
+    for code, name, is_hq in DEMO_BRANCHES:
+        branch = db.session.scalar(select(Branch).filter_by(code=code))
+        if branch is None:
+            branch = Branch(code=code, name=name, is_headquarters=is_hq)
+            db.session.add(branch)
+        branches[code] = branch
+    db.session.flush()
+    logins = []
+    for username, full_name, role, code in DEMO_USERS:
+        if db.session.scalar(select(Staff).filter_by(username=username)) is None:
+            db.session.add(Staff(username=username, full_name=full_name, role=role,
+                                 branch_id=branches[code].id, password_hash=password_hash or hash_password(DEMO_PASSWORD)))
+        logins.append((username, ROLE_LABELS[role], branches[code].name))
+    for customer_no, code, name, id_type, id_number in DEMO_CUSTOMERS:
+        if db.session.scalar(select(Customer).filter_by(customer_no=customer_no)) is None:
+            db.session.add(Customer(customer_no=customer_no, branch_id=branches[code].id, name=name, id_type=id_type,
+                                    id_number=id_number, id_number_index=crypto.blind_index(id_number)))
+    db.session.commit()
+    return logins
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command():
+    """Load the demo branch, one user per role and a sample customer."""
+    logins = seed_demo()
+    click.echo("演示账号（密码均为 %s）：" % DEMO_PASSWORD)
+    for username, role_label, branch_name in logins:
+        click.echo(f"  {username:<10} {role_label:<8} {branch_name}")

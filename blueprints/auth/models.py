@@ -1,0 +1,59 @@
+"""Branches (营业部) and staff users."""
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.roles import ROLE_LABELS, Role
+from core.timeutil import utcnow
+
+
+class Branch(db.Model):
+    """A branch office (营业部); the headquarters is a branch flagged as such."""
+
+    __tablename__ = "branch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    is_headquarters: Mapped[bool] = mapped_column(default=False)
+
+
+class Staff(UserMixin, db.Model):
+    """A staff member who logs in; one role, one branch."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    full_name: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[Role] = mapped_column(String(20))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    # Bumped on password change or lock so that existing sessions stop working.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    branch: Mapped[Branch] = relationship(lazy="joined")
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_enabled
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[Role(self.role)]
+
+    @property
+    def sees_all_branches(self) -> bool:
+        """HQ staff see every branch; everybody else only their own."""
+        return self.role == Role.HQ_ADMIN or self.branch.is_headquarters

@@ -1,0 +1,79 @@
+"""Authentication: password check, failure counting and lockout."""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from blueprints.auth.models import Staff
+from core import audit
+from core.extensions import db
+from core.timeutil import utcnow
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+# Checked against when the username is unknown, so both paths cost the same time.
+_DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
+
+
+def hash_password(password: str) -> str:
+    """Hash with scrypt (memory-hard KDF) and a random salt."""
+    return generate_password_hash(password, method="scrypt")
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    staff: Staff | None
+    error: str | None = None
+
+
+def authenticate(username: str, password: str, now: datetime | None = None) -> LoginResult:
+    """Check credentials, counting failures and locking after MAX_FAILED_LOGINS."""
+    now = now or utcnow()
+    staff = db.session.scalar(db.select(Staff).filter_by(username=username.strip()))
+    if staff is None:
+        check_password_hash(_DUMMY_HASH, password)
+        audit.record("auth.login_failed", actor_name=username[:64], reason="unknown_user")
+        return LoginResult(None, "用户名或密码错误")
+    if not staff.is_enabled:
+        audit.record("auth.login_failed", actor=staff, reason="disabled")
+        return LoginResult(None, "该用户已停用，请联系总部管理员")
+    if staff.locked_until and staff.locked_until > now:
+        audit.record("auth.login_failed", actor=staff, reason="locked")
+        return LoginResult(None, f"连续登录失败次数过多，账户已锁定，请在 {_minutes_left(staff.locked_until, now)} 分钟后重试或联系管理员")
+    if not check_password_hash(staff.password_hash, password):
+        staff.failed_logins += 1
+        if staff.failed_logins >= MAX_FAILED_LOGINS:
+            staff.locked_until = now + LOCKOUT
+            staff.failed_logins = 0
+            staff.session_version += 1
+            audit.record("auth.locked", actor=staff)
+            return LoginResult(None, f"连续 {MAX_FAILED_LOGINS} 次密码错误，账户已锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟")
+        audit.record("auth.login_failed", actor=staff, reason="bad_password")
+        left = MAX_FAILED_LOGINS - staff.failed_logins
+        return LoginResult(None, f"用户名或密码错误，再错 {left} 次账户将被锁定")
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_login_at = now
+    audit.record("auth.login", actor=staff)
+    return LoginResult(staff)
+
+
+def verify_credentials(username: str, password: str) -> LoginResult:
+    """Check another person's credentials (same-terminal review) with the same lockout."""
+    return authenticate(username, password)
+
+
+def _minutes_left(until: datetime, now: datetime) -> int:
+    return max(1, int((until - now).total_seconds() // 60) + 1)
+
+
+def load_staff(user_id: str) -> Staff | None:
+    """Load the session's staff member; a stale session version logs them out."""
+    try:
+        staff_id, version = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    staff = db.session.get(Staff, staff_id)
+    if staff is None or staff.session_version != version:
+        return None
+    return staff

@@ -1,0 +1,327 @@
+"""The on-site opening wizard: one page whose step panels htmx swaps in."""
+import secrets
+from datetime import date
+
+from flask import Blueprint, abort, current_app, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms.fields.choices import SelectChoice
+
+from blueprints.opening import choices, scoring, services, workflow
+from blueprints.opening.forms import (
+    AgentForm,
+    AgreementsForm,
+    ChannelForm,
+    ContactForm,
+    DisclosureForm,
+    IdentityForm,
+)
+from blueprints.opening.identity_service import ANSWER_LABELS
+from blueprints.opening.rules import ID_TYPE_LABELS
+from core import audit
+from core.extensions import db
+from core.render import page, see_other
+from core.roles import Role
+from core.security import roles_required, sees_full_id
+
+bp = Blueprint("opening", __name__, url_prefix="/opening")
+
+FORM_STEPS = {
+    "identity": IdentityForm,
+    "contact": ContactForm,
+    "agent": AgentForm,
+    "disclosure": DisclosureForm,
+    "agreements": AgreementsForm,
+}
+
+
+@bp.errorhandler(StaleDataError)
+def concurrent_edit(_error):
+    """Tell the clerk another save got in first instead of failing with a 500."""
+    db.session.rollback()
+    abort(409, "该申请刚被其他操作修改，请刷新页面后重试（您本次的输入未保存）。")
+
+
+def _load(reference: str, for_update: bool = False):
+    application = services.find_visible(current_user, reference, for_update=for_update)
+    if application is None:
+        abort(404)
+    return application
+
+
+def _load_editable(reference: str):
+    application = _load(reference, for_update=True)
+    if not services.can_edit(current_user, application):
+        abort(403, "该申请不在可编辑状态，或由其他柜员录入。")
+    return application
+
+
+def _step_url(application, key: str) -> str:
+    return url_for("opening.step", reference=application.reference, key=key)
+
+
+@bp.route("/")
+@roles_required(Role.CLERK)
+def index():
+    """List the clerk's drafts and returned applications (我的待办)."""
+    return page("opening/index.html", drafts=services.my_open_applications(current_user))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.CLERK)
+def new():
+    """Start an application with its channel and customer type."""
+    form = ChannelForm()
+    if request.method == "GET":
+        form.channel.data = "onsite"
+        form.customer_type.data = "individual"
+        form.client_token.data = secrets.token_urlsafe(24)
+        return _render_step(None, "channel", form)
+    if not form.validate_on_submit() or not form.client_token.data:
+        if not form.client_token.data:
+            form.client_token.data = secrets.token_urlsafe(24)
+        return _render_step(None, "channel", form, status=422)
+    application = services.start_application(current_user, form.channel.data, form.customer_type.data,
+                                             form.client_token.data[:64])
+    return see_other(_step_url(application, services.resume_step(application)))
+
+
+@bp.route("/<reference>")
+@roles_required(Role.CLERK)
+def resume(reference: str):
+    """Open an application where the clerk stopped."""
+    application = _load(reference)
+    if not services.can_edit(current_user, application):
+        return see_other(url_for("opening.detail", reference=reference))
+    return see_other(_step_url(application, services.resume_step(application)))
+
+
+@bp.route("/<reference>/detail")
+@roles_required(Role.CLERK, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+def detail(reference: str):
+    """Show an application read-only, with its status history."""
+    application = _load(reference)
+    audit.record("application.view", "application", application.reference, step="detail")
+    return page("opening/detail.html", application=application, **_summary_context(application),
+                history=services.status_history(application))
+
+
+@bp.route("/<reference>/step/<key>", methods=["GET", "POST"])
+@roles_required(Role.CLERK)
+def step(reference: str, key: str):
+    """Show or save one wizard step."""
+    if key not in workflow.STEP_KEYS:
+        abort(404)
+    application = _load_editable(reference) if request.method == "POST" else _load(reference)
+    if not services.can_edit(current_user, application):
+        return see_other(url_for("opening.detail", reference=reference))
+    if not workflow.reachable(key, application.completed_steps):
+        return see_other(_step_url(application, services.resume_step(application)))
+    if request.method == "GET":
+        audit.record("application.view", "application", application.reference, step=key)
+        return _render_step(application, key)
+    handler = _SAVE_HANDLERS[key]
+    return handler(application)
+
+
+def _save_channel(application):
+    form = ChannelForm()
+    if not form.validate_on_submit():
+        return _render_step(application, "channel", form, status=422)
+    services.save_step(application, "channel", {"channel": form.channel.data,
+                                                 "customer_type": form.customer_type.data}, current_user)
+    return _advance(application, "channel")
+
+
+def _save_form_step(key: str):
+    def handler(application):
+        form = _bound_form(application, key)
+        if not form.validate_on_submit():
+            return _render_step(application, key, form, status=422)
+        services.save_step(application, key, form.to_data() if hasattr(form, "to_data") else _disclosure_data(form), current_user)
+        return _advance(application, key)
+    return handler
+
+
+def _disclosure_data(form: DisclosureForm) -> dict:
+    return {
+        "version": choices.DISCLOSURE_VERSION,
+        "explained_by": form.explained_by.data,
+        "customer_acknowledged": True,
+        "agent_acknowledged": bool(form.agent_acknowledged.data),
+    }
+
+
+def _save_verification(application):
+    """Ask the identity service about the customer's name and ID number."""
+    id_number, name = application.id_number, application.customer_name
+    # The service may be slow: end the read transaction so other clerks can write meanwhile.
+    db.session.commit()
+    check = current_app.extensions["identity_service"].check(id_number, name)
+    application = _load_editable(application.reference)
+    services.record_identity_check(application, check, current_user)
+    if check.result == "match":
+        return _advance(application, "verification")
+    return _render_step(application, "verification", status=200)
+
+
+def _save_suitability(application):
+    questionnaire = services.active_questionnaire(application.customer_type)
+    definition = scoring.questionnaire_from_dict(questionnaire.definition)
+    answers = {q.key: request.form.getlist(q.key) for q in definition.questions}
+    errors = scoring.check_answers(definition, answers)
+    if errors:
+        return _render_step(application, "suitability", status=422, answers=answers,
+                            answer_errors={e.question_key: e.message for e in errors})
+    services.record_assessment(application, questionnaire, answers, current_user)
+    return _advance(application, "suitability")
+
+
+def _save_summary(application):
+    try:
+        services.submit_application(application, current_user)
+    except services.SubmitRefused as refused:
+        return _render_step(application, "summary", status=422, submit_errors=refused.reasons)
+    return see_other(url_for("opening.submitted", reference=application.reference))
+
+
+_SAVE_HANDLERS = {
+    "channel": _save_channel,
+    "identity": _save_form_step("identity"),
+    "contact": _save_form_step("contact"),
+    "verification": _save_verification,
+    "agent": _save_form_step("agent"),
+    "disclosure": _save_form_step("disclosure"),
+    "suitability": _save_suitability,
+    "agreements": _save_form_step("agreements"),
+    "summary": _save_summary,
+}
+
+
+@bp.route("/<reference>/submitted")
+@roles_required(Role.CLERK)
+def submitted(reference: str):
+    """Confirm that the application is in the review queue."""
+    application = _load(reference)
+    return page("opening/submitted.html", application=application)
+
+
+@bp.route("/<reference>/withdraw", methods=["POST"])
+@roles_required(Role.CLERK)
+def withdraw(reference: str):
+    """Void a draft the customer no longer wants."""
+    application = _load_editable(reference)
+    reason = (request.form.get("reason") or "").strip()[:200] or "客户放弃开户"
+    services.withdraw_application(application, current_user, reason)
+    return see_other(url_for("opening.index"))
+
+
+def _advance(application, key: str):
+    """After a save, show the next step (a fragment for htmx, a redirect otherwise)."""
+    following = workflow.next_step(key)
+    if not request.htmx:
+        return see_other(_step_url(application, following))
+    return _render_step(application, following, push=True)
+
+
+def _bound_form(application, key: str):
+    form_class = FORM_STEPS[key]
+    kwargs = {}
+    if key == "agent":
+        kwargs = {"customer_type": application.customer_type, "customer_id_number": application.id_number}
+    if key == "disclosure":
+        agent = application.step_data("agent") or {}
+        kwargs = {"has_agent": bool(agent.get("has_agent"))}
+    if request.method == "POST":
+        form = form_class(**kwargs)
+    else:
+        form = form_class(data=_form_data(key, application.step_data(key)), **kwargs)
+    if key == "disclosure":
+        form.explained_by.choices = [SelectChoice(s.id, f"{s.full_name}（{s.role_label}）") for s in services.branch_colleagues(current_user)]
+        if form.explained_by.data is None:
+            form.explained_by.data = current_user.id
+    return form
+
+
+def _form_data(key: str, data: dict | None) -> dict | None:
+    """Turn saved step data back into form field values."""
+    if not data:
+        return None
+    values = dict(data)
+    for name in ("birth_date", "valid_from", "valid_to"):
+        if values.get(name):
+            values[name] = date.fromisoformat(values[name])
+    if key == "identity":
+        values["valid_long_term"] = data.get("valid_to") is None
+    if key == "agent":
+        if not data.get("has_agent"):
+            return {"has_agent": "no"}
+        agent_values = {f"agent_{k}": v for k, v in values.items() if k not in ("relationship", "authorization_ref", "notarization_no")}
+        agent_values.update(has_agent="yes", agent_valid_long_term=data.get("valid_to") is None,
+                            relationship=data.get("relationship"), authorization_ref=data.get("authorization_ref"),
+                            notarization_no=data.get("notarization_no"))
+        return agent_values
+    if key == "agreements":
+        values.update({f"agreement_{a}": True for a in data.get("agreements", [])})
+    return values
+
+
+def _summary_context(application) -> dict:
+    assessment = services.latest_assessment(application)
+    return {
+        "identity": application.step_data("identity") or {},
+        "contact": application.step_data("contact") or {},
+        "agent": application.step_data("agent") or {},
+        "disclosure": application.step_data("disclosure") or {},
+        "agreements": application.step_data("agreements") or {},
+        "verification": services.latest_verification(application),
+        "assessment": assessment,
+        "assessment_label": _class_label(assessment),
+        "show_full_id": sees_full_id(current_user),
+        "choices": choices,
+        "id_type_labels": ID_TYPE_LABELS,
+        "status_labels": workflow.STATUS_LABELS,
+    }
+
+
+def _class_label(assessment) -> str | None:
+    if assessment is None:
+        return None
+    if assessment.is_lowest:
+        return f"C1 {scoring.LOWEST_CLASS_LABEL}"
+    return f"{assessment.investor_class} {scoring.INVESTOR_CLASS_LABELS[assessment.investor_class]}"
+
+
+def _render_step(application, key: str, form=None, status: int = 200, push: bool = False, **extra):
+    """Render one step inside the wizard page (or just the wizard block for htmx)."""
+    context = {
+        "application": application,
+        "step_key": key,
+        "steps": workflow.STEPS,
+        "completed": application.completed_steps if application else set(),
+        "choices": choices,
+        "id_type_labels": ID_TYPE_LABELS,
+    }
+    if key in FORM_STEPS:
+        context["form"] = form or _bound_form(application, key)
+    elif key == "channel":
+        context["form"] = form or ChannelForm(data=_form_data("channel", application.step_data("channel")))
+    elif key == "verification":
+        context["verification"] = services.latest_verification(application)
+        context["answer_labels"] = ANSWER_LABELS
+        context["service_simulated"] = current_app.extensions["identity_service"].simulated
+    elif key == "suitability":
+        questionnaire = services.active_questionnaire(application.customer_type)
+        assessment = services.latest_assessment(application)
+        context["questionnaire"] = scoring.questionnaire_from_dict(questionnaire.definition)
+        context["answers"] = extra.pop("answers", None) or (assessment.answers if assessment else {})
+        context["answer_errors"] = extra.pop("answer_errors", {})
+        context["assessment"] = assessment
+        context["assessment_label"] = _class_label(assessment)
+    elif key == "summary":
+        context.update(_summary_context(application))
+        context["conflicts"] = services.consistency_conflicts(application)
+        context["missing"] = [workflow.STEP_BY_KEY[k].title for k in workflow.missing_for_submit(application.completed_steps)]
+    context.update(extra)
+    push_url = _step_url(application, key) if push and application else None
+    return page(f"opening/step_{key}.html", block="wizard", status=status, push_url=push_url, **context)

@@ -1,0 +1,325 @@
+"""Operations on opening applications; they flush, the request boundary commits."""
+import secrets
+from dataclasses import dataclass
+from sqlalchemy import or_, select
+
+from blueprints.auth.models import Staff
+from blueprints.customers.models import Customer
+from blueprints.opening import scoring, workflow
+from blueprints.opening.identity_service import Answer, IdentityCheck
+from blueprints.opening.models import (
+    Application,
+    ApplicationStep,
+    IdentityVerification,
+    Questionnaire,
+    StatusChange,
+    SuitabilityAssessment,
+)
+from blueprints.opening.rules import ID_TYPE_LABELS, IdType
+from blueprints.opening.workflow import Status
+from core import audit, crypto
+from core.extensions import db
+from core.roles import Role
+from core.timeutil import business_today, utcnow
+
+OPEN_STATUSES = (Status.DRAFT, Status.REJECTED)
+
+
+def visible_applications(user: Staff):
+    """A select() of the applications `user` may see: own branch, or all for HQ."""
+    query = select(Application)
+    if not user.sees_all_branches:
+        query = query.where(Application.branch_id == user.branch_id)
+    return query
+
+
+def find_visible(user: Staff, reference: str, for_update: bool = False) -> Application | None:
+    """Load an application the user may see; `for_update` locks it for a decision."""
+    query = visible_applications(user).where(Application.reference == reference)
+    if for_update:
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
+def can_edit(user: Staff, application: Application) -> bool:
+    """Only the clerk who entered the application edits it, and only while it is open."""
+    return (
+        user.role == Role.CLERK
+        and application.created_by_id == user.id
+        and application.status in workflow.EDITABLE
+    )
+
+
+def my_open_applications(user: Staff) -> list[Application]:
+    """The clerk's to-do list (我的待办): drafts and returned applications."""
+    return list(db.session.scalars(
+        visible_applications(user)
+        .where(Application.created_by_id == user.id, Application.status.in_(OPEN_STATUSES))
+        .order_by(Application.updated_at.desc())
+    ))
+
+
+def resume_step(application: Application) -> str:
+    """The step a clerk returns to: the first one not yet saved."""
+    return workflow.first_incomplete(application.completed_steps)
+
+
+def _new_reference() -> str:
+    # Date plus random digits: unique enough with a retry, and not guessable in sequence.
+    return f"KH{business_today():%Y%m%d}{secrets.randbelow(10**6):06d}"
+
+
+def start_application(actor: Staff, channel: str, customer_type: str, client_token: str) -> Application:
+    """Create a draft with its first step saved; the same client token returns the same draft."""
+    existing = db.session.scalar(select(Application).where(Application.client_token == client_token))
+    if existing is not None:
+        return existing
+    reference = _new_reference()
+    while db.session.scalar(select(Application.id).where(Application.reference == reference)):
+        reference = _new_reference()
+    application = Application(
+        reference=reference,
+        client_token=client_token,
+        branch_id=actor.branch_id,
+        channel=channel,
+        customer_type=customer_type,
+        status=Status.DRAFT,
+        created_by_id=actor.id,
+    )
+    db.session.add(application)
+    db.session.flush()
+    _put_step(application, "channel", {"channel": channel, "customer_type": customer_type}, actor)
+    audit.record("application.create", "application", application.reference, channel=channel)
+    db.session.flush()
+    return application
+
+
+def _put_step(application: Application, key: str, data: dict, actor: Staff) -> ApplicationStep:
+    step = next((s for s in application.steps if s.step == key), None)
+    if step is None:
+        step = ApplicationStep(step=key, data=data, saved_by_id=actor.id)
+        application.steps.append(step)
+    else:
+        step.data = data
+        step.saved_by_id = actor.id
+        step.saved_at = utcnow()
+    return step
+
+
+def _drop_steps(application: Application, keys) -> None:
+    for step in [s for s in application.steps if s.step in keys]:
+        application.steps.remove(step)
+
+
+def save_step(application: Application, key: str, data: dict, actor: Staff) -> None:
+    """Save one step's valid data as part of the draft, invalidating what depended on it."""
+    previous = application.step_data(key)
+    if key == "channel":
+        application.channel = data["channel"]
+        application.customer_type = data["customer_type"]
+    if key == "identity":
+        key_info_changed = previous is None or any(
+            previous.get(f) != data.get(f) for f in ("id_type", "id_number", "name")
+        )
+        if key_info_changed:
+            _drop_steps(application, workflow.DEPENDENTS["identity"])
+        application.customer_name = data["name"]
+        application.id_type = data["id_type"]
+        application.id_number = data["id_number"]
+        application.id_number_index = crypto.blind_index(data["id_number"])
+    _put_step(application, key, data, actor)
+    # Touch the parent so the version column catches two editors saving at once.
+    application.updated_at = utcnow()
+    changed = sorted(f for f in data if previous is None or previous.get(f) != data.get(f))
+    audit.record("application.save_step", "application", application.reference, step=key, fields=changed)
+    db.session.flush()
+
+
+def record_identity_check(application: Application, check: IdentityCheck, actor: Staff) -> IdentityVerification:
+    """Keep the identity service's answer; only a match completes the verification step."""
+    verification = IdentityVerification(
+        application_id=application.id,
+        subject="customer",
+        id_number_index=application.id_number_index,
+        name=application.customer_name,
+        result=check.result,
+        simulated=check.simulated,
+        provider=check.provider,
+        reference=check.reference,
+        message=check.message,
+        elapsed_ms=check.elapsed_ms,
+        checked_by_id=actor.id,
+    )
+    db.session.add(verification)
+    db.session.flush()
+    if check.result == Answer.MATCH:
+        save_step(application, "verification", {"verification_id": verification.id, "result": check.result,
+                                                 "simulated": check.simulated}, actor)
+    else:
+        _drop_steps(application, ("verification",))
+        application.updated_at = utcnow()
+    audit.record("application.identity_check", "application", application.reference,
+                 result=check.result, simulated=check.simulated)
+    db.session.flush()
+    return verification
+
+
+def latest_verification(application: Application) -> IdentityVerification | None:
+    return db.session.scalar(
+        select(IdentityVerification)
+        .where(IdentityVerification.application_id == application.id)
+        .order_by(IdentityVerification.id.desc())
+        .limit(1)
+    )
+
+
+def active_questionnaire(customer_type: str) -> Questionnaire:
+    found = db.session.scalar(
+        select(Questionnaire)
+        .where(Questionnaire.customer_type == customer_type, Questionnaire.is_active.is_(True))
+        .order_by(Questionnaire.id.desc())
+        .limit(1)
+    )
+    if found is None:
+        raise LookupError(f"no active questionnaire for {customer_type}: run the migrations")
+    return found
+
+
+def record_assessment(application: Application, questionnaire: Questionnaire, answers: dict[str, list[str]],
+                      actor: Staff) -> SuitabilityAssessment:
+    """Score the answers and keep them with the result, assessor, date and expiry."""
+    definition = scoring.questionnaire_from_dict(questionnaire.definition)
+    result = scoring.score(definition, answers)
+    today = business_today()
+    assessment = SuitabilityAssessment(
+        application_id=application.id,
+        questionnaire_id=questionnaire.id,
+        answers=answers,
+        score=result.score,
+        investor_class=result.investor_class,
+        is_lowest=result.is_lowest,
+        assessor_id=actor.id,
+        expires_on=scoring.expires_on(today, definition),
+    )
+    db.session.add(assessment)
+    db.session.flush()
+    save_step(application, "suitability", {
+        "assessment_id": assessment.id, "score": result.score, "investor_class": result.investor_class,
+        "is_lowest": result.is_lowest, "questionnaire": questionnaire.version,
+    }, actor)
+    return assessment
+
+
+def latest_assessment(application: Application) -> SuitabilityAssessment | None:
+    return db.session.scalar(
+        select(SuitabilityAssessment)
+        .where(SuitabilityAssessment.application_id == application.id)
+        .order_by(SuitabilityAssessment.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A key-information disagreement with another record of the same ID number (第九条)."""
+
+    source: str
+    reference: str
+    message: str
+
+
+def consistency_conflicts(application: Application) -> list[Conflict]:
+    """Check name and ID type against every customer and open application with this ID number."""
+    if not application.id_number_index:
+        return []
+    conflicts: list[Conflict] = []
+    type_label = ID_TYPE_LABELS.get(IdType(application.id_type), application.id_type)
+    for customer in db.session.scalars(select(Customer).where(Customer.id_number_index == application.id_number_index)):
+        problems = _key_differences(customer.name, customer.id_type, application.customer_name, application.id_type)
+        if problems:
+            conflicts.append(Conflict("customer", customer.customer_no,
+                                      f"已有客户 {customer.customer_no} 使用该证件号码，但{problems}，与本次录入（{application.customer_name}，{type_label}）不一致"))
+    others = select(Application).where(
+        Application.id_number_index == application.id_number_index,
+        Application.id != application.id,
+        Application.status.not_in((Status.WITHDRAWN, Status.INACTIVE)),
+    )
+    for other in db.session.scalars(others):
+        problems = _key_differences(other.customer_name, other.id_type, application.customer_name, application.id_type)
+        if problems:
+            conflicts.append(Conflict("application", other.reference,
+                                      f"开户申请 {other.reference} 使用该证件号码，但{problems}，与本次录入不一致"))
+        elif other.status not in (Status.ACTIVE,) and other.status not in OPEN_STATUSES:
+            conflicts.append(Conflict("application", other.reference,
+                                      f"该客户已有在途开户申请 {other.reference}（{other.status_label}），不能重复提交"))
+    return conflicts
+
+
+def _key_differences(name_a, type_a, name_b, type_b) -> str:
+    parts = []
+    if name_a != name_b:
+        parts.append(f"姓名为“{name_a}”")
+    if type_a != type_b:
+        parts.append(f"证件类型为{ID_TYPE_LABELS.get(IdType(type_a), type_a)}")
+    return "、".join(parts)
+
+
+class SubmitRefused(Exception):
+    """The application cannot be submitted yet; `reasons` says why, in Chinese."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def submit_application(application: Application, actor: Staff) -> bool:
+    """Send the application to the review queue; returns False if it was already there."""
+    if application.status in (Status.SUBMITTED, Status.RESUBMITTED):
+        return False
+    reasons = [f"请先完成“{workflow.STEP_BY_KEY[key].title}”" for key in workflow.missing_for_submit(application.completed_steps)]
+    verification = latest_verification(application)
+    if verification is not None and verification.result == Answer.MISMATCH:
+        reasons.append("公民身份核查结果为不一致，不能提交")
+    reasons += [conflict.message for conflict in consistency_conflicts(application)]
+    if reasons:
+        raise SubmitRefused(reasons)
+    target = workflow.submit_target(application.status)
+    transition(application, target, actor, reason=None)
+    application.submitted_at = utcnow()
+    save_step(application, "summary", {"submitted_at": application.submitted_at.isoformat()}, actor)
+    audit.record("application.submit", "application", application.reference, status=target)
+    db.session.flush()
+    return True
+
+
+def transition(application: Application, target: Status, actor: Staff, reason: str | None) -> None:
+    """Move the application to `target` if the transition table allows it, and record it."""
+    current = Status(application.status)
+    workflow.check_transition(current, target)
+    application.status = target
+    db.session.add(StatusChange(application_id=application.id, from_status=current, to_status=target,
+                                actor_id=actor.id, reason=reason))
+
+
+def withdraw_application(application: Application, actor: Staff, reason: str) -> None:
+    """Void a draft the customer no longer wants; it stays on record as withdrawn."""
+    transition(application, Status.WITHDRAWN, actor, reason)
+    audit.record("application.withdraw", "application", application.reference)
+    db.session.flush()
+
+
+def status_history(application: Application) -> list[StatusChange]:
+    return list(db.session.scalars(
+        select(StatusChange).where(StatusChange.application_id == application.id).order_by(StatusChange.id)
+    ))
+
+
+def branch_colleagues(user: Staff) -> list[Staff]:
+    """Staff of the user's branch who can explain the risk disclosure."""
+    return list(db.session.scalars(
+        select(Staff).where(Staff.branch_id == user.branch_id, Staff.is_enabled.is_(True),
+                            or_(Staff.role == Role.CLERK, Staff.role == Role.WITNESS, Staff.role == Role.REVIEWER,
+                                Staff.role == Role.BRANCH_MANAGER))
+        .order_by(Staff.full_name)
+    ))
+

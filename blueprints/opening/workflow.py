@@ -1,0 +1,114 @@
+"""Account-opening states, the allowed transitions between them, and the wizard steps."""
+import enum
+from dataclasses import dataclass
+
+
+class Status(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"
+    RESUBMITTED = "resubmitted"
+    APPROVED = "approved"
+    ACCOUNTS_OPENING = "accounts_opening"
+    AWAITING_RETURN_VISIT = "awaiting_return_visit"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    WITHDRAWN = "withdrawn"
+
+
+STATUS_LABELS = {
+    Status.DRAFT: "草稿",
+    Status.SUBMITTED: "待复核",
+    Status.REJECTED: "已退回",
+    Status.RESUBMITTED: "重新提交待复核",
+    Status.APPROVED: "复核通过",
+    Status.ACCOUNTS_OPENING: "账户开立中",
+    Status.AWAITING_RETURN_VISIT: "待回访",
+    Status.ACTIVE: "已激活",
+    Status.INACTIVE: "未激活（回访未通过）",
+    Status.WITHDRAWN: "已作废",
+}
+
+# The one table of allowed transitions; anything not listed is refused.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.DRAFT: frozenset({Status.SUBMITTED, Status.WITHDRAWN}),
+    Status.SUBMITTED: frozenset({Status.APPROVED, Status.REJECTED}),
+    Status.REJECTED: frozenset({Status.RESUBMITTED, Status.WITHDRAWN}),
+    Status.RESUBMITTED: frozenset({Status.APPROVED, Status.REJECTED}),
+    Status.APPROVED: frozenset({Status.ACCOUNTS_OPENING}),
+    Status.ACCOUNTS_OPENING: frozenset({Status.AWAITING_RETURN_VISIT}),
+    Status.AWAITING_RETURN_VISIT: frozenset({Status.ACTIVE, Status.INACTIVE}),
+    Status.ACTIVE: frozenset(),
+    Status.INACTIVE: frozenset({Status.AWAITING_RETURN_VISIT}),
+    Status.WITHDRAWN: frozenset(),
+}
+
+# States in which the clerk may still change what was entered.
+EDITABLE = frozenset({Status.DRAFT, Status.REJECTED})
+
+
+class IllegalTransition(Exception):
+    """A state change that the transition table does not allow."""
+
+    def __init__(self, current: Status, target: Status):
+        super().__init__(f"{current} -> {target} is not allowed")
+        self.current = current
+        self.target = target
+
+
+def check_transition(current: Status, target: Status) -> None:
+    if target not in TRANSITIONS[Status(current)]:
+        raise IllegalTransition(Status(current), target)
+
+
+def submit_target(current: Status) -> Status:
+    """Where a submission goes: first submission or resubmission after rejection."""
+    return Status.RESUBMITTED if Status(current) == Status.REJECTED else Status.SUBMITTED
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    title: str
+    optional: bool = False
+
+
+# Order matters: the wizard walks them top to bottom.
+STEPS: tuple[Step, ...] = (
+    Step("channel", "开户方式"),
+    Step("identity", "身份证明文件"),
+    Step("contact", "联系方式与基本信息"),
+    Step("verification", "公民身份核查"),
+    Step("agent", "代理人", optional=True),
+    Step("disclosure", "投资者教育与风险揭示"),
+    Step("suitability", "适当性评估"),
+    Step("agreements", "协议签署"),
+    Step("summary", "汇总与提交"),
+)
+STEP_KEYS = tuple(step.key for step in STEPS)
+STEP_BY_KEY = {step.key: step for step in STEPS}
+# Steps whose saved result no longer holds when the step they depend on changes.
+DEPENDENTS = {"identity": ("verification",)}
+
+
+def first_incomplete(completed: set[str]) -> str:
+    """The step to resume at: the first one not yet saved (summary when all are)."""
+    for key in STEP_KEYS[:-1]:
+        if key not in completed:
+            return key
+    return "summary"
+
+
+def reachable(step_key: str, completed: set[str]) -> bool:
+    """A step can be opened once every step before it has been saved."""
+    index = STEP_KEYS.index(step_key)
+    return all(key in completed for key in STEP_KEYS[:index])
+
+
+def next_step(step_key: str) -> str:
+    index = STEP_KEYS.index(step_key)
+    return STEP_KEYS[min(index + 1, len(STEP_KEYS) - 1)]
+
+
+def missing_for_submit(completed: set[str]) -> list[str]:
+    return [key for key in STEP_KEYS[:-1] if key not in completed]

@@ -1,0 +1,25 @@
+"""One place that decides between a full page and an htmx fragment."""
+from flask import make_response, redirect, render_template, request
+from jinja2_fragments.flask import render_block
+
+
+def page(template: str, block: str | None = None, status: int = 200, push_url: str | None = None, **context):
+    """Render the whole page, or only `block` when htmx asked for a fragment."""
+    if block and request.htmx and not request.htmx.boosted:
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.headers["Vary"] = "HX-Request"
+    if push_url and request.htmx:
+        response.headers["HX-Push-Url"] = push_url
+    return response
+
+
+def see_other(location: str):
+    """Redirect after a POST: HX-Redirect for htmx, 303 for a plain form."""
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, code=303)

@@ -1,0 +1,28 @@
+"""Staff roles (岗位) and what each may see."""
+import enum
+
+
+class Role(enum.StrEnum):
+    CLERK = "clerk"
+    REVIEWER = "reviewer"
+    WITNESS = "witness"
+    MARKETING = "marketing"
+    RETURN_VISIT = "return_visit"
+    ARCHIVIST = "archivist"
+    BRANCH_MANAGER = "branch_manager"
+    HQ_ADMIN = "hq_admin"
+
+
+ROLE_LABELS = {
+    Role.CLERK: "柜台业务岗",
+    Role.REVIEWER: "复核岗",
+    Role.WITNESS: "开户见证人员",
+    Role.MARKETING: "营销人员",
+    Role.RETURN_VISIT: "回访岗",
+    Role.ARCHIVIST: "档案管理员",
+    Role.BRANCH_MANAGER: "营业部负责人",
+    Role.HQ_ADMIN: "总部管理员",
+}
+
+# Roles whose work needs the full ID number on screen (checking it against the document).
+ROLES_SEEING_FULL_ID = frozenset({Role.CLERK, Role.REVIEWER, Role.WITNESS})

@@ -1,0 +1,20 @@
+"""Time helpers: UTC storage, Beijing time for business dates."""
+from datetime import date, datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp, the one form stored in every database column."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def business_today() -> date:
+    """Today's date in Beijing, which decides expiry and age."""
+    return datetime.now(BEIJING).date()
+
+
+def to_beijing(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc).astimezone(BEIJING)

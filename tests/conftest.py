@@ -1,0 +1,117 @@
+"""Fixtures: one migrated database per run, emptied and re-seeded before every test."""
+import os
+import re
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from blueprints.auth.cli import DEMO_PASSWORD, seed_demo
+from blueprints.auth.services import hash_password
+from core.extensions import db
+
+# Reference data loaded by migrations survives the per-test wipe.
+KEEP_TABLES = {"alembic_version", "questionnaire"}
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db')}/test.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret",
+        "DATA_KEY": "test-data-key",
+    })
+    with app.app_context():
+        from flask_migrate import downgrade, upgrade
+
+        _drop_everything()
+        upgrade()
+    return app
+
+
+def _drop_everything():
+    """Start the run from an empty schema, so migrations are exercised from nothing."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    else:
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(scope="session")
+def demo_hash():
+    return hash_password(DEMO_PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def clean_db(app, demo_hash):
+    """Give every test the same starting state: demo branches, users and customer."""
+    with app.app_context():
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(table.delete())
+        db.session.commit()
+        seed_demo(password_hash=demo_hash)
+        app.extensions["identity_service"].reset()
+    yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(r'"X-CSRFToken": "([^"]+)"', html)
+    assert match, "page carries no CSRF token"
+    return match.group(1)
+
+
+class Auth:
+    """Log in as a demo user and post forms with the page's CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = None
+
+    def login(self, username="clerk", password=DEMO_PASSWORD):
+        page = self.client.get("/auth/login")
+        self.token = csrf_token_from(page.get_data(as_text=True))
+        response = self.client.post("/auth/login", data={"username": username, "password": password, "csrf_token": self.token})
+        if response.status_code == 303:
+            self.token = csrf_token_from(self.client.get("/").get_data(as_text=True))
+        return response
+
+    def post(self, url, data=None, htmx=False, **kwargs):
+        headers = kwargs.pop("headers", {})
+        headers["X-CSRFToken"] = self.token
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.client.post(url, data=data or {}, headers=headers, **kwargs)
+
+    def get(self, url, htmx=False, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.client.get(url, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def identity_service(app):
+    return app.extensions["identity_service"]

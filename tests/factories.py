@@ -1,0 +1,137 @@
+"""Valid form data for each wizard step, and helpers that walk a draft to a step."""
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+from stdnum.iso7064 import mod_11_2
+
+from blueprints.opening.workflow import STEP_KEYS
+
+QUESTIONNAIRE = json.loads(
+    (Path(__file__).resolve().parents[1] / "blueprints/opening/questionnaires/individual-2026-v1.json").read_text("utf-8")
+)
+
+
+def make_id(prefix6: str = "110101", birth: str = "19900307", seq3: str = "123") -> str:
+    """An 18-digit number with a correct GB 11643 check digit (odd sequence = male)."""
+    body = f"{prefix6}{birth}{seq3}"
+    return body + mod_11_2.calc_check_digit(body)
+
+
+CUSTOMER_ID = make_id("110105", "19880612", "315")
+AGENT_ID = make_id("310115", "19750101", "222")
+
+
+def identity(**overrides) -> dict:
+    data = {
+        "id_type": "resident_id",
+        "id_number": CUSTOMER_ID,
+        "name": "刘晓明",
+        "sex": "M",
+        "ethnicity": "汉族",
+        "birth_date": "1988-06-12",
+        "address": "北京市朝阳区建国路88号院3号楼1201",
+        "authority": "北京市公安局朝阳分局",
+        "valid_from": "2019-05-20",
+        "valid_to": "2039-05-20",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def contact(**overrides) -> dict:
+    data = {
+        "mobile": "13812348000",
+        "email": "liuxm@example.com",
+        "address": "北京市朝阳区建国路88号院3号楼1201",
+        "postcode": "100022",
+        "occupation": "professional",
+        "education": "bachelor",
+        "employer": "北京某科技有限公司",
+        "tax_residency": "cn_only",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def agent(**overrides) -> dict:
+    data = {
+        "has_agent": "yes",
+        "agent_id_type": "resident_id",
+        "agent_id_number": AGENT_ID,
+        "agent_name": "刘建华",
+        "agent_sex": "M",
+        "agent_birth_date": "1975-01-01",
+        "agent_valid_from": "2015-01-01",
+        "agent_valid_long_term": "y",
+        "relationship": "parent",
+        "authorization_ref": "SQ-2026-0001",
+        "notarization_no": "(2026)京长安内经证字第1234号",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def disclosure(explained_by: int, **overrides) -> dict:
+    data = {"explained_by": str(explained_by), "customer_acknowledged": "y"}
+    data.update(overrides)
+    return data
+
+
+def answers(choice: str = "best") -> dict:
+    """Answers picking each question's highest ("best") or lowest-scoring non-knock-out option."""
+    result = {}
+    for question in QUESTIONNAIRE["questions"]:
+        options = [o for o in question["options"] if not o.get("lowest")]
+        pick = max(options, key=lambda o: o["score"]) if choice == "best" else min(options, key=lambda o: o["score"])
+        result[question["key"]] = pick["key"]
+    return result
+
+
+def agreements(**overrides) -> dict:
+    data = {
+        "agreement_brokerage": "y",
+        "agreement_depository": "y",
+        "agreement_online_trading": "y",
+        "agreement_privacy": "y",
+        "change_method": "counter",
+        "closure_method": "counter",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def step_url(reference: str, key: str) -> str:
+    return f"/opening/{reference}/step/{key}"
+
+
+def start(auth, token: str = "tok-1") -> str:
+    """Start a draft; return its reference."""
+    response = auth.post("/opening/new", {"channel": "onsite", "customer_type": "individual", "client_token": token})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response.headers["Location"].split("/")[2]
+
+
+def walk(auth, reference: str, until: str, clerk_id: int, with_agent: bool = False) -> None:
+    """Save every step before `until` with valid data."""
+    payloads = {
+        "identity": identity(),
+        "contact": contact(),
+        "verification": {},
+        "agent": agent() if with_agent else {"has_agent": "no"},
+        "disclosure": disclosure(clerk_id, agent_acknowledged="y" if with_agent else None) if with_agent else disclosure(clerk_id),
+        "suitability": answers(),
+        "agreements": agreements(),
+    }
+    for key in STEP_KEYS[1:STEP_KEYS.index(until)]:
+        response = auth.post(step_url(reference, key), payloads[key])
+        assert response.status_code == 303, (key, response.status_code, response.get_data(as_text=True)[:2000])
+
+
+def today_minus(years: int = 0, days: int = 0) -> str:
+    today = date.today()
+    try:
+        shifted = today.replace(year=today.year - years)
+    except ValueError:
+        shifted = today.replace(year=today.year - years, day=28)
+    return (shifted - timedelta(days=days)).isoformat()
