@@ -135,3 +135,58 @@ def today_minus(years: int = 0, days: int = 0) -> str:
     except ValueError:
         shifted = today.replace(year=today.year - years, day=28)
     return (shifted - timedelta(days=days)).isoformat()
+
+
+# --- helpers added for the request-level tests -------------------------------------------
+
+AGENT_PASSPORT = "E12345678"
+# An existing customer seeded by blueprints/auth/cli.py (张建国, female, born 1949-12-31).
+EXISTING_CUSTOMER_ID = "11010519491231002X"
+
+
+def id_for_age(years: int, days: int = 0, prefix6: str = "110105", seq3: str = "315") -> tuple[str, str]:
+    """An ID number and ISO birth date for somebody `years` old (minus `days`) today."""
+    birth = today_minus(years, days)
+    return make_id(prefix6, birth.replace("-", ""), seq3), birth
+
+
+def sex_of(id_number: str) -> str:
+    """The sex an 18-digit number encodes (odd 17th digit = male)."""
+    return "M" if int(id_number[16]) % 2 else "F"
+
+
+def resident_agent(**overrides) -> dict:
+    """agent() with the sex the agent's ID number encodes (AGENT_ID is a woman's number)."""
+    data = {"agent_sex": sex_of(AGENT_ID)}
+    data.update(overrides)
+    return agent(**data)
+
+
+def passport_agent(**overrides) -> dict:
+    """An agent identified by passport, so no ID-card-only rule (ethnicity, region) applies."""
+    data = {"agent_id_type": "passport", "agent_id_number": AGENT_PASSPORT}
+    data.update(overrides)
+    return agent(**data)
+
+
+def payloads(clerk_id: int, agent_data: dict | None = None) -> dict:
+    """Valid data for every step after channel; `agent_data` makes the draft one with an agent."""
+    return {
+        "identity": identity(),
+        "contact": contact(),
+        "verification": {},
+        "agent": agent_data if agent_data is not None else {"has_agent": "no"},
+        "disclosure": disclosure(clerk_id, agent_acknowledged="y") if agent_data else disclosure(clerk_id),
+        "suitability": answers(),
+        "agreements": agreements(),
+        "summary": {},
+    }
+
+
+def walk_with(auth, reference: str, until: str, clerk_id: int, **overrides) -> None:
+    """Like walk(), with the payload of any step replaced: walk_with(..., identity=identity(name=...))."""
+    data = payloads(clerk_id, overrides.pop("agent_data", None))
+    data.update(overrides)
+    for key in STEP_KEYS[1:STEP_KEYS.index(until)]:
+        response = auth.post(step_url(reference, key), data[key])
+        assert response.status_code == 303, (key, response.status_code, response.get_data(as_text=True)[:2000])

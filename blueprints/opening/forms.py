@@ -4,7 +4,7 @@ from datetime import date
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from blueprints.opening import choices, rules
 from core.timeutil import business_today
@@ -27,11 +27,11 @@ class ChannelForm(FlaskForm):
 
     def validate_channel(self, field):
         if field.data not in choices.ENABLED_CHANNELS:
-            raise ValueError(f"暂不支持{choices.CHANNELS.get(field.data, '该方式')}，请选择现场开户")
+            raise ValidationError(f"暂不支持{choices.CHANNELS.get(field.data, '该方式')}，请选择现场开户")
 
     def validate_customer_type(self, field):
         if field.data not in choices.ENABLED_CUSTOMER_TYPES:
-            raise ValueError("暂只支持个人客户开户")
+            raise ValidationError("暂只支持个人客户开户")
 
 
 class _IdDocumentFields:
@@ -125,28 +125,28 @@ class ContactForm(FlaskForm):
     def validate_mobile(self, field):
         number, error = rules.check_mobile(field.data or "")
         if error:
-            raise ValueError(error.message)
+            raise ValidationError(error.message)
         field.data = number
 
     def validate_postcode(self, field):
         error = rules.check_postcode((field.data or "").strip())
         if error:
-            raise ValueError(error.message)
+            raise ValidationError(error.message)
 
     def validate_occupation(self, field):
         if field.data in ("", None):
             return
         if field.data != "student" and field.data not in ("retired", "unemployed") and not (self.employer.data or "").strip():
             self.employer.errors = list(self.employer.errors) + ["在职客户请填写工作单位"]
-            raise ValueError("在职客户须同时填写工作单位")
+            raise ValidationError("在职客户须同时填写工作单位")
 
     def validate_tax_country(self, field):
         if self.tax_residency.data in ("non_cn", "both") and not (field.data or "").strip():
-            raise ValueError("非仅中国税收居民须填写税收居民国（地区）")
+            raise ValidationError("非仅中国税收居民须填写税收居民国（地区）")
 
     def validate_tax_id(self, field):
         if self.tax_residency.data in ("non_cn", "both") and not (field.data or "").strip():
-            raise ValueError("非仅中国税收居民须填写纳税人识别号")
+            raise ValidationError("非仅中国税收居民须填写纳税人识别号")
 
     def to_data(self) -> dict:
         return {name: (getattr(self, name).data or "").strip() or None for name in
@@ -236,7 +236,7 @@ class DisclosureForm(FlaskForm):
 
     def validate_agent_acknowledged(self, field):
         if self.has_agent and not field.data:
-            raise ValueError("由代理人办理时，代理人也须接受投资者教育并签字确认（第七条）")
+            raise ValidationError("由代理人办理时，代理人也须接受投资者教育并签字确认（第七条）")
 
 
 class AgreementsForm(FlaskForm):

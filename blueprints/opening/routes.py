@@ -83,7 +83,7 @@ def new():
         return _render_step(None, "channel", form, status=422)
     application = services.start_application(current_user, form.channel.data, form.customer_type.data,
                                              form.client_token.data[:64])
-    return see_other(_step_url(application, services.resume_step(application)))
+    return _advance(application, "channel")
 
 
 @bp.route("/<reference>")
@@ -181,7 +181,10 @@ def _save_summary(application):
     try:
         services.submit_application(application, current_user)
     except services.SubmitRefused as refused:
-        return _render_step(application, "summary", status=422, submit_errors=refused.reasons)
+        # Conflicts have their own box on the summary; list only the other reasons.
+        shown = {conflict.message for conflict in services.consistency_conflicts(application)}
+        return _render_step(application, "summary", status=422,
+                            submit_errors=[reason for reason in refused.reasons if reason not in shown])
     return see_other(url_for("opening.submitted", reference=application.reference))
 
 
@@ -324,4 +327,4 @@ def _render_step(application, key: str, form=None, status: int = 200, push: bool
         context["missing"] = [workflow.STEP_BY_KEY[k].title for k in workflow.missing_for_submit(application.completed_steps)]
     context.update(extra)
     push_url = _step_url(application, key) if push and application else None
-    return page(f"opening/step_{key}.html", block="wizard", status=status, push_url=push_url, **context)
+    return page("opening/wizard.html", block="wizard", status=status, push_url=push_url, **context)
