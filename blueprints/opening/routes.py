@@ -112,7 +112,12 @@ def step(reference: str, key: str):
     """Show or save one wizard step."""
     if key not in workflow.STEP_KEYS:
         abort(404)
-    application = _load_editable(reference) if request.method == "POST" else _load(reference)
+    application = _load(reference, for_update=request.method == "POST")
+    if request.method == "POST" and key == "summary" and services.is_in_review(application):
+        # A second click on "submit" (or a retry after a lost response) does nothing more.
+        return see_other(url_for("opening.submitted", reference=reference))
+    if request.method == "POST" and not services.can_edit(current_user, application):
+        abort(403, "该申请不在可编辑状态，或由其他柜员录入。")
     if not services.can_edit(current_user, application):
         return see_other(url_for("opening.detail", reference=reference))
     if not workflow.reachable(key, application.completed_steps):

@@ -2,6 +2,7 @@
 import secrets
 from dataclasses import dataclass
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
 from blueprints.customers.models import Customer
@@ -50,6 +51,10 @@ def can_edit(user: Staff, application: Application) -> bool:
     )
 
 
+def is_in_review(application: Application) -> bool:
+    return application.status in (Status.SUBMITTED, Status.RESUBMITTED)
+
+
 def my_open_applications(user: Staff) -> list[Application]:
     """The clerk's to-do list (我的待办): drafts and returned applications."""
     return list(db.session.scalars(
@@ -86,8 +91,12 @@ def start_application(actor: Staff, channel: str, customer_type: str, client_tok
         status=Status.DRAFT,
         created_by_id=actor.id,
     )
-    db.session.add(application)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(application)
+    except IntegrityError:
+        # The same click arrived twice at once and the other request won the token.
+        return db.session.scalar(select(Application).where(Application.client_token == client_token))
     _put_step(application, "channel", {"channel": channel, "customer_type": customer_type}, actor)
     audit.record("application.create", "application", application.reference, channel=channel)
     db.session.flush()
@@ -274,7 +283,7 @@ class SubmitRefused(Exception):
 
 def submit_application(application: Application, actor: Staff) -> bool:
     """Send the application to the review queue; returns False if it was already there."""
-    if application.status in (Status.SUBMITTED, Status.RESUBMITTED):
+    if is_in_review(application):
         return False
     reasons = [f"请先完成“{workflow.STEP_BY_KEY[key].title}”" for key in workflow.missing_for_submit(application.completed_steps)]
     verification = latest_verification(application)
