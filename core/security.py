@@ -7,7 +7,7 @@ from flask_login import current_user
 from core.roles import ROLES_SEEING_FULL_ID, Role
 
 # Endpoints reachable without a session; everything else needs login.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "health"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "home.health"})
 
 
 def roles_required(*roles: Role):

@@ -11,6 +11,8 @@ from core.timeutil import utcnow
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+# One message for an unknown user and a wrong password, so logins reveal no usernames.
+BAD_CREDENTIALS = f"用户名或密码错误（连续{MAX_FAILED_LOGINS}次错误将锁定账户{int(LOCKOUT.total_seconds() // 60)}分钟）"
 # Checked against when the username is unknown, so both paths cost the same time.
 _DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
 
@@ -33,7 +35,7 @@ def authenticate(username: str, password: str, now: datetime | None = None) -> L
     if staff is None:
         check_password_hash(_DUMMY_HASH, password)
         audit.record("auth.login_failed", actor_name=username[:64], reason="unknown_user")
-        return LoginResult(None, "用户名或密码错误")
+        return LoginResult(None, BAD_CREDENTIALS)
     if not staff.is_enabled:
         audit.record("auth.login_failed", actor=staff, reason="disabled")
         return LoginResult(None, "该用户已停用，请联系总部管理员")
@@ -49,8 +51,7 @@ def authenticate(username: str, password: str, now: datetime | None = None) -> L
             audit.record("auth.locked", actor=staff)
             return LoginResult(None, f"连续 {MAX_FAILED_LOGINS} 次密码错误，账户已锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟")
         audit.record("auth.login_failed", actor=staff, reason="bad_password")
-        left = MAX_FAILED_LOGINS - staff.failed_logins
-        return LoginResult(None, f"用户名或密码错误，再错 {left} 次账户将被锁定")
+        return LoginResult(None, BAD_CREDENTIALS)
     staff.failed_logins = 0
     staff.locked_until = None
     staff.last_login_at = now

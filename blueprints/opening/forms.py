@@ -34,22 +34,26 @@ class ChannelForm(FlaskForm):
             raise ValidationError("暂只支持个人客户开户")
 
 
-class _IdDocumentFields:
+def _id_document_fields(prefix: str = "", prefix_label: str = "") -> dict:
     """Fields shared by the customer's and the agent's identity document."""
+    fields = dict(
+        id_type=SelectField(f"{prefix_label}证件类型", choices=_options({t.value: rules.ID_TYPE_LABELS[t] for t in rules.IdType}),
+                            validators=[InputRequired("请选择证件类型")]),
+        id_number=StringField(f"{prefix_label}证件号码", validators=[DataRequired(REQUIRED), Length(max=32, message="证件号码过长")]),
+        name=StringField(f"{prefix_label}姓名", validators=[DataRequired(REQUIRED), Length(max=60, message="姓名过长")]),
+        sex=RadioField("性别", choices=_options(choices.SEXES), validators=[InputRequired("请选择性别")]),
+        birth_date=DateField("出生日期", validators=[InputRequired(DATE_FORMAT_MESSAGE)]),
+        valid_from=DateField("有效期起", validators=[InputRequired(DATE_FORMAT_MESSAGE)]),
+        valid_to=DateField("有效期止", validators=[Optional()]),
+        valid_long_term=BooleanField("长期有效"),
+    )
+    return {prefix + name: field for name, field in fields.items()}
 
-    @staticmethod
-    def build(prefix_label: str = ""):
-        return dict(
-            id_type=SelectField(f"{prefix_label}证件类型", choices=_options({t.value: rules.ID_TYPE_LABELS[t] for t in rules.IdType}),
-                                validators=[InputRequired("请选择证件类型")]),
-            id_number=StringField(f"{prefix_label}证件号码", validators=[DataRequired(REQUIRED), Length(max=32, message="证件号码过长")]),
-            name=StringField(f"{prefix_label}姓名", validators=[DataRequired(REQUIRED), Length(max=60, message="姓名过长")]),
-            sex=RadioField("性别", choices=_options(choices.SEXES), validators=[InputRequired("请选择性别")]),
-            birth_date=DateField("出生日期", validators=[InputRequired(DATE_FORMAT_MESSAGE)]),
-            valid_from=DateField("有效期起", validators=[InputRequired(DATE_FORMAT_MESSAGE)]),
-            valid_to=DateField("有效期止", validators=[Optional()]),
-            valid_long_term=BooleanField("长期有效"),
-        )
+
+def _add_fields(form_class, fields: dict) -> None:
+    # FormMeta.__setattr__ registers unbound fields added after the class body.
+    for name, field in fields.items():
+        setattr(form_class, name, field)
 
 
 def _id_document_errors(form, today: date) -> list[rules.FieldError]:
@@ -82,7 +86,6 @@ def _apply_rule_errors(form, errors) -> bool:
 class IdentityForm(FlaskForm):
     """Step 2: the customer's identity document."""
 
-    locals().update(_IdDocumentFields.build())
     ethnicity = SelectField("民族", choices=_options({e: e for e in rules.ETHNICITIES}, blank="（非居民身份证可不填）"), validators=[Optional()])
     address = StringField("证件地址", validators=[DataRequired(REQUIRED), Length(max=120, message="地址过长")])
     authority = StringField("签发机关", validators=[DataRequired(REQUIRED), Length(max=60, message="签发机关过长")])
@@ -106,6 +109,9 @@ class IdentityForm(FlaskForm):
             "valid_from": self.valid_from.data.isoformat(),
             "valid_to": None if self.valid_long_term.data else self.valid_to.data.isoformat(),
         }
+
+
+_add_fields(IdentityForm, _id_document_fields())
 
 
 class ContactForm(FlaskForm):
@@ -159,7 +165,6 @@ class AgentForm(FlaskForm):
 
     has_agent = RadioField("是否由代理人办理", choices=_options({"no": "否，客户本人办理", "yes": "是，由代理人办理"}),
                            validators=[InputRequired("请选择是否由代理人办理")])
-    locals().update({f"agent_{k}": v for k, v in _IdDocumentFields.build("代理人").items()})
     relationship = SelectField("与客户关系", choices=_options(choices.AGENT_RELATIONSHIPS, blank="请选择"), validators=[Optional()])
     authorization_ref = StringField("授权委托书编号", validators=[Optional(), Length(max=40)])
     notarization_no = StringField("公证书编号", validators=[Optional(), Length(max=40)])
@@ -213,6 +218,9 @@ class AgentForm(FlaskForm):
         }
 
 
+_add_fields(AgentForm, _id_document_fields("agent_", "代理人"))
+
+
 class _AgentView:
     """Presents the agent_* fields under the plain names the shared rules use."""
 
@@ -242,7 +250,6 @@ class DisclosureForm(FlaskForm):
 class AgreementsForm(FlaskForm):
     """Step 8: agreements signed, and the agreed ways to change key data and to close."""
 
-    locals().update({f"agreement_{key}": BooleanField(title) for key, title in choices.AGREEMENTS.items()})
     change_method = SelectField("关键信息变更方式（第十二条）", choices=_options(choices.CHANGE_METHODS, blank="请选择"),
                                 validators=[DataRequired("请选择关键信息变更方式")])
     closure_method = SelectField("账户注销方式（第十三条）", choices=_options(choices.CLOSURE_METHODS, blank="请选择"),
@@ -263,3 +270,6 @@ class AgreementsForm(FlaskForm):
             "change_method": self.change_method.data,
             "closure_method": self.closure_method.data,
         }
+
+
+_add_fields(AgreementsForm, {f"agreement_{key}": BooleanField(title) for key, title in choices.AGREEMENTS.items()})
