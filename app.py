@@ -143,44 +143,42 @@ def _register_request_hooks(app: Flask) -> None:
             db.session.rollback()
 
 
+# Chinese title and default message for each error status the app answers with.
+ERROR_PAGES = {
+    400: ("请求有误", "提交的数据无法识别，请刷新页面后重试。"),
+    403: ("无权操作", "您的岗位无权执行此操作。"),
+    404: ("未找到", "您要找的页面或记录不存在，或不属于您的营业部。"),
+    405: ("操作不支持", "不支持该操作方式。"),
+    409: ("操作冲突", "记录已被他人修改，请刷新后重试。"),
+    500: ("系统错误", "系统出现异常，已记录。您已保存的内容不会丢失，请稍后重试。"),
+}
+
+
 def _register_error_handlers(app: Flask) -> None:
     from flask import render_template
+    from werkzeug.exceptions import HTTPException
 
-    def error_page(status: int, title: str, message: str):
+    def error_page(error):
         db.session.rollback()
+        status = getattr(error, "code", 500) or 500
+        title, message = ERROR_PAGES.get(status, ERROR_PAGES[500])
+        # abort(403, "…") carries a specific Chinese reason; werkzeug's English default does not.
+        if isinstance(error, HTTPException) and error.description != type(error).description:
+            message = error.description
         return render_template("errors/error.html", status=status, title=title, message=message), status
+
+    for status in ERROR_PAGES:
+        app.register_error_handler(status, error_page)
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error):
-        return error_page(400, "请求已失效", "页面已过期或来源不明，请刷新页面后重试。")
-
-    @app.errorhandler(400)
-    def bad_request(_error):
-        return error_page(400, "请求有误", "提交的数据无法识别，请刷新页面后重试。")
+        db.session.rollback()
+        return render_template("errors/error.html", status=400, title="请求已失效",
+                               message="页面已过期或来源不明，请刷新页面后重试。"), 400
 
     @app.errorhandler(401)
     def unauthorized(_error):
-        return redirect(url_for("auth.login"))
-
-    @app.errorhandler(403)
-    def forbidden(error):
-        return error_page(403, "无权操作", getattr(error, "description", None) or "您的岗位无权执行此操作。")
-
-    @app.errorhandler(404)
-    def not_found(_error):
-        return error_page(404, "未找到", "您要找的页面或记录不存在，或不属于您的营业部。")
-
-    @app.errorhandler(405)
-    def method_not_allowed(_error):
-        return error_page(405, "操作不支持", "不支持该操作方式。")
-
-    @app.errorhandler(409)
-    def conflict(error):
-        return error_page(409, "操作冲突", getattr(error, "description", None) or "记录已被他人修改，请刷新后重试。")
-
-    @app.errorhandler(500)
-    def server_error(_error):
-        return error_page(500, "系统错误", "系统出现异常，已记录。您已保存的内容不会丢失，请稍后重试。")
+        return _unauthorized()
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -118,7 +118,7 @@ def walk(auth, reference: str, until: str, clerk_id: int, with_agent: bool = Fal
         "identity": identity(),
         "contact": contact(),
         "verification": {},
-        "agent": agent() if with_agent else {"has_agent": "no"},
+        "agent": resident_agent() if with_agent else {"has_agent": "no"},
         "disclosure": disclosure(clerk_id, agent_acknowledged="y" if with_agent else None) if with_agent else disclosure(clerk_id),
         "suitability": answers(),
         "agreements": agreements(),
@@ -144,9 +144,21 @@ AGENT_PASSPORT = "E12345678"
 EXISTING_CUSTOMER_ID = "11010519491231002X"
 
 
+def business_date(years: int = 0, days: int = 0) -> str:
+    """Like today_minus(), counted from today in Beijing, the date the app's rules use."""
+    from core.timeutil import business_today
+
+    today = business_today()
+    try:
+        shifted = today.replace(year=today.year - years)
+    except ValueError:
+        shifted = today.replace(year=today.year - years, day=28)
+    return (shifted - timedelta(days=days)).isoformat()
+
+
 def id_for_age(years: int, days: int = 0, prefix6: str = "110105", seq3: str = "315") -> tuple[str, str]:
-    """An ID number and ISO birth date for somebody `years` old (minus `days`) today."""
-    birth = today_minus(years, days)
+    """An ID number and ISO birth date for somebody turning `years` `days` days ago (Beijing date)."""
+    birth = business_date(years, days)
     return make_id(prefix6, birth.replace("-", ""), seq3), birth
 
 

@@ -29,20 +29,27 @@ class LoginResult:
 
 
 def authenticate(username: str, password: str, now: datetime | None = None) -> LoginResult:
-    """Check credentials, counting failures and locking after MAX_FAILED_LOGINS."""
+    """Check credentials, counting failures and locking after MAX_FAILED_LOGINS.
+
+    The password is checked before the account's state is told, so only someone who
+    knows the password learns that an account is locked or disabled.
+    """
     now = now or utcnow()
     staff = db.session.scalar(db.select(Staff).filter_by(username=username.strip()))
     if staff is None:
         check_password_hash(_DUMMY_HASH, password)
         audit.record("auth.login_failed", actor_name=username[:64], reason="unknown_user")
         return LoginResult(None, BAD_CREDENTIALS)
-    if not staff.is_enabled:
-        audit.record("auth.login_failed", actor=staff, reason="disabled")
-        return LoginResult(None, "该用户已停用，请联系总部管理员")
-    if staff.locked_until and staff.locked_until > now:
-        audit.record("auth.login_failed", actor=staff, reason="locked")
+    password_ok = check_password_hash(staff.password_hash, password)
+    locked = staff.locked_until is not None and staff.locked_until > now
+    if not staff.is_enabled or locked:
+        audit.record("auth.login_failed", actor=staff, reason="disabled" if not staff.is_enabled else "locked")
+        if not password_ok:
+            return LoginResult(None, BAD_CREDENTIALS)
+        if not staff.is_enabled:
+            return LoginResult(None, "该用户已停用，请联系总部管理员")
         return LoginResult(None, f"连续登录失败次数过多，账户已锁定，请在 {_minutes_left(staff.locked_until, now)} 分钟后重试或联系管理员")
-    if not check_password_hash(staff.password_hash, password):
+    if not password_ok:
         staff.failed_logins += 1
         if staff.failed_logins >= MAX_FAILED_LOGINS:
             staff.locked_until = now + LOCKOUT

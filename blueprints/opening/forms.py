@@ -10,6 +10,8 @@ from blueprints.opening import choices, rules
 from core.timeutil import business_today
 
 REQUIRED = "此项为必填项"
+# Occupations without an employer to name.
+NOT_EMPLOYED = ("student", "retired", "unemployed")
 DATE_FORMAT_MESSAGE = "请输入正确的日期（年-月-日）"
 
 
@@ -56,10 +58,9 @@ def _add_fields(form_class, fields: dict) -> None:
         setattr(form_class, name, field)
 
 
-def _id_document_errors(form, today: date) -> list[rules.FieldError]:
-    if not form.valid_long_term.data and form.valid_to.data is None and not form.valid_to.errors:
-        form.valid_to.errors = list(form.valid_to.errors) + ["请填写有效期止，或勾选“长期有效”"]
-        return []
+def _id_document_errors(form, today: date, require_ethnicity: bool = True) -> list[rules.FieldError]:
+    if not form.valid_long_term.data and form.valid_to.data is None:
+        return [rules.FieldError("valid_to", "请填写有效期止，或勾选“长期有效”")]
     id_type = rules.IdType(form.id_type.data)
     number = rules.normalize_id_number(id_type, form.id_number.data or "")
     form.id_number.data = number
@@ -73,7 +74,7 @@ def _id_document_errors(form, today: date) -> list[rules.FieldError]:
         valid_to=None if form.valid_long_term.data else form.valid_to.data,
         ethnicity=getattr(form, "ethnicity", None) and form.ethnicity.data or None,
     )
-    return rules.check_id_document(doc, today)
+    return rules.check_id_document(doc, today, require_ethnicity=require_ethnicity)
 
 
 def _apply_rule_errors(form, errors) -> bool:
@@ -123,10 +124,11 @@ class ContactForm(FlaskForm):
     postcode = StringField("邮政编码", validators=[DataRequired(REQUIRED)])
     occupation = SelectField("职业", choices=_options(choices.OCCUPATIONS, blank="请选择"), validators=[DataRequired("请选择职业")])
     education = SelectField("学历", choices=_options(choices.EDUCATION, blank="请选择"), validators=[DataRequired("请选择学历")])
-    employer = StringField("工作单位", validators=[Optional(), Length(max=100, message="工作单位过长")])
+    employer = StringField("工作单位", validators=[Length(max=100, message="工作单位过长")])
     tax_residency = RadioField("税收居民身份声明", choices=_options(choices.TAX_RESIDENCY), validators=[InputRequired("请选择税收居民身份")])
-    tax_country = StringField("税收居民国（地区）", validators=[Optional(), Length(max=60)])
-    tax_id = StringField("纳税人识别号", validators=[Optional(), Length(max=40)])
+    # No Optional(): it would stop the chain before the checks that require these.
+    tax_country = StringField("税收居民国（地区）", validators=[Length(max=60)])
+    tax_id = StringField("纳税人识别号", validators=[Length(max=40)])
 
     def validate_mobile(self, field):
         number, error = rules.check_mobile(field.data or "")
@@ -139,12 +141,9 @@ class ContactForm(FlaskForm):
         if error:
             raise ValidationError(error.message)
 
-    def validate_occupation(self, field):
-        if field.data in ("", None):
-            return
-        if field.data != "student" and field.data not in ("retired", "unemployed") and not (self.employer.data or "").strip():
-            self.employer.errors = list(self.employer.errors) + ["在职客户请填写工作单位"]
-            raise ValidationError("在职客户须同时填写工作单位")
+    def validate_employer(self, field):
+        if self.occupation.data not in ("", None, *NOT_EMPLOYED) and not (field.data or "").strip():
+            raise ValidationError("在职客户请填写工作单位")
 
     def validate_tax_country(self, field):
         if self.tax_residency.data in ("non_cn", "both") and not (field.data or "").strip():
@@ -194,7 +193,7 @@ class AgentForm(FlaskForm):
             self.notarization_no.errors = ["自然人客户委托他人代理开户，须提供经公证的授权委托书（第六条），请填写公证书编号"]
             ok = False
         view = _AgentView(self)
-        ok = _apply_rule_errors(view, _id_document_errors(view, business_today())) and ok
+        ok = _apply_rule_errors(view, _id_document_errors(view, business_today(), require_ethnicity=False)) and ok
         if ok and self.customer_id_number and self.agent_id_number.data == self.customer_id_number:
             self.agent_id_number.errors = ["代理人不能是客户本人"]
             ok = False

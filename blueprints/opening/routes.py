@@ -329,7 +329,6 @@ def _render_step(application, key: str, form=None, status: int = 200, push: bool
     elif key == "summary":
         context.update(_summary_context(application))
         context["conflicts"] = services.consistency_conflicts(application)
-        context["missing"] = [workflow.STEP_BY_KEY[k].title for k in workflow.missing_for_submit(application.completed_steps)]
     context.update(extra)
     push_url = _step_url(application, key) if push and application else None
     return page("opening/wizard.html", block="wizard", status=status, push_url=push_url, **context)

@@ -321,7 +321,8 @@ def _check_ethnicity(ethnicity: str | None) -> list[FieldError]:
     return [FieldError("ethnicity", f"民族“{value}”不在56个民族之列，请从列表中选择")]
 
 
-def check_id_document(doc: IdDocument, today: date) -> list[FieldError]:
+def check_id_document(doc: IdDocument, today: date, require_ethnicity: bool = True) -> list[FieldError]:
+    """Check a document as entered; an agent's ethnicity is not recorded, so not required."""
     try:
         id_type = _coerce_id_type(doc.id_type)
     except ValueError:
@@ -380,7 +381,7 @@ def check_id_document(doc: IdDocument, today: date) -> list[FieldError]:
                 "valid_to", f"证件已于{doc.valid_to.isoformat()}过期，不能开户"
             ))
 
-    if id_type is IdType.RESIDENT_ID:
+    if id_type is IdType.RESIDENT_ID and require_ethnicity:
         errors.extend(_check_ethnicity(doc.ethnicity))
 
     return errors

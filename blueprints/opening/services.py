@@ -1,4 +1,5 @@
 """Operations on opening applications; they flush, the request boundary commits."""
+import re
 import secrets
 from dataclasses import dataclass
 from sqlalchemy import or_, select
@@ -24,6 +25,7 @@ from core.roles import Role
 from core.timeutil import business_today, utcnow
 
 OPEN_STATUSES = (Status.DRAFT, Status.REJECTED)
+REFERENCE_PATTERN = re.compile(r"KH\d{14}")
 
 
 def visible_applications(user: Staff):
@@ -36,6 +38,8 @@ def visible_applications(user: Staff):
 
 def find_visible(user: Staff, reference: str, for_update: bool = False) -> Application | None:
     """Load an application the user may see; `for_update` locks it for a decision."""
+    if not REFERENCE_PATTERN.fullmatch(reference):
+        return None
     query = visible_applications(user).where(Application.reference == reference)
     if for_update:
         query = query.with_for_update()
@@ -126,12 +130,8 @@ def save_step(application: Application, key: str, data: dict, actor: Staff) -> N
     if key == "channel":
         application.channel = data["channel"]
         application.customer_type = data["customer_type"]
+    _drop_steps(application, workflow.invalidated_by(key, previous, data))
     if key == "identity":
-        key_info_changed = previous is None or any(
-            previous.get(f) != data.get(f) for f in ("id_type", "id_number", "name")
-        )
-        if key_info_changed:
-            _drop_steps(application, workflow.DEPENDENTS["identity"])
         application.customer_name = data["name"]
         application.id_type = data["id_type"]
         application.id_number = data["id_number"]
@@ -174,9 +174,12 @@ def record_identity_check(application: Application, check: IdentityCheck, actor:
 
 
 def latest_verification(application: Application) -> IdentityVerification | None:
+    """The newest check of the name and ID number as they are now (older ones are history)."""
     return db.session.scalar(
         select(IdentityVerification)
-        .where(IdentityVerification.application_id == application.id)
+        .where(IdentityVerification.application_id == application.id,
+               IdentityVerification.id_number_index == application.id_number_index,
+               IdentityVerification.name == application.customer_name)
         .order_by(IdentityVerification.id.desc())
         .limit(1)
     )
@@ -289,6 +292,9 @@ def submit_application(application: Application, actor: Staff) -> bool:
     verification = latest_verification(application)
     if verification is not None and verification.result == Answer.MISMATCH:
         reasons.append("公民身份核查结果为不一致，不能提交")
+    agent, disclosure = application.step_data("agent") or {}, application.step_data("disclosure") or {}
+    if agent.get("has_agent") and not disclosure.get("agent_acknowledged"):
+        reasons.append("由代理人办理时，代理人须接受投资者教育并签字确认（第七条）")
     reasons += [conflict.message for conflict in consistency_conflicts(application)]
     if reasons:
         raise SubmitRefused(reasons)

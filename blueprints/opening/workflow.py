@@ -87,8 +87,21 @@ STEPS: tuple[Step, ...] = (
 )
 STEP_KEYS = tuple(step.key for step in STEPS)
 STEP_BY_KEY = {step.key: step for step in STEPS}
-# Steps whose saved result no longer holds when the step they depend on changes.
-DEPENDENTS = {"identity": ("verification",)}
+# Steps whose saved result no longer holds when these fields of an earlier step change
+# (None: any field): a new ID number needs a new check, a new agent a new acknowledgement.
+DEPENDENTS: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
+    "identity": (("id_type", "id_number", "name"), ("verification",)),
+    "agent": (None, ("disclosure",)),
+}
+
+
+def invalidated_by(key: str, before: dict | None, after: dict) -> tuple[str, ...]:
+    """The dependent steps to drop when step `key` changes from `before` to `after`."""
+    if key not in DEPENDENTS or before is None:
+        return ()
+    fields, dependents = DEPENDENTS[key]
+    names = fields if fields is not None else set(before) | set(after)
+    return dependents if any(before.get(f) != after.get(f) for f in names) else ()
 
 
 def first_incomplete(completed: set[str]) -> str:

@@ -73,7 +73,7 @@ class Page(HTMLParser):
     def errors_for(self, field: str) -> list[str]:
         """Messages shown next to a form field (div#field-X) or a question (fieldset#question-X)."""
         owners = {f"field-{field}", f"question-{field}", field}
-        return [message for ids, message in self.field_errors if owners.intersection(ids[-2:] if ids else [])]
+        return [message for ids, message in self.field_errors if ids and ids[-1] in owners]
 
     def all_errors(self) -> list[str]:
         return [message for _ids, message in self.field_errors]
