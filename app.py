@@ -41,6 +41,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (idle-limited) session
         IDENTITY_SERVICE=env.get("IDENTITY_SERVICE", "simulator"),
         IDENTITY_SERVICE_TIMEOUT=float(env.get("IDENTITY_SERVICE_TIMEOUT", "5")),
+        CHINA_CLEARING_SERVICE=env.get("CHINA_CLEARING_SERVICE", "simulator"),
+        DEPOSITORY_BANK_SERVICE=env.get("DEPOSITORY_BANK_SERVICE", "simulator"),
+        FILE_STORE=env.get("FILE_STORE") or os.path.join(app.instance_path, "files"),
+        MAX_RECORDING_BYTES=int(env.get("MAX_RECORDING_MB", "20")) * 1024 * 1024,
+        MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         FIRM_NAME=env.get("FIRM_NAME", "示范证券股份有限公司"),
     )
     app.config["SECRET_KEY"] = env.get("SECRET_KEY") or _instance_secret(app.instance_path, "secret_key")
@@ -60,9 +65,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
+    from blueprints.accounts.china_clearing import build_china_clearing
+    from blueprints.accounts.depository_bank import build_depository_bank
     from blueprints.opening.identity_service import build_identity_service
 
     app.extensions["identity_service"] = build_identity_service(app.config)
+    app.extensions["china_clearing"] = build_china_clearing(app.config)
+    app.extensions["depository_bank"] = build_depository_bank(app.config)
     _register_models()
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -74,7 +83,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_models() -> None:
     # Import every model module so Alembic and relationships see the whole schema.
+    import blueprints.accounts.models  # noqa: F401
+    import blueprints.accounts.services  # noqa: F401  (registers the outbox handlers)
     import blueprints.auth.models  # noqa: F401
+    import blueprints.return_visit.models  # noqa: F401
+    import blueprints.review.models  # noqa: F401
+    import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
     import blueprints.opening.models  # noqa: F401
     import core.models  # noqa: F401
@@ -191,6 +205,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["mask_mobile"] = masking.mask_mobile
     app.jinja_env.filters["mask_name"] = masking.mask_name
     app.jinja_env.filters["mask_address"] = masking.mask_address
+    app.jinja_env.filters["mask_card"] = masking.mask_bank_card
 
     @app.template_filter("bjtime")
     def bjtime(value, fmt="%Y-%m-%d %H:%M"):
@@ -199,6 +214,8 @@ def _register_template_helpers(app: Flask) -> None:
 
 
 def _register_commands(app: Flask) -> None:
+    from blueprints.accounts.cli import outbox_worker_command
     from blueprints.auth.cli import seed_demo_command
 
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(outbox_worker_command)

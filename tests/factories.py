@@ -3,6 +3,7 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+from stdnum import luhn
 from stdnum.iso7064 import mod_11_2
 
 from blueprints.opening.workflow import STEP_KEYS
@@ -19,6 +20,7 @@ def make_id(prefix6: str = "110101", birth: str = "19900307", seq3: str = "123")
 
 
 CUSTOMER_ID = make_id("110105", "19880612", "315")
+BANK_CARD = "6222020200112233445"[:-1] + luhn.calc_check_digit("6222020200112233445"[:-1])
 AGENT_ID = make_id("310115", "19750101", "222")
 
 
@@ -96,6 +98,8 @@ def agreements(**overrides) -> dict:
         "agreement_privacy": "y",
         "change_method": "counter",
         "closure_method": "counter",
+        "bank_code": "ICBC",
+        "bank_card": BANK_CARD,
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

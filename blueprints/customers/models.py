@@ -30,4 +30,6 @@ class Customer(db.Model):
     id_number: Mapped[str] = mapped_column(EncryptedText)
     id_number_index: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[CustomerKind] = mapped_column(String(16), default=CustomerKind.CURRENT)
+    # The unified account (一码通) China Clearing keeps for this person, once known.
+    unified_account_no: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

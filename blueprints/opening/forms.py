@@ -6,6 +6,9 @@ from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
+from stdnum import luhn
+
+from blueprints.accounts.models import BANKS
 from blueprints.opening import choices, rules
 from core.timeutil import business_today
 
@@ -253,6 +256,16 @@ class AgreementsForm(FlaskForm):
                                 validators=[DataRequired("请选择关键信息变更方式")])
     closure_method = SelectField("账户注销方式（第十三条）", choices=_options(choices.CLOSURE_METHODS, blank="请选择"),
                                  validators=[DataRequired("请选择账户注销方式")])
+    bank_code = SelectField("存管银行", choices=_options(BANKS, blank="请选择"), validators=[DataRequired("请选择存管银行")])
+    bank_card = StringField("银行卡号", validators=[DataRequired(REQUIRED)])
+
+    def validate_bank_card(self, field):
+        number = "".join(ch for ch in (field.data or "") if not ch.isspace() and ch != "-")
+        if not number.isdigit() or not 16 <= len(number) <= 19:
+            raise ValidationError("银行卡号应为16至19位数字")
+        if not luhn.is_valid(number):
+            raise ValidationError("银行卡号校验位错误，请核对卡号")
+        field.data = number
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
@@ -268,6 +281,8 @@ class AgreementsForm(FlaskForm):
             "agreements": sorted(key for key in choices.AGREEMENTS if getattr(self, f"agreement_{key}").data),
             "change_method": self.change_method.data,
             "closure_method": self.closure_method.data,
+            "bank_code": self.bank_code.data,
+            "bank_card": self.bank_card.data,
         }
 
 

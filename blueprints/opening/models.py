@@ -35,6 +35,8 @@ class Application(db.Model):
     id_number: Mapped[str | None] = mapped_column(EncryptedText)
     id_number_index: Mapped[str | None] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(default=1)
+    # Counts submissions; a review decision is unique per (application, submission).
+    submission_no: Mapped[int] = mapped_column(default=0)
 
     branch: Mapped[Branch] = relationship()
     created_by: Mapped[Staff] = relationship()
@@ -86,11 +88,12 @@ class StatusChange(db.Model):
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     from_status: Mapped[str] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
-    actor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # None when the system moved it (e.g. the accounts were opened).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     reason: Mapped[str | None] = mapped_column(Text)
 
-    actor: Mapped[Staff] = relationship()
+    actor: Mapped[Staff | None] = relationship()
 
 
 class IdentityVerification(db.Model):

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
+from blueprints.accounts.models import BANKS
 from blueprints.opening import choices, scoring, services, workflow
 from blueprints.opening.forms import (
     AgentForm,
@@ -289,6 +290,7 @@ def _summary_context(application) -> dict:
         "choices": choices,
         "id_type_labels": ID_TYPE_LABELS,
         "status_labels": workflow.STATUS_LABELS,
+        "banks": BANKS,
     }
 
 

@@ -300,6 +300,7 @@ def submit_application(application: Application, actor: Staff) -> bool:
         raise SubmitRefused(reasons)
     target = workflow.submit_target(application.status)
     transition(application, target, actor, reason=None)
+    application.submission_no += 1
     application.submitted_at = utcnow()
     save_step(application, "summary", {"submitted_at": application.submitted_at.isoformat()}, actor)
     audit.record("application.submit", "application", application.reference, status=target)
@@ -307,13 +308,13 @@ def submit_application(application: Application, actor: Staff) -> bool:
     return True
 
 
-def transition(application: Application, target: Status, actor: Staff, reason: str | None) -> None:
+def transition(application: Application, target: Status, actor: Staff | None, reason: str | None) -> None:
     """Move the application to `target` if the transition table allows it, and record it."""
     current = Status(application.status)
     workflow.check_transition(current, target)
     application.status = target
     db.session.add(StatusChange(application_id=application.id, from_status=current, to_status=target,
-                                actor_id=actor.id, reason=reason))
+                                actor_id=actor.id if actor else None, reason=reason))
 
 
 def withdraw_application(application: Application, actor: Staff, reason: str) -> None:

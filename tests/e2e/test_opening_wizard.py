@@ -88,6 +88,8 @@ def test_clerk_completes_the_wizard_without_page_reloads(page: Page):
         page.check(f"#agreement_{box}")
     page.select_option("#change_method", "counter")
     page.select_option("#closure_method", "counter")
+    page.select_option("#bank_code", "ICBC")
+    page.fill("#bank_card", factories.BANK_CARD)
     save(page, "summary")
 
     expect(page.locator("#consistency-ok")).to_be_visible()

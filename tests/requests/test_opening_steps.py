@@ -721,7 +721,24 @@ def test_agreements_are_stored_with_both_methods(app, clerk, clerk_id):
     clerk.post(factories.step_url(reference, "agreements"),
                factories.agreements(change_method="online", closure_method="witness"))
     assert application_row(app, reference)["steps"]["agreements"] == {
-        "agreements": sorted(choices.AGREEMENTS), "change_method": "online", "closure_method": "witness"}
+        "agreements": sorted(choices.AGREEMENTS), "change_method": "online", "closure_method": "witness",
+        "bank_code": "ICBC", "bank_card": factories.BANK_CARD}
+
+
+WRONG_CHECK_DIGIT_CARD = factories.BANK_CARD[:-1] + str((int(factories.BANK_CARD[-1]) + 1) % 10)
+
+
+@pytest.mark.parametrize("card, message", [
+    ("", "此项为必填项"),
+    ("62220202001122", "银行卡号应为16至19位数字"),
+    (WRONG_CHECK_DIGIT_CARD, "银行卡号校验位错误"),
+    ("6222abcd00112233445", "银行卡号应为16至19位数字"),
+], ids=["empty", "short", "check-digit", "letters"])
+def test_depository_bank_card_is_checked(app, clerk, clerk_id, card, message):
+    reference = draft_at(clerk, clerk_id, "agreements")
+    response = clerk.post(factories.step_url(reference, "agreements"), factories.agreements(bank_card=card))
+    assert_refused(response, "bank_card", message)
+    assert "agreements" not in application_row(app, reference)["completed"]
 
 
 # --- summary and submission ---------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""The accounts opened for a customer: fund account, securities sub-accounts, depository."""
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.crypto import EncryptedText
+from core.extensions import db
+from core.timeutil import utcnow
+
+
+class AccountStatus(enum.StrEnum):
+    OPENING = "opening"      # 开立中
+    INACTIVE = "inactive"    # 未激活（待回访或回访未通过）
+    ACTIVE = "active"        # 正常
+    CLOSED = "closed"        # 已销户
+
+
+ACCOUNT_STATUS_LABELS = {
+    AccountStatus.OPENING: "开立中",
+    AccountStatus.INACTIVE: "未激活",
+    AccountStatus.ACTIVE: "正常",
+    AccountStatus.CLOSED: "已销户",
+}
+
+MARKETS = {"SH": "上海A股账户", "SZ": "深圳A股账户"}
+
+BANKS = {
+    "ICBC": "中国工商银行",
+    "ABC": "中国农业银行",
+    "BOC": "中国银行",
+    "CCB": "中国建设银行",
+    "BOCOM": "交通银行",
+    "CMB": "招商银行",
+}
+
+
+class FundAccount(db.Model):
+    """The fund account (资金账户): a number unique in the firm, random within its branch."""
+
+    __tablename__ = "fund_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
+    status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.OPENING)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None]
+
+    @property
+    def status_label(self) -> str:
+        return ACCOUNT_STATUS_LABELS[AccountStatus(self.status)]
+
+
+class SecuritiesAccount(db.Model):
+    """A securities sub-account under the customer's unified account (一码通) at China Clearing."""
+
+    __tablename__ = "securities_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
+    market: Mapped[str] = mapped_column(String(4))
+    number: Mapped[str] = mapped_column(String(16))
+    unified_account_no: Mapped[str] = mapped_column(String(16))
+    status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.INACTIVE)
+    # Opened by the built-in simulator, not by China Clearing.
+    simulated: Mapped[bool]
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("fund_account_id", "market"),)
+
+    @property
+    def status_label(self) -> str:
+        return ACCOUNT_STATUS_LABELS[AccountStatus(self.status)]
+
+    @property
+    def market_label(self) -> str:
+        return MARKETS.get(self.market, self.market)
+
+
+class DepositoryBinding(db.Model):
+    """Third-party depository (客户交易结算资金第三方存管) of a fund account at a bank."""
+
+    __tablename__ = "depository_binding"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), unique=True)
+    bank_code: Mapped[str] = mapped_column(String(8))
+    bank_card: Mapped[str] = mapped_column(EncryptedText)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending / bound / rejected
+    bank_reference: Mapped[str | None] = mapped_column(String(40))
+    simulated: Mapped[bool | None]
+    bound_at: Mapped[datetime | None]
+    message: Mapped[str | None] = mapped_column(String(200))
+
+    fund_account: Mapped[FundAccount] = relationship()
+
+    @property
+    def bank_name(self) -> str:
+        return BANKS.get(self.bank_code, self.bank_code)

@@ -1,0 +1,61 @@
+"""Return visits (回访) before activation, as 第十一条 requires."""
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from blueprints.auth.models import Staff
+from core.extensions import db
+from core.timeutil import utcnow
+
+
+class Outcome(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_REACHED = "not_reached"
+    REFUSED = "refused"
+
+
+OUTCOME_LABELS = {
+    Outcome.PASSED: "已接通，回访通过",
+    Outcome.FAILED: "已接通，回访未通过",
+    Outcome.NOT_REACHED: "未接通",
+    Outcome.REFUSED: "客户拒绝回访",
+}
+
+# The five items of 第十一条; "agent" applies only where an agent opened the account.
+CHECK_ITEMS = {
+    "identity": "（一）确认客户身份",
+    "agent": "（一）确认代理人身份及代理权限",
+    "risk_understood": "（二）确认客户已阅读各类风险揭示文件并理解相关条款",
+    "true_wish": "（三）确认客户开户为其真实意愿",
+    "password_reminder": "（四）提醒客户自行设置和妥善保管密码",
+    "channel_confirmed": "（五）确认客户开户方式",
+}
+
+
+class ReturnVisit(db.Model):
+    """One call attempt with its outcome; a passed visit activates the account."""
+
+    __tablename__ = "return_visit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    attempt_no: Mapped[int]
+    agent_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    outcome: Mapped[Outcome] = mapped_column(String(16))
+    # The 第十一条 items confirmed on this call, by key of CHECK_ITEMS.
+    items: Mapped[list] = mapped_column(db.JSON, default=list)
+    notes: Mapped[str | None] = mapped_column(Text)
+    recording_sha256: Mapped[str | None] = mapped_column(String(64))
+    recording_name: Mapped[str | None] = mapped_column(String(120))
+    recording_mime: Mapped[str | None] = mapped_column(String(40))
+    recording_size: Mapped[int | None]
+    visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agent: Mapped[Staff] = relationship()
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS[Outcome(self.outcome)]

@@ -1,0 +1,33 @@
+"""Review decisions (复核): the second person's approval or rejection of a submission."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from blueprints.auth.models import Staff
+from core.extensions import db
+from core.timeutil import utcnow
+
+
+class ReviewDecision(db.Model):
+    """One decision on one submission; the unique key makes a second decision impossible."""
+
+    __tablename__ = "review_decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    submission_no: Mapped[int]
+    decision: Mapped[str] = mapped_column(String(8))  # approve / reject
+    reason: Mapped[str | None] = mapped_column(Text)
+    # The wizard step the clerk must correct after a rejection.
+    return_step: Mapped[str | None] = mapped_column(String(24))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # Who was logged in at the terminal: the clerk for a same-terminal review (同机复核).
+    operator_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    same_terminal: Mapped[bool] = mapped_column(default=False)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    reviewer: Mapped[Staff] = relationship(foreign_keys=[reviewer_id])
+    operator: Mapped[Staff] = relationship(foreign_keys=[operator_id])
+
+    __table_args__ = (UniqueConstraint("application_id", "submission_no"),)
