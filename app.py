@@ -98,13 +98,19 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.auth.services import load_staff
     from blueprints.home.routes import bp as home_bp
+    from blueprints.customers.routes import bp as customers_bp
     from blueprints.opening.routes import bp as opening_bp
+    from blueprints.return_visit.routes import bp as return_visit_bp
+    from blueprints.review.routes import bp as review_bp
 
     login_manager.user_loader(load_staff)
     login_manager.unauthorized_handler(_unauthorized)
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(opening_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(return_visit_bp)
+    app.register_blueprint(customers_bp)
 
 
 def _unauthorized():

@@ -1,0 +1,69 @@
+"""The application state machine: every allowed transition, and the rest refused."""
+import itertools
+
+import pytest
+
+from blueprints.opening import workflow
+from blueprints.opening.workflow import IllegalTransition, Status
+
+ALLOWED = {
+    (Status.DRAFT, Status.SUBMITTED), (Status.DRAFT, Status.WITHDRAWN),
+    (Status.SUBMITTED, Status.APPROVED), (Status.SUBMITTED, Status.REJECTED),
+    (Status.REJECTED, Status.RESUBMITTED), (Status.REJECTED, Status.WITHDRAWN),
+    (Status.RESUBMITTED, Status.APPROVED), (Status.RESUBMITTED, Status.REJECTED),
+    (Status.APPROVED, Status.ACCOUNTS_OPENING),
+    (Status.ACCOUNTS_OPENING, Status.AWAITING_RETURN_VISIT),
+    (Status.AWAITING_RETURN_VISIT, Status.ACTIVE), (Status.AWAITING_RETURN_VISIT, Status.INACTIVE),
+    (Status.INACTIVE, Status.AWAITING_RETURN_VISIT),
+}
+
+
+@pytest.mark.parametrize("current, target", sorted(ALLOWED))
+def test_allowed_transition_passes(current, target):
+    workflow.check_transition(current, target)
+
+
+@pytest.mark.parametrize("current, target", sorted(
+    pair for pair in itertools.product(Status, Status) if pair not in ALLOWED))
+def test_any_other_transition_is_refused(current, target):
+    with pytest.raises(IllegalTransition):
+        workflow.check_transition(current, target)
+
+
+def test_the_table_is_exactly_the_documented_flow():
+    table = {(a, b) for a, targets in workflow.TRANSITIONS.items() for b in targets}
+    assert table == ALLOWED
+
+
+def test_every_status_has_a_chinese_label():
+    assert set(workflow.STATUS_LABELS) == set(Status)
+
+
+@pytest.mark.parametrize("current, expected", [
+    (Status.DRAFT, Status.SUBMITTED), (Status.REJECTED, Status.RESUBMITTED)])
+def test_submission_target_depends_on_whether_it_was_returned(current, expected):
+    assert workflow.submit_target(current) == expected
+
+
+def test_resume_goes_to_the_first_unsaved_step():
+    assert workflow.first_incomplete(set()) == "channel"
+    assert workflow.first_incomplete({"channel", "identity", "verification"}) == "contact"
+    assert workflow.first_incomplete(set(workflow.STEP_KEYS[:-1])) == "summary"
+
+
+def test_a_step_is_reachable_only_after_all_before_it():
+    assert workflow.reachable("identity", {"channel"})
+    assert not workflow.reachable("contact", {"channel"})
+
+
+@pytest.mark.parametrize("key, before, after, dropped", [
+    ("identity", {"id_number": "1", "name": "甲", "address": "a"}, {"id_number": "1", "name": "甲", "address": "b"}, ()),
+    ("identity", {"id_number": "1", "name": "甲"}, {"id_number": "2", "name": "甲"}, ("verification",)),
+    ("identity", {"id_number": "1", "name": "甲"}, {"id_number": "1", "name": "乙"}, ("verification",)),
+    ("agent", {"has_agent": False}, {"has_agent": False}, ()),
+    ("agent", {"has_agent": False}, {"has_agent": True, "name": "丙"}, ("disclosure",)),
+    ("contact", {"mobile": "1"}, {"mobile": "2"}, ()),
+    ("identity", None, {"id_number": "1"}, ()),
+])
+def test_changing_a_step_invalidates_what_depends_on_it(key, before, after, dropped):
+    assert workflow.invalidated_by(key, before, after) == dropped
