@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from blueprints.customers.models import Customer
 from core.crypto import EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
@@ -49,6 +50,8 @@ class FundAccount(db.Model):
     status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.OPENING)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     activated_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer] = relationship()
 
     @property
     def status_label(self) -> str:

@@ -81,6 +81,10 @@ def open_accounts(application: Application, actor: Staff) -> FundAccount:
     return fund_account
 
 
+def fund_account_of(application: Application) -> FundAccount | None:
+    return db.session.scalar(select(FundAccount).where(FundAccount.application_id == application.id))
+
+
 def pending_requests(application: Application) -> list[OutboxMessage]:
     """The external requests of this application that are not yet delivered."""
     return list(db.session.scalars(select(OutboxMessage).where(

@@ -3,6 +3,8 @@ from flask import Blueprint
 from flask_login import current_user
 
 from blueprints.opening import services as opening_services
+from blueprints.return_visit import services as return_visit_services
+from blueprints.review import services as review_services
 from core.render import page
 from core.roles import Role
 
@@ -13,7 +15,12 @@ bp = Blueprint("home", __name__)
 def index():
     """Show the staff member's workbench."""
     drafts = opening_services.my_open_applications(current_user) if current_user.role == Role.CLERK else []
-    return page("home/index.html", drafts=drafts)
+    waiting = 0
+    if current_user.role == Role.REVIEWER:
+        waiting = len(review_services.queue(current_user))
+    elif current_user.role == Role.RETURN_VISIT:
+        waiting = len(return_visit_services.queue(current_user))
+    return page("home/index.html", drafts=drafts, waiting=waiting)
 
 
 @bp.route("/health")

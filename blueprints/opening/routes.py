@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
+from blueprints.accounts import services as account_services
 from blueprints.accounts.models import BANKS
 from blueprints.opening import choices, scoring, services, workflow
 from blueprints.opening.forms import (
@@ -19,6 +20,7 @@ from blueprints.opening.forms import (
 )
 from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.opening.rules import ID_TYPE_LABELS
+from blueprints.review import services as review_services
 from core import audit
 from core.extensions import db
 from core.render import page, see_other
@@ -94,7 +96,8 @@ def resume(reference: str):
     application = _load(reference)
     if not services.can_edit(current_user, application):
         return see_other(url_for("opening.detail", reference=reference))
-    return see_other(_step_url(application, services.resume_step(application)))
+    rejection = _rejection(application)
+    return see_other(_step_url(application, rejection.return_step if rejection else services.resume_step(application)))
 
 
 @bp.route("/<reference>/detail")
@@ -104,7 +107,11 @@ def detail(reference: str):
     application = _load(reference)
     audit.record("application.view", "application", application.reference, step="detail")
     return page("opening/detail.html", application=application, **_summary_context(application),
-                history=services.status_history(application))
+                history=services.status_history(application),
+                pending_requests=account_services.pending_requests(application),
+                request_labels=account_services.SYSTEM_LABELS,
+                fund_account=account_services.fund_account_of(application),
+                decisions=review_services.decisions(application))
 
 
 @bp.route("/<reference>/step/<key>", methods=["GET", "POST"])
@@ -302,12 +309,22 @@ def _class_label(assessment) -> str | None:
     return f"{assessment.investor_class} {scoring.INVESTOR_CLASS_LABELS[assessment.investor_class]}"
 
 
+def _rejection(application):
+    """The reviewer's rejection the clerk is correcting, if the application was returned."""
+    if application is None or application.status != "rejected":
+        return None
+    decision = review_services.latest_decision(application)
+    return decision if decision is not None and decision.decision == "reject" else None
+
+
 def _render_step(application, key: str, form=None, status: int = 200, push: bool = False, **extra):
     """Render one step inside the wizard page (or just the wizard block for htmx)."""
     context = {
+        "rejection": _rejection(application),
         "application": application,
         "step_key": key,
         "steps": workflow.STEPS,
+        "steps_by_key": workflow.STEP_BY_KEY,
         "completed": application.completed_steps if application else set(),
         "choices": choices,
         "id_type_labels": ID_TYPE_LABELS,
