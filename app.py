@@ -170,13 +170,16 @@ ERROR_PAGES = {
     404: ("未找到", "您要找的页面或记录不存在，或不属于您的营业部。"),
     405: ("操作不支持", "不支持该操作方式。"),
     409: ("操作冲突", "记录已被他人修改，请刷新后重试。"),
+    413: ("文件过大", "上传的文件超过大小上限，请压缩后重试。"),
     500: ("系统错误", "系统出现异常，已记录。您已保存的内容不会丢失，请稍后重试。"),
 }
 
 
 def _register_error_handlers(app: Flask) -> None:
-    from flask import render_template
+    from sqlalchemy.orm.exc import StaleDataError
     from werkzeug.exceptions import HTTPException
+
+    from core.render import error_response
 
     def error_page(error):
         db.session.rollback()
@@ -185,7 +188,7 @@ def _register_error_handlers(app: Flask) -> None:
         # abort(403, "…") carries a specific Chinese reason; werkzeug's English default does not.
         if isinstance(error, HTTPException) and error.description != type(error).description:
             message = error.description
-        return render_template("errors/error.html", status=status, title=title, message=message), status
+        return error_response(status, title, message)
 
     for status in ERROR_PAGES:
         app.register_error_handler(status, error_page)
@@ -193,8 +196,13 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_error):
         db.session.rollback()
-        return render_template("errors/error.html", status=400, title="请求已失效",
-                               message="页面已过期或来源不明，请刷新页面后重试。"), 400
+        return error_response(400, "请求已失效", "页面已过期或来源不明，请刷新页面后重试。")
+
+    @app.errorhandler(StaleDataError)
+    def concurrent_change(_error):
+        # Another request saved the same record between our read and our write.
+        db.session.rollback()
+        return error_response(409, "操作冲突", "该记录刚被其他操作修改，请刷新页面后重试（您本次的输入未保存）。")
 
     @app.errorhandler(401)
     def unauthorized(_error):

@@ -10,7 +10,7 @@ SIGNATURES = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "application/pdf": (b"%PDF-",),
-    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
+    "audio/mpeg": (b"ID3",),
     "audio/amr": (b"#!AMR",),
 }
 
@@ -22,8 +22,11 @@ def sniff(data: bytes) -> str | None:
             return mime
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "audio/wav"
-    if data[4:8] == b"ftyp":  # ISO media: .m4a call recordings
+    if data[4:8] == b"ftyp" and data[8:12] in (b"M4A ", b"M4B "):  # audio-only ISO media, not video
         return "audio/mp4"
+    # An MPEG audio frame without an ID3 tag: 11 sync bits, then a valid version and layer III.
+    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0 and data[1] & 0x18 != 0x08 and data[1] & 0x06 == 0x02:
+        return "audio/mpeg"
     return None
 
 
@@ -43,7 +46,7 @@ def store(data: bytes, allowed: set[str], max_bytes: int) -> StoredFile:
     if not data:
         raise FileRejected("文件为空，请重新选择")
     if len(data) > max_bytes:
-        raise FileRejected(f"文件过大（{len(data) // 1024} KB），上限为 {max_bytes // 1024 // 1024} MB")
+        raise FileRejected(f"文件过大（{_size(len(data))}），上限为 {_size(max_bytes)}")
     mime = sniff(data)
     if mime not in allowed:
         raise FileRejected("文件内容不是允许的格式（按文件内容识别，与文件名无关）")
@@ -56,6 +59,12 @@ def store(data: bytes, allowed: set[str], max_bytes: int) -> StoredFile:
             handle.write(data)
         os.replace(tmp, path)
     return StoredFile(digest, len(data), mime)
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024:
+        return f"{count / 1024 / 1024:.1f} MB"
+    return f"{max(1, round(count / 1024))} KB"
 
 
 def path_for(digest: str) -> str:

@@ -16,6 +16,18 @@ def page(template: str, block: str | None = None, status: int = 200, push_url: s
     return response
 
 
+def error_response(status: int, title: str, message: str):
+    """An error page; for htmx a banner swapped into #flash, so no whole page lands in a panel."""
+    if request.htmx:
+        response = make_response(render_template("errors/_banner.html", title=title, message=message), status)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        response = make_response(render_template("errors/error.html", status=status, title=title, message=message), status)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
 def see_other(location: str):
     """Redirect after a POST: HX-Redirect for htmx, 303 for a plain form."""
     if request.htmx:

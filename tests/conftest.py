@@ -28,7 +28,7 @@ def app(database_url, tmp_path_factory):
         "DATA_KEY": "test-data-key",
     })
     with app.app_context():
-        from flask_migrate import downgrade, upgrade
+        from flask_migrate import upgrade
 
         _drop_everything()
         upgrade()
@@ -52,8 +52,12 @@ def demo_hash():
 
 
 @pytest.fixture(autouse=True)
-def clean_db(app, demo_hash):
-    """Give every test the same starting state: demo branches, users and customer."""
+def clean_db(request):
+    """Give every test that uses the app the same start: demo branches, users and customer."""
+    if "app" not in request.fixturenames:
+        yield  # pure unit tests need no database
+        return
+    app, demo_hash = request.getfixturevalue("app"), request.getfixturevalue("demo_hash")
     with app.app_context():
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
         if db.engine.dialect.name == "postgresql":

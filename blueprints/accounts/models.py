@@ -25,6 +25,18 @@ ACCOUNT_STATUS_LABELS = {
     AccountStatus.CLOSED: "已销户",
 }
 
+class BindingStatus(enum.StrEnum):
+    PENDING = "pending"
+    BOUND = "bound"
+    REJECTED = "rejected"
+
+
+BINDING_STATUS_LABELS = {
+    BindingStatus.PENDING: "待银行确认",
+    BindingStatus.BOUND: "已绑定",
+    BindingStatus.REJECTED: "银行拒绝",
+}
+
 MARKETS = {"SH": "上海A股账户", "SZ": "深圳A股账户"}
 
 BANKS = {
@@ -94,7 +106,7 @@ class DepositoryBinding(db.Model):
     fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), unique=True)
     bank_code: Mapped[str] = mapped_column(String(8))
     bank_card: Mapped[str] = mapped_column(EncryptedText)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending / bound / rejected
+    status: Mapped[BindingStatus] = mapped_column(String(16), default=BindingStatus.PENDING)
     bank_reference: Mapped[str | None] = mapped_column(String(40))
     simulated: Mapped[bool | None]
     bound_at: Mapped[datetime | None]

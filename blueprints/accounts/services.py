@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from blueprints.accounts.china_clearing import OpenAccountsRequest
 from blueprints.accounts.depository_bank import BindRequest
-from blueprints.accounts.models import AccountStatus, DepositoryBinding, FundAccount, SecuritiesAccount
+from blueprints.accounts.models import AccountStatus, BindingStatus, DepositoryBinding, FundAccount, SecuritiesAccount
 from blueprints.auth.models import Branch, Staff
 from blueprints.customers.models import Customer, CustomerKind
 from blueprints.opening.models import Application
@@ -66,7 +66,7 @@ def open_accounts(application: Application, actor: Staff) -> FundAccount:
     db.session.flush()
     depository = application.step_data("agreements") or {}
     db.session.add(DepositoryBinding(fund_account_id=fund_account.id, bank_code=depository["bank_code"],
-                                     bank_card=depository["bank_card"], status="pending"))
+                                     bank_card=depository["bank_card"], status=BindingStatus.PENDING))
     outbox.enqueue(OPEN_ACCOUNTS, f"{OPEN_ACCOUNTS}:{application.reference}", {
         "fund_account_id": fund_account.id, "name": application.customer_name,
         "id_type": application.id_type, "id_number": application.id_number, "markets": list(MARKETS_OPENED),
@@ -147,7 +147,7 @@ class BindDepositoryHandler:
     def apply(self, message: OutboxMessage, result: dict) -> None:
         binding = db.session.scalar(select(DepositoryBinding).where(
             DepositoryBinding.fund_account_id == message.payload["fund_account_id"]))
-        binding.status = "bound"
+        binding.status = BindingStatus.BOUND
         binding.bank_reference = result["bank_reference"]
         binding.simulated = bool(result.get("simulated"))
         binding.bound_at = utcnow()
@@ -156,6 +156,6 @@ class BindDepositoryHandler:
     def on_rejected(self, message: OutboxMessage, reason: str) -> None:
         binding = db.session.scalar(select(DepositoryBinding).where(
             DepositoryBinding.fund_account_id == message.payload["fund_account_id"]))
-        binding.status = "rejected"
+        binding.status = BindingStatus.REJECTED
         binding.message = reason[:200]
         _record_rejection("accounts.bank_rejected", message, reason)

@@ -28,7 +28,7 @@ class LoginResult:
     error: str | None = None
 
 
-def authenticate(username: str, password: str, now: datetime | None = None) -> LoginResult:
+def authenticate(username: str, password: str, now: datetime | None = None, purpose: str = "login") -> LoginResult:
     """Check credentials, counting failures and locking after MAX_FAILED_LOGINS.
 
     The password is checked before the account's state is told, so only someone who
@@ -38,7 +38,9 @@ def authenticate(username: str, password: str, now: datetime | None = None) -> L
     staff = db.session.scalar(db.select(Staff).filter_by(username=username.strip()))
     if staff is None:
         check_password_hash(_DUMMY_HASH, password)
-        audit.record("auth.login_failed", actor_name=username[:64], reason="unknown_user")
+        # Only a hint of what was typed: a password typed into the username field must not be logged.
+        audit.record("auth.login_failed", actor_name="(unknown)", typed=username[:1] + "***", reason="unknown_user",
+                     purpose=purpose)
         return LoginResult(None, BAD_CREDENTIALS)
     password_ok = check_password_hash(staff.password_hash, password)
     locked = staff.locked_until is not None and staff.locked_until > now
@@ -61,14 +63,20 @@ def authenticate(username: str, password: str, now: datetime | None = None) -> L
         return LoginResult(None, BAD_CREDENTIALS)
     staff.failed_logins = 0
     staff.locked_until = None
-    staff.last_login_at = now
-    audit.record("auth.login", actor=staff)
+    if purpose == "login":
+        staff.last_login_at = now
+        audit.record("auth.login", actor=staff)
+    else:
+        audit.record("auth.verify", actor=staff, purpose=purpose)
     return LoginResult(staff)
 
 
-def verify_credentials(username: str, password: str) -> LoginResult:
-    """Check another person's credentials (same-terminal review) with the same lockout."""
-    return authenticate(username, password)
+def verify_credentials(username: str, password: str, purpose: str = "same_terminal_review") -> LoginResult:
+    """Check another person's credentials for one action (同机复核), with the same lockout.
+
+    It is not a login: the session stays its owner's, and the trail says what it was for.
+    """
+    return authenticate(username, password, purpose=purpose)
 
 
 def _minutes_left(until: datetime, now: datetime) -> int:

@@ -17,6 +17,14 @@ class CustomerKind(enum.StrEnum):
     LOST = "lost"              # 流失
 
 
+KIND_LABELS = {
+    CustomerKind.POTENTIAL: "潜在客户",
+    CustomerKind.CURRENT: "现有客户",
+    CustomerKind.HISTORICAL: "历史客户（已销户）",
+    CustomerKind.LOST: "流失客户",
+}
+
+
 class Customer(db.Model):
     """A customer with the key information (name, ID type, ID number) all accounts share."""
 

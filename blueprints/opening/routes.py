@@ -4,12 +4,10 @@ from datetime import date
 
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.accounts import services as account_services
-from blueprints.accounts.models import BANKS
-from blueprints.opening import choices, scoring, services, workflow
+from blueprints.opening import choices, presenters, scoring, services, workflow
 from blueprints.opening.forms import (
     AgentForm,
     AgreementsForm,
@@ -25,7 +23,7 @@ from core import audit
 from core.extensions import db
 from core.render import page, see_other
 from core.roles import Role
-from core.security import roles_required, sees_full_id
+from core.security import roles_required
 
 bp = Blueprint("opening", __name__, url_prefix="/opening")
 
@@ -36,13 +34,6 @@ FORM_STEPS = {
     "disclosure": DisclosureForm,
     "agreements": AgreementsForm,
 }
-
-
-@bp.errorhandler(StaleDataError)
-def concurrent_edit(_error):
-    """Tell the clerk another save got in first instead of failing with a 500."""
-    db.session.rollback()
-    abort(409, "该申请刚被其他操作修改，请刷新页面后重试（您本次的输入未保存）。")
 
 
 def _load(reference: str, for_update: bool = False):
@@ -106,7 +97,7 @@ def detail(reference: str):
     """Show an application read-only, with its status history."""
     application = _load(reference)
     audit.record("application.view", "application", application.reference, step="detail")
-    return page("opening/detail.html", application=application, **_summary_context(application),
+    return page("opening/detail.html", application=application, **presenters.summary_context(application),
                 history=services.status_history(application),
                 pending_requests=account_services.pending_requests(application),
                 request_labels=account_services.SYSTEM_LABELS,
@@ -282,33 +273,6 @@ def _form_data(key: str, data: dict | None) -> dict | None:
     return values
 
 
-def _summary_context(application) -> dict:
-    assessment = services.latest_assessment(application)
-    return {
-        "identity": application.step_data("identity") or {},
-        "contact": application.step_data("contact") or {},
-        "agent": application.step_data("agent") or {},
-        "disclosure": application.step_data("disclosure") or {},
-        "agreements": application.step_data("agreements") or {},
-        "verification": services.latest_verification(application),
-        "assessment": assessment,
-        "assessment_label": _class_label(assessment),
-        "show_full_id": sees_full_id(current_user),
-        "choices": choices,
-        "id_type_labels": ID_TYPE_LABELS,
-        "status_labels": workflow.STATUS_LABELS,
-        "banks": BANKS,
-    }
-
-
-def _class_label(assessment) -> str | None:
-    if assessment is None:
-        return None
-    if assessment.is_lowest:
-        return f"C1 {scoring.LOWEST_CLASS_LABEL}"
-    return f"{assessment.investor_class} {scoring.INVESTOR_CLASS_LABELS[assessment.investor_class]}"
-
-
 def _rejection(application):
     """The reviewer's rejection the clerk is correcting, if the application was returned."""
     if application is None or application.status != "rejected":
@@ -344,9 +308,9 @@ def _render_step(application, key: str, form=None, status: int = 200, push: bool
         context["answers"] = extra.pop("answers", None) or (assessment.answers if assessment else {})
         context["answer_errors"] = extra.pop("answer_errors", {})
         context["assessment"] = assessment
-        context["assessment_label"] = _class_label(assessment)
+        context["assessment_label"] = presenters.class_label(assessment)
     elif key == "summary":
-        context.update(_summary_context(application))
+        context.update(presenters.summary_context(application))
         context["conflicts"] = services.consistency_conflicts(application)
     context.update(extra)
     push_url = _step_url(application, key) if push and application else None

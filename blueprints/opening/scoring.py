@@ -20,6 +20,13 @@ INVESTOR_CLASS_LABELS = {
 LOWEST_CLASS_LABEL = "保守型（最低类别）"
 
 
+def class_label(investor_class: str, is_lowest: bool) -> str:
+    """How a result is shown: "C3 稳健型", or "C1 保守型（最低类别）"."""
+    if is_lowest:
+        return f"C1 {LOWEST_CLASS_LABEL}"
+    return f"{investor_class} {INVESTOR_CLASS_LABELS[investor_class]}"
+
+
 @dataclass(frozen=True)
 class Option:
     key: str

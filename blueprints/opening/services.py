@@ -292,6 +292,7 @@ def submit_application(application: Application, actor: Staff) -> bool:
     verification = latest_verification(application)
     if verification is not None and verification.result == Answer.MISMATCH:
         reasons.append("公民身份核查结果为不一致，不能提交")
+    reasons += _uncorrected_rejection(application)
     agent, disclosure = application.step_data("agent") or {}, application.step_data("disclosure") or {}
     if agent.get("has_agent") and not disclosure.get("agent_acknowledged"):
         reasons.append("由代理人办理时，代理人须接受投资者教育并签字确认（第七条）")
@@ -306,6 +307,23 @@ def submit_application(application: Application, actor: Staff) -> bool:
     audit.record("application.submit", "application", application.reference, status=target)
     db.session.flush()
     return True
+
+
+def _uncorrected_rejection(application: Application) -> list[str]:
+    """A returned application goes back only after the step the reviewer named was saved again."""
+    from blueprints.review.models import ReviewDecision
+
+    if application.status != Status.REJECTED:
+        return []
+    decision = db.session.scalar(select(ReviewDecision).where(ReviewDecision.application_id == application.id)
+                                 .order_by(ReviewDecision.id.desc()).limit(1))
+    if decision is None or decision.decision != "reject" or not decision.return_step:
+        return []
+    step = next((s for s in application.steps if s.step == decision.return_step), None)
+    if step is None or step.saved_at <= decision.decided_at:
+        title = workflow.STEP_BY_KEY[decision.return_step].title
+        return [f"请先按复核意见修改并保存“{title}”（退回原因：{decision.reason}）"]
+    return []
 
 
 def transition(application: Application, target: Status, actor: Staff | None, reason: str | None) -> None:

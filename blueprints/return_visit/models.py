@@ -2,7 +2,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
@@ -55,6 +55,8 @@ class ReturnVisit(db.Model):
     visited_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agent: Mapped[Staff] = relationship()
+
+    __table_args__ = (UniqueConstraint("application_id", "attempt_no"),)
 
     @property
     def outcome_label(self) -> str:

@@ -12,6 +12,7 @@ from blueprints.review.models import ReviewDecision
 from core import audit
 from core.extensions import db
 from core.roles import Role
+from core.timeutil import to_beijing
 
 IN_REVIEW = (Status.SUBMITTED, Status.RESUBMITTED)
 
@@ -48,7 +49,7 @@ def refusal_reason(application: Application, reviewer: Staff) -> str | None:
         decided = latest_decision(application)
         if decided is not None and decided.submission_no == application.submission_no:
             verb = "通过" if decided.decision == "approve" else "退回"
-            return f"该申请已由{decided.reviewer.full_name}于刚才{verb}，无需重复复核"
+            return f"该申请已由{decided.reviewer.full_name}于{to_beijing(decided.decided_at):%m-%d %H:%M}{verb}，无需重复复核"
         return f"该申请当前状态为“{application.status_label}”，不能复核"
     return None
 

@@ -106,7 +106,8 @@ def upgrade():
     sa.Column('visited_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['staff.id'], name=op.f('fk_return_visit_agent_id_staff')),
     sa.ForeignKeyConstraint(['application_id'], ['application.id'], name=op.f('fk_return_visit_application_id_application'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_return_visit'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_return_visit')),
+    sa.UniqueConstraint('application_id', 'attempt_no', name=op.f('uq_return_visit_application_id_attempt_no'))
     )
     with op.batch_alter_table('return_visit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_return_visit_application_id'), ['application_id'], unique=False)

@@ -49,6 +49,34 @@ def fill_contact(page: Page) -> None:
     page.check("input[name=tax_residency][value=cn_only]")
 
 
+def complete_wizard(page: Page) -> str:
+    """Walk the logged-in clerk through every step to the summary; return the reference."""
+    page.get_by_role("link", name="新建现场开户").click()
+    save(page, "identity")
+    reference = page.locator(".ref strong").inner_text()
+    fill_identity(page)
+    save(page, "contact")
+    fill_contact(page)
+    save(page, "verification")
+    page.get_by_role("button", name="发起核查").click()
+    expect(page.locator("#step-panel")).to_have_attribute("data-step", "agent")
+    page.check("input[name=has_agent][value=no]")
+    save(page, "disclosure")
+    page.check("#customer_acknowledged")
+    save(page, "suitability")
+    for question, option in factories.answers("best").items():
+        page.locator(f"#question-{question} input[value={option}]").check()
+    save(page, "agreements", label="提交评估并下一步")
+    for box in ("brokerage", "depository", "online_trading", "privacy"):
+        page.check(f"#agreement_{box}")
+    page.select_option("#change_method", "counter")
+    page.select_option("#closure_method", "counter")
+    page.select_option("#bank_code", "ICBC")
+    page.fill("#bank_card", factories.BANK_CARD)
+    save(page, "summary")
+    return reference
+
+
 def test_clerk_completes_the_wizard_without_page_reloads(page: Page):
     login(page)
     page.get_by_role("link", name="新建现场开户").click()

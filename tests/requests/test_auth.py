@@ -307,7 +307,9 @@ def test_login_and_failed_logins_are_audited(app, auth):
 
     failures = _audit(app, "auth.login_failed")
     assert [(e.actor_name, e.detail.get("reason")) for e in failures] == [
-        ("clerk", "bad_password"), ("ghost", "unknown_user")]
+        ("clerk", "bad_password"), ("(unknown)", "unknown_user")]
+    # What was typed as an unknown username may be a password: only its first character is kept.
+    assert failures[1].detail["typed"] == "g***"
     assert failures[0].actor_id == clerk.id and failures[1].actor_id is None
     logins = _audit(app, "auth.login")
     assert len(logins) == 1

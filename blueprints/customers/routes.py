@@ -1,0 +1,40 @@
+"""Customer pages: the branch's customer list and one customer with their accounts."""
+from flask import Blueprint, abort, request
+from flask_login import current_user
+
+from blueprints.accounts.models import BINDING_STATUS_LABELS
+from blueprints.customers import services
+from blueprints.customers.models import KIND_LABELS
+from blueprints.opening.rules import ID_TYPE_LABELS
+from core import audit
+from core.render import page
+from core.roles import Role
+from core.security import roles_required, sees_full_id
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+CUSTOMER_ROLES = (Role.CLERK, Role.REVIEWER, Role.RETURN_VISIT, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+
+
+@bp.route("/")
+@roles_required(*CUSTOMER_ROLES)
+def index():
+    """List the branch's customers, newest first, or those matching a customer number."""
+    query = (request.args.get("q") or "").strip().upper()
+    customers = services.search(current_user, query) if query else services.newest(current_user)
+    return page("customers/index.html", block="rows", customers=customers, query=query,
+                kind_labels=KIND_LABELS, limit=services.LIST_LIMIT)
+
+
+@bp.route("/<customer_no>")
+@roles_required(*CUSTOMER_ROLES)
+def detail(customer_no: str):
+    """Show one customer with their fund, securities and depository accounts."""
+    customer = services.find_visible(current_user, customer_no)
+    if customer is None:
+        abort(404)
+    audit.record("customer.view", "customer", customer.customer_no)
+    return page("customers/detail.html", customer=customer, accounts=services.accounts_of(current_user, customer),
+                home_branch=services.branch(customer.branch_id),
+                show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS,
+                id_type_labels=ID_TYPE_LABELS, binding_labels=BINDING_STATUS_LABELS)

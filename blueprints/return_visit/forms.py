@@ -1,0 +1,40 @@
+"""Forms of the return-visit (回访) screens; the rules live in services.record_visit."""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import RadioField, SelectMultipleField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS
+
+NOTES_MAX = 2000
+RECORDING_TYPES = frozenset({"audio/mpeg", "audio/wav", "audio/mp4", "audio/amr"})
+
+
+class CheckItemsField(SelectMultipleField):
+    """The 第十一条 items as checkboxes, one per item."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ReturnVisitForm(FlaskForm):
+    """One call: the items confirmed, the outcome, notes and an optional recording.
+
+    Choices are not validated here: record_visit decides what a complete visit is,
+    and its messages are shown next to these fields.
+    """
+
+    items = CheckItemsField("回访确认事项（第十一条）", validate_choice=False)
+    outcome = RadioField("回访结果", choices=[SelectChoice(value, label) for value, label in OUTCOME_LABELS.items()], validate_choice=False)
+    notes = TextAreaField("回访记录", validators=[Length(max=NOTES_MAX, message=f"回访记录不能超过 {NOTES_MAX} 字")])
+    recording = FileField("通话录音（可选）")
+
+    def __init__(self, *args, required_items: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.items.choices = [SelectChoice(key, CHECK_ITEMS[key]) for key in required_items]
+
+
+class RevealMobileForm(FlaskForm):
+    """The explicit, audited request to show a customer's full mobile number."""

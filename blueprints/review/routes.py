@@ -1,0 +1,173 @@
+"""Review (复核) screens: the reviewer's queue, the review page, decisions, same-terminal review (同机复核)."""
+from flask import Blueprint, abort, flash, request, url_for
+from flask_login import current_user
+
+from blueprints.auth import services as auth_services
+from blueprints.opening import scoring, workflow
+from blueprints.opening import services as opening_services
+from blueprints.opening.presenters import summary_context
+from blueprints.review import services
+from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
+from core import audit
+from core.render import page, see_other
+from core.roles import Role
+from core.security import roles_required
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+
+DECISION_LABELS = {"approve": "复核通过", "reject": "退回柜员"}
+STEP_TITLES = {step.key: step.title for step in workflow.STEPS}
+
+
+def _load(reference: str, for_update: bool = False):
+    application = opening_services.find_visible(current_user, reference, for_update=for_update)
+    if application is None:
+        abort(404)
+    return application
+
+
+def _refusal_status(application, reviewer) -> int:
+    """409 when this submission is already decided, 403 when `reviewer` may not decide it, else 422."""
+    decided = services.latest_decision(application)
+    if not opening_services.is_in_review(application) or (
+            decided is not None and decided.submission_no == application.submission_no):
+        return 409
+    if services.refusal_reason(application, reviewer) is not None:
+        return 403
+    return 422
+
+
+def _in_place(response, selector: str):
+    """Make htmx swap an error answer where the form was, not into the flash area."""
+    if request.htmx:
+        response.headers["HX-Retarget"] = selector
+        response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+@bp.route("/")
+@roles_required(Role.REVIEWER)
+def queue():
+    """List the branch's applications waiting for review, oldest first."""
+    filters = QueueFilterForm(request.args)
+    applications = [a for a in services.queue(current_user) if filters.matches(a)]
+    return page("review/queue.html", block="queue_table", filters=filters, applications=applications)
+
+
+@bp.route("/<reference>")
+@roles_required(Role.REVIEWER)
+def review(reference: str):
+    """Show everything entered, the earlier decisions and the decision forms."""
+    application = _load(reference)
+    audit.record("application.view", "application", application.reference, step="review")
+    return _render_review(application)
+
+
+@bp.route("/<reference>/approve", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def approve(reference: str):
+    """Approve the application (复核通过): the accounts are opened."""
+    application = _load(reference, for_update=True)
+    reviewer = current_user._get_current_object()
+    refused = services.refusal_reason(application, reviewer)
+    if refused:
+        return _render_review(application, status=_refusal_status(application, reviewer), refused=refused)
+    try:
+        services.approve(application, reviewer=reviewer, operator=reviewer)
+    except services.DecisionRefused as error:
+        return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error))
+    flash(f"{application.reference} 已复核通过", "success")
+    return see_other(url_for("review.queue"))
+
+
+@bp.route("/<reference>/reject", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def reject(reference: str):
+    """Return the application to the clerk with the reason and the step to correct."""
+    application = _load(reference, for_update=True)
+    reviewer = current_user._get_current_object()
+    refused = services.refusal_reason(application, reviewer)
+    if refused:
+        return _render_review(application, status=_refusal_status(application, reviewer), refused=refused)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        return _render_review(application, status=422, reject_form=form)
+    try:
+        services.reject(application, reviewer=reviewer, operator=reviewer, reason=form.reason.data,
+                        return_step=form.return_step.data)
+    except services.DecisionRefused as error:
+        return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error),
+                              reject_form=form)
+    flash(f"{application.reference} 已退回柜员", "success")
+    return see_other(url_for("review.queue"))
+
+
+@bp.route("/<reference>/same-terminal")
+def same_terminal(reference: str):
+    """Show the same-terminal review panel (同机复核), or the decision once taken."""
+    application = _load(reference)
+    return _render_same_terminal(application)
+
+
+@bp.route("/<reference>/same-terminal", methods=["POST"])
+def same_terminal_decide(reference: str):
+    """Take a decision with a reviewer's own credentials; the session stays the operator's."""
+    application = _load(reference, for_update=True)
+    form = SameTerminalForm()
+    if not form.validate_on_submit():
+        return _render_same_terminal(application, form, status=422)
+    login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data)
+    if login.staff is None:
+        form.reviewer_password.errors.append(login.error)
+        return _render_same_terminal(application, form, status=422)
+    reviewer, operator = login.staff, current_user._get_current_object()
+    refused = services.refusal_reason(application, reviewer)
+    if refused:
+        status = _refusal_status(application, reviewer)
+        if status == 403:
+            # This person may not decide: say so next to the name they typed.
+            form.reviewer_username.errors.append(refused)
+            refused = None
+        return _render_same_terminal(application, form, status=status, refused=refused)
+    try:
+        if form.rejecting:
+            services.reject(application, reviewer=reviewer, operator=operator, reason=form.reason.data,
+                            return_step=form.return_step.data)
+        else:
+            services.approve(application, reviewer=reviewer, operator=operator)
+    except services.DecisionRefused as error:
+        return _render_same_terminal(application, form, status=_refusal_status(application, reviewer),
+                                     refused=str(error))
+    verb = "已退回柜员" if form.rejecting else "已复核通过"
+    flash(f"同机复核完成：{application.reference} {verb}（复核人：{reviewer.full_name}）", "success")
+    # The clerk goes back to the page the application was submitted from, now showing the decision.
+    if operator.role == Role.CLERK:
+        return see_other(url_for("opening.submitted", reference=application.reference))
+    return see_other(url_for("review.same_terminal", reference=application.reference))
+
+
+def _render_review(application, status: int = 200, refused: str | None = None, reject_form=None):
+    """The review page, or only its decision panel for htmx."""
+    context = summary_context(application)
+    assessment = context["assessment"]
+    response = page(
+        "review/review.html", block="decision" if request.method == "POST" else None, status=status,
+        application=application, **context,
+        questionnaire=scoring.questionnaire_from_dict(assessment.questionnaire.definition) if assessment else None,
+        decisions=services.decisions(application), history=opening_services.status_history(application),
+        refused=refused if refused is not None else services.refusal_reason(application, current_user),
+        approve_form=ApproveForm(), reject_form=reject_form or RejectForm(),
+        decision_labels=DECISION_LABELS, step_titles=STEP_TITLES,
+    )
+    return _in_place(response, "#decision") if status in (403, 409) else response
+
+
+def _render_same_terminal(application, form=None, status: int = 200, refused: str | None = None):
+    """The same-terminal panel: the form while in review, else the latest decision."""
+    response = page(
+        "review/same_terminal.html", block="same_terminal", status=status, application=application,
+        form=form or SameTerminalForm(), refused=refused, in_review=opening_services.is_in_review(application),
+        decision=services.latest_decision(application), can_edit=opening_services.can_edit(current_user, application),
+        decision_labels=DECISION_LABELS, step_titles=STEP_TITLES,
+    )
+    return _in_place(response, "#same-terminal-panel") if status in (403, 409) else response

@@ -1,0 +1,351 @@
+"""The reviewer's queue, the review page and the decisions (复核): who may decide, and what a decision does."""
+import pytest
+from sqlalchemy import func, select, update
+
+from blueprints.accounts.models import FundAccount
+from blueprints.opening.models import Application, ApplicationStep
+from blueprints.review.models import ReviewDecision
+from core.extensions import db
+from core.models import AuditEvent
+from core.outbox import OutboxMessage
+from core.roles import Role
+from tests import factories
+from tests.requests.helpers import add_staff, application_row, login_as, page_of, staff_id, status_changes
+
+NON_REVIEWERS = ["clerk", "witness", "marketing", "visitor", "archivist", "manager", "admin"]
+# Different customers, so one clerk can have several applications in review at once.
+SECOND_ID = factories.make_id("110105", "19880612", "317")
+THIRD_ID = factories.make_id("110105", "19880612", "319")
+
+
+def submit(app, username="clerk", token=None, **overrides):
+    """An application entered by `username` and submitted for review; returns (auth, reference)."""
+    auth = login_as(app, username)
+    reference = factories.start(auth, token or f"tok-{username}")
+    factories.walk_with(auth, reference, "summary", staff_id(app, username), **overrides)
+    response = auth.post(factories.step_url(reference, "summary"))
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    return auth, reference
+
+
+def customer(id_number, name):
+    return {"identity": factories.identity(id_number=id_number, name=name)}
+
+
+def decisions_of(app, reference):
+    with app.app_context():
+        return list(db.session.scalars(
+            select(ReviewDecision).join(Application, Application.id == ReviewDecision.application_id)
+            .where(Application.reference == reference).order_by(ReviewDecision.id)))
+
+
+def count_for(app, model, reference):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model)
+                                 .join(Application, Application.id == model.application_id)
+                                 .where(Application.reference == reference))
+
+
+def reject_data(**overrides):
+    data = {"reason": "联系地址与证件地址不符，请核实", "return_step": "contact"}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def rows_of(body: str) -> list[str]:
+    """The references of the queue rows, in the order shown."""
+    return [line.split('data-reference="')[1].split('"')[0] for line in body.splitlines() if 'data-reference="' in line]
+
+
+# --- the queue -----------------------------------------------------------------------------------
+
+def test_queue_shows_only_the_branchs_submitted_applications_oldest_first(app):
+    _clerk, first = submit(app, token="a")
+    _clerk, second = submit(app, token="b", **customer(SECOND_ID, "赵小红"))
+    draft_clerk = login_as(app, "clerk")
+    draft = factories.start(draft_clerk, "c")
+    _sh, shanghai = submit(app, "clerk_sh", **customer(THIRD_ID, "孙大伟"))
+
+    response = login_as(app, "reviewer").get("/review/")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert rows_of(body) == [first, second]
+    assert draft not in body and shanghai not in body
+    # Names are masked; the entering clerk, status and a link to the review page are shown.
+    assert "刘**" in body and "赵**" in body and "刘晓明" not in body
+    assert "王柜员" in body and "待复核" in body
+    assert f"/review/{first}" in page_of(response).urls
+
+
+def test_queue_filters_by_reference_and_status(app):
+    _clerk, first = submit(app, token="a")
+    _clerk, second = submit(app, token="b", **customer(SECOND_ID, "赵小红"))
+    reviewer = login_as(app, "reviewer")
+
+    assert rows_of(reviewer.get(f"/review/?q={second[-6:]}").get_data(as_text=True)) == [second]
+    assert rows_of(reviewer.get(f"/review/?q={first.lower()}").get_data(as_text=True)) == [first]
+    assert rows_of(reviewer.get("/review/?status=submitted").get_data(as_text=True)) == [first, second]
+    empty = reviewer.get("/review/?status=resubmitted").get_data(as_text=True)
+    assert rows_of(empty) == [] and "暂无待复核的开户申请" in empty
+    # An unknown status filters nothing rather than failing.
+    assert rows_of(reviewer.get("/review/?status=bogus").get_data(as_text=True)) == [first, second]
+
+
+def test_queue_search_from_htmx_returns_only_the_table(app):
+    _clerk, reference = submit(app)
+    response = login_as(app, "reviewer").get(f"/review/?q={reference}", htmx=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="queue-table">') and "<html" not in body
+    assert rows_of(body) == [reference]
+    assert "HX-Request" in response.headers["Vary"]
+
+
+# --- roles and branches --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("username", NON_REVIEWERS)
+def test_non_reviewers_get_403_on_every_review_screen(app, username):
+    _clerk, reference = submit(app)
+    other = login_as(app, username)
+    assert other.get("/review/").status_code == 403
+    assert other.get(f"/review/{reference}").status_code == 403
+    assert other.post(f"/review/{reference}/approve").status_code == 403
+    assert other.post(f"/review/{reference}/reject", reject_data()).status_code == 403
+    assert application_row(app, reference)["status"] == "submitted"
+    assert decisions_of(app, reference) == []
+
+
+def test_reviewer_of_another_branch_gets_404(app):
+    add_staff(app, "reviewer_sh", Role.REVIEWER, "0201", "上海复核")
+    _clerk, reference = submit(app)
+    shanghai = login_as(app, "reviewer_sh")
+    assert reference not in shanghai.get("/review/").get_data(as_text=True)
+    for response in (shanghai.get(f"/review/{reference}"), shanghai.post(f"/review/{reference}/approve"),
+                     shanghai.post(f"/review/{reference}/reject", reject_data())):
+        assert response.status_code == 404
+        assert "不属于您的营业部" in response.get_data(as_text=True)
+    assert application_row(app, reference)["status"] == "submitted"
+    assert decisions_of(app, reference) == []
+
+
+def test_unknown_reference_is_404(app):
+    reviewer = login_as(app, "reviewer")
+    assert reviewer.get("/review/KH20260101000000").status_code == 404
+    assert reviewer.post("/review/not-a-reference/approve").status_code == 404
+
+
+# --- the review page -----------------------------------------------------------------------------
+
+def test_review_page_shows_the_whole_application_and_is_audited(app):
+    _clerk, reference = submit(app)
+    response = login_as(app, "reviewer").get(f"/review/{reference}")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    # Every field, with the full ID number (the reviewer checks it against the document).
+    assert "刘晓明" in body and factories.CUSTOMER_ID in body and "北京市公安局朝阳分局" in body
+    # The identity check, marked as simulated.
+    assert 'id="review-verification"' in body and "模拟" in body
+    # Every question with the chosen option's text and score.
+    for question in factories.QUESTIONNAIRE["questions"]:
+        chosen = factories.answers()[question["key"]]
+        option = next(o for o in question["options"] if o["key"] == chosen)
+        assert question["text"] in body
+        assert f"{option['key']}. {option['text']}" in body
+    assert "暂无影像资料" in body
+    assert "首次复核" in body
+    assert "草稿" in body and "待复核" in body  # the status history
+    page = page_of(response)
+    assert f"/review/{reference}/approve" in page.urls and f"/review/{reference}/reject" in page.urls
+
+    with app.app_context():
+        events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "application.view",
+                                                                  AuditEvent.object_id == reference)))
+    assert [(e.actor_id, e.detail) for e in events] == [(staff_id(app, "reviewer"), {"step": "review"})]
+
+
+def test_review_page_of_a_decided_application_shows_the_decision_not_the_buttons(app):
+    _clerk, reference = submit(app)
+    reviewer = login_as(app, "reviewer")
+    assert reviewer.post(f"/review/{reference}/approve").status_code == 303
+    body = reviewer.get(f"/review/{reference}").get_data(as_text=True)
+    assert "无需重复复核" in body
+    assert f"/review/{reference}/approve" not in body
+    assert "复核通过" in body and "李复核" in body
+
+
+# --- approve -------------------------------------------------------------------------------------
+
+def test_approve_opens_the_accounts(app):
+    _clerk, reference = submit(app)
+    reviewer = login_as(app, "reviewer")
+    response = reviewer.post(f"/review/{reference}/approve")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/review/"
+    assert "已复核通过" in reviewer.get("/review/").get_data(as_text=True)
+
+    assert application_row(app, reference)["status"] == "accounts_opening"
+    [decision] = decisions_of(app, reference)
+    reviewer_id = staff_id(app, "reviewer")
+    assert (decision.decision, decision.reviewer_id, decision.operator_id, decision.same_terminal,
+            decision.submission_no) == ("approve", reviewer_id, reviewer_id, False, 1)
+    assert status_changes(app, reference)[-2:] == [
+        ("submitted", "approved", "复核通过"),
+        ("approved", "accounts_opening", "已向中国结算、存管银行发送开户请求"),
+    ]
+    assert count_for(app, FundAccount, reference) == 1
+    assert count_for(app, OutboxMessage, reference) == 2
+    # The approved application leaves the queue.
+    assert reference not in reviewer.get("/review/").get_data(as_text=True)
+
+
+def test_approve_from_htmx_redirects_to_the_queue(app):
+    _clerk, reference = submit(app)
+    response = login_as(app, "reviewer").post(f"/review/{reference}/approve", htmx=True)
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/review/"
+    assert application_row(app, reference)["status"] == "accounts_opening"
+
+
+def test_second_approval_is_a_conflict_with_a_clear_message(app):
+    add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    _clerk, reference = submit(app)
+    first, second = login_as(app, "reviewer"), login_as(app, "reviewer2")
+    second.get(f"/review/{reference}")  # both have the page open
+    assert first.post(f"/review/{reference}/approve").status_code == 303
+
+    for auth in (second, first):
+        response = auth.post(f"/review/{reference}/approve")
+        assert response.status_code == 409
+        body = response.get_data(as_text=True)
+        assert "已由李复核" in body and "无需重复复核" in body
+    response = second.post(f"/review/{reference}/reject", reject_data(), htmx=True)
+    assert response.status_code == 409
+    # htmx swaps the answer into the decision panel, not the flash area.
+    assert response.headers["HX-Retarget"] == "#decision"
+    assert response.get_data(as_text=True).lstrip().startswith('<section id="decision"')
+
+    assert len(decisions_of(app, reference)) == 1
+    assert count_for(app, FundAccount, reference) == 1
+    assert application_row(app, reference)["status"] == "accounts_opening"
+
+
+def test_reviewer_who_edited_a_step_cannot_decide(app):
+    editor_id = add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    _clerk, reference = submit(app)
+    with app.app_context():
+        application_id = db.session.scalar(select(Application.id).where(Application.reference == reference))
+        db.session.execute(update(ApplicationStep).where(ApplicationStep.application_id == application_id,
+                                                         ApplicationStep.step == "contact")
+                           .values(saved_by_id=editor_id))
+        db.session.commit()
+    editor = login_as(app, "reviewer2")
+
+    page = editor.get(f"/review/{reference}").get_data(as_text=True)
+    assert "不能复核自己经办的业务" in page
+    assert f"/review/{reference}/approve" not in page
+    for response in (editor.post(f"/review/{reference}/approve"),
+                     editor.post(f"/review/{reference}/reject", reject_data())):
+        assert response.status_code == 403
+        assert "不能复核自己经办的业务" in response.get_data(as_text=True)
+    assert decisions_of(app, reference) == []
+    assert application_row(app, reference)["status"] == "submitted"
+    # Someone who did not touch it still may.
+    assert login_as(app, "reviewer").post(f"/review/{reference}/approve").status_code == 303
+
+
+# --- reject --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, field, message", [
+    (reject_data(reason=None), "reason", "退回须填写原因"),
+    (reject_data(reason="   "), "reason", "退回须填写原因"),
+    (reject_data(return_step=None), "return_step", "请选择需要修改的步骤"),
+    (reject_data(return_step="summary"), "return_step", "请选择需要修改的步骤"),
+    (reject_data(return_step="nonsense"), "return_step", "请选择需要修改的步骤"),
+    (reject_data(reason="很长" * 300), "reason", "退回原因不超过500字"),
+])
+def test_reject_needs_a_reason_and_a_step(app, data, field, message):
+    _clerk, reference = submit(app)
+    response = login_as(app, "reviewer").post(f"/review/{reference}/reject", data)
+    assert response.status_code == 422
+    page = page_of(response)
+    assert page.errors_for(field) == [message]
+    assert decisions_of(app, reference) == []
+    assert application_row(app, reference)["status"] == "submitted"
+
+
+def test_reject_from_htmx_returns_the_decision_panel_with_the_typed_values(app):
+    _clerk, reference = submit(app)
+    response = login_as(app, "reviewer").post(f"/review/{reference}/reject", reject_data(reason=""), htmx=True)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="decision"') and "<html" not in body
+    page = page_of(response)
+    assert page.errors_for("reason") == ["退回须填写原因"]
+    assert page.select_value("return_step") == "contact"
+
+
+def test_reject_records_the_reason_and_returns_the_application(app):
+    clerk, reference = submit(app)
+    reviewer = login_as(app, "reviewer")
+    response = reviewer.post(f"/review/{reference}/reject", reject_data())
+    assert response.status_code == 303 and response.headers["Location"] == "/review/"
+    assert "已退回柜员" in reviewer.get("/review/").get_data(as_text=True)
+
+    assert application_row(app, reference)["status"] == "rejected"
+    [decision] = decisions_of(app, reference)
+    assert (decision.decision, decision.reason, decision.return_step, decision.same_terminal) == \
+        ("reject", "联系地址与证件地址不符，请核实", "contact", False)
+    assert status_changes(app, reference)[-1] == ("submitted", "rejected", "联系地址与证件地址不符，请核实")
+    assert count_for(app, FundAccount, reference) == 0
+    # The clerk sees why, and where to correct it.
+    body = clerk.get(f"/review/{reference}/same-terminal").get_data(as_text=True)
+    assert "联系地址与证件地址不符" in body and "联系方式与基本信息" in body
+    assert factories.step_url(reference, "contact") in body
+
+
+def test_a_returned_application_cannot_go_back_unchanged(app):
+    clerk, reference = submit(app)
+    assert login_as(app, "reviewer").post(f"/review/{reference}/reject", reject_data()).status_code == 303
+
+    response = clerk.post(factories.step_url(reference, "summary"))
+
+    assert response.status_code == 422
+    assert "请先按复核意见修改并保存“联系方式与基本信息”" in response.get_data(as_text=True)
+    assert application_row(app, reference)["status"] == "rejected"
+
+
+def test_rejected_application_resubmitted_returns_to_the_queue(app):
+    clerk, reference = submit(app)
+    reviewer = login_as(app, "reviewer")
+    assert reviewer.post(f"/review/{reference}/reject", reject_data()).status_code == 303
+    assert reference in clerk.get("/opening/").get_data(as_text=True)
+
+    assert clerk.post(factories.step_url(reference, "contact"), factories.contact(postcode="100020")).status_code == 303
+    assert clerk.post(factories.step_url(reference, "summary")).status_code == 303
+    assert application_row(app, reference)["status"] == "resubmitted"
+
+    assert rows_of(reviewer.get("/review/?status=resubmitted").get_data(as_text=True)) == [reference]
+    assert "重新提交待复核" in reviewer.get("/review/").get_data(as_text=True)
+    page = reviewer.get(f"/review/{reference}").get_data(as_text=True)
+    assert "联系地址与证件地址不符" in page and "第 2 次提交" in page
+
+    assert reviewer.post(f"/review/{reference}/approve").status_code == 303
+    assert [(d.submission_no, d.decision) for d in decisions_of(app, reference)] == [(1, "reject"), (2, "approve")]
+    assert application_row(app, reference)["status"] == "accounts_opening"
+
+
+def test_a_concurrent_change_is_a_409_not_a_500(app, monkeypatch):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from blueprints.review import services
+
+    _clerk, reference = submit(app)
+
+    def stale(*_args, **_kwargs):
+        raise StaleDataError("the application row changed under us")
+
+    monkeypatch.setattr(services, "approve", stale)
+    response = login_as(app, "reviewer").post(f"/review/{reference}/approve")
+    assert response.status_code == 409
+    assert "刚被其他操作修改" in response.get_data(as_text=True)
+    assert decisions_of(app, reference) == []

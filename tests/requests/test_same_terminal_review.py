@@ -1,0 +1,250 @@
+"""Same-terminal review (同机复核): a reviewer decides on the clerk's screen with their own credentials."""
+import pytest
+from sqlalchemy import select, update
+
+from blueprints.accounts.models import FundAccount
+from blueprints.auth.cli import DEMO_PASSWORD
+from blueprints.auth.models import Staff
+from blueprints.auth.services import MAX_FAILED_LOGINS
+from blueprints.opening.models import Application, ApplicationStep
+from core.extensions import db
+from core.models import AuditEvent
+from core.roles import Role
+from tests import factories
+from tests.conftest import Auth
+from tests.requests.helpers import add_staff, application_row, login_as, page_of, staff_id
+from tests.requests.test_review import count_for, decisions_of, submit
+
+
+def credentials(username="reviewer", password=DEMO_PASSWORD, decision="approve", **extra):
+    return {"reviewer_username": username, "reviewer_password": password, "decision": decision, **extra}
+
+
+def url(reference):
+    return f"/review/{reference}/same-terminal"
+
+
+def staff_row(app, username):
+    with app.app_context():
+        staff = db.session.scalar(select(Staff).where(Staff.username == username))
+        return {"failed_logins": staff.failed_logins, "locked_until": staff.locked_until}
+
+
+# --- the dialog on the clerk's screen ------------------------------------------------------------
+
+def test_submitted_page_offers_the_same_terminal_dialog(app):
+    clerk, reference = submit(app)
+    response = clerk.get(f"/opening/{reference}/submitted")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert '<div id="same-terminal"' in body and "同机复核" in body
+    assert url(reference) in page_of(response).urls
+    assert "<script>" not in body  # the CSP forbids inline scripts
+
+    panel = clerk.get(url(reference), htmx=True)
+    assert panel.status_code == 200
+    html = panel.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="same-terminal-panel"') and "<html" not in html
+    names = {i.get("name") for i in page_of(panel).inputs}
+    assert {"reviewer_username", "reviewer_password", "decision", "csrf_token"} <= names
+    # Without htmx the same URL is a whole page.
+    assert "<html" in clerk.get(url(reference)).get_data(as_text=True)
+
+
+def test_clerk_of_another_branch_cannot_use_the_dialog(app):
+    _clerk, reference = submit(app)
+    shanghai = login_as(app, "clerk_sh")
+    assert shanghai.get(url(reference)).status_code == 404
+    assert shanghai.post(url(reference), credentials()).status_code == 404
+    assert decisions_of(app, reference) == []
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+def test_wrong_password_is_refused_next_to_the_field_and_counted(app):
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), credentials(password="wrong-password"))
+    assert response.status_code == 422
+    page = page_of(response)
+    assert page.errors_for("reviewer_password") == [
+        "用户名或密码错误（连续5次错误将锁定账户15分钟）"]
+    assert page.value("reviewer_username") == "reviewer"
+    assert not page.value("reviewer_password")
+    assert "wrong-password" not in response.get_data(as_text=True)
+    assert staff_row(app, "reviewer")["failed_logins"] == 1
+    assert decisions_of(app, reference) == []
+    assert application_row(app, reference)["status"] == "submitted"
+
+
+def test_wrong_password_from_htmx_swaps_the_panel_in_place(app):
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), credentials(password="nope"), htmx=True)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="same-terminal-panel"') and "<html" not in body
+    assert page_of(response).errors_for("reviewer_password")
+
+
+def test_five_wrong_passwords_lock_the_reviewer(app):
+    clerk, reference = submit(app)
+    for attempt in range(1, MAX_FAILED_LOGINS):
+        assert clerk.post(url(reference), credentials(password=f"wrong-{attempt}")).status_code == 422
+        assert staff_row(app, "reviewer")["failed_logins"] == attempt
+    response = clerk.post(url(reference), credentials(password="wrong-5"))
+    assert response.status_code == 422
+    assert "账户已锁定" in page_of(response).errors_for("reviewer_password")[0]
+    assert staff_row(app, "reviewer")["locked_until"] is not None
+
+    # Locked: even the right password does not approve now.
+    response = clerk.post(url(reference), credentials())
+    assert response.status_code == 422
+    assert "锁定" in page_of(response).errors_for("reviewer_password")[0]
+    assert decisions_of(app, reference) == []
+    # And the reviewer cannot log in either.
+    assert _login_status(app, "reviewer") == 422
+
+
+def _login_status(app, username):
+    """The status of a login attempt with the demo password from a fresh browser."""
+    return Auth(app.test_client()).login(username).status_code
+
+
+@pytest.mark.parametrize("field, data, message", [
+    ("reviewer_username", credentials(username=""), "请输入复核人用户名"),
+    ("reviewer_password", credentials(password=""), "请输入复核人密码"),
+    ("decision", credentials(decision=""), "请选择复核结论"),
+    ("reason", credentials(decision="reject", return_step="contact"), "退回须填写原因"),
+    ("return_step", credentials(decision="reject", reason="证件照片模糊"), "请选择需要修改的步骤"),
+])
+def test_incomplete_form_is_refused_without_checking_the_password(app, field, data, message):
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), data)
+    assert response.status_code == 422
+    assert page_of(response).errors_for(field) == [message]
+    assert staff_row(app, "reviewer")["failed_logins"] == 0
+    assert decisions_of(app, reference) == []
+
+
+# --- who may be the reviewer ---------------------------------------------------------------------
+
+def test_clerks_own_credentials_are_refused(app):
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), credentials(username="clerk"))
+    assert response.status_code == 403
+    page = page_of(response)
+    assert page.errors_for("reviewer_username") == ["只有复核岗可以复核开户申请"]
+    assert decisions_of(app, reference) == []
+    assert application_row(app, reference)["status"] == "submitted"
+
+
+def test_reviewer_who_edited_the_application_is_refused(app):
+    editor_id = add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    clerk, reference = submit(app)
+    with app.app_context():
+        application_id = db.session.scalar(select(Application.id).where(Application.reference == reference))
+        db.session.execute(update(ApplicationStep).where(ApplicationStep.application_id == application_id,
+                                                         ApplicationStep.step == "identity")
+                           .values(saved_by_id=editor_id))
+        db.session.commit()
+    response = clerk.post(url(reference), credentials(username="reviewer2"), htmx=True)
+    assert response.status_code == 403
+    # htmx keeps the answer in the dialog instead of the flash area.
+    assert response.headers["HX-Retarget"] == "#same-terminal-panel"
+    assert "不能复核自己经办的业务" in page_of(response).errors_for("reviewer_username")[0]
+    assert decisions_of(app, reference) == []
+
+
+def test_reviewer_of_another_branch_is_refused(app):
+    add_staff(app, "reviewer_sh", Role.REVIEWER, "0201", "上海复核")
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), credentials(username="reviewer_sh"))
+    assert response.status_code == 403
+    assert page_of(response).errors_for("reviewer_username") == ["只能复核本营业部的开户申请"]
+    assert decisions_of(app, reference) == []
+
+
+# --- the decision --------------------------------------------------------------------------------
+
+def test_reviewer_approves_on_the_clerks_screen_and_the_session_stays_the_clerks(app):
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), credentials())
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/opening/{reference}/submitted"
+
+    [decision] = decisions_of(app, reference)
+    assert (decision.decision, decision.reviewer_id, decision.operator_id, decision.same_terminal) == \
+        ("approve", staff_id(app, "reviewer"), staff_id(app, "clerk"), True)
+    assert application_row(app, reference)["status"] == "accounts_opening"
+    assert count_for(app, FundAccount, reference) == 1
+
+    # Still the clerk: the header names the clerk, and the reviewer's queue stays closed.
+    home = clerk.get("/").get_data(as_text=True)
+    assert "王柜员（柜台业务岗）" in home and "李复核（复核岗）" not in home
+    assert clerk.get("/review/").status_code == 403
+    # The clerk's page now shows the decision.
+    result = clerk.get(url(reference)).get_data(as_text=True)
+    assert "复核通过" in result and "李复核" in result and "账户开立中" in result
+
+    with app.app_context():
+        approval = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "application.approve",
+                                                              AuditEvent.object_id == reference))
+        details = [str(e.detail) for e in db.session.scalars(select(AuditEvent))]
+    assert approval.actor_id == staff_id(app, "reviewer")
+    assert approval.detail == {"operator": "clerk", "same_terminal": True}
+    assert not [d for d in details if DEMO_PASSWORD in d]
+
+
+def test_approval_from_htmx_reloads_the_clerks_page(app):
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), credentials(), htmx=True)
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == f"/opening/{reference}/submitted"
+    body = clerk.get(f"/opening/{reference}/submitted").get_data(as_text=True)
+    assert "同机复核完成" in body and "账户开立中" in body
+    assert '<div id="same-terminal"' not in body
+
+
+def test_reviewer_rejects_on_the_clerks_screen(app):
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), credentials(decision="reject", reason="证件照片模糊，请重新采集",
+                                                     return_step="identity"))
+    assert response.status_code == 303
+    assert application_row(app, reference)["status"] == "rejected"
+    [decision] = decisions_of(app, reference)
+    assert (decision.decision, decision.reason, decision.return_step, decision.same_terminal,
+            decision.reviewer_id, decision.operator_id) == \
+        ("reject", "证件照片模糊，请重新采集", "identity", True, staff_id(app, "reviewer"), staff_id(app, "clerk"))
+    assert count_for(app, FundAccount, reference) == 0
+
+    # The clerk sees the reason and can correct the step, then resubmit.
+    result = clerk.get(url(reference)).get_data(as_text=True)
+    assert "证件照片模糊" in result and factories.step_url(reference, "identity") in result
+    assert clerk.post(factories.step_url(reference, "identity"),
+                      factories.identity(authority="北京市公安局朝阳分局建外派出所")).status_code == 303
+    assert clerk.post(factories.step_url(reference, "summary")).status_code == 303
+    assert application_row(app, reference)["status"] == "resubmitted"
+    assert reference in login_as(app, "reviewer").get("/review/").get_data(as_text=True)
+
+
+def test_second_same_terminal_decision_is_a_conflict(app):
+    clerk, reference = submit(app)
+    assert login_as(app, "reviewer").post(f"/review/{reference}/approve").status_code == 303
+    add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    response = clerk.post(url(reference), credentials(username="reviewer2"))
+    assert response.status_code == 409
+    assert "无需重复复核" in response.get_data(as_text=True)
+    assert len(decisions_of(app, reference)) == 1
+
+
+def test_password_never_appears_in_a_url_or_the_page(app):
+    clerk, reference = submit(app)
+    wrong = clerk.post(url(reference), credentials(password="S3cret-typo"))
+    right = clerk.post(url(reference), credentials())
+    for response in (wrong, right):
+        body = response.get_data(as_text=True)
+        assert "S3cret-typo" not in body and DEMO_PASSWORD not in body
+        assert not [u for u in page_of(response).urls + [response.headers.get("Location") or ""]
+                    if "S3cret" in u or DEMO_PASSWORD in u]
+    with app.app_context():
+        details = [str(e.detail) + str(e.actor_name) for e in db.session.scalars(select(AuditEvent))]
+    assert not [d for d in details if "S3cret-typo" in d or DEMO_PASSWORD in d]
