@@ -193,3 +193,18 @@ def _reset_simulators(app):
     yield
     app.extensions["china_clearing"].faults.reset()
     app.extensions["depository_bank"].faults.reset()
+
+
+def test_the_application_says_it_is_waiting_for_china_clearing(app, auth, submitted, approve):
+    reference = submitted()
+    approve(reference)
+    app.extensions["china_clearing"].faults.fail_next(1)
+    deliver(app)
+
+    page = auth.get(f"/opening/{reference}/detail").get_data(as_text=True)
+
+    assert "等待中国结算" in page and "已尝试 1 次" in page and "自动重试" in page
+    assert "waiting-bank" not in page  # the bank answered
+    deliver(app, now=utcnow() + timedelta(minutes=10))
+    page = auth.get(f"/opening/{reference}/detail").get_data(as_text=True)
+    assert "等待中国结算" not in page and "待回访" in page
