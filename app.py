@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         DEPOSITORY_BANK_SERVICE=env.get("DEPOSITORY_BANK_SERVICE", "simulator"),
         FILE_STORE=env.get("FILE_STORE") or os.path.join(app.instance_path, "files"),
         MAX_RECORDING_BYTES=int(env.get("MAX_RECORDING_MB", "20")) * 1024 * 1024,
+        MAX_SCAN_BYTES=int(env.get("MAX_SCAN_MB", "10")) * 1024 * 1024,
         MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         FIRM_NAME=env.get("FIRM_NAME", "示范证券股份有限公司"),
     )
@@ -85,6 +86,7 @@ def _register_models() -> None:
     # Import every model module so Alembic and relationships see the whole schema.
     import blueprints.accounts.models  # noqa: F401
     import blueprints.accounts.services  # noqa: F401  (registers the outbox handlers)
+    import blueprints.archive.models  # noqa: F401
     import blueprints.auth.models  # noqa: F401
     import blueprints.return_visit.models  # noqa: F401
     import blueprints.review.models  # noqa: F401
@@ -95,6 +97,7 @@ def _register_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from blueprints.archive.routes import bp as archive_bp
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.auth.services import load_staff
     from blueprints.home.routes import bp as home_bp
@@ -111,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(review_bp)
     app.register_blueprint(return_visit_bp)
     app.register_blueprint(customers_bp)
+    app.register_blueprint(archive_bp)
 
 
 def _unauthorized():

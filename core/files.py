@@ -12,6 +12,7 @@ SIGNATURES = {
     "application/pdf": (b"%PDF-",),
     "audio/mpeg": (b"ID3",),
     "audio/amr": (b"#!AMR",),
+    "application/zip": (b"PK\x03\x04",),
 }
 
 

@@ -40,4 +40,6 @@ class Customer(db.Model):
     kind: Mapped[CustomerKind] = mapped_column(String(16), default=CustomerKind.CURRENT)
     # The unified account (一码通) China Clearing keeps for this person, once known.
     unified_account_no: Mapped[str | None] = mapped_column(String(16))
+    # The archive number (档案编号), given when the customer's file is first archived.
+    archive_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

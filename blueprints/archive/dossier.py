@@ -1,0 +1,101 @@
+"""What a customer's dossier contains: the machine-readable record and its printed sections."""
+from blueprints.opening import choices, scoring
+from blueprints.opening.rules import ID_TYPE_LABELS
+from blueprints.opening.workflow import STATUS_LABELS
+from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS
+from core import masking
+
+SECTION_TITLES = {
+    "application": "开户申请表",
+    "disclosure": "风险揭示书签署确认",
+    "suitability": "适当性评估结果及答卷",
+    "agreements": "协议签署及约定事项",
+    "review": "复核记录",
+    "return_visit": "回访记录",
+    "accounts": "账户信息",
+    "history": "业务流水",
+    "scans": "影像资料",
+}
+
+
+def _label(mapping: dict, value, default: str = "—") -> str:
+    return mapping.get(value, default) if value else default
+
+
+def build_sections(record: dict, scans: list[dict]) -> list[dict]:
+    """Turn the record (see services.dossier_record) into the template's sections."""
+    sections = []
+    for application in record["applications"]:
+        identity, contact, agent = application["identity"], application["contact"], application["agent"]
+        rows = [
+            ("申请编号", application["reference"]), ("开户方式", _label(choices.CHANNELS, application["channel"])),
+            ("客户类型", _label(choices.CUSTOMER_TYPES, application["customer_type"])),
+            ("状态", _label(STATUS_LABELS, application["status"])),
+            ("姓名", identity.get("name")), ("证件类型", _label(ID_TYPE_LABELS, identity.get("id_type"))),
+            ("证件号码", masking.mask_id_number(identity.get("id_number"))),
+            ("性别", _label(choices.SEXES, identity.get("sex"))), ("民族", identity.get("ethnicity") or "—"),
+            ("证件地址", identity.get("address")), ("签发机关", identity.get("authority")),
+            ("证件有效期", f"{identity.get('valid_from')} 至 {identity.get('valid_to') or '长期'}"),
+            ("手机号码", masking.mask_mobile(contact.get("mobile"))), ("联系地址", contact.get("address")),
+            ("邮政编码", contact.get("postcode")), ("职业", _label(choices.OCCUPATIONS, contact.get("occupation"))),
+            ("学历", _label(choices.EDUCATION, contact.get("education"))), ("工作单位", contact.get("employer") or "—"),
+            ("税收居民身份", _label(choices.TAX_RESIDENCY, contact.get("tax_residency"))),
+            ("代理人", f"{agent['name']}（{_label(choices.AGENT_RELATIONSHIPS, agent.get('relationship'))}，"
+                       f"公证书 {agent.get('notarization_no') or '—'}）" if agent.get("has_agent") else "客户本人办理"),
+        ]
+        verification = application.get("verification")
+        if verification:
+            rows.append(("公民身份核查", f"{verification['result_label']}（{verification['checked_at']}，"
+                                        f"{'模拟核查' if verification['simulated'] else verification['provider']}）"))
+        sections.append({"key": f"application-{application['reference']}", "title": SECTION_TITLES["application"],
+                         "rows": rows})
+        disclosure = application["disclosure"]
+        sections.append({"key": f"disclosure-{application['reference']}", "title": SECTION_TITLES["disclosure"],
+                         "rows": [("揭示书版本", disclosure.get("version")), ("讲解人员", disclosure.get("explained_by_name")),
+                                  ("客户签字确认", "是" if disclosure.get("customer_acknowledged") else "否"),
+                                  ("代理人签字确认", "是" if disclosure.get("agent_acknowledged") else "不适用")]})
+        assessment = application.get("assessment")
+        if assessment:
+            sections.append({
+                "key": f"suitability-{application['reference']}", "title": SECTION_TITLES["suitability"],
+                "rows": [("问卷版本", assessment["questionnaire"]), ("得分", str(assessment["score"])),
+                         ("风险承受能力", scoring.class_label(assessment["investor_class"], assessment["is_lowest"])),
+                         ("评估人", assessment["assessor"]), ("评估日期", assessment["assessed_at"]),
+                         ("有效期至", assessment["expires_on"])],
+                "tables": [{"headers": ["题号", "题目", "所选答案", "得分"], "widths": ["8%", "52%", "32%", "8%"],
+                            "rows": [[str(i), a["question"], a["answer"], str(a["score"])]
+                                     for i, a in enumerate(assessment["answers"], 1)]}],
+            })
+        agreements = application["agreements"]
+        sections.append({"key": f"agreements-{application['reference']}", "title": SECTION_TITLES["agreements"],
+                         "rows": [(choices.AGREEMENTS[a], "已签署") for a in agreements.get("agreements", [])] + [
+                             ("关键信息变更方式", _label(choices.CHANGE_METHODS, agreements.get("change_method"))),
+                             ("账户注销方式", _label(choices.CLOSURE_METHODS, agreements.get("closure_method"))),
+                             ("存管银行卡", masking.mask_bank_card(agreements.get("bank_card")))]})
+        if application["decisions"]:
+            sections.append({"key": f"review-{application['reference']}", "title": SECTION_TITLES["review"],
+                             "tables": [{"headers": ["时间", "复核人", "操作员", "结论", "意见"],
+                                         "widths": ["20%", "14%", "14%", "10%", "42%"],
+                                         "rows": [[d["decided_at"], d["reviewer"], d["operator"],
+                                                   "通过" if d["decision"] == "approve" else "退回", d["reason"] or "—"]
+                                                  for d in application["decisions"]]}]})
+        if application["return_visits"]:
+            sections.append({"key": f"visit-{application['reference']}", "title": SECTION_TITLES["return_visit"],
+                             "tables": [{"headers": ["次数", "时间", "回访人", "结果", "确认事项", "记录"],
+                                         "widths": ["7%", "17%", "11%", "15%", "30%", "20%"],
+                                         "rows": [[str(v["attempt_no"]), v["visited_at"], v["agent"],
+                                                   _label(OUTCOME_LABELS, v["outcome"]),
+                                                   "；".join(CHECK_ITEMS[i] for i in v["items"]) or "—",
+                                                   v["notes"] or "—"] for v in application["return_visits"]]}]})
+        sections.append({"key": f"history-{application['reference']}", "title": SECTION_TITLES["history"],
+                         "tables": [{"headers": ["时间", "从", "到", "操作人", "原因"],
+                                     "widths": ["20%", "17%", "17%", "14%", "32%"],
+                                     "rows": [[h["at"], _label(STATUS_LABELS, h["from"]), _label(STATUS_LABELS, h["to"]),
+                                               h["actor"], h["reason"] or "—"] for h in application["history"]]}]})
+    if record["accounts"]:
+        sections.append({"key": "accounts", "title": SECTION_TITLES["accounts"],
+                         "tables": [{"headers": ["账户", "号码", "状态", "说明"], "widths": ["22%", "26%", "14%", "38%"],
+                                     "rows": [[a["kind"], a["number"], a["status"], a["note"]] for a in record["accounts"]]}]})
+    if scans:
+        sections.append({"key": "scans", "title": SECTION_TITLES["scans"], "scans": scans})
+    return sections

@@ -1,0 +1,475 @@
+"""Archive operations: finding files, scans, dossier versions, the lending register, exports."""
+import io
+import os
+import threading
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import current_app
+from pypdf import PdfReader
+from sqlalchemy import func, or_, select
+
+from blueprints.accounts.models import DepositoryBinding, FundAccount, SecuritiesAccount
+from blueprints.archive import dossier as dossier_content
+from blueprints.archive import pdf
+from blueprints.archive.models import (
+    SCAN_MIME_TYPES,
+    ArchiveScan,
+    Dossier,
+    ExportJob,
+    ExportStatus,
+    LendingAction,
+    LendingRecord,
+    ScanType,
+)
+from blueprints.auth.models import Branch, Staff
+from blueprints.customers.models import Customer, CustomerKind
+from blueprints.opening import scoring
+from blueprints.opening import services as opening_services
+from blueprints.opening.identity_service import ANSWER_LABELS
+from blueprints.opening.models import Application
+from blueprints.opening.rules import ID_TYPE_LABELS
+from blueprints.return_visit.models import ReturnVisit
+from blueprints.review.models import ReviewDecision
+from core import audit, crypto, files, masking
+from core.extensions import db
+from core.roles import Role
+from core.timeutil import BEIJING, to_beijing, utcnow
+
+
+class ArchiveRefused(Exception):
+    """The archive action is not allowed or not possible; the message says why, in Chinese."""
+
+
+# --- finding -------------------------------------------------------------------------------------
+
+def visible_customers(user: Staff):
+    """Customers whose files `user` may read: the own branch's (closed ones too), all for HQ."""
+    query = select(Customer)
+    if not user.sees_all_branches:
+        opened_here = select(FundAccount.customer_id).where(FundAccount.branch_id == user.branch_id)
+        query = query.where(or_(Customer.branch_id == user.branch_id, Customer.id.in_(opened_here)))
+    return query
+
+
+def search(user: Staff, customer_no: str = "", name: str = "", id_number: str = "",
+           date_from: date | None = None, date_to: date | None = None, branch_id: int | None = None,
+           limit: int = 100) -> list[Customer]:
+    """Archive search; an ID number is matched by its blind index, never stored or sent in clear."""
+    query = visible_customers(user)
+    if customer_no:
+        query = query.where(Customer.customer_no.startswith(customer_no.strip().upper()))
+    if name:
+        query = query.where(Customer.name.contains(name.strip()))
+    if id_number:
+        query = query.where(Customer.id_number_index == crypto.blind_index(id_number))
+    if date_from:
+        query = query.where(Customer.created_at >= _utc_start(date_from))
+    if date_to:
+        query = query.where(Customer.created_at < _utc_start(date_to + timedelta(days=1)))
+    if branch_id:
+        query = query.where(Customer.branch_id == branch_id)
+    return list(db.session.scalars(query.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(limit)))
+
+
+def _utc_start(day: date) -> datetime:
+    """Midnight in Beijing of `day`, as the naive UTC the database stores."""
+    return datetime.combine(day, time.min, BEIJING).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def find_customer(user: Staff, customer_no: str) -> Customer | None:
+    return db.session.scalar(visible_customers(user).where(Customer.customer_no == customer_no))
+
+
+# --- lending register ----------------------------------------------------------------------------
+
+def register(actor: Staff, customer: Customer | None, action: LendingAction, purpose: str,
+             dossier: Dossier | None = None, scan: ArchiveScan | None = None,
+             export_job: ExportJob | None = None, ip: str | None = None) -> LendingRecord:
+    """Enter one read or take-out in the lending register (借阅登记); the purpose is required."""
+    if not purpose or not purpose.strip():
+        raise ArchiveRefused("请填写借阅目的")
+    record = LendingRecord(staff_id=actor.id, branch_id=actor.branch_id, customer_id=customer.id if customer else None,
+                           action=action, purpose=purpose.strip()[:500], dossier_id=dossier.id if dossier else None,
+                           scan_id=scan.id if scan else None, export_job_id=export_job.id if export_job else None,
+                           ip=ip)
+    db.session.add(record)
+    audit.record(f"archive.{action}", "customer", customer.customer_no if customer else None, actor=actor,
+                 purpose=purpose.strip()[:100])
+    return record
+
+
+def lending_records(user: Staff, staff_id: int | None = None, customer_no: str = "", action: str = "",
+                    date_from: date | None = None, date_to: date | None = None, limit: int = 200):
+    query = select(LendingRecord).order_by(LendingRecord.at.desc(), LendingRecord.id.desc())
+    if not user.sees_all_branches:
+        query = query.where(LendingRecord.branch_id == user.branch_id)
+    if staff_id:
+        query = query.where(LendingRecord.staff_id == staff_id)
+    if customer_no:
+        query = query.join(Customer, LendingRecord.customer_id == Customer.id).where(
+            Customer.customer_no == customer_no.strip().upper())
+    if action:
+        query = query.where(LendingRecord.action == action)
+    if date_from:
+        query = query.where(LendingRecord.at >= _utc_start(date_from))
+    if date_to:
+        query = query.where(LendingRecord.at < _utc_start(date_to + timedelta(days=1)))
+    return list(db.session.scalars(query.limit(limit)))
+
+
+# --- scans ---------------------------------------------------------------------------------------
+
+def add_scan(customer: Customer, scan_type: str, data: bytes, original_name: str | None, actor: Staff) -> ArchiveScan:
+    """Keep an uploaded scan (JPEG, PNG or PDF, judged by content) in the customer's archive."""
+    try:
+        scan_type = ScanType(scan_type)
+    except ValueError:
+        raise ArchiveRefused("请选择影像类型") from None
+    try:
+        stored = files.store(data, allowed=set(SCAN_MIME_TYPES), max_bytes=current_app.config["MAX_SCAN_BYTES"])
+    except files.FileRejected as rejected:
+        raise ArchiveRefused(f"{rejected}（仅接受 JPEG、PNG 或 PDF）") from None
+    scan = ArchiveScan(customer_id=customer.id, scan_type=scan_type, sha256=stored.sha256, mime=stored.mime,
+                       size=stored.size, original_name=(original_name or "")[:120] or None, uploaded_by_id=actor.id)
+    db.session.add(scan)
+    audit.record("archive.upload", "customer", customer.customer_no, actor=actor, scan_type=scan_type, mime=stored.mime)
+    db.session.flush()
+    return scan
+
+
+def scans_of(customer: Customer) -> list[ArchiveScan]:
+    return list(db.session.scalars(select(ArchiveScan).where(ArchiveScan.customer_id == customer.id)
+                                   .order_by(ArchiveScan.id)))
+
+
+# --- dossiers ------------------------------------------------------------------------------------
+
+def dossiers_of(customer: Customer) -> list[Dossier]:
+    return list(db.session.scalars(select(Dossier).where(Dossier.customer_id == customer.id)
+                                   .order_by(Dossier.version.desc())))
+
+
+def archive_no_of(customer: Customer) -> str:
+    """The customer's archive number (档案编号), given on first use: DA + branch + customer number."""
+    if not customer.archive_no:
+        branch = db.session.get(Branch, customer.branch_id)
+        customer.archive_no = f"DA{branch.code}-{customer.customer_no}"
+    return customer.archive_no
+
+
+def _bj(moment: datetime | None) -> str | None:
+    return to_beijing(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else None
+
+
+def dossier_record(customer: Customer) -> dict:
+    """The customer's whole record as plain data: embedded as record.json and printed."""
+    applications = list(db.session.scalars(select(Application).where(
+        Application.id_number_index == customer.id_number_index, Application.status.not_in(("draft", "withdrawn")))
+        .order_by(Application.id)))
+    staff_names = dict(db.session.execute(select(Staff.id, Staff.full_name)).all())
+    result = {"customer": {"customer_no": customer.customer_no, "name": customer.name, "id_type": customer.id_type,
+                           "id_number": customer.id_number, "kind": customer.kind,
+                           "unified_account_no": customer.unified_account_no,
+                           "archive_no": customer.archive_no, "created_at": _bj(customer.created_at)},
+              "applications": [], "accounts": []}
+    for application in applications:
+        verification = opening_services.latest_verification(application)
+        assessment = opening_services.latest_assessment(application)
+        disclosure = dict(application.step_data("disclosure") or {})
+        disclosure["explained_by_name"] = staff_names.get(disclosure.get("explained_by"))
+        entry = {
+            "reference": application.reference, "channel": application.channel,
+            "customer_type": application.customer_type, "status": application.status,
+            "submitted_at": _bj(application.submitted_at),
+            "identity": application.step_data("identity") or {}, "contact": application.step_data("contact") or {},
+            "agent": application.step_data("agent") or {}, "disclosure": disclosure,
+            "agreements": application.step_data("agreements") or {},
+            "verification": {"result": verification.result, "result_label": ANSWER_LABELS[verification.result],
+                             "simulated": verification.simulated, "provider": verification.provider,
+                             "reference": verification.reference, "checked_at": _bj(verification.checked_at)}
+            if verification else None,
+            "assessment": _assessment_record(assessment, staff_names) if assessment else None,
+            "decisions": [{"decision": d.decision, "reason": d.reason, "return_step": d.return_step,
+                           "reviewer": staff_names.get(d.reviewer_id), "operator": staff_names.get(d.operator_id),
+                           "same_terminal": d.same_terminal, "decided_at": _bj(d.decided_at)}
+                          for d in db.session.scalars(select(ReviewDecision).where(
+                              ReviewDecision.application_id == application.id).order_by(ReviewDecision.id))],
+            "return_visits": [{"attempt_no": v.attempt_no, "outcome": v.outcome, "items": v.items, "notes": v.notes,
+                               "agent": staff_names.get(v.agent_id), "visited_at": _bj(v.visited_at),
+                               "recording_sha256": v.recording_sha256}
+                              for v in db.session.scalars(select(ReturnVisit).where(
+                                  ReturnVisit.application_id == application.id).order_by(ReturnVisit.id))],
+            "history": [{"from": h.from_status, "to": h.to_status, "actor": staff_names.get(h.actor_id, "系统"),
+                         "reason": h.reason, "at": _bj(h.at)} for h in opening_services.status_history(application)],
+        }
+        result["applications"].append(entry)
+    for fund in db.session.scalars(select(FundAccount).where(FundAccount.customer_id == customer.id).order_by(FundAccount.id)):
+        result["accounts"].append({"kind": "资金账户", "number": fund.number, "status": fund.status_label,
+                                   "note": f"开立 {_bj(fund.opened_at)}"})
+        for sub in db.session.scalars(select(SecuritiesAccount).where(SecuritiesAccount.fund_account_id == fund.id)):
+            result["accounts"].append({"kind": sub.market_label, "number": sub.number, "status": sub.status_label,
+                                       "note": f"一码通 {sub.unified_account_no}" + ("（模拟开立）" if sub.simulated else "")})
+        binding = db.session.scalar(select(DepositoryBinding).where(DepositoryBinding.fund_account_id == fund.id))
+        if binding:
+            result["accounts"].append({"kind": "第三方存管", "number": masking.mask_bank_card(binding.bank_card),
+                                       "status": binding.status, "note": binding.bank_name
+                                       + ("（模拟绑定）" if binding.simulated else "")})
+    return result
+
+
+def _assessment_record(assessment, staff_names: dict) -> dict:
+    definition = scoring.questionnaire_from_dict(assessment.questionnaire.definition)
+    answers = []
+    for question in definition.questions:
+        chosen = [question.option(key) for key in assessment.answers.get(question.key, [])]
+        chosen = [option for option in chosen if option is not None]
+        answers.append({"question": question.text, "answer": "；".join(f"{o.key}. {o.text}" for o in chosen),
+                        "score": max((o.score for o in chosen), default=0)})
+    return {"questionnaire": assessment.questionnaire.version, "score": assessment.score,
+            "investor_class": assessment.investor_class, "is_lowest": assessment.is_lowest,
+            "assessor": staff_names.get(assessment.assessor_id), "assessed_at": _bj(assessment.assessed_at),
+            "expires_on": assessment.expires_on.isoformat(), "answers": answers}
+
+
+@dataclass(frozen=True)
+class DossierInputs:
+    """Everything a dossier is rendered from, read from the database beforehand."""
+
+    customer_id: int
+    archive_no: str
+    title: str
+    html: str
+    attachments: list
+    record_sha256: str
+    created: datetime
+
+
+def dossier_inputs(customer: Customer) -> DossierInputs:
+    """Read what the dossier shows. Assigns the archive number on first use (a write)."""
+    archive_no = archive_no_of(customer)
+    record = dossier_record(customer)
+    record_bytes = pdf.record_json(record)
+    scans = scans_of(customer)
+    scan_context = [{"title": f"{s.label}（{_bj(s.uploaded_at)}）", "src": "file://" + files.path_for(s.sha256),
+                     "mime": s.mime} for s in scans]
+    now = datetime.now(BEIJING)
+    branch = db.session.get(Branch, customer.branch_id)
+    context = {
+        "firm": current_app.config["FIRM_NAME"], "branch": branch.name,
+        "customer": {"name": customer.name, "customer_no": customer.customer_no,
+                     "id_type_label": ID_TYPE_LABELS.get(customer.id_type, customer.id_type),
+                     "id_number_masked": masking.mask_id_number(customer.id_number)},
+        "archive_no": archive_no, "generated_at": now.strftime("%Y-%m-%d %H:%M:%S"),
+        "fingerprint": pdf.sha256_hex(record_bytes),
+        "sections": dossier_content.build_sections(record, scan_context),
+    }
+    attachments = [pdf.record_attachment(record)]
+    attachments += [pdf.Attachment(name=f"scan-{s.id}.pdf", data=_read(s.sha256), mime_type="application/pdf",
+                                   description=s.label, relationship="Source")
+                    for s in scans if s.mime == "application/pdf"]
+    return DossierInputs(customer_id=customer.id, archive_no=archive_no,
+                         title=f"{customer.name} 客户开户档案 {archive_no}",
+                         html=pdf.render_dossier_html(_template_env(), context), attachments=attachments,
+                         record_sha256=context["fingerprint"], created=now)
+
+
+def render_dossier(inputs: DossierInputs) -> bytes:
+    """Render the PDF; touches no database, so callers end their transaction first (it takes ~1 s)."""
+    return pdf.render_pdf(inputs.html, base_url=current_app.config["FILE_STORE"], attachments=inputs.attachments,
+                          title=inputs.title, author=current_app.config["FIRM_NAME"], created=inputs.created)
+
+
+def save_dossier(inputs: DossierInputs, data: bytes, actor: Staff) -> Dossier:
+    """Keep the rendered PDF as the customer's next version; earlier versions stay as they were."""
+    stored = files.store(data, allowed={"application/pdf"}, max_bytes=200 * 1024 * 1024)
+    version = (db.session.scalar(select(func.max(Dossier.version))
+                                 .where(Dossier.customer_id == inputs.customer_id)) or 0) + 1
+    entry = Dossier(customer_id=inputs.customer_id, version=version, archive_no=inputs.archive_no,
+                    sha256=stored.sha256, size=stored.size, pages=_page_count(data),
+                    record_sha256=inputs.record_sha256, generated_by_id=actor.id)
+    db.session.add(entry)
+    audit.record("archive.generate", "customer", inputs.archive_no, actor=actor, version=version)
+    db.session.flush()
+    return entry
+
+
+def generate_dossier_now(customer: Customer, actor: Staff) -> Dossier:
+    """Read, render and save in one go, for jobs that own their transactions (not for requests)."""
+    inputs = dossier_inputs(customer)
+    db.session.commit()  # hold no database lock while the PDF renders
+    return save_dossier(inputs, render_dossier(inputs), actor)
+
+
+_env = None
+
+
+def _template_env():
+    global _env
+    if _env is None:
+        _env = pdf.template_environment()
+    return _env
+
+
+def _read(sha256: str) -> bytes:
+    with open(files.path_for(sha256), "rb") as handle:
+        return handle.read()
+
+
+def _page_count(data: bytes) -> int:
+    return len(PdfReader(io.BytesIO(data)).pages)
+
+
+def dossier_path(entry: Dossier) -> str:
+    return files.path_for(entry.sha256)
+
+
+# --- batch export ----------------------------------------------------------------------------------
+
+def start_export(actor: Staff, branch_id: int, date_from: date, date_to: date, purpose: str) -> ExportJob:
+    """Queue an export of a branch's dossiers for customers opened in the date range."""
+    if not purpose.strip():
+        raise ArchiveRefused("请填写借阅目的")
+    if date_to < date_from:
+        raise ArchiveRefused("结束日期不能早于开始日期")
+    if not actor.sees_all_branches and branch_id != actor.branch_id:
+        raise ArchiveRefused("只能导出本营业部的档案")
+    job = ExportJob(requested_by_id=actor.id, branch_id=branch_id, date_from=date_from, date_to=date_to,
+                    purpose=purpose.strip()[:500])
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def export_customers(job: ExportJob) -> list[Customer]:
+    return list(db.session.scalars(select(Customer).where(
+        Customer.branch_id == job.branch_id, Customer.created_at >= _utc_start(job.date_from),
+        Customer.created_at < _utc_start(job.date_to + timedelta(days=1))).order_by(Customer.id)))
+
+
+def run_export(job_id: int) -> None:
+    """Build the zip: one dossier per customer (the latest, or a new one), progress committed as it goes."""
+    job = db.session.get(ExportJob, job_id, with_for_update=True)
+    if job is None or job.status != ExportStatus.QUEUED:
+        db.session.rollback()
+        return
+    actor = db.session.get(Staff, job.requested_by_id)
+    customers = export_customers(job)
+    job.status, job.total, job.done = ExportStatus.RUNNING, len(customers), 0
+    db.session.commit()
+    buffer = io.BytesIO()
+    try:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for customer in customers:
+                latest = next(iter(dossiers_of(customer)), None) or generate_dossier_now(customer, actor)
+                archive.write(dossier_path(latest), f"{latest.archive_no}-v{latest.version}.pdf")
+                register(actor, customer, LendingAction.EXPORT, job.purpose, dossier=latest, export_job=job)
+                job.done += 1
+                db.session.commit()
+        stored = files.store(buffer.getvalue(), allowed={"application/zip"}, max_bytes=2 * 1024**3)
+        job.sha256, job.size = stored.sha256, stored.size
+        job.status, job.finished_at = ExportStatus.DONE, utcnow()
+    except Exception as error:  # recorded on the job so the archivist sees it; the log has the trace
+        current_app.logger.exception("export %s failed", job_id)
+        db.session.rollback()
+        job = db.session.get(ExportJob, job_id)
+        job.status, job.error, job.finished_at = ExportStatus.FAILED, str(error)[:500], utcnow()
+    db.session.commit()
+
+
+def export_path(job: ExportJob) -> str | None:
+    return files.path_for(job.sha256) if job.sha256 and os.path.exists(files.path_for(job.sha256)) else None
+
+
+def launch_export(app, job_id: int) -> threading.Thread:
+    """Run `run_export(job_id)` in a daemon thread with its own app context, so the request returns at once.
+
+    The thread's app context gives it its own database session. run_export claims the job only
+    while it is QUEUED, so a second launch of the same job does nothing. A job whose process
+    dies mid-way stays RUNNING: nothing here picks it up again.
+    """
+    def work():
+        with app.app_context():
+            try:
+                run_export(job_id)
+            except Exception:  # run_export records its own failures; this is what escaped it
+                app.logger.exception("export %s could not run", job_id)
+
+    thread = threading.Thread(target=work, name=f"archive-export-{job_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+# --- reading for the archive screens -------------------------------------------------------------
+
+def may_read_file(user: Staff, customer: Customer) -> bool:
+    """Archivists read any visible file; HQ administrators only a customer who is not closed.
+
+    After closure only archivists read the file (客户资料管理: 销户后仅档案管理员可查阅).
+    """
+    if user.role == Role.ARCHIVIST:
+        return True
+    return user.role == Role.HQ_ADMIN and customer.kind != CustomerKind.HISTORICAL
+
+
+def may_add_scan(user: Staff, customer: Customer) -> bool:
+    """Archivists add scans to any visible file; a clerk only while the customer is not closed."""
+    if user.role == Role.ARCHIVIST:
+        return True
+    return user.role == Role.CLERK and customer.kind != CustomerKind.HISTORICAL
+
+
+def branch_names() -> dict[int, str]:
+    return dict(db.session.execute(select(Branch.id, Branch.name)).all())
+
+
+def branches_for(user: Staff) -> list[Branch]:
+    """The branches `user` may pick in a filter: every one for HQ, otherwise the own branch."""
+    query = select(Branch).order_by(Branch.code)
+    if not user.sees_all_branches:
+        query = query.where(Branch.id == user.branch_id)
+    return list(db.session.scalars(query))
+
+
+def register_staff(user: Staff) -> list[Staff]:
+    """Staff whose lending records `user` may filter by: the own branch's, everyone's for HQ."""
+    query = select(Staff).order_by(Staff.branch_id, Staff.username)
+    if not user.sees_all_branches:
+        query = query.where(Staff.branch_id == user.branch_id)
+    return list(db.session.scalars(query))
+
+
+def find_scan(user: Staff, scan_id: int) -> tuple[ArchiveScan, Customer] | None:
+    """A scan with its customer, if the customer is one `user` may see."""
+    visible_ids = visible_customers(user).with_only_columns(Customer.id)
+    row = db.session.execute(select(ArchiveScan, Customer).join(Customer, Customer.id == ArchiveScan.customer_id)
+                             .where(ArchiveScan.id == scan_id, Customer.id.in_(visible_ids))).first()
+    return tuple(row) if row else None
+
+
+def find_dossier(user: Staff, dossier_id: int) -> tuple[Dossier, Customer] | None:
+    """A dossier version with its customer, if the customer is one `user` may see."""
+    visible_ids = visible_customers(user).with_only_columns(Customer.id)
+    row = db.session.execute(select(Dossier, Customer).join(Customer, Customer.id == Dossier.customer_id)
+                             .where(Dossier.id == dossier_id, Customer.id.in_(visible_ids))).first()
+    return tuple(row) if row else None
+
+
+def find_export(user: Staff, job_id: int) -> ExportJob | None:
+    """An export job, for the staff member who asked for it or for HQ."""
+    job = db.session.get(ExportJob, job_id)
+    if job is None or (job.requested_by_id != user.id and not user.sees_all_branches):
+        return None
+    return job
+
+
+def exports_of(user: Staff, limit: int = 20) -> list[ExportJob]:
+    return list(db.session.scalars(select(ExportJob).where(ExportJob.requested_by_id == user.id)
+                                   .order_by(ExportJob.id.desc()).limit(limit)))
+
+
+def scan_path(scan: ArchiveScan) -> str | None:
+    """Where the scan's bytes are kept, or None when the file is missing from the store."""
+    path = files.path_for(scan.sha256)
+    return path if os.path.exists(path) else None
