@@ -46,6 +46,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         FILE_STORE=env.get("FILE_STORE") or os.path.join(app.instance_path, "files"),
         MAX_RECORDING_BYTES=int(env.get("MAX_RECORDING_MB", "20")) * 1024 * 1024,
         MAX_SCAN_BYTES=int(env.get("MAX_SCAN_MB", "10")) * 1024 * 1024,
+        # Tests set True to build a batch export inside the request instead of a background thread.
+        ARCHIVE_EXPORT_INLINE=False,
         MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         FIRM_NAME=env.get("FIRM_NAME", "示范证券股份有限公司"),
     )
@@ -53,6 +55,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["DATA_KEY"] = env.get("DATA_KEY") or _instance_secret(app.instance_path, "data_key")
     if test_config:
         app.config.update(test_config)
+    if env.get("PROXY_FIX") == "1":
+        # Behind one reverse proxy: take the client address from X-Forwarded-For for the audit trail.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     app.permanent_session_lifetime = app.config["IDLE_TIMEOUT"]
     crypto.configure(app.config["DATA_KEY"])
 

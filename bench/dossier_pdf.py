@@ -1,0 +1,414 @@
+"""Measure dossier PDF rendering: stock WeasyPrint against blueprints.archive.pdf.render_pdf.
+
+Usage:
+    .venv/bin/python bench/dossier_pdf.py [--runs 5] [--fonttools-runs 2] [--no-fonttools] [--out DIR]
+
+It builds a realistic table-heavy Chinese dossier (application form, risk
+disclosure, 16 suitability answers, agreements, review, return visit and a long
+change history; the customer's name has 䶮, CJK Extension A, and a former name
+has 𠀀, Extension B), renders the template once, then renders that same HTML
+in one child process per variant, so that each variant's peak memory and
+caches are its own. The children render in lockstep, one render each in turn,
+so that a burst of other work on a shared machine slows all variants alike:
+
+  stock/draft CSS  stock, with the CSS the template avoids put back (auto
+                   table layout, bold headings): what the template saves
+  stock            weasyprint.HTML(string=html, base_url=...).write_pdf(), defaults
+  dossier          render_pdf(): PDF/A-3b, record.json attached, warm caches
+  dossier/GC on    the same with Python's garbage collector left running
+  dossier+warm_up  the same after pdf.warm_up() at process start
+  fonttools        stock, with WeasyPrint forced onto its fontTools subsetter, as
+                   it is when Debian's libharfbuzz-subset0 is missing
+                   (monkeypatched in the child; no package is removed)
+
+Each child renders N times: the first is "cold" (a fresh process: fonts,
+fontconfig and Pango state are created), the median of the rest is "warm".
+Wall and CPU time are both printed; on an idle machine they agree.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BEIJING = timezone(timedelta(hours=8))
+CREATED = datetime(2026, 11, 25, 10, 30, tzinfo=BEIJING)
+
+RISK_PARAGRAPHS = [
+    "尊敬的投资者：证券市场是一个风险无时不在的市场。您在进行证券交易时存在赢利的可能，也存在亏损的风险。"
+    "为使您更好地了解其中的风险，根据有关证券交易法律法规和证券交易所业务规则，特提供本风险揭示书，请认真详细阅读。",
+    "一、宏观经济风险：由于我国宏观经济形势的变化以及周边国家、地区宏观经济环境和周边证券市场的变化，可能会引起国内证券市场的波动，使您存在亏损的可能，您将不得不承担由此造成的损失。",
+    "二、政策风险：有关证券市场的法律、法规及相关政策、规则发生变化，可能引起证券市场价格波动，使您存在亏损的可能，您将不得不承担由此造成的损失。",
+    "三、上市公司经营风险：由于上市公司所处行业整体经营形势的变化，上市公司经营管理等方面的因素，如经营决策重大失误、高级管理人员变更、重大诉讼等都可能引起该公司证券价格的波动；"
+    "由于上市公司经营不善甚至于会导致该公司被停牌、摘牌，这些都使您存在亏损的可能。",
+    "四、技术风险：由于交易撮合及行情揭示是通过电子通讯技术和电脑技术来实现的，这些技术存在着被网络黑客和计算机病毒攻击的可能，由此可能给您带来损失。",
+    "五、不可抗力因素导致的风险：诸如地震、火灾、水灾、战争等不可抗力因素可能导致证券交易系统的瘫痪；证券营业部无法控制和不可预测的系统故障、设备故障、通讯故障、电力故障等也可能导致证券交易系统非正常运行甚至瘫痪，这些都会使您的交易委托无法成交或者无法全部成交，您将不得不承担由此导致的损失。",
+    "六、其他风险：由于您密码失密、操作不当、投资决策失误等原因可能会使您发生亏损，该损失将由您自行承担；在您进行证券委托买卖时，由于他人代为操作或者违反规定委托他人代为买卖证券，均可能给您带来损失。",
+    "七、您应当妥善保管本人的身份证件、证券账户卡、资金账户卡、交易密码及资金密码，不得将上述证件、账户及密码交由他人保管或使用。因您本人保管不善导致的损失，由您自行承担。",
+    "八、本公司及工作人员不得向您作出保证收益或者承担损失的承诺，您应当对任何此类承诺保持警惕，并可以向本公司合规部门或者证券监管机构举报。",
+    "九、您在参与融资融券、股票期权、科创板、创业板等业务之前，应当另行签署相应的风险揭示书，并满足相应的适当性管理要求。",
+    "十、本风险揭示书的揭示事项仅为列举性质，未能详尽列明证券投资的所有风险和可能影响证券价格的所有因素。您在入市交易之前，应详细了解证券投资的风险，做好风险评估与财务安排，确定自身有足够的风险承受能力，避免因证券交易而遭受难以承受的损失。",
+    "特别提示：您在本风险揭示书上签字，即表明您已经理解并愿意自行承担证券投资的风险和损失。",
+]
+
+QUESTIONS = [
+    ("您的年龄处于哪个区间？", "B. 30 至 40 周岁", 8),
+    ("您家庭可支配年收入（折合人民币）为？", "C. 50 万至 100 万元", 8),
+    ("在您每年的家庭可支配收入中，可用于金融投资的比例为？", "B. 10% 至 25%", 6),
+    ("您的投资知识可描述为？", "B. 一般：对金融产品及其相关风险具有基本的知识和理解", 6),
+    ("您的投资经验可描述为？", "C. 丰富：本人参与过股票、基金等产品的交易", 8),
+    ("您有多少年投资股票、基金、外汇、金融衍生产品等风险投资品的经验？", "C. 5 至 10 年", 8),
+    ("您计划的投资期限是多久？", "B. 1 至 3 年", 6),
+    ("您的投资目的是？", "B. 资产稳健增长", 6),
+    ("您认为自己能承受的最大投资损失是多少？", "B. 10% 至 30%", 6),
+    ("以下哪项描述最符合您的投资态度？", "B. 保守投资，不希望本金损失，愿意承担一定幅度的收益波动", 4),
+    ("假设有两种投资：投资 A 预期获得 10% 的收益，可能承担的损失非常小；投资 B 预期获得 30% 的收益，但可能承担较大亏损。您会怎么支配您的投资？", "B. 大部分投资于 A", 4),
+    ("您用于证券投资的大部分资金不会用作其他用途的时间段为？", "C. 2 至 5 年", 6),
+    ("您目前的职业状态为？", "A. 有固定职业的在职人员", 6),
+    ("您的最高学历为？", "C. 本科", 6),
+    ("您是否有尚未清偿的数额较大的债务？", "A. 没有", 8),
+    ("您是否存在不良诚信记录？", "A. 不存在", 0),
+]
+
+AGREEMENTS = [
+    ("证券交易委托代理协议", "2025 版", "电子签名"),
+    ("客户须知", "2025 版", "电子签名"),
+    ("风险揭示书", "2025 版", "电子签名"),
+    ("证券账户开户协议", "2024 版", "电子签名"),
+    ("客户交易结算资金第三方存管协议", "2025 版", "电子签名"),
+    ("网上证券委托协议", "2023 版", "电子签名"),
+    ("个人信息处理授权书", "2025 版", "电子签名"),
+    ("投资者适当性评估结果确认书", "2025 版", "电子签名"),
+    ("适当性匹配意见告知书", "2025 版", "电子签名"),
+    ("反洗钱客户身份识别声明", "2024 版", "电子签名"),
+]
+
+CHANGE_FIELDS = [
+    ("联系电话", "138****0001", "139****8866", "客户来电申请变更，已核实身份"),
+    ("联系地址", "北京市朝阳区****", "北京市东城区****", "客户临柜申请"),
+    ("职业", "企业职员", "企业管理人员", "年度信息核查更新"),
+    ("电子邮箱", "l***@example.cn", "l***@example.com.cn", "网上营业厅自助变更"),
+    ("风险承受能力", "C3 稳健型", "C4 积极型", "重新评估问卷，结果确认书已签署"),
+    ("证件有效期", "2016-03-01 至 2026-03-01", "2026-02-20 至 长期", "证件更换，已联网核查"),
+    ("受益所有人", "本人", "本人", "年度复核，无变化"),
+    ("交易权限", "普通交易", "普通交易、创业板", "开通创业板交易权限"),
+]
+
+
+def build_context(*, change_rows: int = 110) -> tuple[dict, dict]:
+    """Return (template context, record) for a realistic dossier of about 11 pages."""
+    customer = {
+        "name": "刘䶮",
+        "customer_no": "C110105202600731",
+        "id_type_label": "居民身份证",
+        "id_number_masked": "1****************X",
+    }
+    application = [
+        ("客户姓名", customer["name"]),
+        ("曾用名", "刘𠀀"),
+        ("性别", "男"),
+        ("国籍", "中国"),
+        ("出生日期", "1988-06-15"),
+        ("证件类型", customer["id_type_label"]),
+        ("证件号码", customer["id_number_masked"]),
+        ("证件有效期", "2016-03-01 至 2036-03-01"),
+        ("证件地址", "北京市朝阳区****"),
+        ("联系地址", "北京市东城区****"),
+        ("移动电话", "139****8866"),
+        ("电子邮箱", "l***@example.com.cn"),
+        ("职业", "企业管理人员"),
+        ("工作单位", "北京某某科技有限公司"),
+        ("学历", "本科"),
+        ("税收居民身份", "仅为中国税收居民"),
+        ("实际控制人", "本人"),
+        ("交易受益人", "本人"),
+        ("开立账户", "资金账户；上海 A 股账户；深圳 A 股账户"),
+        ("存管银行", "中国工商银行北京朝阳门支行"),
+        ("开户渠道", "临柜（现场见证）"),
+        ("经办人员", "柜台业务岗 王晓敏（工号 010233）"),
+    ]
+    suitability = [
+        [str(i), question, answer, str(score)]
+        for i, (question, answer, score) in enumerate(QUESTIONS, start=1)
+    ]
+    total = sum(score for _, _, score in QUESTIONS)
+    signed = CREATED - timedelta(days=30)
+    agreements = [
+        [name, version, how, (signed + timedelta(minutes=3 * i)).strftime("%Y-%m-%d %H:%M")]
+        for i, (name, version, how) in enumerate(AGREEMENTS)
+    ]
+    changes = []
+    for i in range(change_rows):
+        field, old, new, why = CHANGE_FIELDS[i % len(CHANGE_FIELDS)]
+        when = signed + timedelta(days=i, hours=i % 9)
+        changes.append([
+            when.strftime("%Y-%m-%d %H:%M"), f"柜台业务岗（工号 0102{i % 40:02d}）", field, old, new, why])
+    sections = [
+        {"key": "application", "title": "开户申请表", "rows": application},
+        {"key": "risk-disclosure", "title": "风险揭示书", "paragraphs": RISK_PARAGRAPHS,
+         "rows": [("签署方式", "电子签名"), ("签署时间", signed.strftime("%Y-%m-%d %H:%M"))]},
+        {"key": "suitability", "title": "投资者适当性评估", "tables": [
+            {"caption": "风险承受能力评估问卷（16 题）", "headers": ["序号", "问题", "客户选择", "得分"],
+             "widths": ["7%", "51%", "34%", "8%"], "rows": suitability}],
+         "rows": [("总分", str(total)), ("风险承受能力等级", "C3 稳健型"), ("评估日期", signed.strftime("%Y-%m-%d"))]},
+        {"key": "agreements", "title": "协议签署记录", "tables": [
+            {"headers": ["协议名称", "版本", "签署方式", "签署时间"], "widths": ["42%", "12%", "18%", "28%"],
+             "rows": agreements}]},
+        {"key": "review", "title": "复核记录", "rows": [
+            ("复核结论", "通过"), ("复核人员", "复核岗 陈静（工号 010311）"),
+            ("复核时间", (signed + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")),
+            ("复核意见", "身份证件联网核查一致，影像资料清晰完整，适当性匹配，同意开户。")],
+         "tables": [{"caption": "复核过程", "headers": ["时间", "人员", "动作", "说明"],
+                     "widths": ["22%", "12%", "14%", "52%"], "rows": [
+             [(signed + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M"), who, what, note]
+             for m, who, what, note in [
+                 (30, "王晓敏", "提交复核", "首次提交"),
+                 (75, "陈静", "退回", "证件背面影像反光，请重新采集"),
+                 (95, "王晓敏", "重新提交", "已重新采集证件背面影像"),
+                 (120, "陈静", "复核通过", "资料完整"),
+             ]]}]},
+        {"key": "return-visit", "title": "回访记录", "rows": [
+            ("回访方式", "电话回访（录音）"), ("回访人员", "回访岗 赵敏（工号 010420）"),
+            ("回访时间", (signed + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")), ("回访结论", "成功，账户已激活")],
+         "tables": [{"headers": ["序号", "回访问题", "客户回答"], "widths": ["8%", "56%", "36%"], "rows": [
+             ["1", "请问您是否本人亲自办理开户？", "是"],
+             ["2", "工作人员是否向您揭示了证券投资风险？", "是"],
+             ["3", "您是否清楚自己的风险承受能力等级？", "清楚，稳健型"],
+             ["4", "是否有工作人员向您承诺收益？", "没有"],
+             ["5", "您的账户密码是否由本人设置并保管？", "是"],
+             ["6", "您对开户服务是否满意？", "满意"],
+         ]}]},
+        {"key": "changes", "title": "资料变更历史", "tables": [
+            {"headers": ["时间", "操作人", "变更项目", "原值", "新值", "说明"],
+             "widths": ["13%", "17%", "11%", "18%", "18%", "23%"], "rows": changes}]},
+    ]
+    record = {
+        "customer": customer,
+        "application": dict(application),
+        "suitability": {"answers": suitability, "total": total, "level": "C3"},
+        "agreements": agreements,
+        "changes": changes,
+    }
+    return sections, record
+
+
+def context_and_record(change_rows: int = 110) -> tuple[dict, dict]:
+    """Return (template context, record) with the fingerprint of the record filled in."""
+    from blueprints.archive import pdf
+
+    sections, record = build_context(change_rows=change_rows)
+    context = {
+        "firm": "华夏远景证券股份有限公司",
+        "branch": "北京朝阳门营业部",
+        "customer": record["customer"],
+        "archive_no": "DA-2026-110105-000731",
+        "generated_at": CREATED.strftime("%Y-%m-%d %H:%M:%S（北京时间）"),
+        "fingerprint": pdf.sha256_hex(pdf.record_json(record)),
+        "sections": sections,
+    }
+    return context, record
+
+
+# What the template's CSS avoids on purpose, put back for the "draft CSS" variant.
+DRAFT_CSS = "<style>table { table-layout: auto } h1, h2, h3, th, caption { font-weight: bold }</style>"
+
+VARIANTS = {
+    "stock/draft CSS": "stock, CSS as first drafted: auto table layout, bold headings (Noto Sans CJK Bold)",
+    "stock": "weasyprint.HTML(string=html, base_url=...).write_pdf(), all defaults",
+    "dossier": "render_pdf(): PDF/A-3b + record.json, warm caches, GC paused",
+    "dossier/GC on": "render_pdf() with the garbage collector left running",
+    "dossier+warm_up": "render_pdf() after warm_up() at process start",
+    "fonttools": "stock, WeasyPrint forced onto fontTools (as without libharfbuzz-subset0)",
+}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def serve(variant: str, html_path: Path, record_path: Path, out: Path) -> None:
+    """Child process: set up one variant, then render once per "render" line on stdin.
+
+    Answers one JSON line per request; "done" writes the last PDF and reports
+    the size and this process's peak RSS.
+    """
+    html = html_path.read_text()
+    record = json.loads(record_path.read_text())
+    base_url = ROOT.as_uri() + "/"
+    started = time.perf_counter()
+    import weasyprint
+
+    from blueprints.archive import pdf
+
+    ready = {"import": time.perf_counter() - started, "rss_after_import": peak_rss_mb(), "warm_up": None}
+
+    if variant == "fonttools":
+        import logging
+
+        import weasyprint.pdf.fonts
+
+        # What WeasyPrint does when the library is missing (Font.subset): same
+        # document, fontTools subsetter. Its warning would repeat on every run.
+        weasyprint.pdf.fonts.harfbuzz_subset = None
+        logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+    if variant == "stock/draft CSS":
+        html = html.replace("</head>", DRAFT_CSS + "</head>")
+    if variant in ("stock", "stock/draft CSS", "fonttools"):
+        def render():
+            return weasyprint.HTML(string=html, base_url=base_url).write_pdf()
+    else:
+        attachments = [pdf.record_attachment(record)]
+
+        def render():
+            return pdf.render_pdf(
+                html, base_url=base_url, attachments=attachments,
+                title="刘䶮 客户开户档案", author="华夏远景证券股份有限公司 北京朝阳门营业部", created=CREATED)
+
+        if variant == "dossier/GC on":
+            import gc
+
+            gc.disable = lambda: None  # render_pdf calls gc.disable() through the module
+        if variant == "dossier+warm_up":
+            begun = time.perf_counter()
+            pdf.warm_up(pdf.template_environment())
+            ready["warm_up"] = time.perf_counter() - begun
+
+    print(json.dumps(ready), flush=True)
+    data = b""
+    for line in sys.stdin:
+        if line.strip() == "render":
+            begun, begun_cpu = time.perf_counter(), time.process_time()
+            data = render()
+            answer = {"time": time.perf_counter() - begun, "cpu": time.process_time() - begun_cpu}
+        else:
+            target = out / (re.sub(r"[^a-z0-9]+", "-", variant.lower()).strip("-") + ".pdf")
+            target.write_bytes(data)
+            answer = {"size": len(data), "path": str(target), "peak_rss": peak_rss_mb()}
+        print(json.dumps(answer), flush=True)
+        if line.strip() != "render":
+            return
+
+
+class Child:
+    """One variant in its own process, so its memory peak and its caches are its own."""
+
+    def __init__(self, variant: str, html_path: Path, record_path: Path, out: Path):
+        self.variant = variant
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--child", variant, "--html", str(html_path),
+             "--record", str(record_path), "--out", str(out)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.result = {"variant": variant, **self.ask(None), "times": [], "cpu_times": []}
+
+    def ask(self, request: str | None) -> dict:
+        if request is not None:
+            self.process.stdin.write(request + "\n")
+            self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.variant}: child process failed (exit {self.process.wait()})")
+        return json.loads(line)
+
+    def render(self) -> None:
+        answer = self.ask("render")
+        self.result["times"].append(answer["time"])
+        self.result["cpu_times"].append(answer["cpu"])
+
+    def finish(self) -> dict:
+        self.result.update(self.ask("done"))
+        self.process.wait()
+        return self.result
+
+
+def measure(variants: list[str], runs: dict[str, int], html_path: Path, record_path: Path, out: Path) -> dict:
+    """Render every variant in lockstep, one render each in turn, rotating who goes first.
+
+    The machine may be shared: a burst of someone else's work then slows
+    renders of all variants alike instead of one variant's whole series.
+    """
+    children = [Child(variant, html_path, record_path, out) for variant in variants]
+    for index in range(max(runs.values())):
+        turn = children[index % len(children):] + children[:index % len(children)]
+        for child in turn:
+            if index < runs[child.variant]:
+                child.render()
+    return {child.variant: child.finish() for child in children}
+
+
+def page_count(path: str) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(path).pages)
+
+
+def warm(values: list[float]) -> float:
+    return statistics.median(values[1:] or values)
+
+
+def report(results: dict[str, dict]) -> None:
+    """Print one line per variant and how it compares with stock."""
+    stock = warm(results["stock"]["times"]) if "stock" in results else None
+    print(f"{'variant':<17}{'import s':>9}{'cold s':>8}{'warm s':>8}{'warm/stock':>11}{'warm cpu s':>11}"
+          f"{'pages':>6}{'size KB':>9}{'RSS after import MB':>21}{'peak RSS MB':>12}")
+    for variant, result in results.items():
+        warm_s = warm(result["times"])
+        ratio = f"{warm_s / stock:.2f}" if stock else "-"
+        print(f"{variant:<17}{result['import']:>9.2f}{result['times'][0]:>8.2f}{warm_s:>8.2f}{ratio:>11}"
+              f"{warm(result['cpu_times']):>11.2f}{page_count(result['path']):>6}{result['size'] / 1024:>9.0f}"
+              f"{result['rss_after_import']:>21.0f}{result['peak_rss']:>12.0f}")
+        if result["warm_up"] is not None:
+            print(f"{'':<17}(warm_up() took {result['warm_up']:.2f} s before the first, cold, render)")
+    print("cold: first render in a fresh process, after the import; warm: median of the others")
+    print("all warm times:")
+    for variant, result in results.items():
+        print(f"  {variant:<17}" + " ".join(f"{t:.2f}" for t in result["times"][1:]))
+    print("PDFs:", ", ".join(result["path"] for result in results.values()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="renders per variant (the first is cold)")
+    parser.add_argument("--fonttools-runs", type=int, default=2, help="renders on the slow fontTools path")
+    parser.add_argument("--no-fonttools", action="store_true", help="skip the fontTools variant")
+    parser.add_argument("--out", type=Path, help="where to write the PDFs (default: a temporary folder)")
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--html", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--record", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        serve(args.child, args.html, args.record, args.out)
+        return
+
+    from blueprints.archive import pdf
+
+    out = args.out or Path(tempfile.mkdtemp(prefix="dossier-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
+    context, record = context_and_record()
+    html_path, record_path = out / "dossier.html", out / "record.json"
+    html_path.write_text(pdf.render_dossier_html(pdf.template_environment(), context))
+    record_path.write_text(json.dumps(record, ensure_ascii=False))
+
+    variants = [v for v in VARIANTS if not (args.no_fonttools and v == "fonttools")]
+    runs = {v: args.fonttools_runs if v == "fonttools" else args.runs for v in variants}
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f}; renders per variant: "
+          + ", ".join(f"{v} {n}" for v, n in runs.items()))
+    for variant in variants:
+        print(f"  {variant:<17}{VARIANTS[variant]}")
+    report(measure(variants, runs, html_path, record_path, out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Archive screens for archivists (档案管理员) and the lending register for managers."""
+import os
+import time
+from datetime import datetime
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, session, url_for
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from blueprints.archive import forms, pdf, services
+from blueprints.archive.models import ExportStatus, LendingAction
+from blueprints.customers.models import KIND_LABELS, CustomerKind
+from blueprints.opening.rules import ID_TYPE_LABELS
+from core import audit
+from core.extensions import db
+from core.render import error_response, page, see_other
+from core.roles import Role
+from core.security import roles_required, sees_full_id
+from core.timeutil import BEIJING
+
+bp = Blueprint("archive", __name__, url_prefix="/archive")
+
+# A purpose given for a customer's file covers further reads and downloads of it for this long;
+# after that the archivist is asked again. Kept in the (signed) session, per customer number.
+PURPOSE_SECONDS = 30 * 60
+# app.config["ARCHIVE_EXPORT_INLINE"] = True runs a batch export inside the request that starts it
+# instead of in a background thread (tests use it so an export is finished when the POST returns).
+EXPORT_INLINE = "ARCHIVE_EXPORT_INLINE"
+
+
+# --- search --------------------------------------------------------------------------------------
+
+@bp.route("/", methods=["GET", "POST"])
+@roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
+def index():
+    """Search the archive; an ID-number search is posted, so the number never appears in a URL."""
+    branches = services.branches_for(current_user)
+    search_form = forms.ArchiveSearchForm(request.args, branches=branches, all_branches=current_user.sees_all_branches)
+    id_form = forms.IdNumberSearchForm()
+    customers, status = None, 200
+    if request.method == "POST":
+        if id_form.validate_on_submit():
+            customers = services.search(current_user, id_number=id_form.id_number.data)
+        else:
+            status = 422
+    elif search_form.has_criteria():
+        if search_form.validate():
+            customers = services.search(current_user, **search_form.criteria())
+        else:
+            status = 422
+    return page("archive/index.html", status=status, search_form=search_form, id_form=id_form, customers=customers,
+                readable={c.id for c in customers or [] if services.may_read_file(current_user, c)},
+                branch_names=services.branch_names(), kind_labels=KIND_LABELS)
+
+
+# --- a customer's file, behind the lending purpose -----------------------------------------------
+
+@bp.route("/customers/<customer_no>", methods=["GET", "POST"])
+@roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
+def customer_file(customer_no: str):
+    """Ask why the file is read (借阅目的), then show it; every showing goes into the lending register."""
+    customer = _load_customer(customer_no)
+    if not services.may_read_file(current_user, customer):
+        abort(403, "该客户已销户，其档案仅档案管理员可以查阅。")
+    form = forms.PurposeForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return _purpose_page(customer, form, status=422)
+        _remember_purpose(customer.customer_no, form.purpose_text())
+        return see_other(url_for("archive.customer_file", customer_no=customer.customer_no))
+    purpose = _purpose_for(customer.customer_no)
+    if purpose is None:
+        return _purpose_page(customer, form)
+    services.register(current_user, customer, LendingAction.VIEW, purpose, ip=request.remote_addr)
+    return _file_page(customer, purpose)
+
+
+# --- scans ---------------------------------------------------------------------------------------
+
+@bp.route("/customers/<customer_no>/scans", methods=["GET", "POST"])
+@roles_required(Role.ARCHIVIST, Role.CLERK)
+def upload_scan(customer_no: str):
+    """Add a scan (影像资料) to the customer's archive; its type is judged by its content."""
+    customer = _load_customer(customer_no)
+    if not services.may_add_scan(current_user, customer):
+        abort(403, "该客户已销户，不能再补充影像资料。")
+    form = forms.ScanUploadForm()
+    if request.method == "GET":
+        return _upload_page(customer, form)
+    if not form.validate_on_submit():
+        return _upload_page(customer, form, status=422)
+    upload = form.scan.data
+    try:
+        scan = services.add_scan(customer, form.scan_type.data, upload.read(), _client_name(upload.filename),
+                                 current_user)
+    except services.ArchiveRefused as refused:
+        form.scan.errors = [*form.scan.errors, str(refused)]
+        return _upload_page(customer, form, status=422)
+    flash(f"已上传{scan.label}（{customer.customer_no}）", "success")
+    # The archivist goes back to the file; a clerk, who does not read files, to the upload form.
+    target = "archive.customer_file" if current_user.role == Role.ARCHIVIST else "archive.upload_scan"
+    return see_other(url_for(target, customer_no=customer.customer_no))
+
+
+@bp.route("/scans/<int:scan_id>")
+@roles_required(Role.ARCHIVIST)
+def view_scan(scan_id: int):
+    """Show one scan in the browser, registered as a read under the purpose given for its customer."""
+    found = services.find_scan(current_user, scan_id)
+    if found is None:
+        abort(404)
+    scan, customer = found
+    purpose = _purpose_for(customer.customer_no)
+    if purpose is None:
+        return _ask_purpose(customer)
+    path = services.scan_path(scan)
+    if path is None:
+        abort(404, "影像文件不存在，请联系系统管理员。")
+    services.register(current_user, customer, LendingAction.VIEW, purpose, scan=scan, ip=request.remote_addr)
+    return _private(send_file(path, mimetype=scan.mime, as_attachment=False,
+                              download_name=scan.original_name or f"scan-{scan.id}"))
+
+
+# --- dossiers ------------------------------------------------------------------------------------
+
+@bp.route("/customers/<customer_no>/dossiers", methods=["POST"])
+@roles_required(Role.ARCHIVIST)
+def generate_dossier(customer_no: str):
+    """Generate the next version of the customer's PDF dossier (客户开户档案); earlier ones stay."""
+    customer = _load_customer(customer_no)
+    if not forms.GenerateDossierForm(prefix="generate").validate_on_submit():
+        abort(400)
+    inputs = services.dossier_inputs(customer)
+    # End the transaction before the ~1 s render: on SQLite it holds the database's write lock
+    # (BEGIN IMMEDIATE), on PostgreSQL the archive number's row lock, and nobody should wait for a PDF.
+    db.session.commit()
+    try:
+        data = services.render_dossier(inputs)
+    except pdf.DossierUnavailable as unavailable:
+        return error_response(503, "档案生成不可用", str(unavailable))
+    except pdf.DossierResourceMissing:
+        current_app.logger.exception("dossier of %s: a scan could not be read", customer.customer_no)
+        return error_response(503, "档案生成失败", "档案所引用的影像文件无法读取，请联系系统管理员。")
+    try:
+        dossier = services.save_dossier(inputs, data, current_user)
+    except IntegrityError:
+        # Another archivist saved the same version number while this one rendered (PostgreSQL).
+        db.session.rollback()
+        abort(409, "该客户的档案刚由他人生成了新版本，请刷新页面后重试。")
+    flash(f"已生成档案第 {dossier.version} 版（{dossier.pages} 页）", "success")
+    return see_other(url_for("archive.customer_file", customer_no=customer.customer_no))
+
+
+@bp.route("/dossiers/<int:dossier_id>/download")
+@roles_required(Role.ARCHIVIST)
+def download_dossier(dossier_id: int):
+    """Send one dossier version as a file, registered as a take-out under the customer's purpose."""
+    found = services.find_dossier(current_user, dossier_id)
+    if found is None:
+        abort(404)
+    dossier, customer = found
+    purpose = _purpose_for(customer.customer_no)
+    if purpose is None:
+        return _ask_purpose(customer)
+    path = services.dossier_path(dossier)
+    if not os.path.exists(path):
+        abort(404, "档案文件不存在，请联系系统管理员。")
+    services.register(current_user, customer, LendingAction.DOWNLOAD, purpose, dossier=dossier, ip=request.remote_addr)
+    return _private(send_file(path, mimetype="application/pdf", as_attachment=True,
+                              download_name=f"{dossier.archive_no}-v{dossier.version}.pdf"))
+
+
+# --- the lending register ------------------------------------------------------------------------
+
+@bp.route("/register")
+@roles_required(Role.BRANCH_MANAGER, Role.HQ_ADMIN, Role.ARCHIVIST)
+def lending_register():
+    """List who read or took which customer's file, when and why (借阅登记簿)."""
+    form = forms.RegisterFilterForm(request.args, staff=services.register_staff(current_user))
+    if not form.validate():
+        return page("archive/register.html", status=422, form=form, records=None)
+    return page("archive/register.html", form=form, records=services.lending_records(current_user, **form.filters()))
+
+
+# --- batch export --------------------------------------------------------------------------------
+
+@bp.route("/exports", methods=["GET", "POST"])
+@roles_required(Role.ARCHIVIST)
+def exports():
+    """Queue a batch export of a branch's dossiers for customers opened in a date range."""
+    form = forms.ExportForm(branches=services.branches_for(current_user))
+    if request.method == "GET":
+        form.branch.data = str(current_user.branch_id)
+        return _exports_page(form)
+    if not form.validate_on_submit():
+        return _exports_page(form, status=422)
+    try:
+        job = services.start_export(current_user, form.branch_id, form.date_from.data, form.date_to.data,
+                                    form.purpose_text())
+    except services.ArchiveRefused as refused:
+        return _exports_page(form, status=422, refusal=str(refused))
+    job_id = job.id
+    # The worker reads the job in its own session: it must be committed before the worker starts.
+    db.session.commit()
+    if current_app.config.get(EXPORT_INLINE):
+        services.run_export(job_id)
+    else:
+        services.launch_export(current_app._get_current_object(), job_id)
+    return see_other(url_for("archive.export_status", job_id=job_id))
+
+
+@bp.route("/exports/<int:job_id>")
+@roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
+def export_status(job_id: int):
+    """Show an export's progress; htmx polls the progress block until the export ends."""
+    job = _load_export(job_id)
+    return page("archive/export.html", block="progress", job=job,
+                finished=job.status in (ExportStatus.DONE, ExportStatus.FAILED))
+
+
+@bp.route("/exports/<int:job_id>/download")
+@roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
+def download_export(job_id: int):
+    """Send a finished export's zip, to the staff member who asked for it or to HQ."""
+    job = _load_export(job_id)
+    path = services.export_path(job) if job.status == ExportStatus.DONE else None
+    if path is None:
+        abort(404, "导出文件尚未生成或已不存在。")
+    audit.record("archive.export_download", "export_job", job.id, branch=job.branch_id)
+    return _private(send_file(path, mimetype="application/zip", as_attachment=True,
+                              download_name=f"archive-export-{job.id}.zip"))
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _load_customer(customer_no: str):
+    customer = services.find_customer(current_user, customer_no)
+    if customer is None:
+        abort(404)
+    return customer
+
+
+def _load_export(job_id: int):
+    job = services.find_export(current_user, job_id)
+    if job is None:
+        abort(404)
+    return job
+
+
+def _purpose_for(customer_no: str) -> str | None:
+    """The purpose given for this customer's file, while it is still valid."""
+    entry = session.get("archive_purpose", {}).get(customer_no)
+    if entry and entry.get("until", 0) > time.time():
+        return entry["purpose"]
+    return None
+
+
+def _remember_purpose(customer_no: str, purpose: str) -> None:
+    now = time.time()
+    # Expired entries are dropped so the session cookie does not grow with every file read.
+    kept = {no: entry for no, entry in session.get("archive_purpose", {}).items() if entry.get("until", 0) > now}
+    kept[customer_no] = {"purpose": purpose, "until": now + PURPOSE_SECONDS}
+    session["archive_purpose"] = kept
+
+
+def _ask_purpose(customer):
+    flash("查阅档案须先登记借阅目的（登记后 30 分钟内有效）", "warning")
+    return redirect(url_for("archive.customer_file", customer_no=customer.customer_no))
+
+
+def _client_name(filename: str | None) -> str | None:
+    # Only the last path part (some browsers send the client's full path), printable characters only.
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if ch.isprintable()).strip() or None
+
+
+def _private(response):
+    # Customer files never stay in a browser or proxy cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _purpose_page(customer, form, status: int = 200):
+    return page("archive/purpose.html", status=status, customer=customer, form=form, kind_labels=KIND_LABELS,
+                purpose_minutes=PURPOSE_SECONDS // 60)
+
+
+def _file_page(customer, purpose: str):
+    archivist = current_user.role == Role.ARCHIVIST
+    until = session["archive_purpose"][customer.customer_no]["until"]
+    return page("archive/file.html", customer=customer, purpose=purpose,
+                purpose_until=datetime.fromtimestamp(until, BEIJING).strftime("%H:%M"),
+                scans=services.scans_of(customer), dossiers=services.dossiers_of(customer),
+                archivist=archivist, closed=customer.kind == CustomerKind.HISTORICAL,
+                upload_form=forms.ScanUploadForm(formdata=None) if archivist else None,
+                generate_form=forms.GenerateDossierForm(formdata=None, prefix="generate"),
+                max_scan_mb=current_app.config["MAX_SCAN_BYTES"] / 1024 / 1024,
+                home_branch=services.branch_names().get(customer.branch_id),
+                show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, id_type_labels=ID_TYPE_LABELS)
+
+
+def _upload_page(customer, form, status: int = 200):
+    return page("archive/upload.html", block="upload_form", status=status, customer=customer, form=form,
+                archivist=current_user.role == Role.ARCHIVIST,
+                max_scan_mb=current_app.config["MAX_SCAN_BYTES"] / 1024 / 1024)
+
+
+def _exports_page(form, status: int = 200, refusal: str | None = None):
+    return page("archive/exports.html", status=status, form=form, refusal=refusal,
+                jobs=services.exports_of(current_user), branch_names=services.branch_names())
