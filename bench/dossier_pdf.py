@@ -106,7 +106,7 @@ CHANGE_FIELDS = [
 
 
 def build_context(*, change_rows: int = 110) -> tuple[dict, dict]:
-    """Return (template context, record) for a realistic dossier of about 11 pages."""
+    """Return (sections, record) for a realistic dossier of about 11 pages."""
     customer = {
         "name": "刘䶮",
         "customer_no": "C110105202600731",
