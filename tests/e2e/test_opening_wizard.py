@@ -49,6 +49,20 @@ def fill_contact(page: Page) -> None:
     page.check("input[name=tax_residency][value=cn_only]")
 
 
+def answer_questionnaire(page: Page) -> None:
+    for question, option in factories.answers("best").items():
+        page.locator(f"#question-{question} input[value={option}]").check()
+
+
+def fill_agreements(page: Page) -> None:
+    for box in ("brokerage", "depository", "online_trading", "privacy"):
+        page.check(f"#agreement_{box}")
+    page.select_option("#change_method", "counter")
+    page.select_option("#closure_method", "counter")
+    page.select_option("#bank_code", "ICBC")
+    page.fill("#bank_card", factories.BANK_CARD)
+
+
 def complete_wizard(page: Page) -> str:
     """Walk the logged-in clerk through every step to the summary; return the reference."""
     page.get_by_role("link", name="新建现场开户").click()
@@ -64,15 +78,9 @@ def complete_wizard(page: Page) -> str:
     save(page, "disclosure")
     page.check("#customer_acknowledged")
     save(page, "suitability")
-    for question, option in factories.answers("best").items():
-        page.locator(f"#question-{question} input[value={option}]").check()
+    answer_questionnaire(page)
     save(page, "agreements", label="提交评估并下一步")
-    for box in ("brokerage", "depository", "online_trading", "privacy"):
-        page.check(f"#agreement_{box}")
-    page.select_option("#change_method", "counter")
-    page.select_option("#closure_method", "counter")
-    page.select_option("#bank_code", "ICBC")
-    page.fill("#bank_card", factories.BANK_CARD)
+    fill_agreements(page)
     save(page, "summary")
     return reference
 
@@ -108,16 +116,10 @@ def test_clerk_completes_the_wizard_without_page_reloads(page: Page):
     page.check("#customer_acknowledged")
     save(page, "suitability")
 
-    for question, option in factories.answers("best").items():
-        page.locator(f"#question-{question} input[value={option}]").check()
+    answer_questionnaire(page)
     save(page, "agreements", label="提交评估并下一步")
 
-    for box in ("brokerage", "depository", "online_trading", "privacy"):
-        page.check(f"#agreement_{box}")
-    page.select_option("#change_method", "counter")
-    page.select_option("#closure_method", "counter")
-    page.select_option("#bank_code", "ICBC")
-    page.fill("#bank_card", factories.BANK_CARD)
+    fill_agreements(page)
     save(page, "summary")
 
     expect(page.locator("#consistency-ok")).to_be_visible()

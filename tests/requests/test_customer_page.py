@@ -11,7 +11,6 @@ from core.roles import Role
 from tests import factories
 from tests.requests.helpers import add_staff, login_as, page_of
 from tests.requests.test_return_visit import (  # noqa: F401  (file_store is an autouse fixture)
-    ALL_BUT_AGENT,
     OTHER_CUSTOMER,
     awaiting_visit,
     file_store,
