@@ -95,6 +95,7 @@ def _register_models() -> None:
     import blueprints.accounts.services  # noqa: F401  (registers the outbox handlers)
     import blueprints.archive.models  # noqa: F401
     import blueprints.auth.models  # noqa: F401
+    import blueprints.reader.models  # noqa: F401
     import blueprints.return_visit.models  # noqa: F401
     import blueprints.review.models  # noqa: F401
     import core.outbox  # noqa: F401
@@ -106,6 +107,7 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from blueprints.archive.routes import bp as archive_bp
     from blueprints.auth.routes import bp as auth_bp
+    from blueprints.reader.routes import bp as reader_bp
     from blueprints.auth.services import load_staff
     from blueprints.home.routes import bp as home_bp
     from blueprints.customers.routes import bp as customers_bp
@@ -122,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(return_visit_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(archive_bp)
+    app.register_blueprint(reader_bp)
 
 
 def _unauthorized():

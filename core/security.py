@@ -7,7 +7,8 @@ from flask_login import current_user
 from core.roles import ROLES_SEEING_FULL_ID, Role
 
 # Endpoints reachable without a session; everything else needs login.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "home.health"})
+# The reader API authenticates each post by the device's signature instead of a session.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "home.health", "reader.post_read"})
 
 
 def roles_required(*roles: Role):

@@ -1,6 +1,6 @@
 """The on-site opening wizard: one page whose step panels htmx swaps in."""
 import secrets
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
@@ -18,14 +18,20 @@ from blueprints.opening.forms import (
 )
 from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.opening.rules import ID_TYPE_LABELS
+from blueprints.reader import services as reader_services
+from blueprints.reader.models import CardRead
 from blueprints.review import services as review_services
 from core import audit
 from core.extensions import db
 from core.render import page, see_other
 from core.roles import Role
 from core.security import roles_required
+from core.timeutil import utcnow
 
 bp = Blueprint("opening", __name__, url_prefix="/opening")
+
+# How long the 读卡 button waits for a card before it says so.
+CARD_WAIT = timedelta(seconds=60)
 
 FORM_STEPS = {
     "identity": IdentityForm,
@@ -147,6 +153,35 @@ def _save_form_step(key: str):
     return handler
 
 
+def _save_identity(application):
+    """Save the identity step, recording which values came from the card reader unchanged."""
+    form = _bound_form(application, "identity")
+    read = _card_read_from_form(application)
+    if not form.validate_on_submit():
+        return _render_step(application, "identity", form, status=422, card_read=read,
+                            card_fields=sorted(reader_services.identity_values(read)) if read else [])
+    data = form.to_data()
+    if read is not None:
+        card = reader_services.identity_values(read)
+        submitted = dict(data, valid_long_term=data.get("valid_to") is None)
+        data["card_fields"] = sorted(k for k, v in card.items() if submitted.get(k) == v)
+        data["card_read_id"] = read.id
+        read.used_by_application_id = application.id
+    services.save_step(application, "identity", data, current_user)
+    return _advance(application, "identity")
+
+
+def _card_read_from_form(application):
+    try:
+        read_id = int(request.form.get("card_read_id") or 0)
+    except ValueError:
+        return None
+    read = db.session.get(CardRead, read_id) if read_id else None
+    if read is None or read.branch_id != current_user.branch_id or read.used_by_application_id not in (None, application.id):
+        return None
+    return read
+
+
 def _disclosure_data(form: DisclosureForm) -> dict:
     return {
         "version": choices.DISCLOSURE_VERSION,
@@ -194,7 +229,7 @@ def _save_summary(application):
 
 _SAVE_HANDLERS = {
     "channel": _save_channel,
-    "identity": _save_form_step("identity"),
+    "identity": _save_identity,
     "contact": _save_form_step("contact"),
     "verification": _save_verification,
     "agent": _save_form_step("agent"),
@@ -203,6 +238,31 @@ _SAVE_HANDLERS = {
     "agreements": _save_form_step("agreements"),
     "summary": _save_summary,
 }
+
+
+@bp.route("/<reference>/card")
+@roles_required(Role.CLERK)
+def card_read(reference: str):
+    """Wait for a card on one of the branch's readers, then fill the identity step (htmx polls this)."""
+    application = _load(reference)
+    if not services.can_edit(current_user, application):
+        abort(403, "该申请不在可编辑状态，或由其他柜员录入。")
+    now = utcnow()
+    try:
+        since = datetime.fromtimestamp(float(request.args["since"]), timezone.utc).replace(tzinfo=None)
+    except (KeyError, ValueError, OverflowError, OSError):
+        since = now  # the first call: start waiting from this moment
+    read = reader_services.latest_read(current_user.branch_id, since)
+    if read is not None:
+        values = reader_services.identity_values(read)
+        form = IdentityForm(data=_form_data("identity", values))
+        response = _render_step(application, "identity", form, card_read=read, card_fields=sorted(values))
+        response.headers["HX-Retarget"] = "#wizard"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    timed_out = now - since > CARD_WAIT
+    return page("opening/_card_status.html", application=application, since=since.replace(tzinfo=timezone.utc).timestamp(),
+                timed_out=timed_out)
 
 
 @bp.route("/<reference>/submitted")

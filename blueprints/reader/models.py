@@ -1,0 +1,60 @@
+"""ID-card reader devices paired with a branch, and the card reads they post."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from blueprints.auth.models import Branch, Staff
+from core.crypto import EncryptedJSON, EncryptedText
+from core.extensions import db
+from core.timeutil import utcnow
+
+
+class ReaderDevice(db.Model):
+    """A reader agent installation, paired with one branch by an administrator."""
+
+    __tablename__ = "reader_device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(60))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    # The shared HMAC secret; encrypted at rest, shown once at pairing.
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    paired_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    paired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+
+    branch: Mapped[Branch] = relationship()
+    paired_by: Mapped[Staff] = relationship()
+
+
+class CardRead(db.Model):
+    """One card read posted by a device: the decoded fields and the photo as received."""
+
+    __tablename__ = "card_read"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("reader_device.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    fields: Mapped[dict] = mapped_column(EncryptedJSON)
+    photo_raw: Mapped[str | None] = mapped_column(EncryptedText)
+    read_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Set when a clerk filled an identity step from it, so one read fills one application.
+    used_by_application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
+
+    device: Mapped[ReaderDevice] = relationship()
+
+
+class ReaderNonce(db.Model):
+    """Signatures already accepted: the same signed post twice is a replay."""
+
+    __tablename__ = "reader_nonce"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("reader_device.id"))
+    signature: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("device_id", "signature"),)
