@@ -6,7 +6,10 @@ from pathlib import Path
 from stdnum import luhn
 from stdnum.iso7064 import mod_11_2
 
-from blueprints.opening.workflow import STEP_KEYS
+from blueprints.opening.workflow import keys_for
+
+# The drafts these helpers walk are on-site openings.
+STEP_KEYS = keys_for("onsite")
 
 QUESTIONNAIRE = json.loads(
     (Path(__file__).resolve().parents[1] / "blueprints/opening/questionnaires/individual-2026-v1.json").read_text("utf-8")

@@ -1,4 +1,6 @@
 """Command that loads the demo branch and one user for each role."""
+from datetime import date
+
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
@@ -20,6 +22,7 @@ DEMO_USERS = (
     ("clerk", "王柜员", Role.CLERK, "0101"),
     ("reviewer", "李复核", Role.REVIEWER, "0101"),
     ("witness", "赵见证", Role.WITNESS, "0101"),
+    ("witness2", "孙见证", Role.WITNESS, "0101"),
     ("marketing", "钱营销", Role.MARKETING, "0101"),
     ("visitor", "孙回访", Role.RETURN_VISIT, "0101"),
     ("archivist", "周档案", Role.ARCHIVIST, "0101"),
@@ -27,6 +30,14 @@ DEMO_USERS = (
     ("admin", "郑管理", Role.HQ_ADMIN, "0000"),
     ("clerk_sh", "冯柜员", Role.CLERK, "0201"),
 )
+# Qualification facts for 第十七条: (qualification no., regular employee, marketing, trained on).
+DEMO_QUALIFICATIONS = {
+    "clerk": ("S0101190001", True, False, None),
+    "witness": ("S0101200002", True, False, date(2025, 3, 1)),
+    "witness2": ("S0101210003", True, False, date(2025, 6, 1)),
+    "marketing": ("S0101220004", False, True, None),
+    "manager": ("S0101150005", True, False, date(2024, 1, 1)),
+}
 # An existing customer, so the key-information consistency check has something to find.
 DEMO_CUSTOMERS = (("C0101000001", "0101", "张建国", "resident_id", "11010519491231002X"),)
 
@@ -47,8 +58,11 @@ def seed_demo(password_hash: str | None = None) -> list[tuple[str, str, str]]:
     logins = []
     for username, full_name, role, code in DEMO_USERS:
         if db.session.scalar(select(Staff).filter_by(username=username)) is None:
+            qualification, regular, marketing, trained = DEMO_QUALIFICATIONS.get(username, (None, True, False, None))
             db.session.add(Staff(username=username, full_name=full_name, role=role,
-                                 branch_id=branches[code].id, password_hash=password_hash or hash_password(DEMO_PASSWORD)))
+                                 branch_id=branches[code].id, password_hash=password_hash or hash_password(DEMO_PASSWORD),
+                                 qualification_no=qualification, is_regular_employee=regular, is_marketing=marketing,
+                                 witness_trained_on=trained))
         logins.append((username, ROLE_LABELS[role], branches[code].name))
     for customer_no, code, name, id_type, id_number in DEMO_CUSTOMERS:
         if db.session.scalar(select(Customer).filter_by(customer_no=customer_no)) is None:

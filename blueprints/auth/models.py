@@ -1,8 +1,10 @@
 """Branches (营业部) and staff users."""
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -39,6 +41,11 @@ class Staff(UserMixin, db.Model):
     # Bumped on password change or lock so that existing sessions stop working.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What 第十七条 asks of anyone who witnesses an off-site opening.
+    qualification_no: Mapped[str | None] = mapped_column(String(32))  # 证券从业资格
+    is_regular_employee: Mapped[bool] = mapped_column(default=True, server_default=sa_true())  # 正式员工
+    is_marketing: Mapped[bool] = mapped_column(default=False, server_default=sa_false())  # 营销人员
+    witness_trained_on: Mapped[date | None]  # 见证培训合格日期
 
     branch: Mapped[Branch] = relationship(lazy="joined")
 

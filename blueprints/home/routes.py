@@ -14,7 +14,7 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 def index():
     """Show the staff member's workbench."""
-    drafts = opening_services.my_open_applications(current_user) if current_user.role == Role.CLERK else []
+    drafts = opening_services.my_open_applications(current_user) if current_user.role in opening_services.OPENING_ROLES else []
     waiting = 0
     if current_user.role == Role.REVIEWER:
         waiting = len(review_services.queue(current_user))

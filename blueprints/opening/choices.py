@@ -2,7 +2,7 @@
 
 CHANNELS = {"onsite": "现场开户", "witness": "见证开户", "online": "网上开户"}
 # Channels this release can open; the others appear disabled on the form.
-ENABLED_CHANNELS = ("onsite",)
+ENABLED_CHANNELS = ("onsite", "witness")
 CUSTOMER_TYPES = {"individual": "个人", "institution": "机构"}
 ENABLED_CUSTOMER_TYPES = ("individual",)
 SEXES = {"M": "男", "F": "女"}

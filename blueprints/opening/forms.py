@@ -2,7 +2,17 @@
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    FileField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
@@ -16,6 +26,13 @@ REQUIRED = "此项为必填项"
 # Occupations without an employer to name.
 NOT_EMPLOYED = ("student", "retired", "unemployed")
 DATE_FORMAT_MESSAGE = "请输入正确的日期（年-月-日）"
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _options(mapping: dict, blank: str | None = None) -> list[SelectChoice]:
@@ -32,7 +49,7 @@ class ChannelForm(FlaskForm):
 
     def validate_channel(self, field):
         if field.data not in choices.ENABLED_CHANNELS:
-            raise ValidationError(f"暂不支持{choices.CHANNELS.get(field.data, '该方式')}，请选择现场开户")
+            raise ValidationError(f"暂不支持{choices.CHANNELS.get(field.data, '该方式')}，请选择现场开户或见证开户")
 
     def validate_customer_type(self, field):
         if field.data not in choices.ENABLED_CUSTOMER_TYPES:
@@ -287,3 +304,35 @@ class AgreementsForm(FlaskForm):
 
 
 _add_fields(AgreementsForm, {f"agreement_{key}": BooleanField(title) for key, title in choices.AGREEMENTS.items()})
+
+
+class WitnessForm(FlaskForm):
+    """The witness step (见证开户, 第十七条): who met the customer, where, the photo and the signature."""
+
+    # Choices are checked against the branch's staff by the route, with Chinese messages.
+    present = SelectMultipleField("面见客户的工作人员", coerce=_int_or_none, widget=ListWidget(prefix_label=False),
+                                  option_widget=CheckboxInput(), validate_choice=False)
+    mode = RadioField("见证方式", choices=_options({"in_person": "两名及以上工作人员面见客户（现场见证）",
+                                                "remote": "一名工作人员面见 + 见证人员远程实时视频见证"}),
+                      validators=[InputRequired("请选择见证方式")])
+    witness_id = SelectField("开户见证人员", coerce=_int_or_none, validate_choice=False,
+                             validators=[InputRequired("请指定开户见证人员")])
+    video_reference = StringField("视频会话编号", validators=[Length(max=60)])
+    place = StringField("见证地点", validators=[DataRequired("请填写见证地点（详细地址）"), Length(max=120)])
+    latitude = HiddenField()
+    longitude = HiddenField()
+    photo_consent = BooleanField("客户已单独同意采集人脸影像（个人信息保护法第二十九条）")
+    photo = FileField("客户与工作人员合影")
+    signature = HiddenField()
+    work_id_shown = BooleanField("已向客户出示工作证件，并告知可通过公司网站查验")
+
+    def validate_work_id_shown(self, field):
+        if not field.data:
+            raise ValidationError("须向客户出示工作证件并告知查验方式（第十七条）")
+
+    def coordinates(self) -> tuple[float, float] | None:
+        try:
+            latitude, longitude = float(self.latitude.data), float(self.longitude.data)
+        except (TypeError, ValueError):
+            return None
+        return (latitude, longitude) if -90 <= latitude <= 90 and -180 <= longitude <= 180 else None

@@ -1,4 +1,6 @@
 """The on-site opening wizard: one page whose step panels htmx swaps in."""
+import base64
+import binascii
 import secrets
 from datetime import date, datetime, timedelta, timezone
 
@@ -8,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.accounts import services as account_services
 from blueprints.opening import choices, presenters, scoring, services, workflow
+from blueprints.opening import witness as witness_rules
 from blueprints.opening.forms import (
     AgentForm,
     AgreementsForm,
@@ -15,25 +18,29 @@ from blueprints.opening.forms import (
     ContactForm,
     DisclosureForm,
     IdentityForm,
+    WitnessForm,
 )
 from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.reader import services as reader_services
 from blueprints.reader.models import CardRead
 from blueprints.review import services as review_services
-from core import audit
+from core import audit, files
 from core.extensions import db
 from core.render import page, see_other
 from core.roles import Role
 from core.security import roles_required
-from core.timeutil import utcnow
+from core.timeutil import business_today, utcnow
 
 bp = Blueprint("opening", __name__, url_prefix="/opening")
 
 # How long the 读卡 button waits for a card before it says so.
 CARD_WAIT = timedelta(seconds=60)
 
+IMAGE_TYPES = {"image/jpeg", "image/png"}
+
 FORM_STEPS = {
+    "witness": WitnessForm,
     "identity": IdentityForm,
     "contact": ContactForm,
     "agent": AgentForm,
@@ -61,19 +68,19 @@ def _step_url(application, key: str) -> str:
 
 
 @bp.route("/")
-@roles_required(Role.CLERK)
+@roles_required(*services.OPENING_ROLES)
 def index():
     """List the clerk's drafts and returned applications (我的待办)."""
     return page("opening/index.html", drafts=services.my_open_applications(current_user))
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(Role.CLERK)
+@roles_required(*services.OPENING_ROLES)
 def new():
     """Start an application with its channel and customer type."""
     form = ChannelForm()
     if request.method == "GET":
-        form.channel.data = "onsite"
+        form.channel.data = "witness" if current_user.role == Role.WITNESS else "onsite"
         form.customer_type.data = "individual"
         form.client_token.data = secrets.token_urlsafe(24)
         return _render_step(None, "channel", form)
@@ -87,7 +94,7 @@ def new():
 
 
 @bp.route("/<reference>")
-@roles_required(Role.CLERK)
+@roles_required(*services.OPENING_ROLES)
 def resume(reference: str):
     """Open an application where the clerk stopped."""
     application = _load(reference)
@@ -98,7 +105,7 @@ def resume(reference: str):
 
 
 @bp.route("/<reference>/detail")
-@roles_required(Role.CLERK, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+@roles_required(*services.OPENING_ROLES, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
 def detail(reference: str):
     """Show an application read-only, with its status history."""
     application = _load(reference)
@@ -112,7 +119,7 @@ def detail(reference: str):
 
 
 @bp.route("/<reference>/step/<key>", methods=["GET", "POST"])
-@roles_required(Role.CLERK)
+@roles_required(*services.OPENING_ROLES)
 def step(reference: str, key: str):
     """Show or save one wizard step."""
     if key not in workflow.STEP_KEYS:
@@ -125,7 +132,7 @@ def step(reference: str, key: str):
         abort(403, "该申请不在可编辑状态，或由其他柜员录入。")
     if not services.can_edit(current_user, application):
         return see_other(url_for("opening.detail", reference=reference))
-    if not workflow.reachable(key, application.completed_steps):
+    if not workflow.reachable(key, application.completed_steps, application.channel):
         return see_other(_step_url(application, services.resume_step(application)))
     if request.method == "GET":
         audit.record("application.view", "application", application.reference, step=key)
@@ -169,6 +176,64 @@ def _save_identity(application):
         read.used_by_application_id = application.id
     services.save_step(application, "identity", data, current_user)
     return _advance(application, "identity")
+
+
+def _save_witness(application):
+    """Save who met the customer and who witnessed (第十七条), with the photo and the signature."""
+    form = _bound_form(application, "witness")
+    previous = application.step_data("witness") or {}
+    if not form.validate_on_submit():
+        return _render_step(application, "witness", form, status=422)
+    staff = {person.id: person for person in services.witness_candidates(current_user)}
+    present = [services.witness_facts(staff[i]) for i in form.present.data if i in staff]
+    witness = services.witness_facts(staff[form.witness_id.data]) if form.witness_id.data in staff else None
+    remote = form.mode.data == "remote"
+    errors = witness_rules.check_witnessing(present, witness, remote, form.video_reference.data, business_today())
+    photo_sha = previous.get("photo_sha256")
+    upload = form.photo.data
+    if upload is not None and getattr(upload, "filename", ""):
+        if not form.photo_consent.data:
+            errors["photo_consent"] = "采集人脸影像前须取得客户的单独同意"
+        else:
+            try:
+                photo_sha = files.store(upload.read(), allowed=IMAGE_TYPES,
+                                        max_bytes=current_app.config["MAX_SCAN_BYTES"]).sha256
+            except files.FileRejected as rejected:
+                errors["photo"] = f"{rejected}（仅接受 JPEG 或 PNG 照片）"
+    elif not photo_sha:
+        errors["photo"] = "请拍摄客户与工作人员的现场合影"
+    signature_sha = previous.get("signature_sha256")
+    if form.signature.data:
+        try:
+            signature_sha = files.store(_data_url_bytes(form.signature.data), allowed={"image/png"},
+                                        max_bytes=2 * 1024 * 1024).sha256
+        except (files.FileRejected, ValueError, binascii.Error):
+            errors["signature"] = "签名图像无法识别，请客户重新签名"
+    elif not signature_sha:
+        errors["signature"] = "请客户在平板上手写签名"
+    if errors:
+        for name, message in errors.items():
+            field = getattr(form, name, form.present)
+            field.errors = [*field.errors, message]
+        return _render_step(application, "witness", form, status=422)
+    coordinates = form.coordinates()
+    services.save_step(application, "witness", {
+        "present": sorted(p.staff_id for p in present), "witness_id": witness.staff_id, "remote": remote,
+        "video_reference": (form.video_reference.data or "").strip() or None,
+        "video_at": utcnow().isoformat() if remote else None,
+        "place": form.place.data.strip(), "latitude": coordinates[0] if coordinates else None,
+        "longitude": coordinates[1] if coordinates else None, "met_at": utcnow().isoformat(),
+        "photo_sha256": photo_sha, "photo_consent": True, "signature_sha256": signature_sha, "work_id_shown": True,
+    }, current_user)
+    return _advance(application, "witness")
+
+
+def _data_url_bytes(value: str) -> bytes:
+    """The bytes of a data: URL the signature pad sends (image/png, base64)."""
+    header, _, encoded = value.partition(",")
+    if not header.startswith("data:image/png;base64"):
+        raise ValueError("not a PNG data URL")
+    return base64.b64decode(encoded, validate=True)
 
 
 def _card_read_from_form(application):
@@ -236,12 +301,13 @@ _SAVE_HANDLERS = {
     "disclosure": _save_form_step("disclosure"),
     "suitability": _save_suitability,
     "agreements": _save_form_step("agreements"),
+    "witness": _save_witness,
     "summary": _save_summary,
 }
 
 
 @bp.route("/<reference>/card")
-@roles_required(Role.CLERK)
+@roles_required(*services.OPENING_ROLES)
 def card_read(reference: str):
     """Wait for a card on one of the branch's readers, then fill the identity step (htmx polls this)."""
     application = _load(reference)
@@ -266,7 +332,7 @@ def card_read(reference: str):
 
 
 @bp.route("/<reference>/submitted")
-@roles_required(Role.CLERK)
+@roles_required(*services.OPENING_ROLES)
 def submitted(reference: str):
     """Confirm that the application is in the review queue."""
     application = _load(reference)
@@ -274,7 +340,7 @@ def submitted(reference: str):
 
 
 @bp.route("/<reference>/withdraw", methods=["POST"])
-@roles_required(Role.CLERK)
+@roles_required(*services.OPENING_ROLES)
 def withdraw(reference: str):
     """Void a draft the customer no longer wants."""
     application = _load_editable(reference)
@@ -285,7 +351,7 @@ def withdraw(reference: str):
 
 def _advance(application, key: str):
     """After a save, show the next step (a fragment for htmx, a redirect otherwise)."""
-    following = workflow.next_step(key)
+    following = workflow.next_step(key, application.channel)
     if not request.htmx:
         return see_other(_step_url(application, following))
     return _render_step(application, following, push=True)
@@ -303,6 +369,13 @@ def _bound_form(application, key: str):
         form = form_class(**kwargs)
     else:
         form = form_class(data=_form_data(key, application.step_data(key)), **kwargs)
+    if key == "witness":
+        people = [SelectChoice(s.id, f"{s.full_name}（{s.role_label}{'，营销人员' if s.is_marketing else ''}）")
+                  for s in services.witness_candidates(current_user)]
+        form.present.choices = people
+        form.witness_id.choices = [SelectChoice("", "请选择")] + people
+        if request.method == "GET" and not form.present.data:
+            form.present.data = [current_user.id]
     if key == "disclosure":
         form.explained_by.choices = [SelectChoice(s.id, f"{s.full_name}（{s.role_label}）") for s in services.branch_colleagues(current_user)]
         if form.explained_by.data is None:
@@ -330,6 +403,9 @@ def _form_data(key: str, data: dict | None) -> dict | None:
         return agent_values
     if key == "agreements":
         values.update({f"agreement_{a}": True for a in data.get("agreements", [])})
+    if key == "witness":
+        values["mode"] = "remote" if data.get("remote") else "in_person"
+        values["signature"] = None  # the saved signature stays unless the customer signs again
     return values
 
 
@@ -347,7 +423,7 @@ def _render_step(application, key: str, form=None, status: int = 200, push: bool
         "rejection": _rejection(application),
         "application": application,
         "step_key": key,
-        "steps": workflow.STEPS,
+        "steps": workflow.steps_for(application.channel if application else "onsite"),
         "steps_by_key": workflow.STEP_BY_KEY,
         "completed": application.completed_steps if application else set(),
         "choices": choices,

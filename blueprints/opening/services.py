@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from blueprints.auth.models import Staff
 from blueprints.customers.models import Customer
 from blueprints.opening import scoring, workflow
+from blueprints.opening import witness as witness_rules
 from blueprints.opening.identity_service import Answer, IdentityCheck
 from blueprints.opening.models import (
     Application,
@@ -25,6 +26,8 @@ from core.roles import Role
 from core.timeutil import business_today, utcnow
 
 OPEN_STATUSES = (Status.DRAFT, Status.REJECTED)
+# Who opens accounts: counter clerks on site, witness staff off site (见证开户).
+OPENING_ROLES = (Role.CLERK, Role.WITNESS)
 REFERENCE_PATTERN = re.compile(r"KH\d{14}")
 
 
@@ -49,7 +52,7 @@ def find_visible(user: Staff, reference: str, for_update: bool = False) -> Appli
 def can_edit(user: Staff, application: Application) -> bool:
     """Only the clerk who entered the application edits it, and only while it is open."""
     return (
-        user.role == Role.CLERK
+        user.role in OPENING_ROLES
         and application.created_by_id == user.id
         and application.status in workflow.EDITABLE
     )
@@ -70,7 +73,7 @@ def my_open_applications(user: Staff) -> list[Application]:
 
 def resume_step(application: Application) -> str:
     """The step a clerk returns to: the first one not yet saved."""
-    return workflow.first_incomplete(application.completed_steps)
+    return workflow.first_incomplete(application.completed_steps, application.channel)
 
 
 def _new_reference() -> str:
@@ -288,7 +291,8 @@ def submit_application(application: Application, actor: Staff) -> bool:
     """Send the application to the review queue; returns False if it was already there."""
     if is_in_review(application):
         return False
-    reasons = [f"请先完成“{workflow.STEP_BY_KEY[key].title}”" for key in workflow.missing_for_submit(application.completed_steps)]
+    reasons = [f"请先完成“{workflow.STEP_BY_KEY[key].title}”"
+               for key in workflow.missing_for_submit(application.completed_steps, application.channel)]
     verification = latest_verification(application)
     if verification is not None and verification.result == Answer.MISMATCH:
         reasons.append("公民身份核查结果为不一致，不能提交")
@@ -357,3 +361,16 @@ def branch_colleagues(user: Staff) -> list[Staff]:
         .order_by(Staff.full_name)
     ))
 
+
+def witness_candidates(user: Staff) -> list[Staff]:
+    """Staff of the branch who may be listed as having met the customer off site."""
+    return list(db.session.scalars(
+        select(Staff).where(Staff.branch_id == user.branch_id, Staff.is_enabled.is_(True),
+                            Staff.role.in_((Role.CLERK, Role.WITNESS, Role.MARKETING, Role.BRANCH_MANAGER)))
+        .order_by(Staff.full_name)
+    ))
+
+
+def witness_facts(staff: Staff) -> witness_rules.StaffFacts:
+    return witness_rules.StaffFacts(staff.id, staff.full_name, staff.qualification_no, staff.is_regular_employee,
+                                    staff.is_marketing or staff.role == Role.MARKETING, staff.witness_trained_on)

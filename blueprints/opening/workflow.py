@@ -71,6 +71,8 @@ class Step:
     key: str
     title: str
     optional: bool = False
+    # The channels that have this step; None: every channel.
+    channels: tuple[str, ...] | None = None
 
 
 # Order matters: the wizard walks them top to bottom.
@@ -83,6 +85,7 @@ STEPS: tuple[Step, ...] = (
     Step("disclosure", "投资者教育与风险揭示"),
     Step("suitability", "适当性评估"),
     Step("agreements", "协议签署"),
+    Step("witness", "见证与签名", channels=("witness",)),
     Step("summary", "汇总与提交"),
 )
 STEP_KEYS = tuple(step.key for step in STEPS)
@@ -104,24 +107,36 @@ def invalidated_by(key: str, before: dict | None, after: dict) -> tuple[str, ...
     return dependents if any(before.get(f) != after.get(f) for f in names) else ()
 
 
-def first_incomplete(completed: set[str]) -> str:
+def steps_for(channel: str) -> tuple[Step, ...]:
+    """The steps of one channel, in order (the witness step only for witness opening)."""
+    return tuple(step for step in STEPS if step.channels is None or channel in step.channels)
+
+
+def keys_for(channel: str) -> tuple[str, ...]:
+    return tuple(step.key for step in steps_for(channel))
+
+
+def first_incomplete(completed: set[str], channel: str = "onsite") -> str:
     """The step to resume at: the first one not yet saved (summary when all are)."""
-    for key in STEP_KEYS[:-1]:
+    for key in keys_for(channel)[:-1]:
         if key not in completed:
             return key
     return "summary"
 
 
-def reachable(step_key: str, completed: set[str]) -> bool:
+def reachable(step_key: str, completed: set[str], channel: str = "onsite") -> bool:
     """A step can be opened once every step before it has been saved."""
-    index = STEP_KEYS.index(step_key)
-    return all(key in completed for key in STEP_KEYS[:index])
+    keys = keys_for(channel)
+    if step_key not in keys:
+        return False
+    return all(key in completed for key in keys[:keys.index(step_key)])
 
 
-def next_step(step_key: str) -> str:
-    index = STEP_KEYS.index(step_key)
-    return STEP_KEYS[min(index + 1, len(STEP_KEYS) - 1)]
+def next_step(step_key: str, channel: str = "onsite") -> str:
+    keys = keys_for(channel)
+    index = keys.index(step_key)
+    return keys[min(index + 1, len(keys) - 1)]
 
 
-def missing_for_submit(completed: set[str]) -> list[str]:
-    return [key for key in STEP_KEYS[:-1] if key not in completed]
+def missing_for_submit(completed: set[str], channel: str = "onsite") -> list[str]:
+    return [key for key in keys_for(channel)[:-1] if key not in completed]

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select, text
 
-from blueprints.opening.workflow import STEP_KEYS
+from tests.factories import STEP_KEYS
 from core.extensions import db
 from core.masking import mask_id_number, mask_mobile
 from core.models import AuditEvent
@@ -10,7 +10,7 @@ from core.roles import Role
 from tests import factories
 from tests.requests.helpers import add_staff, application_row, login_as, page_of, staff_id
 
-NON_CLERKS = ["reviewer", "witness", "marketing", "visitor", "archivist", "manager", "admin"]
+NON_OPENERS = ["reviewer", "marketing", "visitor", "archivist", "manager", "admin"]
 
 
 def _draft(app, username="clerk", until="summary", token=None):
@@ -30,8 +30,15 @@ def _views(app, reference):
 
 # --- roles -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("username", NON_CLERKS)
-def test_only_clerks_may_start_an_application(app, username):
+def test_witness_staff_start_a_witness_opening(app):
+    auth = login_as(app, "witness")
+    page = auth.get("/opening/new").get_data(as_text=True)
+    assert '<input checked id="channel-1" name="channel" required type="radio" value="witness">' in page
+    response = auth.post("/opening/new", {"channel": "witness", "customer_type": "individual", "client_token": "w"})
+    assert response.status_code == 303
+
+@pytest.mark.parametrize("username", NON_OPENERS)
+def test_only_clerks_and_witness_staff_may_start_an_application(app, username):
     auth = login_as(app, username)
     assert auth.get("/opening/new").status_code == 403
     response = auth.post("/opening/new", {"channel": "onsite", "customer_type": "individual", "client_token": "x"})
@@ -51,7 +58,7 @@ def test_non_clerks_cannot_open_or_save_a_step(app, username):
 
 
 @pytest.mark.parametrize("username, status", [
-    ("reviewer", 403), ("archivist", 403), ("witness", 403), ("marketing", 403), ("visitor", 403),
+    ("reviewer", 403), ("archivist", 403), ("witness", 200), ("marketing", 403), ("visitor", 403),
     ("manager", 200), ("admin", 200),
 ])
 def test_detail_page_is_open_to_clerk_manager_and_admin_only(app, username, status):

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 
 from blueprints.opening import choices
 from blueprints.opening.models import Application, IdentityVerification, SuitabilityAssessment
-from blueprints.opening.workflow import STEP_KEYS, next_step
+from blueprints.opening.workflow import next_step
+from tests.factories import STEP_KEYS
 from core.extensions import db
 from core.models import AuditEvent
 from core.timeutil import business_today
@@ -860,9 +861,9 @@ def test_new_form_carries_a_fresh_client_token(clerk):
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"channel": "witness", "customer_type": "individual"}, "暂不支持见证开户，请选择现场开户"),
+    ({"channel": "online", "customer_type": "individual"}, "暂不支持网上开户，请选择现场开户或见证开户"),
     ({"channel": "onsite", "customer_type": "institution"}, "暂只支持个人客户开户"),
-], ids=["witness", "institution"])
+], ids=["online", "institution"])
 def test_channel_not_yet_offered_is_refused_with_422(app, clerk, data, message):
     response = clerk.post("/opening/new", dict(data, client_token="tok-x"))
     assert response.status_code == 422
