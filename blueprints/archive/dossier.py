@@ -11,6 +11,7 @@ SECTION_TITLES = {
     "suitability": "适当性评估结果及答卷",
     "agreements": "协议签署及约定事项",
     "review": "复核记录",
+    "witness": "见证记录",
     "return_visit": "回访记录",
     "accounts": "账户信息",
     "history": "业务流水",
@@ -49,6 +50,17 @@ def build_sections(record: dict, scans: list[dict]) -> list[dict]:
                                         f"{'模拟核查' if verification['simulated'] else verification['provider']}）"))
         sections.append({"key": f"application-{application['reference']}", "title": SECTION_TITLES["application"],
                          "rows": rows})
+        witness = application.get("witness")
+        if witness:
+            sections.append({"key": f"witness-{application['reference']}", "title": SECTION_TITLES["witness"], "rows": [
+                ("面见客户的工作人员", "、".join(n for n in witness["present_names"] if n)),
+                ("开户见证人员", witness.get("witness_name")),
+                ("见证方式", f"远程实时视频（会话 {witness.get('video_reference')}）" if witness.get("remote") else "现场见证"),
+                ("见证地点", witness.get("place")),
+                ("定位", f"{witness['latitude']:.5f}, {witness['longitude']:.5f}" if witness.get("latitude") is not None else "未授权定位"),
+                ("出示工作证件", "是" if witness.get("work_id_shown") else "否"),
+                ("人脸影像采集同意", "已单独同意" if witness.get("photo_consent") else "—"),
+            ]})
         disclosure = application["disclosure"]
         sections.append({"key": f"disclosure-{application['reference']}", "title": SECTION_TITLES["disclosure"],
                          "rows": [("揭示书版本", disclosure.get("version")), ("讲解人员", disclosure.get("explained_by_name")),

@@ -189,6 +189,7 @@ def dossier_record(customer: Customer) -> dict:
             "identity": application.step_data("identity") or {}, "contact": application.step_data("contact") or {},
             "agent": application.step_data("agent") or {}, "disclosure": disclosure,
             "agreements": application.step_data("agreements") or {},
+            "witness": _witness_record(application.step_data("witness"), staff_names),
             "verification": {"result": verification.result, "result_label": ANSWER_LABELS[verification.result],
                              "simulated": verification.simulated, "provider": verification.provider,
                              "reference": verification.reference, "checked_at": _bj(verification.checked_at)}
@@ -220,6 +221,26 @@ def dossier_record(customer: Customer) -> dict:
                                        "status": binding.status, "note": binding.bank_name
                                        + ("（模拟绑定）" if binding.simulated else "")})
     return result
+
+
+def _witness_record(witness: dict | None, staff_names: dict) -> dict | None:
+    if not witness:
+        return None
+    return dict(witness, present_names=[staff_names.get(i) for i in witness.get("present", [])],
+                witness_name=staff_names.get(witness.get("witness_id")))
+
+
+def _witness_images(record: dict) -> list[dict]:
+    """The witness photo and the customer's signature of each witness opening, as dossier scans."""
+    images = []
+    for application in record["applications"]:
+        witness = application.get("witness") or {}
+        for key, title in (("photo_sha256", "见证现场合影"), ("signature_sha256", "客户手写签名")):
+            digest = witness.get(key)
+            if digest and os.path.exists(files.path_for(digest)):
+                images.append({"title": f"{title}（{application['reference']}）", "src": "file://" + files.path_for(digest),
+                               "mime": files.sniff(_read(digest)[:16]) or "image/png"})
+    return images
 
 
 def _assessment_record(assessment, staff_names: dict) -> dict:
@@ -256,7 +277,7 @@ def dossier_inputs(customer: Customer) -> DossierInputs:
     record_bytes = pdf.record_json(record)
     scans = scans_of(customer)
     scan_context = [{"title": f"{s.label}（{_bj(s.uploaded_at)}）", "src": "file://" + files.path_for(s.sha256),
-                     "mime": s.mime} for s in scans]
+                     "mime": s.mime} for s in scans] + _witness_images(record)
     now = datetime.now(BEIJING)
     branch = db.session.get(Branch, customer.branch_id)
     context = {
