@@ -1,5 +1,4 @@
 """Reader pairing and the signed posts of card reads (读卡)."""
-import hashlib
 import hmac
 import json
 import secrets
@@ -9,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
+from reader_agent import signing
 from blueprints.reader.models import CardRead, ReaderDevice, ReaderNonce
 from core import audit
 from core.extensions import db
@@ -29,8 +29,8 @@ class PostRefused(Exception):
 
 
 def signature_for(secret: str, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 over "<timestamp>." + body, hex: what the agent sends in X-Reader-Signature."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    """What the agent sends in X-Reader-Signature; one scheme, defined by the agent's own module."""
+    return signing.sign(secret, timestamp, body)
 
 
 def pair_device(branch_id: int, label: str, actor: Staff) -> tuple[ReaderDevice, str]:
@@ -66,9 +66,11 @@ def accept_post(device_id: str, timestamp: str, signature: str, body: bytes, now
         raise PostRefused("unknown device")
     if device.revoked_at is not None:
         raise PostRefused("revoked device", device)
+    if not (timestamp or "").isascii() or not (timestamp or "").isdigit():
+        raise PostRefused("bad timestamp", device)
     try:
         sent_at = datetime.fromtimestamp(int(timestamp), timezone.utc).replace(tzinfo=None)
-    except (TypeError, ValueError, OverflowError, OSError):
+    except (OverflowError, OSError, ValueError):
         raise PostRefused("bad timestamp", device) from None
     if abs(now - sent_at) > MAX_CLOCK_SKEW:
         raise PostRefused("stale timestamp", device)

@@ -40,7 +40,8 @@ def post(client, device_id, secret, fields=CARD, timestamp=None, signature=None,
     body = body if body is not None else json.dumps({"device_id": device_id, "fields": fields,
                                                       "photo_raw": "V0xUZmFrZQ=="}).encode()
     timestamp = str(int(time.time())) if timestamp is None else timestamp
-    signature = signature or services.signature_for(secret, timestamp, body)
+    if signature is None:
+        signature = services.signature_for(secret, timestamp, body) if timestamp.isdigit() else "0" * 64
     return client.post("/api/reader/reads", data=body, content_type="application/json", headers={
         "X-Reader-Device": device_id, "X-Reader-Timestamp": timestamp, "X-Reader-Signature": signature})
 
