@@ -6,8 +6,10 @@ import argparse
 import json
 import logging
 import os
+import signal
 import stat
 import sys
+import threading
 from pathlib import Path
 
 from reader_agent.agent import DEFAULT_INTERVAL, MIN_INTERVAL, Agent, Poster
@@ -17,7 +19,6 @@ from reader_agent.transports import (
     ReplayFileError,
     ReplayTransport,
     SerialSamTransport,
-    TransportError,
 )
 
 EXIT_USAGE = 2
@@ -112,16 +113,17 @@ def run_command(args) -> int:
     except ValueError as exc:
         return _fail("参数无效", str(exc))
     agent = Agent(transport, poster, interval=args.interval)
+    # A service manager stops us with SIGTERM: finish the poll and close the reader.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     log.info("polling every %.1f s, posting to %s as %s", args.interval, poster.url, args.device)
     try:
-        agent.run()
+        agent.run(should_stop=stop.is_set)
     except KeyboardInterrupt:
-        log.info("stopped")
-    except TransportError as exc:
-        log.error("%s", exc)
-        return 1
+        pass
     finally:
         transport.close()
+    log.info("stopped")
     return 0
 
 

@@ -23,11 +23,13 @@ card type "I" at 248:
 
 Sources (open-source reader drivers that agree on every offset above):
 lochyhuang/DKCloudID_UART_Andoird IDCardData.java (resident and "J" layouts,
-type test on byte 248), a Miaxis face-terminal demo (analysisGreenCard /
-analysiGATCardInfo: the "I" and "J" field sizes), yechangpeng/Paperless
-Centerm/IDCardDef.h (the "I" field sizes: 120/2/30/6/30/16/16/16/4/8/2/6).
-The sources differ only in how much of the "J" tail they call reserved; we
-read the pass number and issue count and ignore the rest.
+type test on byte 248), lixd17820/readcard ID2Txt.java (resident offsets),
+a Miaxis face-terminal demo (analysisGreenCard / analysiGATCardInfo: the "I"
+and "J" field sizes), yechangpeng/Paperless Centerm/IDCardDef.h (the "I"
+field sizes: 120/2/30/6/30/16/16/16/4/8/2/6). They differ only in how much
+of the "J" tail they call reserved, and in what an unknown type byte means:
+the drivers fall back to the resident layout, we refuse it, since decoding
+another layout as a resident card would put wrong data in the right places.
 
 The 2023 foreigner card carries an 18-digit number that does not fit the
 "I" layout's 30-byte field; its layout is not published in any source we

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
+from blueprints.opening.rules import IdType
 from reader_agent import signing
 from blueprints.reader.models import CardRead, ReaderDevice, ReaderNonce
 from core import audit
@@ -110,8 +111,9 @@ def latest_read(branch_id: int, since: datetime) -> CardRead | None:
         .order_by(CardRead.id.desc()).limit(1))
 
 
-# Card-type letters of the text block and the ID types they are.
-CARD_ID_TYPES = {None: "resident_id", "": "resident_id", "J": "hmt_residence_permit", "I": "foreign_permanent_residence"}
+# The agent sends the server's ID-type values; older agents may send the card's own letter.
+CARD_ID_TYPES = {None: "resident_id", "": "resident_id", "J": "hmt_residence_permit", "I": "foreign_permanent_residence",
+                 **{t.value: t.value for t in IdType}}
 
 
 def identity_values(read: CardRead) -> dict:

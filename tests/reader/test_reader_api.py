@@ -144,3 +144,12 @@ def test_another_branchs_reads_do_not_fill_this_branchs_step(app, client, device
     reference = factories.start(other, token="sh-1")
     body = other.get(f"/opening/{reference}/card?since={time.time() - 5}", htmx=True).get_data(as_text=True)
     assert "正在等待读卡" in body
+
+
+@pytest.mark.parametrize("card_type, id_type", [
+    ("resident_id", "resident_id"), ("hmt_residence_permit", "hmt_residence_permit"),
+    ("foreign_permanent_residence", "foreign_permanent_residence"), ("J", "hmt_residence_permit"), (None, "resident_id"),
+])
+def test_the_card_type_decides_the_id_type(card_type, id_type):
+    read = CardRead(fields=dict(CARD, card_type=card_type))
+    assert services.identity_values(read)["id_type"] == id_type

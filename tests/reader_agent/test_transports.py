@@ -2,9 +2,11 @@
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
+from reader_agent.decode import decode_text_block
 from reader_agent.frames import Status
 from reader_agent.transports import (
     CardRead,
@@ -14,6 +16,7 @@ from reader_agent.transports import (
     SamUnavailable,
     SerialSamTransport,
     TransportError,
+    load_replay,
     replay_record,
 )
 from tests.reader_agent.fake_sam import MANAGEMENT_NUMBER, FakeSam, FakeSerialPort
@@ -336,3 +339,11 @@ def test_replay_record_round_trips_every_field(tmp_path):
 
     assert record["text"] == base64.b64encode(resident_block()).decode()
     assert ReplayTransport(path).read_card() == RESIDENT_READ
+
+
+def test_bundled_demo_replay_holds_one_decodable_card_of_each_type():
+    demo = Path(__file__).resolve().parents[2] / "reader_agent" / "samples" / "demo-replay.jsonl"
+
+    card_types = [decode_text_block(read.text)["card_type"] for _, _, read in load_replay(demo)]
+
+    assert card_types == ["resident_id", "hmt_residence_permit", "foreign_permanent_residence"]
