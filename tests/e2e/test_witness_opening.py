@@ -45,7 +45,7 @@ def paired_reader(app, tmp_path, monkeypatch):
     return device_id, secret_file, replay
 
 
-@pytest.mark.parametrize("viewport", ["tablet"], indirect=True)
+@pytest.mark.parametrize("viewport", ["tablet", "tablet_landscape"], indirect=True)
 def test_witness_opens_an_account_on_a_tablet_with_the_card_read_by_the_agent(
         page: Page, live_server, paired_reader, tmp_path):
     device_id, secret_file, replay = paired_reader
