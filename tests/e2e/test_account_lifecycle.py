@@ -15,7 +15,9 @@ def test_submitted_application_becomes_an_active_account(page: Page, new_context
     page.get_by_role("button", name="提交复核").click()
     expect(page.locator("#submitted h1")).to_have_text("开户申请已提交复核")
 
-    # The reviewer approves on the clerk's screen with their own credentials.
+    # The reviewer approves on the clerk's screen with their own credentials. The button works
+    # through htmx only, so wait until the page (and htmx with it) has finished loading.
+    page.wait_for_load_state("load")
     page.get_by_role("button", name="同机复核").click()
     page.fill("#reviewer_username", "reviewer")
     page.fill("#reviewer_password", "wrong-password")

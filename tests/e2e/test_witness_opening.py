@@ -14,7 +14,7 @@ from blueprints.auth.models import Staff
 from blueprints.reader import services as reader_services
 from core.extensions import db
 from tests import factories
-from tests.e2e.test_opening_wizard import answer_questionnaire, fill_agreements, fill_contact, login, save
+from tests.e2e.test_opening_wizard import login, save, walk_from_contact
 from tests.reader_agent.fixtures import PHOTO, resident_block
 
 pytestmark = pytest.mark.e2e
@@ -69,19 +69,7 @@ def test_witness_opens_an_account_on_a_tablet_with_the_card_read_by_the_agent(
     expect(page.locator("#id_number")).to_have_value(factories.CUSTOMER_ID)
     expect(page.locator("#valid_long_term")).to_be_checked()
     save(page, "contact")
-
-    fill_contact(page)
-    save(page, "verification")
-    page.get_by_role("button", name="发起核查").tap()
-    expect(page.locator("#step-panel")).to_have_attribute("data-step", "agent")
-    page.check("input[name=has_agent][value=no]")
-    save(page, "disclosure")
-    page.check("#customer_acknowledged")
-    save(page, "suitability")
-    answer_questionnaire(page)
-    save(page, "agreements", label="提交评估并下一步")
-    fill_agreements(page)
-    save(page, "witness")
+    walk_from_contact(page, then="witness")
 
     # Two staff met the customer; the demo witness is qualified, regular and trained.
     page.locator("#field-present label", has_text="赵见证").locator("input").check()
