@@ -125,6 +125,13 @@ ensure_venv() {
     printf '%s\n' "$digest" >"$stamp"
 }
 
+# ensure_dossier_font -- cut the prepared dossier face (Dossier Sans) out of the
+# installed Noto Sans CJK SC into instance/fonts (or $DOSSIER_FONT_DIR). Takes
+# 15-30 s once; afterwards it only checks that the face is up to date.
+ensure_dossier_font() {
+    (cd "$REPO_ROOT" && .venv/bin/python -m blueprints.archive.fonts build) || return 1
+}
+
 # ---------------------------------------------------------------------------
 # Throw-away PostgreSQL cluster for tests
 # ---------------------------------------------------------------------------
