@@ -1,0 +1,407 @@
+"""Caches that make WeasyPrint 70.0 lay out and paint dossiers faster, with byte-identical output.
+
+A dossier is about 1,400 short runs of text (table cells, labels, legal
+paragraphs), most of them the same from one customer to the next. For each
+run WeasyPrint creates a Pango context, a font description and a layout,
+shapes the text to break the line, throws all of it away, and does it all
+again to paint the line. These caches keep what depends only on the text and
+the font properties, per FontConfiguration (so per set of fonts):
+
+- split_first_line results: where a text breaks in a given width, and its
+  size (the layout WeasyPrint returns is inert by then: text and numbers);
+- Pango contexts per direction and language, font descriptions and
+  OpenType feature strings per font, instead of one of each per text run;
+- the shaped Pango layout a line is painted from.
+
+Two more changes do not touch the pages: a font's whole file (19 MB for the
+Noto collection, 30 MB for HanaMinB) is copied out of HarfBuzz only if
+WeasyPrint ends up embedding it whole, not on every render before it embeds
+a subset; and PDF streams are compressed at zlib level 6 instead of pydyf's
+9, which takes half the time for 1 % more bytes (COMPRESSION_LEVEL).
+
+Everything else, including what goes into the PDF, is WeasyPrint's own code.
+The caches are keyed by every style property the cached code reads, so a
+different font, size, spacing or language is a different entry. install()
+only patches the WeasyPrint version the patches were written against; with
+any other version, dossiers render unpatched (correct, slower) and a warning
+says so. tests/unit/test_weasyprint_speedups.py checks that documents render
+to the same bytes with and without them.
+"""
+from __future__ import annotations
+
+import logging
+import operator
+import threading
+
+LOGGER = logging.getLogger(__name__)
+
+SUPPORTED_VERSION = "70.0"
+
+# Every style property that split_first_line reads, directly or through
+# create_layout, Layout.setup, Layout.set_text and first_line_metrics.
+LINE_BREAK_PROPERTIES = (
+    "white_space", "font_size", "hyphens", "lang", "hyphenate_limit_chars", "hyphenate_character",
+    "hyphenate_limit_zone", "overflow_wrap", "word_break", "letter_spacing", "word_spacing", "tab_size",
+    "direction", "font_language_override", "font_family", "font_style", "font_stretch", "font_weight",
+    "font_variant_caps", "font_variation_settings", "font_kerning", "font_variant_ligatures",
+    "font_variant_position", "font_variant_numeric", "font_variant_alternates", "font_variant_east_asian",
+    "font_feature_settings", "text_decoration_line",
+)
+# What Layout.reactivate (setup and set_text) reads to rebuild a line for painting.
+PAINT_PROPERTIES = (
+    "white_space", "font_size", "lang", "letter_spacing", "word_spacing", "overflow_wrap", "tab_size",
+    "direction", "font_language_override", "font_family", "font_style", "font_stretch", "font_weight",
+    "font_variant_caps", "font_variation_settings", "font_kerning", "font_variant_ligatures",
+    "font_variant_position", "font_variant_numeric", "font_variant_alternates", "font_variant_east_asian",
+    "font_feature_settings", "text_decoration_line",
+)
+FONT_DESCRIPTION_PROPERTIES = (
+    "font_family", "font_style", "font_stretch", "font_weight", "font_size", "font_variant_caps",
+    "font_variation_settings",
+)
+# What WeasyPrint's own strut cache is keyed by (_font_style_cache_key with the size).
+STRUT_PROPERTIES = (
+    "font_family", "font_style", "font_stretch", "font_weight", "font_variant_ligatures",
+    "font_variant_position", "font_variant_caps", "font_variant_numeric", "font_variant_alternates",
+    "font_variant_east_asian", "font_feature_settings", "font_variation_settings", "font_language_override",
+    "lang", "font_size", "line_height",
+)
+FONT_FEATURE_PROPERTIES = (
+    "font_kerning", "font_variant_ligatures", "font_variant_position", "font_variant_caps",
+    "font_variant_numeric", "font_variant_alternates", "font_variant_east_asian", "font_feature_settings",
+)
+
+# Entries per cache before it is emptied and refilled: a dossier needs about
+# 1,500 line breaks and 1,400 painted lines; these bound memory (a few MB).
+MAX_LINE_BREAKS = 20_000
+MAX_PAINTED_LINES = 5_000
+
+COMPRESSION_LEVEL = 6
+
+_ATTRIBUTE = "_dossier_speedups"
+_lock = threading.Lock()
+_originals: dict[str, object] = {}
+
+
+class _Caches:
+    """The caches of one FontConfiguration (one Pango font map)."""
+
+    def __init__(self):
+        self.line_breaks: dict = {}
+        self.painted_lines: dict = {}
+        self.contexts: dict = {}
+        self.descriptions: dict = {}
+        self.features: dict = {}
+        self.struts: dict = {}
+
+
+def caches(font_config) -> _Caches:
+    """Return the caches kept on font_config, creating them on first use."""
+    found = font_config.__dict__.get(_ATTRIBUTE)
+    if found is None:
+        found = font_config.__dict__[_ATTRIBUTE] = _Caches()
+    return found
+
+
+# The keys are tuples of style values (ComputedStyle computes a missing one on
+# access, as style[name] does). A value that is not hashable makes the caller
+# fall back to WeasyPrint's own code.
+_line_break_key = operator.itemgetter(*LINE_BREAK_PROPERTIES)
+_paint_key = operator.itemgetter(*PAINT_PROPERTIES)
+_description_key = operator.itemgetter(*FONT_DESCRIPTION_PROPERTIES)
+_features_key = operator.itemgetter(*FONT_FEATURE_PROPERTIES)
+_strut_key = operator.itemgetter(*STRUT_PROPERTIES)
+
+
+def is_installed() -> bool:
+    return bool(_originals)
+
+
+def install() -> bool:
+    """Patch WeasyPrint with the caches; return whether they are active."""
+    import weasyprint
+
+    with _lock:
+        if _originals:
+            return True
+        if weasyprint.__version__ != SUPPORTED_VERSION:
+            LOGGER.warning(
+                "WeasyPrint %s is not %s: dossiers render without the layout caches (slower, same output)",
+                weasyprint.__version__, SUPPORTED_VERSION)
+            return False
+        from weasyprint.draw import text as draw_text_module
+        from weasyprint.layout import inline, preferred
+        from weasyprint.svg import text as svg_text
+        from weasyprint.text import line_break
+
+        import weasyprint.draw as draw_module
+
+        import pydyf
+        from weasyprint.pdf import fonts as pdf_fonts
+
+        from weasyprint.css import computed_values
+
+        _originals.update(
+            strut=line_break.strut,
+            split_first_line=line_break.split_first_line,
+            setup=line_break.Layout.setup,
+            draw_text=draw_text_module.draw_text,
+            font_init=pdf_fonts.Font.__init__,
+            pydyf_zlib=pydyf.zlib,
+        )
+        split = _cached_split_first_line(line_break.split_first_line, line_break.Layout)
+        for module in (line_break, inline, preferred, svg_text):
+            module.split_first_line = split
+        line_break.Layout.setup = _cached_setup
+        strut = _cached_strut(line_break.strut)
+        for module in (line_break, inline, computed_values):
+            module.strut = strut
+        draw = _cached_draw_text(draw_text_module.draw_text)
+        draw_text_module.draw_text = draw_module.draw_text = draw
+        pdf_fonts.Font.__init__ = _font_init_without_copy(pdf_fonts.Font.__init__, pdf_fonts)
+        pdf_fonts.Font.file_content = property(_file_content, _set_file_content)
+        pydyf.zlib = _Zlib(COMPRESSION_LEVEL)
+        return True
+
+
+def uninstall() -> None:
+    """Put WeasyPrint's own functions back (tests compare the two)."""
+    from weasyprint.draw import text as draw_text_module
+    from weasyprint.layout import inline, preferred
+    from weasyprint.svg import text as svg_text
+    from weasyprint.text import line_break
+
+    import weasyprint.draw as draw_module
+
+    import pydyf
+    from weasyprint.css import computed_values
+    from weasyprint.pdf import fonts as pdf_fonts
+
+    with _lock:
+        if not _originals:
+            return
+        for module in (line_break, inline, computed_values):
+            module.strut = _originals["strut"]
+        for module in (line_break, inline, preferred, svg_text):
+            module.split_first_line = _originals["split_first_line"]
+        line_break.Layout.setup = _originals["setup"]
+        draw_text_module.draw_text = draw_module.draw_text = _originals["draw_text"]
+        pdf_fonts.Font.__init__ = _originals["font_init"]
+        del pdf_fonts.Font.file_content
+        pydyf.zlib = _originals["pydyf_zlib"]
+        _originals.clear()
+
+
+def set_compression_level(level: int) -> None:
+    """Compress PDF streams at this zlib level while the speed-ups are installed (tests use 9, pydyf's)."""
+    import pydyf
+
+    if _originals:
+        pydyf.zlib = _Zlib(level)
+
+
+class _Zlib:
+    """The zlib module as pydyf sees it, at another compression level."""
+
+    def __init__(self, level: int):
+        import zlib
+
+        self._zlib = zlib
+        self.level = level
+
+    def compressobj(self, level=None, *args, **kwargs):
+        return self._zlib.compressobj(self.level, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._zlib, name)
+
+
+_NOT_READ = object()
+
+
+def _font_init_without_copy(font_init, pdf_fonts):
+    get_hb_object_data = pdf_fonts.get_hb_object_data
+
+    def deferred(hb_object, *args, **kwargs):
+        return _NOT_READ if not args and not kwargs else get_hb_object_data(hb_object, *args, **kwargs)
+
+    def init(self, pango_font, description, font_size):
+        # Font.__init__ copies the whole font file; subsetting reads the
+        # HarfBuzz face instead and replaces it. Read it only if it is used.
+        pdf_fonts.get_hb_object_data = deferred
+        try:
+            font_init(self, pango_font, description, font_size)
+        finally:
+            pdf_fonts.get_hb_object_data = get_hb_object_data
+
+    return init
+
+
+def _file_content(font):
+    from weasyprint.text.fonts import get_hb_object_data
+
+    content = font.__dict__.get("_file_content", _NOT_READ)
+    if content is _NOT_READ:
+        content = font.__dict__["_file_content"] = get_hb_object_data(font.hb_face)
+    return content
+
+
+def _set_file_content(font, content):
+    font.__dict__["_file_content"] = content
+
+
+def _cached_split_first_line(split_first_line, layout_class):
+    def cached(text, style, context, max_width, justification_spacing, is_line_start=True, minimum=False):
+        line_breaks = caches(style.font_config).line_breaks
+        try:
+            key = (text, max_width, justification_spacing, is_line_start, minimum,
+                   _line_break_key(style))
+            found = line_breaks.get(key)
+        except TypeError:
+            return split_first_line(
+                text, style, context, max_width, justification_spacing, is_line_start, minimum)
+        if found is None:
+            layout, *sizes = split_first_line(
+                text, style, context, max_width, justification_spacing, is_line_start, minimum)
+            if len(line_breaks) >= MAX_LINE_BREAKS:
+                line_breaks.clear()
+            # The layout comes back deactivated: text and numbers only. Kept as
+            # a plain dict, the entry holds nothing the garbage collector must
+            # walk; each text box gets a layout of its own made from it.
+            line_breaks[key] = found = (dict(layout.__dict__), *sizes)
+            return (layout, *sizes)
+        layout = layout_class.__new__(layout_class)
+        layout.__dict__.update(found[0])
+        return (layout, *found[1:])
+
+    return cached
+
+
+def _cached_strut(strut):
+    def cached(style):
+        struts = caches(style.font_config).struts
+        try:
+            key = _strut_key(style)
+            found = struts.get(key)
+        except TypeError:
+            return strut(style)
+        if found is None:
+            found = struts[key] = strut(style)
+        return found
+
+    return cached
+
+
+def _cached_setup(self, style):
+    """Layout.setup of WeasyPrint 70.0, with contexts, font descriptions and features reused."""
+    from weasyprint.text.constants import LST_TO_ISO, PANGO_DIRECTION
+    from weasyprint.text.ffi import FROM_UNITS, ffi, gobject, pango, unicode_to_char_p
+    from weasyprint.text.fonts import font_features, get_font_description
+
+    self.style = style
+    self.first_line_direction = 0
+    font_config = style.font_config
+    cached = caches(font_config)
+
+    override = style["font_language_override"]
+    if override != "normal":
+        lang = LST_TO_ISO.get(override.lower(), override)
+    else:
+        lang = style["lang"] or None
+    context_key = (style["direction"], lang)
+    found = cached.contexts.get(context_key)
+    if found is None:
+        # A context is only read by the layouts made from it, never changed
+        # after this: one per direction and language serves them all.
+        pango_context = ffi.gc(pango.pango_font_map_create_context(font_config.font_map), gobject.g_object_unref)
+        pango.pango_context_set_round_glyph_positions(pango_context, False)
+        pango.pango_context_set_base_dir(pango_context, PANGO_DIRECTION[style["direction"]])
+        if lang:
+            lang_p, _ = unicode_to_char_p(lang)
+            language = pango.pango_language_from_string(lang_p)
+            pango.pango_context_set_language(pango_context, language)
+        else:
+            language = pango.pango_language_get_default()
+        found = cached.contexts[context_key] = (pango_context, language)
+    pango_context, self.language = found
+
+    assert not isinstance(style["font_family"], str), "font_family should be a list"
+    description_key = _description_key(style)
+    font_description = cached.descriptions.get(description_key)
+    if font_description is None:
+        # pango_layout_set_font_description copies it: one per font serves all layouts.
+        font_description = cached.descriptions[description_key] = get_font_description(style)
+    self.layout = ffi.gc(pango.pango_layout_new(pango_context), gobject.g_object_unref)
+    pango.pango_layout_set_auto_dir(self.layout, False)
+    pango.pango_layout_set_font_description(self.layout, font_description)
+
+    if style["text_decoration_line"] != "none":
+        metrics = ffi.gc(
+            pango.pango_context_get_metrics(pango_context, font_description, self.language),
+            pango.pango_font_metrics_unref)
+        self.ascent = FROM_UNITS * pango.pango_font_metrics_get_ascent(metrics)
+        self.underline_position = FROM_UNITS * pango.pango_font_metrics_get_underline_position(metrics)
+        self.strikethrough_position = FROM_UNITS * pango.pango_font_metrics_get_strikethrough_position(metrics)
+        self.underline_thickness = FROM_UNITS * pango.pango_font_metrics_get_underline_thickness(metrics)
+        self.strikethrough_thickness = FROM_UNITS * pango.pango_font_metrics_get_strikethrough_thickness(metrics)
+    else:
+        self.ascent = None
+        self.underline_position = None
+        self.strikethrough_position = None
+
+    features_key = _features_key(style)
+    features = cached.features.get(features_key)
+    if features is None:
+        wanted = font_features(*features_key)
+        features = cached.features[features_key] = (
+            ",".join(f"{key} {value}" for key, value in wanted.items()).encode() if wanted else b"")
+    if features:
+        attr = font_config.font_features.setdefault(features, pango.pango_attr_font_features_new(features))
+        attr_list = pango.pango_attr_list_new()
+        pango.pango_attr_list_insert(attr_list, attr)
+        pango.pango_layout_set_attributes(self.layout, attr_list)
+
+
+_DECORATION_METRICS = (
+    "ascent", "underline_position", "strikethrough_position", "underline_thickness", "strikethrough_thickness")
+
+
+def _cached_draw_text(draw_text):
+    from weasyprint.text.ffi import pango
+
+    def reactivate(layout, style):
+        """Layout.reactivate, reusing the shaped Pango layout of an identical line."""
+        painted_lines = caches(style.font_config).painted_lines
+        try:
+            key = (layout.text, layout.justification_spacing, _paint_key(style))
+            found = painted_lines.get(key)
+        except TypeError:
+            type(layout).reactivate(layout, style)
+            return
+        if found is None:
+            type(layout).reactivate(layout, style)
+            # draw_first_line sets this before reading the line; set it once, here.
+            pango.pango_layout_set_single_paragraph_mode(layout.layout, True)
+            if len(painted_lines) >= MAX_PAINTED_LINES:
+                painted_lines.clear()
+            painted_lines[key] = (
+                layout.layout, layout.language, *(layout.__dict__.get(name) for name in _DECORATION_METRICS))
+            return
+        layout.style = style
+        layout.first_line_direction = 0
+        layout.layout, layout.language = found[0], found[1]
+        for name, value in zip(_DECORATION_METRICS, found[2:]):
+            setattr(layout, name, value)
+
+    def cached(stream, textbox, offset_x, text_overflow, block_ellipsis="none"):
+        if text_overflow == "ellipsis" or block_ellipsis != "none":
+            # Ellipsis changes the layout's width and text while painting: not shareable.
+            return draw_text(stream, textbox, offset_x, text_overflow, block_ellipsis)
+        layout = textbox.pango_layout
+        layout.reactivate = reactivate.__get__(layout)
+        try:
+            return draw_text(stream, textbox, offset_x, text_overflow, block_ellipsis)
+        finally:
+            del layout.reactivate
+
+    return cached
