@@ -132,8 +132,9 @@ class _Renderer:
 
     The FontConfiguration holds the Pango font map: the fonts opened, their
     coverage, the fallback lists fontconfig computed, WeasyPrint's strut and
-    feature caches. Pango objects are not thread-safe, hence the lock; a forked
-    worker builds its own.
+    feature caches, and the layout caches of weasyprint_speedups. The prepared
+    face (fonts.PREPARED_FAMILY) is loaded into it once. Pango objects are not
+    thread-safe, hence the lock; a forked worker builds its own.
 
     Images are not kept between renders: WeasyPrint caches them by URL, so a
     scan replaced at the same path would print stale, and a dossier's scans
@@ -145,19 +146,34 @@ class _Renderer:
         self._pid = None
         self._fonts_checked = False
         self.font_config = None
+        self.stylesheets = []
 
     def prepare(self):
-        """Return the warm font configuration, checking the machine once per process."""
+        """Return the warm font configuration and its stylesheets, checking the machine once per process."""
+        from blueprints.archive import weasyprint_speedups
+
         if self._pid != os.getpid():
+            import weasyprint
             from weasyprint.text.fonts import FontConfiguration
 
             self._pid = os.getpid()
             self._fonts_checked = False
             self.font_config = FontConfiguration()
+            self.stylesheets = []
+            prepared = fonts.prepared_font()
+            if prepared is None:
+                LOGGER.warning(
+                    "the prepared dossier font is missing or out of date: dossiers print with the installed "
+                    "fonts, slower and larger; run: python -m blueprints.archive.fonts build")
+            else:
+                self.stylesheets = [weasyprint.CSS(
+                    string=f'@font-face {{ font-family: "{fonts.PREPARED_FAMILY}"; src: url("{prepared.as_uri()}") }}',
+                    font_config=self.font_config)]
         if not self._fonts_checked:
             check_fonts()
             self._fonts_checked = True
-        return self.font_config
+        weasyprint_speedups.install()
+        return self.font_config, self.stylesheets
 
 
 _renderer = _Renderer()
@@ -205,7 +221,7 @@ def render_pdf(
     fetcher = URLFetcher(allowed_protocols=ALLOWED_PROTOCOLS, fail_on_errors=True)
 
     with _renderer.lock:
-        font_config = _renderer.prepare()
+        font_config, stylesheets = _renderer.prepare()
         # A render builds a large graph of boxes, styles and Pango wrappers that
         # stays reachable until the PDF is written; with the collector on, Python
         # walks that growing graph again and again for nothing. Paused, a dossier
@@ -214,7 +230,7 @@ def render_pdf(
         gc.disable()
         try:
             pdf, missing = _write_pdf(
-                html, base_url, fetcher, font_config, pdf_attachments, title, author, created_w3c
+                html, base_url, fetcher, font_config, stylesheets, pdf_attachments, title, author, created_w3c
             )
         except FatalURLFetchingError as error:
             # A BaseException in WeasyPrint: make it an ordinary error for the caller.
@@ -230,12 +246,12 @@ def render_pdf(
     return pdf
 
 
-def _write_pdf(html, base_url, fetcher, font_config, attachments, title, author, created_w3c):
+def _write_pdf(html, base_url, fetcher, font_config, stylesheets, attachments, title, author, created_w3c):
     """Render and write; return the PDF and the characters that had no glyph in any font."""
     import weasyprint
 
     document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
-        font_config=font_config
+        font_config=font_config, stylesheets=stylesheets
     )
     metadata = document.metadata
     metadata.title = title

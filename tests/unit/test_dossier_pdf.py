@@ -15,7 +15,7 @@ from fontTools.ttLib import TTFont
 from PIL import Image
 from pypdf import PdfReader
 
-from blueprints.archive import fonts, pdf
+from blueprints.archive import fonts, pdf, weasyprint_speedups
 
 CREATED = dt.datetime(2026, 11, 25, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 NAME = "刘䶮"  # 䶮 U+4DAE: CJK Extension A
@@ -133,7 +133,7 @@ def _embedded_program(font) -> bytes:
 
 @pytest.mark.parametrize(
     ("char", "family"),
-    [("刘", "Noto-Sans-CJK-SC"), ("䶮", "Noto-Sans-CJK-SC"), ("𠀀", "HanaMinB")],
+    [("刘", "Dossier-Sans"), ("䶮", "Noto-Sans-CJK-SC"), ("𠀀", "HanaMinB")],
 )
 def test_rare_characters_print_with_a_real_glyph_of_the_intended_font(dossier, char, family):
     for font in _fonts(dossier["reader"]):
@@ -271,3 +271,50 @@ def test_created_without_time_zone_is_refused():
     with pytest.raises(ValueError):
         pdf.render_pdf("<p>x</p>", base_url="file:///", attachments=[], title="t", author="a",
                        created=dt.datetime(2026, 11, 25, 10, 30))
+
+
+def test_prepared_font_is_built_here():
+    assert fonts.prepared_font() is not None, "run: python -m blueprints.archive.fonts build"
+
+
+@pytest.fixture
+def stock_weasyprint():
+    """WeasyPrint without this project's layout caches, for a stock rendering to compare with."""
+    weasyprint_speedups.uninstall()
+    yield
+    weasyprint_speedups.install()
+
+
+def _font_names(data: bytes) -> str:
+    return " ".join(str(font["/BaseFont"]) for font in _fonts(PdfReader(io.BytesIO(data))))
+
+
+def _gray_pages(data: bytes, folder, name: str) -> list[bytes]:
+    source = folder / f"{name}.pdf"
+    source.write_bytes(data)
+    subprocess.run(["pdftoppm", "-r", "72", "-gray", str(source), str(folder / name)], check=True, timeout=120)
+    return [page.read_bytes() for page in sorted(folder.glob(f"{name}-*.pgm"))]
+
+
+def test_dossier_prints_the_same_pages_as_stock_weasyprint(dossier, tmp_path, stock_weasyprint):
+    """The prepared font and the caches change how fast and how small, never what is printed."""
+    import weasyprint
+
+    stock = weasyprint.HTML(string=dossier["html"], base_url="file:///").write_pdf()
+    assert "Dossier-Sans" in _font_names(dossier["pdf"])
+    assert "Dossier-Sans" not in _font_names(stock)
+    stock_pages = _gray_pages(stock, tmp_path, "stock")
+    dossier_pages = _gray_pages(dossier["pdf"], tmp_path, "dossier")
+    assert len(stock_pages) == len(dossier_pages) == len(dossier["reader"].pages)
+    for number, (expected, printed) in enumerate(zip(stock_pages, dossier_pages), start=1):
+        assert printed == expected, f"page {number} differs from stock WeasyPrint's"
+
+
+def test_without_the_prepared_font_dossiers_still_print_and_say_why(monkeypatch, caplog):
+    monkeypatch.setattr(fonts, "prepared_font", lambda: None)
+    monkeypatch.setattr(pdf.LOGGER, "disabled", False)  # alembic's fileConfig disables loggers
+    monkeypatch.setattr(pdf, "_renderer", pdf._Renderer())
+    data = render("<p>客户刘䶮</p>")
+    assert "客户刘䶮" in all_text(PdfReader(io.BytesIO(data)))
+    assert "Dossier-Sans" not in _font_names(data)
+    assert "python -m blueprints.archive.fonts build" in caplog.text
