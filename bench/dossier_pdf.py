@@ -1,21 +1,27 @@
 """Measure dossier PDF rendering: stock WeasyPrint against blueprints.archive.pdf.render_pdf.
 
 Usage:
-    .venv/bin/python bench/dossier_pdf.py [--runs 5] [--fonttools-runs 2] [--no-fonttools] [--out DIR]
+    .venv/bin/python bench/dossier_pdf.py [--runs 11] [--fonttools-runs 3] [--no-fonttools]
+                                          [--only stock,dossier] [--same-customer] [--out DIR]
 
-It builds a realistic table-heavy Chinese dossier (application form, risk
-disclosure, 16 suitability answers, agreements, review, return visit and a long
-change history; the customer's name has 䶮, CJK Extension A, and a former name
-has 𠀀, Extension B), renders the template once, then renders that same HTML
-in one child process per variant, so that each variant's peak memory and
-caches are its own. The children render in lockstep, one render each in turn,
-so that a burst of other work on a shared machine slows all variants alike:
+It builds realistic table-heavy Chinese dossiers of 11 pages (application
+form, risk disclosure, 16 suitability answers, agreements, review, return
+visit and a long change history), one customer per run: customer 0 is 刘䶮
+(䶮, CJK Extension A), some names are outside GB 2312 (玥), and every former
+name has an Extension B character (𠀀), so the fallback fonts are always in
+play. Every variant renders the same customers' HTML, each in its own child
+process so that its peak memory and caches are its own. The children render in
+lockstep, one render each in turn, so that a burst of other work on a shared
+machine slows all variants alike:
 
   stock/draft CSS  stock, with the CSS the template avoids put back (auto
                    table layout, bold headings): what the template saves
   stock            weasyprint.HTML(string=html, base_url=...).write_pdf(), defaults
-  dossier          render_pdf(): PDF/A-3b, record.json attached, warm caches
+  dossier          render_pdf(): PDF/A-3b, record.json attached, warm font
+                   configuration, prepared face, layout caches, GC paused
   dossier/GC on    the same with Python's garbage collector left running
+  dossier/before   render_pdf() as it was before the prepared face and the
+                   layout caches: installed fonts, WeasyPrint's own code
   dossier+warm_up  the same after pdf.warm_up() at process start
   fonttools        stock, with WeasyPrint forced onto its fontTools subsetter, as
                    it is when Debian's libharfbuzz-subset0 is missing
@@ -23,11 +29,16 @@ so that a burst of other work on a shared machine slows all variants alike:
 
 Each child renders N times: the first is "cold" (a fresh process: fonts,
 fontconfig and Pango state are created), the median of the rest is "warm".
-Wall and CPU time are both printed; on an idle machine they agree.
+"steady cpu" is the CPU a child spent per dossier from its first warm render
+to its last, whatever ran in between included: the garbage collection that a
+render with the collector paused leaves for later is counted there.
+--same-customer renders customer 0 every time, the best case for caches.
 """
 import argparse
 import json
+import logging
 import os
+import random
 import re
 import resource
 import statistics
@@ -105,54 +116,85 @@ CHANGE_FIELDS = [
 ]
 
 
-def build_context(*, change_rows: int = 110) -> tuple[dict, dict]:
-    """Return (sections, record) for a realistic dossier of about 11 pages."""
+SURNAMES = "刘王李张陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+# 玥 is outside GB 2312 (GBK): such names print from the installed Noto Sans CJK SC.
+GIVEN_NAMES = ["䶮", "晓敏", "建国", "婧", "子涵", "浩然", "秀英", "志强", "雨桐", "俊杰", "嘉怡", "明轩", "玥"]
+OCCUPATIONS = ["企业管理人员", "专业技术人员", "个体工商户", "公务员", "教师", "自由职业者"]
+BANKS = ["中国工商银行北京朝阳门支行", "中国建设银行北京东四支行", "招商银行北京建国门支行", "中国银行北京金融街支行"]
+LEVELS = ["C1 保守型", "C2 谨慎型", "C3 稳健型", "C4 积极型", "C5 激进型"]
+# Another answer some customers give (question index: answer, score).
+OPTIONS = {
+    0: ("C. 40 至 50 周岁", 6), 1: ("B. 10 万至 50 万元", 6), 2: ("C. 25% 至 50%", 8),
+    4: ("B. 有限：本人参与过银行理财产品的交易", 4), 5: ("B. 1 至 5 年", 6), 7: ("C. 资产迅速增长", 8),
+    8: ("C. 30% 至 50%", 8), 12: ("B. 退休人员", 4), 13: ("D. 硕士及以上", 8),
+}
+STAFF = ["王晓敏", "李娜", "张伟", "刘洋", "陈静", "赵敏", "孙丽", "周杰"]
+
+
+def build_context(*, change_rows: int = 110, seed: int = 0) -> tuple[dict, dict]:
+    """Return (sections, record) for a realistic dossier of about 11 pages.
+
+    seed 0 is 刘䶮 (CJK Extension A) with the former name 刘𠀀 (Extension B);
+    other seeds are other customers: other names, numbers, dates, answers and
+    change history, as consecutive dossiers of a branch would be. Every
+    customer keeps an Extension B former name, so both fonts are always used.
+    """
+    rng = random.Random(seed)
+    surname = SURNAMES[seed % len(SURNAMES)]
+    given = GIVEN_NAMES[0] if seed == 0 else rng.choice(GIVEN_NAMES[1:])
+    number = f"{110105 + seed % 97:06d}{2026 - seed % 3}{731 + seed:05d}"
     customer = {
-        "name": "刘䶮",
-        "customer_no": "C110105202600731",
+        "name": surname + given,
+        "customer_no": f"C{number}",
         "id_type_label": "居民身份证",
-        "id_number_masked": "1****************X",
+        "id_number_masked": f"{number[0]}****************{rng.choice('0123456789X')}",
     }
+    signed = CREATED - timedelta(days=30 + 7 * seed, minutes=13 * seed)
+    staff = rng.sample(STAFF, 4)
+    phone = f"1{rng.randint(30, 99)}****{rng.randint(0, 9999):04d}"
     application = [
         ("客户姓名", customer["name"]),
-        ("曾用名", "刘𠀀"),
-        ("性别", "男"),
+        ("曾用名", surname + "𠀀"),
+        ("性别", rng.choice(["男", "女"])),
         ("国籍", "中国"),
-        ("出生日期", "1988-06-15"),
+        ("出生日期", f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"),
         ("证件类型", customer["id_type_label"]),
         ("证件号码", customer["id_number_masked"]),
-        ("证件有效期", "2016-03-01 至 2036-03-01"),
-        ("证件地址", "北京市朝阳区****"),
-        ("联系地址", "北京市东城区****"),
-        ("移动电话", "139****8866"),
-        ("电子邮箱", "l***@example.com.cn"),
-        ("职业", "企业管理人员"),
-        ("工作单位", "北京某某科技有限公司"),
-        ("学历", "本科"),
+        ("证件有效期", f"{2016 + seed % 9}-03-01 至 {2036 + seed % 9}-03-01"),
+        ("证件地址", rng.choice(["北京市朝阳区****", "北京市海淀区****", "河北省廊坊市****"])),
+        ("联系地址", rng.choice(["北京市东城区****", "北京市西城区****", "北京市丰台区****"])),
+        ("移动电话", phone),
+        ("电子邮箱", f"{rng.choice('lwzcy')}***@example.com.cn"),
+        ("职业", rng.choice(OCCUPATIONS)),
+        ("工作单位", rng.choice(["北京某某科技有限公司", "某某大学", "某某贸易有限公司", "无"])),
+        ("学历", rng.choice(["本科", "硕士研究生", "大专", "博士研究生"])),
         ("税收居民身份", "仅为中国税收居民"),
         ("实际控制人", "本人"),
         ("交易受益人", "本人"),
         ("开立账户", "资金账户；上海 A 股账户；深圳 A 股账户"),
-        ("存管银行", "中国工商银行北京朝阳门支行"),
-        ("开户渠道", "临柜（现场见证）"),
-        ("经办人员", "柜台业务岗 王晓敏（工号 010233）"),
+        ("存管银行", rng.choice(BANKS)),
+        ("开户渠道", rng.choice(["临柜（现场见证）", "见证开户（异地）"])),
+        ("经办人员", f"柜台业务岗 {staff[0]}（工号 0102{rng.randint(10, 99)}）"),
     ]
+    answers = [(question, *(OPTIONS[i] if seed and i in OPTIONS and rng.random() < 0.5 else (answer, score)))
+               for i, (question, answer, score) in enumerate(QUESTIONS)]
     suitability = [
         [str(i), question, answer, str(score)]
-        for i, (question, answer, score) in enumerate(QUESTIONS, start=1)
+        for i, (question, answer, score) in enumerate(answers, start=1)
     ]
-    total = sum(score for _, _, score in QUESTIONS)
-    signed = CREATED - timedelta(days=30)
+    total = sum(score for _, _, score in answers)
+    level = "C3 稳健型" if seed == 0 else LEVELS[min(total // 20, len(LEVELS) - 1)]
     agreements = [
         [name, version, how, (signed + timedelta(minutes=3 * i)).strftime("%Y-%m-%d %H:%M")]
         for i, (name, version, how) in enumerate(AGREEMENTS)
     ]
     changes = []
     for i in range(change_rows):
-        field, old, new, why = CHANGE_FIELDS[i % len(CHANGE_FIELDS)]
-        when = signed + timedelta(days=i, hours=i % 9)
+        field, old, new, why = CHANGE_FIELDS[(i + seed) % len(CHANGE_FIELDS)] if not seed else rng.choice(CHANGE_FIELDS)
+        when = signed + timedelta(days=i, hours=i % 9, minutes=seed and rng.randint(0, 59))
+        clerk = i % 40 if not seed else rng.randint(0, 39)
         changes.append([
-            when.strftime("%Y-%m-%d %H:%M"), f"柜台业务岗（工号 0102{i % 40:02d}）", field, old, new, why])
+            when.strftime("%Y-%m-%d %H:%M"), f"柜台业务岗（工号 0102{clerk:02d}）", field, old, new, why])
     sections = [
         {"key": "application", "title": "开户申请表", "rows": application},
         {"key": "risk-disclosure", "title": "风险揭示书", "paragraphs": RISK_PARAGRAPHS,
@@ -160,25 +202,25 @@ def build_context(*, change_rows: int = 110) -> tuple[dict, dict]:
         {"key": "suitability", "title": "投资者适当性评估", "tables": [
             {"caption": "风险承受能力评估问卷（16 题）", "headers": ["序号", "问题", "客户选择", "得分"],
              "widths": ["7%", "51%", "34%", "8%"], "rows": suitability}],
-         "rows": [("总分", str(total)), ("风险承受能力等级", "C3 稳健型"), ("评估日期", signed.strftime("%Y-%m-%d"))]},
+         "rows": [("总分", str(total)), ("风险承受能力等级", level), ("评估日期", signed.strftime("%Y-%m-%d"))]},
         {"key": "agreements", "title": "协议签署记录", "tables": [
             {"headers": ["协议名称", "版本", "签署方式", "签署时间"], "widths": ["42%", "12%", "18%", "28%"],
              "rows": agreements}]},
         {"key": "review", "title": "复核记录", "rows": [
-            ("复核结论", "通过"), ("复核人员", "复核岗 陈静（工号 010311）"),
+            ("复核结论", "通过"), ("复核人员", f"复核岗 {staff[1]}（工号 010311）"),
             ("复核时间", (signed + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")),
             ("复核意见", "身份证件联网核查一致，影像资料清晰完整，适当性匹配，同意开户。")],
          "tables": [{"caption": "复核过程", "headers": ["时间", "人员", "动作", "说明"],
                      "widths": ["22%", "12%", "14%", "52%"], "rows": [
              [(signed + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M"), who, what, note]
              for m, who, what, note in [
-                 (30, "王晓敏", "提交复核", "首次提交"),
-                 (75, "陈静", "退回", "证件背面影像反光，请重新采集"),
-                 (95, "王晓敏", "重新提交", "已重新采集证件背面影像"),
-                 (120, "陈静", "复核通过", "资料完整"),
+                 (30, staff[0], "提交复核", "首次提交"),
+                 (75, staff[1], "退回", "证件背面影像反光，请重新采集"),
+                 (95, staff[0], "重新提交", "已重新采集证件背面影像"),
+                 (120, staff[1], "复核通过", "资料完整"),
              ]]}]},
         {"key": "return-visit", "title": "回访记录", "rows": [
-            ("回访方式", "电话回访（录音）"), ("回访人员", "回访岗 赵敏（工号 010420）"),
+            ("回访方式", "电话回访（录音）"), ("回访人员", f"回访岗 {staff[2]}（工号 010420）"),
             ("回访时间", (signed + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")), ("回访结论", "成功，账户已激活")],
          "tables": [{"headers": ["序号", "回访问题", "客户回答"], "widths": ["8%", "56%", "36%"], "rows": [
              ["1", "请问您是否本人亲自办理开户？", "是"],
@@ -195,24 +237,24 @@ def build_context(*, change_rows: int = 110) -> tuple[dict, dict]:
     record = {
         "customer": customer,
         "application": dict(application),
-        "suitability": {"answers": suitability, "total": total, "level": "C3"},
+        "suitability": {"answers": suitability, "total": total, "level": level.split()[0]},
         "agreements": agreements,
         "changes": changes,
     }
     return sections, record
 
 
-def context_and_record(change_rows: int = 110) -> tuple[dict, dict]:
+def context_and_record(change_rows: int = 110, seed: int = 0) -> tuple[dict, dict]:
     """Return (template context, record) with the fingerprint of the record filled in."""
     from blueprints.archive import pdf
 
-    sections, record = build_context(change_rows=change_rows)
+    sections, record = build_context(change_rows=change_rows, seed=seed)
     context = {
         "firm": "华夏远景证券股份有限公司",
         "branch": "北京朝阳门营业部",
         "customer": record["customer"],
-        "archive_no": "DA-2026-110105-000731",
-        "generated_at": CREATED.strftime("%Y-%m-%d %H:%M:%S（北京时间）"),
+        "archive_no": f"DA-2026-110105-{731 + seed:06d}",
+        "generated_at": (CREATED + timedelta(minutes=seed)).strftime("%Y-%m-%d %H:%M:%S（北京时间）"),
         "fingerprint": pdf.sha256_hex(pdf.record_json(record)),
         "sections": sections,
     }
@@ -225,8 +267,9 @@ DRAFT_CSS = "<style>table { table-layout: auto } h1, h2, h3, th, caption { font-
 VARIANTS = {
     "stock/draft CSS": "stock, CSS as first drafted: auto table layout, bold headings (Noto Sans CJK Bold)",
     "stock": "weasyprint.HTML(string=html, base_url=...).write_pdf(), all defaults",
-    "dossier": "render_pdf(): PDF/A-3b + record.json, warm caches, GC paused",
+    "dossier": "render_pdf(): PDF/A-3b + record.json, prepared face, layout caches, GC paused",
     "dossier/GC on": "render_pdf() with the garbage collector left running",
+    "dossier/before": "render_pdf() without the prepared face and the layout caches (as of 2026-11-25)",
     "dossier+warm_up": "render_pdf() after warm_up() at process start",
     "fonttools": "stock, WeasyPrint forced onto fontTools (as without libharfbuzz-subset0)",
 }
@@ -236,14 +279,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def serve(variant: str, html_path: Path, record_path: Path, out: Path) -> None:
-    """Child process: set up one variant, then render once per "render" line on stdin.
+def serve(variant: str, folder: Path, out: Path) -> None:
+    """Child process: set up one variant, then render once per "render N" line on stdin.
 
-    Answers one JSON line per request; "done" writes the last PDF and reports
-    the size and this process's peak RSS.
+    Render N is customer N's dossier (dossier-N.html in folder). Answers one
+    JSON line per request: the render's wall and CPU time, and this process's
+    CPU clock before and after it, so that the parent can tell what renders
+    cost in a steady state, the garbage collection that a render leaves for
+    later included. "done" writes the last PDF and reports the size and this
+    process's peak RSS.
     """
-    html = html_path.read_text()
-    record = json.loads(record_path.read_text())
+    htmls = {int(path.stem.split("-")[1]): path.read_text() for path in folder.glob("dossier-*.html")}
+    records = {int(path.stem.split("-")[1]): json.loads(path.read_text()) for path in folder.glob("record-*.json")}
     base_url = ROOT.as_uri() + "/"
     started = time.perf_counter()
     import weasyprint
@@ -253,8 +300,6 @@ def serve(variant: str, html_path: Path, record_path: Path, out: Path) -> None:
     ready = {"import": time.perf_counter() - started, "rss_after_import": peak_rss_mb(), "warm_up": None}
 
     if variant == "fonttools":
-        import logging
-
         import weasyprint.pdf.fonts
 
         # What WeasyPrint does when the library is missing (Font.subset): same
@@ -262,19 +307,24 @@ def serve(variant: str, html_path: Path, record_path: Path, out: Path) -> None:
         weasyprint.pdf.fonts.harfbuzz_subset = None
         logging.getLogger("weasyprint").setLevel(logging.ERROR)
 
-    if variant == "stock/draft CSS":
-        html = html.replace("</head>", DRAFT_CSS + "</head>")
     if variant in ("stock", "stock/draft CSS", "fonttools"):
-        def render():
+        extra = DRAFT_CSS if variant == "stock/draft CSS" else ""
+
+        def render(number):
+            html = htmls[number].replace("</head>", extra + "</head>")
             return weasyprint.HTML(string=html, base_url=base_url).write_pdf()
     else:
-        attachments = [pdf.record_attachment(record)]
-
-        def render():
+        def render(number):
             return pdf.render_pdf(
-                html, base_url=base_url, attachments=attachments,
-                title="刘䶮 客户开户档案", author="华夏远景证券股份有限公司 北京朝阳门营业部", created=CREATED)
+                htmls[number], base_url=base_url, attachments=[pdf.record_attachment(records[number])],
+                title="客户开户档案", author="华夏远景证券股份有限公司 北京朝阳门营业部", created=CREATED)
 
+        if variant == "dossier/before":
+            from blueprints.archive import fonts, weasyprint_speedups
+
+            fonts.prepared_font = lambda directory=None: None
+            weasyprint_speedups.install = lambda: False
+            logging.getLogger("blueprints.archive.pdf").setLevel(logging.ERROR)
         if variant == "dossier/GC on":
             import gc
 
@@ -287,29 +337,31 @@ def serve(variant: str, html_path: Path, record_path: Path, out: Path) -> None:
     print(json.dumps(ready), flush=True)
     data = b""
     for line in sys.stdin:
-        if line.strip() == "render":
+        request = line.split()
+        if request[0] == "render":
             begun, begun_cpu = time.perf_counter(), time.process_time()
-            data = render()
-            answer = {"time": time.perf_counter() - begun, "cpu": time.process_time() - begun_cpu}
+            data = render(int(request[1]))
+            ended, ended_cpu = time.perf_counter(), time.process_time()
+            answer = {"time": ended - begun, "cpu": ended_cpu - begun_cpu, "cpu_clock": [begun_cpu, ended_cpu],
+                      "bytes": len(data)}
         else:
             target = out / (re.sub(r"[^a-z0-9]+", "-", variant.lower()).strip("-") + ".pdf")
             target.write_bytes(data)
             answer = {"size": len(data), "path": str(target), "peak_rss": peak_rss_mb()}
         print(json.dumps(answer), flush=True)
-        if line.strip() != "render":
+        if request[0] != "render":
             return
 
 
 class Child:
     """One variant in its own process, so its memory peak and its caches are its own."""
 
-    def __init__(self, variant: str, html_path: Path, record_path: Path, out: Path):
+    def __init__(self, variant: str, folder: Path, out: Path):
         self.variant = variant
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--child", variant, "--html", str(html_path),
-             "--record", str(record_path), "--out", str(out)],
+            [sys.executable, __file__, "--child", variant, "--html", str(folder), "--out", str(out)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        self.result = {"variant": variant, **self.ask(None), "times": [], "cpu_times": []}
+        self.result = {"variant": variant, **self.ask(None), "times": [], "cpu_times": [], "cpu_clocks": [], "sizes": []}
 
     def ask(self, request: str | None) -> dict:
         if request is not None:
@@ -320,10 +372,12 @@ class Child:
             raise RuntimeError(f"{self.variant}: child process failed (exit {self.process.wait()})")
         return json.loads(line)
 
-    def render(self) -> None:
-        answer = self.ask("render")
+    def render(self, number: int) -> None:
+        answer = self.ask(f"render {number}")
         self.result["times"].append(answer["time"])
         self.result["cpu_times"].append(answer["cpu"])
+        self.result["cpu_clocks"].append(answer["cpu_clock"])
+        self.result["sizes"].append(answer["bytes"])
 
     def finish(self) -> dict:
         self.result.update(self.ask("done"))
@@ -331,18 +385,20 @@ class Child:
         return self.result
 
 
-def measure(variants: list[str], runs: dict[str, int], html_path: Path, record_path: Path, out: Path) -> dict:
+def measure(variants: list[str], runs: dict[str, int], folder: Path, out: Path, same: bool) -> dict:
     """Render every variant in lockstep, one render each in turn, rotating who goes first.
 
-    The machine may be shared: a burst of someone else's work then slows
-    renders of all variants alike instead of one variant's whole series.
+    Run N renders customer N (or customer 0 every time with same), the same
+    customer for every variant. The machine may be shared: a burst of someone
+    else's work then slows renders of all variants alike instead of one
+    variant's whole series.
     """
-    children = [Child(variant, html_path, record_path, out) for variant in variants]
+    children = [Child(variant, folder, out) for variant in variants]
     for index in range(max(runs.values())):
         turn = children[index % len(children):] + children[:index % len(children)]
         for child in turn:
             if index < runs[child.variant]:
-                child.render()
+                child.render(0 if same else index)
     return {child.variant: child.finish() for child in children}
 
 
@@ -356,20 +412,34 @@ def warm(values: list[float]) -> float:
     return statistics.median(values[1:] or values)
 
 
+def steady_cpu(result: dict) -> float:
+    """CPU seconds per dossier over the warm renders, whatever ran between them included.
+
+    A render that pauses the garbage collector leaves its cycles to be
+    collected after it returns; this counts that work, where the render's own
+    time does not.
+    """
+    clocks = result["cpu_clocks"][1:] or result["cpu_clocks"]
+    return (clocks[-1][1] - clocks[0][0]) / len(clocks)
+
+
 def report(results: dict[str, dict]) -> None:
     """Print one line per variant and how it compares with stock."""
-    stock = warm(results["stock"]["times"]) if "stock" in results else None
-    print(f"{'variant':<17}{'import s':>9}{'cold s':>8}{'warm s':>8}{'warm/stock':>11}{'warm cpu s':>11}"
-          f"{'pages':>6}{'size KB':>9}{'RSS after import MB':>21}{'peak RSS MB':>12}")
+    stock = results.get("stock")
+    print(f"{'variant':<17}{'import s':>9}{'cold s':>8}{'warm s':>8}{'/stock':>7}{'steady cpu s':>13}"
+          f"{'/stock':>7}{'pages':>6}{'max KB':>8}{'RSS import MB':>14}{'peak RSS MB':>12}")
     for variant, result in results.items():
-        warm_s = warm(result["times"])
-        ratio = f"{warm_s / stock:.2f}" if stock else "-"
-        print(f"{variant:<17}{result['import']:>9.2f}{result['times'][0]:>8.2f}{warm_s:>8.2f}{ratio:>11}"
-              f"{warm(result['cpu_times']):>11.2f}{page_count(result['path']):>6}{result['size'] / 1024:>9.0f}"
-              f"{result['rss_after_import']:>21.0f}{result['peak_rss']:>12.0f}")
+        warm_s, steady_s = warm(result["times"]), steady_cpu(result)
+        ratio = f"{warm_s / warm(stock['times']):.2f}" if stock else "-"
+        steady_ratio = f"{steady_s / steady_cpu(stock):.2f}" if stock else "-"
+        print(f"{variant:<17}{result['import']:>9.2f}{result['times'][0]:>8.2f}{warm_s:>8.2f}{ratio:>7}"
+              f"{steady_s:>13.2f}{steady_ratio:>7}{page_count(result['path']):>6}"
+              f"{max(result['sizes']) / 1024:>8.0f}{result['rss_after_import']:>14.0f}{result['peak_rss']:>12.0f}")
         if result["warm_up"] is not None:
             print(f"{'':<17}(warm_up() took {result['warm_up']:.2f} s before the first, cold, render)")
-    print("cold: first render in a fresh process, after the import; warm: median of the others")
+    print("cold: first render in a fresh process, after the import; warm: median wall time of the others;")
+    print("steady cpu: CPU per dossier from the first warm render to the last, collection between renders")
+    print("included; max KB: largest PDF of the runs (one customer per run)")
     print("all warm times:")
     for variant, result in results.items():
         print(f"  {variant:<17}" + " ".join(f"{t:.2f}" for t in result["times"][1:]))
@@ -384,30 +454,35 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="where to write the PDFs (default: a temporary folder)")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--html", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--record", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--only", help="comma-separated variants to run (default: all)")
+    parser.add_argument("--same-customer", action="store_true",
+                        help="render customer 0 every time (caches then always hit: a best case)")
     args = parser.parse_args()
 
     if args.child:
-        serve(args.child, args.html, args.record, args.out)
+        serve(args.child, args.html, args.out)
         return
 
     from blueprints.archive import pdf
 
     out = args.out or Path(tempfile.mkdtemp(prefix="dossier-bench-"))
     out.mkdir(parents=True, exist_ok=True)
-    context, record = context_and_record()
-    html_path, record_path = out / "dossier.html", out / "record.json"
-    html_path.write_text(pdf.render_dossier_html(pdf.template_environment(), context))
-    record_path.write_text(json.dumps(record, ensure_ascii=False))
+    env = pdf.template_environment()
+    for number in range(1 if args.same_customer else max(args.runs, args.fonttools_runs)):
+        context, record = context_and_record(seed=number)
+        (out / f"dossier-{number}.html").write_text(pdf.render_dossier_html(env, context))
+        (out / f"record-{number}.json").write_text(json.dumps(record, ensure_ascii=False))
 
     variants = [v for v in VARIANTS if not (args.no_fonttools and v == "fonttools")]
+    if args.only:
+        variants = [v for v in variants if v in args.only.split(",")]
     runs = {v: args.fonttools_runs if v == "fonttools" else args.runs for v in variants}
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.2f}; renders per variant: "
           + ", ".join(f"{v} {n}" for v, n in runs.items()))
     for variant in variants:
         print(f"  {variant:<17}{VARIANTS[variant]}")
-    report(measure(variants, runs, html_path, record_path, out))
+    report(measure(variants, runs, out, out, args.same_customer))
 
 
 if __name__ == "__main__":
