@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import re
 import threading
 
 LOGGER = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def install() -> bool:
             split_first_line=line_break.split_first_line,
             setup=line_break.Layout.setup,
             draw_text=draw_text_module.draw_text,
+            draw_first_line=draw_text_module.draw_first_line,
             font_init=pdf_fonts.Font.__init__,
             pydyf_zlib=pydyf.zlib,
         )
@@ -156,8 +158,9 @@ def install() -> bool:
         strut = _cached_strut(line_break.strut)
         for module in (line_break, inline, computed_values):
             module.strut = strut
-        draw = _cached_draw_text(draw_text_module.draw_text)
+        draw, draw_first_line = _cached_draw_text(draw_text_module.draw_text, draw_text_module.draw_first_line)
         draw_text_module.draw_text = draw_module.draw_text = draw
+        draw_text_module.draw_first_line = draw_first_line
         pdf_fonts.Font.__init__ = _font_init_without_copy(pdf_fonts.Font.__init__, pdf_fonts)
         pdf_fonts.Font.file_content = property(_file_content, _set_file_content)
         pydyf.zlib = _Zlib(COMPRESSION_LEVEL)
@@ -186,6 +189,7 @@ def uninstall() -> None:
             module.split_first_line = _originals["split_first_line"]
         line_break.Layout.setup = _originals["setup"]
         draw_text_module.draw_text = draw_module.draw_text = _originals["draw_text"]
+        draw_text_module.draw_first_line = _originals["draw_first_line"]
         pdf_fonts.Font.__init__ = _originals["font_init"]
         del pdf_fonts.Font.file_content
         pydyf.zlib = _originals["pydyf_zlib"]
@@ -364,9 +368,24 @@ def _cached_setup(self, style):
 
 _DECORATION_METRICS = (
     "ascent", "underline_position", "strikethrough_position", "underline_thickness", "strikethrough_thickness")
+_HEX_GLYPHS = re.compile(r"<([0-9a-f]+)>")
 
 
-def _cached_draw_text(draw_text):
+class _PaintedLine:
+    """A shaped line kept for painting, and what painting it wrote the first time."""
+
+    __slots__ = ("layout", "language", "metrics", "operations", "glyphs")
+
+    def __init__(self, layout, language, metrics):
+        self.layout = layout
+        self.language = language
+        self.metrics = metrics
+        # None: not recorded yet; False: not replayable (emoji, bitmap or missing glyphs).
+        self.operations = None
+        self.glyphs = None
+
+
+def _cached_draw_text(draw_text, draw_first_line):
     from weasyprint.text.ffi import pango
 
     def reactivate(layout, style):
@@ -384,16 +403,17 @@ def _cached_draw_text(draw_text):
             pango.pango_layout_set_single_paragraph_mode(layout.layout, True)
             if len(painted_lines) >= MAX_PAINTED_LINES:
                 painted_lines.clear()
-            painted_lines[key] = (
-                layout.layout, layout.language, *(layout.__dict__.get(name) for name in _DECORATION_METRICS))
-            return
-        layout.style = style
-        layout.first_line_direction = 0
-        layout.layout, layout.language = found[0], found[1]
-        for name, value in zip(_DECORATION_METRICS, found[2:]):
-            setattr(layout, name, value)
+            found = painted_lines[key] = _PaintedLine(
+                layout.layout, layout.language, tuple(layout.__dict__.get(name) for name in _DECORATION_METRICS))
+        else:
+            layout.style = style
+            layout.first_line_direction = 0
+            layout.layout, layout.language = found.layout, found.language
+            for name, value in zip(_DECORATION_METRICS, found.metrics):
+                setattr(layout, name, value)
+        layout.painted_line = found
 
-    def cached(stream, textbox, offset_x, text_overflow, block_ellipsis="none"):
+    def cached_draw_text(stream, textbox, offset_x, text_overflow, block_ellipsis="none"):
         if text_overflow == "ellipsis" or block_ellipsis != "none":
             # Ellipsis changes the layout's width and text while painting: not shareable.
             return draw_text(stream, textbox, offset_x, text_overflow, block_ellipsis)
@@ -403,5 +423,123 @@ def _cached_draw_text(draw_text):
             return draw_text(stream, textbox, offset_x, text_overflow, block_ellipsis)
         finally:
             del layout.reactivate
+            layout.__dict__.pop("painted_line", None)
 
-    return cached
+    def cached_draw_first_line(stream, textbox, text_overflow, block_ellipsis, matrix):
+        """draw_first_line, replaying what it wrote for an identical line in the same fonts."""
+        painted = textbox.pango_layout.__dict__.get("painted_line")
+        if (painted is None or painted.operations is False or text_overflow == "ellipsis"
+                or block_ellipsis != "none" or not textbox.text.strip()
+                or textbox.style["font_size"] < 1e-6):
+            return draw_first_line(stream, textbox, text_overflow, block_ellipsis, matrix)
+        if painted.operations is None:
+            recorder = _Recorder(stream)
+            emojis = None
+            try:
+                emojis = draw_first_line(recorder, textbox, text_overflow, block_ellipsis, matrix)
+            finally:
+                painted.operations, painted.glyphs = recorder.close(emojis)
+                if emojis is None:  # draw_first_line raised: never replay half a line
+                    painted.operations = False
+            return emojis
+        stream.set_text_matrix(*matrix.values)
+        glyphs = iter(painted.glyphs)
+        for operation, value, extra in painted.operations:
+            if operation == "font":
+                font, _ = stream.add_font(value)
+                # What draw_first_line records in the document's font for each glyph
+                # of the line, first writer wins, as it does there.
+                for glyph_id, text, width in next(glyphs):
+                    if glyph_id not in font.to_unicode:
+                        font.to_unicode[glyph_id] = text
+                    if glyph_id not in font.widths:
+                        font.widths[glyph_id] = width
+            elif operation == "size":
+                stream.set_font_size(value, extra)
+            elif operation == "show":
+                stream.show_text(value)
+            else:
+                stream.set_text_rise(value)
+        return []
+
+    return cached_draw_text, cached_draw_first_line
+
+
+class _Recorder:
+    """A PDF stream as draw_first_line sees it, writing through and noting what it wrote.
+
+    While recording, each font the line uses gets empty to_unicode and widths
+    maps, so that they receive this line's own glyph texts and widths (the
+    document's maps may already hold another line's text for a glyph); close()
+    merges them back, first writer wins, as draw_first_line itself does.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._operations = []
+        self._fonts = []  # one per add_font call: (font, its line maps)
+        self._maps = {}  # id(font) -> (font, document to_unicode, document widths, missing)
+        self._replayable = True
+
+    def __getattr__(self, name):
+        # ink_rect and logical_rect, the scratch rectangles for glyph extents.
+        return getattr(self._stream, name)
+
+    def set_text_matrix(self, *values):
+        self._stream.set_text_matrix(*values)
+
+    def add_font(self, pango_font):
+        font, font_size = self._stream.add_font(pango_font)
+        if font.png or font.svg or font.colr or font.bitmap:
+            self._replayable = False
+        if id(font) not in self._maps:
+            self._maps[id(font)] = (font, font.to_unicode, font.widths, len(font.missing))
+            font.to_unicode, font.widths = {}, {}
+        self._fonts.append(font)
+        self._operations.append(("font", pango_font, None))
+        return font, font_size
+
+    def set_font_size(self, font, size):
+        self._operations.append(("size", font, size))
+        self._stream.set_font_size(font, size)
+
+    def show_text(self, text):
+        self._operations.append(("show", text, None))
+        self._stream.show_text(text)
+
+    def set_text_rise(self, rise):
+        self._operations.append(("rise", rise, None))
+        self._stream.set_text_rise(rise)
+
+    def close(self, emojis):
+        """Merge the line's maps back; return (operations, glyphs per font change) or (False, None).
+
+        A run's glyphs are shown once the next run's font is added, before its
+        size is set: glyphs belong to the font of the last size set.
+        """
+        line_maps = {}
+        for key, (font, to_unicode, widths, missing) in self._maps.items():
+            line_maps[key] = (font.to_unicode, font.widths)
+            if len(font.missing) != missing:
+                self._replayable = False
+            for glyph_id, text in font.to_unicode.items():
+                to_unicode.setdefault(glyph_id, text)
+            for glyph_id, width in font.widths.items():
+                widths.setdefault(glyph_id, width)
+            font.to_unicode, font.widths = to_unicode, widths
+        if emojis or not self._replayable:
+            return False, None
+        glyphs = [[] for _ in self._fonts]
+        added = current = -1
+        for operation, value, _ in self._operations:
+            if operation == "font":
+                added += 1
+            elif operation == "size":
+                current = added
+            elif operation == "show":
+                to_unicode, widths = line_maps[id(self._fonts[current])]
+                for group in _HEX_GLYPHS.findall(value):
+                    for start in range(0, len(group), 4):
+                        glyph_id = int(group[start:start + 4], 16)
+                        glyphs[current].append((glyph_id, to_unicode[glyph_id], widths[glyph_id]))
+        return self._operations, [tuple(entries) for entries in glyphs]

@@ -159,3 +159,24 @@ def _check_cache_keys():
     assert _style_keys(line_break._font_style_cache_key) | {"font_size", "line_height"} \
         == set(speedups.STRUT_PROPERTIES)
     assert _style_keys(text_fonts.get_font_description) <= set(speedups.FONT_DESCRIPTION_PROPERTIES)
+
+
+def test_replayed_lines_keep_their_own_text_for_a_shared_glyph():
+    # U+F901 (a compatibility ideograph) and U+66F4 are one glyph in Noto Sans CJK SC:
+    # the document's text layer must say which of them each line holds, as stock does.
+    page = '<html><body style="font-family: Noto Sans CJK SC">{}</body></html>'
+    first = page.format("<p>更新</p><p>\uf901新</p>")
+    second = page.format("<p>\uf901新</p><p>更新</p>")
+    was_installed = speedups.is_installed()
+    speedups.uninstall()
+    try:
+        stock = render(second, FontConfiguration())
+        speedups.install()
+        speedups.set_compression_level(9)
+        font_config = FontConfiguration()
+        render(first, font_config)  # records both lines
+        assert render(second, font_config) == stock
+    finally:
+        speedups.uninstall()
+        if was_installed:
+            speedups.install()
