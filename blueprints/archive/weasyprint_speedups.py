@@ -118,6 +118,25 @@ def is_installed() -> bool:
     return bool(_originals)
 
 
+def _weasyprint_modules() -> dict:
+    """The modules whose functions the caches replace (each module that imported one by name)."""
+    import pydyf
+    import weasyprint.draw
+    from weasyprint.css import computed_values
+    from weasyprint.draw import text as draw_text
+    from weasyprint.layout import inline, preferred
+    from weasyprint.pdf import fonts as pdf_fonts
+    from weasyprint.svg import text as svg_text
+    from weasyprint.text import line_break
+
+    return {
+        "line_break": line_break, "draw_text": draw_text, "pdf_fonts": pdf_fonts, "pydyf": pydyf,
+        "split_first_line": (line_break, inline, preferred, svg_text),
+        "strut": (line_break, inline, computed_values),
+        "draw_text_users": (draw_text, weasyprint.draw),
+    }
+
+
 def install() -> bool:
     """Patch WeasyPrint with the caches; return whether they are active."""
     import weasyprint
@@ -130,69 +149,51 @@ def install() -> bool:
                 "WeasyPrint %s is not %s: dossiers render without the layout caches (slower, same output)",
                 weasyprint.__version__, SUPPORTED_VERSION)
             return False
-        from weasyprint.draw import text as draw_text_module
-        from weasyprint.layout import inline, preferred
-        from weasyprint.svg import text as svg_text
-        from weasyprint.text import line_break
-
-        import weasyprint.draw as draw_module
-
-        import pydyf
-        from weasyprint.pdf import fonts as pdf_fonts
-
-        from weasyprint.css import computed_values
-
+        modules = _weasyprint_modules()
+        line_break, draw_text, pdf_fonts = modules["line_break"], modules["draw_text"], modules["pdf_fonts"]
         _originals.update(
             strut=line_break.strut,
             split_first_line=line_break.split_first_line,
             setup=line_break.Layout.setup,
-            draw_text=draw_text_module.draw_text,
-            draw_first_line=draw_text_module.draw_first_line,
+            draw_text=draw_text.draw_text,
+            draw_first_line=draw_text.draw_first_line,
             font_init=pdf_fonts.Font.__init__,
-            pydyf_zlib=pydyf.zlib,
+            pydyf_zlib=modules["pydyf"].zlib,
         )
         split = _cached_split_first_line(line_break.split_first_line, line_break.Layout)
-        for module in (line_break, inline, preferred, svg_text):
+        for module in modules["split_first_line"]:
             module.split_first_line = split
-        line_break.Layout.setup = _cached_setup
         strut = _cached_strut(line_break.strut)
-        for module in (line_break, inline, computed_values):
+        for module in modules["strut"]:
             module.strut = strut
-        draw, draw_first_line = _cached_draw_text(draw_text_module.draw_text, draw_text_module.draw_first_line)
-        draw_text_module.draw_text = draw_module.draw_text = draw
-        draw_text_module.draw_first_line = draw_first_line
+        line_break.Layout.setup = _cached_setup
+        cached_draw_text, cached_draw_first_line = _cached_draw_text(draw_text.draw_text, draw_text.draw_first_line)
+        for module in modules["draw_text_users"]:
+            module.draw_text = cached_draw_text
+        draw_text.draw_first_line = cached_draw_first_line
         pdf_fonts.Font.__init__ = _font_init_without_copy(pdf_fonts.Font.__init__, pdf_fonts)
         pdf_fonts.Font.file_content = property(_file_content, _set_file_content)
-        pydyf.zlib = _Zlib(COMPRESSION_LEVEL)
+        modules["pydyf"].zlib = _Zlib(COMPRESSION_LEVEL)
         return True
 
 
 def uninstall() -> None:
     """Put WeasyPrint's own functions back (tests compare the two)."""
-    from weasyprint.draw import text as draw_text_module
-    from weasyprint.layout import inline, preferred
-    from weasyprint.svg import text as svg_text
-    from weasyprint.text import line_break
-
-    import weasyprint.draw as draw_module
-
-    import pydyf
-    from weasyprint.css import computed_values
-    from weasyprint.pdf import fonts as pdf_fonts
-
     with _lock:
         if not _originals:
             return
-        for module in (line_break, inline, computed_values):
-            module.strut = _originals["strut"]
-        for module in (line_break, inline, preferred, svg_text):
+        modules = _weasyprint_modules()
+        for module in modules["split_first_line"]:
             module.split_first_line = _originals["split_first_line"]
-        line_break.Layout.setup = _originals["setup"]
-        draw_text_module.draw_text = draw_module.draw_text = _originals["draw_text"]
-        draw_text_module.draw_first_line = _originals["draw_first_line"]
-        pdf_fonts.Font.__init__ = _originals["font_init"]
-        del pdf_fonts.Font.file_content
-        pydyf.zlib = _originals["pydyf_zlib"]
+        for module in modules["strut"]:
+            module.strut = _originals["strut"]
+        modules["line_break"].Layout.setup = _originals["setup"]
+        for module in modules["draw_text_users"]:
+            module.draw_text = _originals["draw_text"]
+        modules["draw_text"].draw_first_line = _originals["draw_first_line"]
+        modules["pdf_fonts"].Font.__init__ = _originals["font_init"]
+        del modules["pdf_fonts"].Font.file_content
+        modules["pydyf"].zlib = _originals["pydyf_zlib"]
         _originals.clear()
 
 
