@@ -1,7 +1,4 @@
 """Fixtures for the reader agent: a loopback reads server with paired devices."""
-
-import logging
-
 import pytest
 
 from tests.reader_agent.reads_server import PairedDevice, ReadsServer
@@ -15,14 +12,6 @@ def _no_proxy(monkeypatch):
     """Loopback posts must not wander off to a proxy set in the environment."""
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(autouse=True)
-def _loggers_enabled():
-    """Alembic's fileConfig (run by migration tests) disables every logger that
-    existed before it; tests here read the agent's and the server's logs."""
-    for name in ("reader_agent", "tests.reads_server"):
-        logging.getLogger(name).disabled = False
 
 
 @pytest.fixture

@@ -312,7 +312,6 @@ def test_dossier_prints_the_same_pages_as_stock_weasyprint(dossier, tmp_path, st
 
 def test_without_the_prepared_font_dossiers_still_print_and_say_why(monkeypatch, caplog):
     monkeypatch.setattr(fonts, "prepared_font", lambda: None)
-    monkeypatch.setattr(pdf.LOGGER, "disabled", False)  # alembic's fileConfig disables loggers
     monkeypatch.setattr(pdf, "_renderer", pdf._Renderer())
     data = render("<p>客户刘䶮</p>")
     assert "客户刘䶮" in all_text(PdfReader(io.BytesIO(data)))
