@@ -13,6 +13,11 @@ the font properties, per FontConfiguration (so per set of fonts):
   OpenType feature strings per font, instead of one of each per text run;
 - the shaped Pango layout a line is painted from.
 
+The user-agent stylesheet gives every element ::marker, ::footnote-call and
+four more pseudo-elements; WeasyPrint computes a style for each of them (six
+per table cell) although only list items and footnotes ever ask. Those styles
+are now made when asked for.
+
 Two more changes do not touch the pages: a font's whole file (19 MB for the
 Noto collection, 30 MB for HanaMinB) is copied out of HarfBuzz only if
 WeasyPrint ends up embedding it whole, not on every render before it embeds
@@ -79,6 +84,11 @@ MAX_PAINTED_LINES = 5_000
 
 COMPRESSION_LEVEL = 6
 
+# Pseudo-elements whose styles are made on demand: the user-agent stylesheet
+# matches them on every element, and only list items and footnotes use them.
+ON_DEMAND_PSEUDO_ELEMENTS = frozenset(
+    {"marker", "footnote-call", "footnote-marker", "note-call", "note-marker", "note-callback"})
+
 _ATTRIBUTE = "_dossier_speedups"
 _lock = threading.Lock()
 _originals: dict[str, object] = {}
@@ -121,6 +131,7 @@ def is_installed() -> bool:
 def _weasyprint_modules() -> dict:
     """The modules whose functions the caches replace (each module that imported one by name)."""
     import pydyf
+    import weasyprint.css
     import weasyprint.draw
     from weasyprint.css import computed_values
     from weasyprint.draw import text as draw_text
@@ -131,6 +142,7 @@ def _weasyprint_modules() -> dict:
 
     return {
         "line_break": line_break, "draw_text": draw_text, "pdf_fonts": pdf_fonts, "pydyf": pydyf,
+        "style_for": weasyprint.css.StyleFor,
         "split_first_line": (line_break, inline, preferred, svg_text),
         "strut": (line_break, inline, computed_values),
         "draw_text_users": (draw_text, weasyprint.draw),
@@ -159,6 +171,8 @@ def install() -> bool:
             draw_first_line=draw_text.draw_first_line,
             font_init=pdf_fonts.Font.__init__,
             pydyf_zlib=modules["pydyf"].zlib,
+            set_computed_styles=modules["style_for"].set_computed_styles,
+            style_for_call=modules["style_for"].__call__,
         )
         split = _cached_split_first_line(line_break.split_first_line, line_break.Layout)
         for module in modules["split_first_line"]:
@@ -174,6 +188,9 @@ def install() -> bool:
         pdf_fonts.Font.__init__ = _font_init_without_copy(pdf_fonts.Font.__init__, pdf_fonts)
         pdf_fonts.Font.file_content = property(_file_content, _set_file_content)
         modules["pydyf"].zlib = _Zlib(COMPRESSION_LEVEL)
+        style_for = modules["style_for"]
+        style_for.set_computed_styles, style_for.__call__ = _styles_on_demand(
+            style_for.set_computed_styles, style_for.__call__)
         return True
 
 
@@ -194,7 +211,40 @@ def uninstall() -> None:
         modules["pdf_fonts"].Font.__init__ = _originals["font_init"]
         del modules["pdf_fonts"].Font.file_content
         modules["pydyf"].zlib = _originals["pydyf_zlib"]
+        modules["style_for"].set_computed_styles = _originals["set_computed_styles"]
+        modules["style_for"].__call__ = _originals["style_for_call"]
         _originals.clear()
+
+
+def _styles_on_demand(set_computed_styles, call):
+    """StyleFor methods that compute the styles of ON_DEMAND_PSEUDO_ELEMENTS when first asked for."""
+
+    def deferring_set_computed_styles(self, element, parent, root=None, pseudo_type=None, base_url=None,
+                                      target_collector=None):
+        if pseudo_type in ON_DEMAND_PSEUDO_ELEMENTS:
+            cascaded = self._cascaded_styles.get((element, pseudo_type), {})
+            # An anchor must be collected now, in document order: compute that style now.
+            if "anchor" not in cascaded:
+                self.__dict__.setdefault("_on_demand", {})[element, pseudo_type] = (
+                    cascaded, parent, root, base_url, target_collector)
+                return
+        set_computed_styles(self, element, parent, root, pseudo_type, base_url, target_collector)
+
+    def computing_call(self, element, pseudo_type=None):
+        on_demand = self.__dict__.get("_on_demand")
+        if on_demand:
+            deferred = on_demand.pop((element, pseudo_type), None)
+            if deferred is not None:
+                cascaded, parent, root, base_url, target_collector = deferred
+                # The cascade is cleared once all styles are computed: lend it back.
+                self._cascaded_styles[element, pseudo_type] = cascaded
+                try:
+                    set_computed_styles(self, element, parent, root, pseudo_type, base_url, target_collector)
+                finally:
+                    del self._cascaded_styles[element, pseudo_type]
+        return call(self, element, pseudo_type)
+
+    return deferring_set_computed_styles, computing_call
 
 
 def set_compression_level(level: int) -> None:

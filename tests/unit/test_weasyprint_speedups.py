@@ -14,7 +14,8 @@ from blueprints.archive import weasyprint_speedups as speedups
 
 # Text that takes every branch the caches sit on: wrapping, justification,
 # spacing, decorations, hyphenation, tabs, ellipsis, languages, sizes, bold,
-# rare characters from fallback fonts, tables, and lines repeated in one document.
+# rare characters from fallback fonts, list markers and a footnote (pseudo-element
+# styles made on demand), tables, and lines repeated in one document.
 HTML = textwrap.dedent("""\
     <html lang="zh-CN"><head><style>
       @page { size: A5; margin: 12mm; @bottom-center { content: "第 " counter(page) " 页" } }
@@ -34,6 +35,8 @@ HTML = textwrap.dedent("""\
     <p class="under">下划线 underline</p><p class="through">删除线 struck</p>
     <p class="ellipsis">这一行很长，放不下，应当以省略号结尾，而不是换行</p>
     <p class="pre">制表符\t对齐\tTab\tstops</p>
+    <ol><li>列表项一</li><li>列表项二 list item</li></ol><ul><li>无序列表</li></ul>
+    <p>正文带脚注<span style="float: footnote">脚注：本风险揭示书的揭示事项仅为列举性质。</span>。</p>
     <table>{rows}</table>
     </body></html>
 """).replace("{rows}", "".join(
@@ -73,6 +76,7 @@ def test_caches_fill_per_font_configuration(stock_then_cached):
     caches = speedups.caches(font_config)
     assert caches.line_breaks and caches.painted_lines and caches.struts
     assert len(caches.contexts) >= 2  # Chinese and English paragraphs
+    assert speedups.is_installed()
     assert speedups.caches(FontConfiguration()).line_breaks == {}
 
 
