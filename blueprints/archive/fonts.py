@@ -5,6 +5,7 @@ scripts do) to cut the prepared face, Dossier Sans, out of Noto Sans CJK SC.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -140,6 +141,11 @@ def _source_stamp(source: Path, index: int) -> dict:
             "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def _built_stamp(target: Path) -> dict:
+    # A truncated or replaced face must not pass for the one that was built.
+    return {"built_sha256": hashlib.sha256(target.read_bytes()).hexdigest()}
+
+
 def prepared_font(directory: Path | None = None) -> Path | None:
     """Return the prepared face if it was built from the Noto Sans CJK SC installed now, else None."""
     directory = directory or prepared_font_dir()
@@ -151,7 +157,7 @@ def prepared_font(directory: Path | None = None) -> Path | None:
         built_from = json.loads(manifest.read_text())
     except ValueError:
         return None
-    return target if built_from == _source_stamp(*source) else None
+    return target if built_from == {**_source_stamp(*source), **_built_stamp(target)} else None
 
 
 def build_prepared_font(directory: Path | None = None) -> Path:
@@ -188,7 +194,8 @@ def build_prepared_font(directory: Path | None = None) -> Path:
     partial = target.with_suffix(".partial")
     font.save(str(partial))
     partial.replace(target)
-    (directory / PREPARED_MANIFEST).write_text(json.dumps(_source_stamp(path, index), sort_keys=True))
+    stamp = {**_source_stamp(path, index), **_built_stamp(target)}
+    (directory / PREPARED_MANIFEST).write_text(json.dumps(stamp, sort_keys=True))
     return target
 
 

@@ -153,27 +153,35 @@ class _Renderer:
         from blueprints.archive import weasyprint_speedups
 
         if self._pid != os.getpid():
-            import weasyprint
             from weasyprint.text.fonts import FontConfiguration
 
-            self._pid = os.getpid()
-            self._fonts_checked = False
-            self.font_config = FontConfiguration()
-            self.stylesheets = []
-            prepared = fonts.prepared_font()
-            if prepared is None:
-                LOGGER.warning(
-                    "the prepared dossier font is missing or out of date: dossiers print with the installed "
-                    "fonts, slower and larger; run: python -m blueprints.archive.fonts build")
-            else:
-                self.stylesheets = [weasyprint.CSS(
-                    string=f'@font-face {{ font-family: "{fonts.PREPARED_FAMILY}"; src: url("{prepared.as_uri()}") }}',
-                    font_config=self.font_config)]
+            font_config = FontConfiguration()
+            self.stylesheets = _prepared_font_stylesheets(font_config)
+            self.font_config, self._fonts_checked, self._pid = font_config, False, os.getpid()
         if not self._fonts_checked:
             check_fonts()
             self._fonts_checked = True
         weasyprint_speedups.install()
         return self.font_config, self.stylesheets
+
+
+def _prepared_font_stylesheets(font_config) -> list:
+    """Return the @font-face stylesheet of the prepared face, or none (with a warning) if it is unusable."""
+    import weasyprint
+
+    try:
+        prepared = fonts.prepared_font()
+    except Exception:  # an unreadable font file or manifest: print with the installed fonts
+        LOGGER.exception("the prepared dossier font cannot be checked")
+        prepared = None
+    if prepared is None:
+        LOGGER.warning(
+            "the prepared dossier font is missing or out of date: dossiers print with the installed "
+            "fonts, slower and larger; run: python -m blueprints.archive.fonts build")
+        return []
+    return [weasyprint.CSS(
+        string=f'@font-face {{ font-family: "{fonts.PREPARED_FAMILY}"; src: url("{prepared.as_uri()}") }}',
+        font_config=font_config)]
 
 
 _renderer = _Renderer()

@@ -34,6 +34,7 @@ to the same bytes with and without them.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import operator
 import re
@@ -77,8 +78,9 @@ FONT_FEATURE_PROPERTIES = (
     "font_variant_numeric", "font_variant_alternates", "font_variant_east_asian", "font_feature_settings",
 )
 
-# Entries per cache before it is emptied and refilled: a dossier needs about
-# 1,500 line breaks and 1,400 painted lines; these bound memory (a few MB).
+# Entries per cache: a dossier needs about 1,500 line breaks and 1,400 painted
+# lines, of which about 150 and 50 are new for each customer. Full, the caches
+# take about 30 MB; the quarter least recently used is then dropped.
 MAX_LINE_BREAKS = 20_000
 MAX_PAINTED_LINES = 5_000
 
@@ -104,6 +106,22 @@ class _Caches:
         self.descriptions: dict = {}
         self.features: dict = {}
         self.struts: dict = {}
+
+
+def _hit(cache: dict, key):
+    """Return the entry for key, marking it as the most recently used (None if absent)."""
+    found = cache.pop(key, None)
+    if found is not None:
+        cache[key] = found
+    return found
+
+
+def _store(cache: dict, key, value, limit: int) -> None:
+    """Add an entry; a full cache first drops its least recently used quarter."""
+    if len(cache) >= limit:
+        for old in list(itertools.islice(cache, max(1, limit // 4))):
+            del cache[old]
+    cache[key] = value
 
 
 def caches(font_config) -> _Caches:
@@ -139,10 +157,12 @@ def _weasyprint_modules() -> dict:
     from weasyprint.pdf import fonts as pdf_fonts
     from weasyprint.svg import text as svg_text
     from weasyprint.text import line_break
+    from weasyprint.text.fonts import FontConfiguration
 
     return {
         "line_break": line_break, "draw_text": draw_text, "pdf_fonts": pdf_fonts, "pydyf": pydyf,
         "style_for": weasyprint.css.StyleFor,
+        "font_configuration": FontConfiguration,
         "split_first_line": (line_break, inline, preferred, svg_text),
         "strut": (line_break, inline, computed_values),
         "draw_text_users": (draw_text, weasyprint.draw),
@@ -170,6 +190,8 @@ def install() -> bool:
             draw_text=draw_text.draw_text,
             draw_first_line=draw_text.draw_first_line,
             font_init=pdf_fonts.Font.__init__,
+            get_hb_object_data=pdf_fonts.get_hb_object_data,
+            add_font_face=modules["font_configuration"].add_font_face,
             pydyf_zlib=modules["pydyf"].zlib,
             set_computed_styles=modules["style_for"].set_computed_styles,
             style_for_call=modules["style_for"].__call__,
@@ -185,9 +207,12 @@ def install() -> bool:
         for module in modules["draw_text_users"]:
             module.draw_text = cached_draw_text
         draw_text.draw_first_line = cached_draw_first_line
-        pdf_fonts.Font.__init__ = _font_init_without_copy(pdf_fonts.Font.__init__, pdf_fonts)
+        deferred, init = _font_init_without_copy(
+            pdf_fonts.Font.__init__, pdf_fonts, pdf_fonts.get_hb_object_data)
+        pdf_fonts.get_hb_object_data, pdf_fonts.Font.__init__ = deferred, init
         pdf_fonts.Font.file_content = property(_file_content, _set_file_content)
         modules["pydyf"].zlib = _Zlib(COMPRESSION_LEVEL)
+        modules["font_configuration"].add_font_face = _emptying_caches(modules["font_configuration"].add_font_face)
         style_for = modules["style_for"]
         style_for.set_computed_styles, style_for.__call__ = _styles_on_demand(
             style_for.set_computed_styles, style_for.__call__)
@@ -209,11 +234,23 @@ def uninstall() -> None:
             module.draw_text = _originals["draw_text"]
         modules["draw_text"].draw_first_line = _originals["draw_first_line"]
         modules["pdf_fonts"].Font.__init__ = _originals["font_init"]
+        modules["pdf_fonts"].get_hb_object_data = _originals["get_hb_object_data"]
+        modules["font_configuration"].add_font_face = _originals["add_font_face"]
         del modules["pdf_fonts"].Font.file_content
         modules["pydyf"].zlib = _originals["pydyf_zlib"]
         modules["style_for"].set_computed_styles = _originals["set_computed_styles"]
         modules["style_for"].__call__ = _originals["style_for_call"]
         _originals.clear()
+
+
+def _emptying_caches(add_font_face):
+    def add_font_face_and_forget(font_config, rule_descriptors, url_fetcher):
+        # A new @font-face can change which font a family name gives: what
+        # the caches hold for this font configuration may no longer be true.
+        font_config.__dict__.pop(_ATTRIBUTE, None)
+        return add_font_face(font_config, rule_descriptors, url_fetcher)
+
+    return add_font_face_and_forget
 
 
 def _styles_on_demand(set_computed_styles, call):
@@ -272,24 +309,27 @@ class _Zlib:
 
 
 _NOT_READ = object()
+_in_font_init = threading.local()
 
 
-def _font_init_without_copy(font_init, pdf_fonts):
-    get_hb_object_data = pdf_fonts.get_hb_object_data
-
+def _font_init_without_copy(font_init, pdf_fonts, get_hb_object_data):
     def deferred(hb_object, *args, **kwargs):
-        return _NOT_READ if not args and not kwargs else get_hb_object_data(hb_object, *args, **kwargs)
+        # Only Font.__init__'s own call, in this thread, is deferred; any other
+        # caller (subsetting, emoji glyphs, another thread) gets the data.
+        if not args and not kwargs and getattr(_in_font_init, "active", False):
+            return _NOT_READ
+        return get_hb_object_data(hb_object, *args, **kwargs)
 
     def init(self, pango_font, description, font_size):
         # Font.__init__ copies the whole font file; subsetting reads the
         # HarfBuzz face instead and replaces it. Read it only if it is used.
-        pdf_fonts.get_hb_object_data = deferred
+        _in_font_init.active = True
         try:
             font_init(self, pango_font, description, font_size)
         finally:
-            pdf_fonts.get_hb_object_data = get_hb_object_data
+            _in_font_init.active = False
 
-    return init
+    return deferred, init
 
 
 def _file_content(font):
@@ -311,19 +351,17 @@ def _cached_split_first_line(split_first_line, layout_class):
         try:
             key = (text, max_width, justification_spacing, is_line_start, minimum,
                    _line_break_key(style))
-            found = line_breaks.get(key)
+            found = _hit(line_breaks, key)
         except TypeError:
             return split_first_line(
                 text, style, context, max_width, justification_spacing, is_line_start, minimum)
         if found is None:
             layout, *sizes = split_first_line(
                 text, style, context, max_width, justification_spacing, is_line_start, minimum)
-            if len(line_breaks) >= MAX_LINE_BREAKS:
-                line_breaks.clear()
             # The layout comes back deactivated: text and numbers only. Kept as
             # a plain dict, the entry holds nothing the garbage collector must
             # walk; each text box gets a layout of its own made from it.
-            line_breaks[key] = found = (dict(layout.__dict__), *sizes)
+            _store(line_breaks, key, (dict(layout.__dict__), *sizes), MAX_LINE_BREAKS)
             return (layout, *sizes)
         layout = layout_class.__new__(layout_class)
         layout.__dict__.update(found[0])
@@ -444,7 +482,7 @@ def _cached_draw_text(draw_text, draw_first_line):
         painted_lines = caches(style.font_config).painted_lines
         try:
             key = (layout.text, layout.justification_spacing, _paint_key(style))
-            found = painted_lines.get(key)
+            found = _hit(painted_lines, key)
         except TypeError:
             type(layout).reactivate(layout, style)
             return
@@ -452,10 +490,9 @@ def _cached_draw_text(draw_text, draw_first_line):
             type(layout).reactivate(layout, style)
             # draw_first_line sets this before reading the line; set it once, here.
             pango.pango_layout_set_single_paragraph_mode(layout.layout, True)
-            if len(painted_lines) >= MAX_PAINTED_LINES:
-                painted_lines.clear()
-            found = painted_lines[key] = _PaintedLine(
+            found = _PaintedLine(
                 layout.layout, layout.language, tuple(layout.__dict__.get(name) for name in _DECORATION_METRICS))
+            _store(painted_lines, key, found, MAX_PAINTED_LINES)
         else:
             layout.style = style
             layout.first_line_direction = 0
@@ -529,7 +566,7 @@ class _Recorder:
         self._stream = stream
         self._operations = []
         self._fonts = []  # one per add_font call: (font, its line maps)
-        self._maps = {}  # id(font) -> (font, document to_unicode, document widths, missing)
+        self._maps = {}  # id(font) -> (font, document to_unicode, document widths)
         self._replayable = True
 
     def __getattr__(self, name):
@@ -544,7 +581,7 @@ class _Recorder:
         if font.png or font.svg or font.colr or font.bitmap:
             self._replayable = False
         if id(font) not in self._maps:
-            self._maps[id(font)] = (font, font.to_unicode, font.widths, len(font.missing))
+            self._maps[id(font)] = (font, font.to_unicode, font.widths)
             font.to_unicode, font.widths = {}, {}
         self._fonts.append(font)
         self._operations.append(("font", pango_font, None))
@@ -569,14 +606,18 @@ class _Recorder:
         size is set: glyphs belong to the font of the last size set.
         """
         line_maps = {}
-        for key, (font, to_unicode, widths, missing) in self._maps.items():
+        for key, (font, to_unicode, widths) in self._maps.items():
             line_maps[key] = (font.to_unicode, font.widths)
-            if len(font.missing) != missing:
-                self._replayable = False
             for glyph_id, text in font.to_unicode.items():
                 to_unicode.setdefault(glyph_id, text)
             for glyph_id, width in font.widths.items():
-                widths.setdefault(glyph_id, width)
+                if glyph_id >= font.glyph_count:
+                    # A stand-in for a character no font has (get_unused_glyph_id):
+                    # draw_first_line sets its width on every line, the last wins.
+                    widths[glyph_id] = width
+                    self._replayable = False
+                else:
+                    widths.setdefault(glyph_id, width)
             font.to_unicode, font.widths = to_unicode, widths
         if emojis or not self._replayable:
             return False, None

@@ -67,7 +67,7 @@ def test_vertical_metrics_are_noto_sans_cjk_sc_own(prepared, source):
             assert getattr(prepared[table], field) == getattr(source[table], field), f"{table}.{field}"
 
 
-def test_face_built_from_another_noto_is_stale(tmp_path):
+def test_face_built_from_another_noto_or_damaged_is_stale(tmp_path):
     built = fonts.prepared_font()
     shutil.copy(built, tmp_path / fonts.PREPARED_FILE)
     manifest = json.loads((built.parent / fonts.PREPARED_MANIFEST).read_text())
@@ -77,6 +77,10 @@ def test_face_built_from_another_noto_is_stale(tmp_path):
     (tmp_path / fonts.PREPARED_MANIFEST).write_text(json.dumps({**manifest, "size": manifest["size"] + 1}))
     assert fonts.prepared_font(tmp_path) is None
     (tmp_path / fonts.PREPARED_MANIFEST).write_text(json.dumps({**manifest, "recipe": 0}))
+    assert fonts.prepared_font(tmp_path) is None
+    (tmp_path / fonts.PREPARED_MANIFEST).write_text(json.dumps(manifest))
+    face = tmp_path / fonts.PREPARED_FILE
+    face.write_bytes(face.read_bytes()[:100_000])  # truncated
     assert fonts.prepared_font(tmp_path) is None
     (tmp_path / fonts.PREPARED_MANIFEST).unlink()
     assert fonts.prepared_font(tmp_path) is None

@@ -310,6 +310,17 @@ def test_dossier_prints_the_same_pages_as_stock_weasyprint(dossier, tmp_path, st
         assert printed == expected, f"page {number} differs from stock WeasyPrint's"
 
 
+def test_an_unreadable_prepared_font_is_reported_and_dossiers_still_print(monkeypatch, caplog):
+    def unreadable():
+        raise OSError("cannot read the font")
+
+    monkeypatch.setattr(fonts, "prepared_font", unreadable)
+    monkeypatch.setattr(pdf, "_renderer", pdf._Renderer())
+    assert "客户" in all_text(PdfReader(io.BytesIO(render("<p>客户</p>"))))
+    assert "cannot read the font" in caplog.text
+    assert pdf._renderer.stylesheets == []
+
+
 def test_without_the_prepared_font_dossiers_still_print_and_say_why(monkeypatch, caplog):
     monkeypatch.setattr(fonts, "prepared_font", lambda: None)
     monkeypatch.setattr(pdf, "_renderer", pdf._Renderer())

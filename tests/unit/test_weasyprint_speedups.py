@@ -80,7 +80,7 @@ def test_caches_fill_per_font_configuration(stock_then_cached):
     assert speedups.caches(FontConfiguration()).line_breaks == {}
 
 
-def test_caches_are_emptied_when_full(monkeypatch):
+def test_caches_stay_within_their_limits(monkeypatch):
     monkeypatch.setattr(speedups, "MAX_LINE_BREAKS", 10)
     monkeypatch.setattr(speedups, "MAX_PAINTED_LINES", 10)
     was_installed = speedups.is_installed()
@@ -183,3 +183,86 @@ def test_replayed_lines_keep_their_own_text_for_a_shared_glyph():
         speedups.uninstall()
         if was_installed:
             speedups.install()
+
+
+@pytest.fixture
+def stock_and_cached():
+    """render(html) with WeasyPrint's own code, and a renderer sharing one FontConfiguration with the caches."""
+    was_installed = speedups.is_installed()
+    speedups.uninstall()
+
+    def stock(html):
+        speedups.uninstall()
+        try:
+            return render(html, FontConfiguration())
+        finally:
+            speedups.install()
+            speedups.set_compression_level(9)
+
+    speedups.install()
+    speedups.set_compression_level(9)
+    font_config = FontConfiguration()
+    try:
+        yield stock, (lambda html: render(html, font_config))
+    finally:
+        speedups.uninstall()
+        if was_installed:
+            speedups.install()
+
+
+MISSING, OTHER_MISSING = "\U000f0001", "\U000f0002"  # in no font: printed as stand-in glyphs
+PLAIN = '<html><body style="font-family: Noto Sans CJK SC">{}</body></html>'
+
+
+def test_lines_with_characters_no_font_has_are_never_replayed(stock_and_cached):
+    stock, cached = stock_and_cached
+    first = PLAIN.format(f'<p style="font-size: 23px">{MISSING}</p><p>客户{MISSING}</p>')
+    second = PLAIN.format(f'<p style="font-size: 23px">{OTHER_MISSING}</p><p>客户{MISSING}</p>')
+    assert cached(first) == stock(first)
+    assert cached(second) == stock(second)
+
+
+def test_stand_in_glyph_widths_follow_the_last_line_as_in_weasyprint(stock_and_cached):
+    stock, cached = stock_and_cached
+    html = PLAIN.format(f'<p style="font-size: 23px">{MISSING}</p><p style="font-size: 7px">{MISSING}</p>')
+    assert cached(html) == stock(html)
+
+
+def test_a_new_font_face_empties_the_caches(stock_and_cached, tmp_path):
+    from blueprints.archive import fonts
+
+    stock, cached = stock_and_cached
+    face = fonts.prepared_font()
+    assert face is not None
+    before = PLAIN.format('<p style="font-family: Later Face, Noto Sans CJK SC">客户档案</p>')
+    after = before.replace(
+        "<body", f'<head><style>@font-face {{ font-family: "Later Face"; src: url("{face.as_uri()}") }}'
+                  "</style></head><body")
+    cached(before)
+    assert cached(after) == stock(after)
+
+
+def test_font_data_is_only_deferred_inside_font_init():
+    from weasyprint.pdf import fonts as pdf_fonts
+
+    was_installed = speedups.is_installed()
+    speedups.install()
+    try:
+        document = weasyprint.HTML(string=PLAIN.format("<p>客户</p>")).render(font_config=FontConfiguration())
+        document.write_pdf()
+        font = next(iter(document.fonts.values()))
+        data = pdf_fonts.get_hb_object_data(font.hb_face)  # as another caller would ask
+        assert isinstance(data, bytes) and len(data) > 1_000_000
+    finally:
+        if not was_installed:
+            speedups.uninstall()
+
+
+def test_full_cache_drops_its_least_recently_used_quarter():
+    cache = {}
+    for number in range(8):
+        speedups._store(cache, number, str(number), limit=8)
+    assert speedups._hit(cache, 0) == "0"  # used again: now the most recent
+    speedups._store(cache, 8, "8", limit=8)
+    assert list(cache) == [3, 4, 5, 6, 7, 0, 8]
+    assert speedups._hit(cache, 1) is None
