@@ -11,7 +11,14 @@ the font properties, per FontConfiguration (so per set of fonts):
   size (the layout WeasyPrint returns is inert by then: text and numbers);
 - Pango contexts per direction and language, font descriptions and
   OpenType feature strings per font, instead of one of each per text run;
-- the shaped Pango layout a line is painted from.
+- struts (line height and baseline per font and size);
+- the shaped Pango layout a line is painted from, and what painting it
+  wrote the first time, replayed for the same line later (never for a line
+  with a character no font has, an emoji or a bitmap font).
+
+A new @font-face empties the caches of its font configuration, since a
+family name may then give another font; full caches drop their least
+recently used quarter.
 
 The user-agent stylesheet gives every element ::marker, ::footnote-call and
 four more pseudo-elements; WeasyPrint computes a style for each of them (six
