@@ -73,11 +73,13 @@ class Step:
     optional: bool = False
     # The channels that have this step; None: every channel.
     channels: tuple[str, ...] | None = None
+    # Whether a reviewer may return the application to this step for correction.
+    returnable: bool = True
 
 
 # Order matters: the wizard walks them top to bottom.
 STEPS: tuple[Step, ...] = (
-    Step("channel", "开户方式"),
+    Step("channel", "开户方式", returnable=False),
     Step("identity", "身份证明文件"),
     Step("contact", "联系方式与基本信息"),
     Step("verification", "公民身份核查"),
@@ -86,7 +88,7 @@ STEPS: tuple[Step, ...] = (
     Step("suitability", "适当性评估"),
     Step("agreements", "协议签署"),
     Step("witness", "见证与签名", channels=("witness",)),
-    Step("summary", "汇总与提交"),
+    Step("summary", "汇总与提交", returnable=False),
 )
 STEP_KEYS = tuple(step.key for step in STEPS)
 STEP_BY_KEY = {step.key: step for step in STEPS}
@@ -114,6 +116,33 @@ def steps_for(channel: str) -> tuple[Step, ...]:
 
 def keys_for(channel: str) -> tuple[str, ...]:
     return tuple(step.key for step in steps_for(channel))
+
+
+def numbered_steps(channel: str) -> tuple[tuple[int, Step], ...]:
+    """The channel's steps with the numbers every screen shows (1-based, the channel's own order)."""
+    return tuple(enumerate(steps_for(channel), start=1))
+
+
+def step_number(channel: str, key: str) -> int | None:
+    """The number a step has on this channel; None when the channel has no such step."""
+    keys = keys_for(channel)
+    return keys.index(key) + 1 if key in keys else None
+
+
+def step_label(channel: str, key: str) -> str:
+    """"3. 联系方式与基本信息": number and title as the clerk's step list shows them."""
+    number = step_number(channel, key)
+    title = STEP_BY_KEY[key].title if key in STEP_BY_KEY else key
+    return f"{number}. {title}" if number else title
+
+
+def returnable_steps(channel: str) -> tuple[Step, ...]:
+    """The steps a reviewer may return an application of this channel to."""
+    return tuple(step for step in steps_for(channel) if step.returnable)
+
+
+def is_returnable(channel: str, key: str | None) -> bool:
+    return any(step.key == key for step in returnable_steps(channel))
 
 
 def first_incomplete(completed: set[str], channel: str = "onsite") -> str:

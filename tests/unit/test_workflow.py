@@ -67,3 +67,20 @@ def test_a_step_is_reachable_only_after_all_before_it():
 ])
 def test_changing_a_step_invalidates_what_depends_on_it(key, before, after, dropped):
     assert workflow.invalidated_by(key, before, after) == dropped
+
+
+def test_numbers_come_from_the_channels_own_steps():
+    assert workflow.step_number("onsite", "summary") == 9
+    assert workflow.step_number("witness", "witness") == 9
+    assert workflow.step_number("witness", "summary") == 10
+    assert workflow.step_number("onsite", "witness") is None
+    assert workflow.step_label("witness", "summary") == "10. 汇总与提交"
+
+
+def test_an_onsite_application_cannot_be_returned_to_the_witness_step():
+    onsite = {step.key for step in workflow.returnable_steps("onsite")}
+    witness = {step.key for step in workflow.returnable_steps("witness")}
+    assert "witness" not in onsite and "witness" in witness
+    assert not {"channel", "summary"} & (onsite | witness)
+    assert not workflow.is_returnable("onsite", "witness")
+    assert workflow.is_returnable("witness", "witness")
