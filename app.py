@@ -128,15 +128,28 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _unauthorized():
-    """Send anonymous users to the login page; htmx gets HX-Redirect, not a swapped page."""
+    """Send anonymous users to the login page.
+
+    A full page is redirected, and so is an htmx GET (HX-Redirect). An htmx post is not:
+    jumping to the login page would throw away what the clerk typed, so it gets 401 with
+    the login address (coming back to the page it was on), and app.js keeps the form's
+    values in the tab until the clerk is back.
+    """
+    from urllib.parse import urlsplit
+
     from flask import make_response
 
-    target = url_for("auth.login", next=request.full_path if request.method == "GET" and not request.htmx else None)
-    if request.htmx:
+    if request.htmx and request.method == "GET":
         response = make_response("", 401)
-        response.headers["HX-Redirect"] = target
+        response.headers["HX-Redirect"] = url_for("auth.login")
         return response
-    return redirect(target)
+    if request.htmx:
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = current.path + (f"?{current.query}" if current.query else "") if current.path.startswith("/") else None
+        response = make_response("登录已失效，请重新登录", 401)
+        response.headers["X-Login-Url"] = url_for("auth.login", next=back)
+        return response
+    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -210,6 +223,9 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_error):
         db.session.rollback()
+        if not current_user.is_authenticated and request.endpoint not in PUBLIC_ENDPOINTS:
+            # Logged out in another tab, or the session ended: the token went with it.
+            return _unauthorized()
         return error_response(400, "请求已失效", "页面已过期或来源不明，请刷新页面后重试。")
 
     @app.errorhandler(StaleDataError)

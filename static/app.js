@@ -9,9 +9,93 @@
   document.addEventListener("htmx:timeout", function () { banner().hidden = false; });
   document.addEventListener("htmx:beforeRequest", function () { banner().hidden = true; });
   document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
     var el = banner();
-    el.textContent = "服务器暂时无法处理（" + event.detail.xhr.status + "），您填写的内容仍在页面上，请稍后重试。";
+    if (xhr.status === 401) {
+      sessionExpired(event.detail.elt, xhr.getResponseHeader("X-Login-Url"));
+      return;
+    }
+    el.textContent = "服务器暂时无法处理（" + xhr.status + "），您填写的内容仍在页面上，请稍后重试。";
     el.hidden = false;
+  });
+
+  // The session ended (idle timeout, or a logout in another tab) while a form was open:
+  // keep what was typed in this tab, send the clerk to log in, and refill the form on return.
+  var UNSAVED = "unsaved-form:";
+  function sessionExpired(elt, loginUrl) {
+    var form = elt && (elt.tagName === "FORM" ? elt : elt.closest("form"));
+    if (form && window.sessionStorage) {
+      var values = [];
+      Array.prototype.forEach.call(form.elements, function (input) {
+        if (!input.name || input.type === "file" || input.type === "password" || input.name === "csrf_token") { return; }
+        if ((input.type === "checkbox" || input.type === "radio")) {
+          values.push([input.name, input.value, input.checked]);
+        } else {
+          values.push([input.name, input.value, null]);
+        }
+      });
+      sessionStorage.setItem(UNSAVED + location.pathname, JSON.stringify({ form: form.id || form.getAttribute("action"), values: values }));
+    }
+    var el = banner();
+    el.textContent = "";
+    el.appendChild(document.createTextNode("登录已失效，请重新登录。您填写的内容已暂存在本页，重新登录后将回到此处并自动填回。 "));
+    var link = document.createElement("a");
+    link.href = loginUrl || "/auth/login";
+    link.textContent = "重新登录";
+    link.className = "button primary";
+    el.appendChild(link);
+    el.hidden = false;
+    el.scrollIntoView({ block: "start" });
+  }
+
+  function restoreUnsaved(root) {
+    if (!window.sessionStorage) { return; }
+    var key = UNSAVED + location.pathname;
+    var saved = sessionStorage.getItem(key);
+    if (!saved) { return; }
+    var data;
+    try { data = JSON.parse(saved); } catch (e) { sessionStorage.removeItem(key); return; }
+    var form = (data.form && document.getElementById(data.form)) || root.querySelector("#step-panel form") || root.querySelector("main form");
+    if (!form) { return; }
+    sessionStorage.removeItem(key);
+    data.values.forEach(function (entry) {
+      var name = entry[0], value = entry[1], checked = entry[2];
+      Array.prototype.forEach.call(form.elements, function (input) {
+        if (input.name !== name) { return; }
+        if (checked !== null) {
+          if (input.value === value) { input.checked = checked; }
+        } else if (input.type !== "file") {
+          input.value = value;
+        }
+      });
+    });
+    var note = document.createElement("p");
+    note.className = "banner banner-warning";
+    note.id = "restored-unsaved";
+    note.setAttribute("role", "status");
+    note.textContent = "已填回登录失效前未保存的内容，请核对后保存。";
+    form.parentNode.insertBefore(note, form);
+  }
+
+  // After a step is swapped in: show its top, or its first error when the save was refused.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !document.body.contains(target)) { return; }
+    var firstError = target.querySelector(".has-error, .field-error, [role=alert].banner-error");
+    var focus = firstError || (target.id === "wizard" ? target : null);
+    if (!focus) { return; }
+    focus.scrollIntoView({ block: "start" });
+    var input = firstError && firstError.querySelector("input:not([type=hidden]), select, textarea");
+    if (input) { input.focus({ preventScroll: true }); }
+  });
+
+  // An option that excludes the others ("以上均不存在"): ticking it clears them, and back.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.type !== "checkbox" || !box.checked || !box.closest(".question")) { return; }
+    box.closest(".question").querySelectorAll("input[type=checkbox]").forEach(function (other) {
+      if (other !== box && (box.hasAttribute("data-exclusive") || other.hasAttribute("data-exclusive"))) { other.checked = false; }
+    });
   });
 
   // Show the agent's fields only when an agent is opening for the customer.
@@ -38,6 +122,12 @@
       var form = canvas.closest("form");
       var input = form.querySelector("input[data-signature-input]");
       var pad = new window.SignaturePad(canvas, { penColor: "#111" });
+      // Show the signature already given (kept after a refused save, or saved earlier).
+      if (input.value && input.value.indexOf("data:image/png") === 0) {
+        pad.fromDataURL(input.value);
+      } else if (canvas.dataset.signatureImage) {
+        pad.fromDataURL(canvas.dataset.signatureImage);
+      }
       pad.addEventListener("endStroke", function () { input.value = pad.toDataURL("image/png"); });
       var clear = form.querySelector("[data-signature-clear]");
       if (clear) { clear.addEventListener("click", function () { pad.clear(); input.value = ""; }); }
@@ -60,6 +150,7 @@
   }
 
   function init(root) {
+    restoreUnsaved(root);
     initSignature(root);
     initGeolocation(root);
     syncAgentFields(root);
@@ -69,6 +160,11 @@
       if (box && to) { to.disabled = box.checked; }
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    init(document);
+    // A full page load that lands on an error (a refused plain post): show it.
+    var firstError = document.querySelector("#step-panel .has-error, #step-panel .field-error");
+    if (firstError) { firstError.scrollIntoView({ block: "start" }); }
+  });
   document.addEventListener("htmx:afterSettle", function () { init(document); });
 })();

@@ -1,6 +1,8 @@
 """Valid form data for each wizard step, and helpers that walk a draft to a step."""
+import io
 import json
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from stdnum import luhn
@@ -12,7 +14,7 @@ from blueprints.opening.workflow import keys_for
 STEP_KEYS = keys_for("onsite")
 
 QUESTIONNAIRE = json.loads(
-    (Path(__file__).resolve().parents[1] / "blueprints/opening/questionnaires/individual-2026-v1.json").read_text("utf-8")
+    (Path(__file__).resolve().parents[1] / "blueprints/opening/questionnaires/individual-2026-v2.json").read_text("utf-8")
 )
 
 
@@ -83,14 +85,46 @@ def disclosure(explained_by: int, **overrides) -> dict:
     return data
 
 
-def answers(choice: str = "best") -> dict:
-    """Answers picking each question's highest ("best") or lowest-scoring non-knock-out option."""
+def age_on_business_day(birth_date: str) -> int:
+    from core.timeutil import business_today
+
+    born, today = date.fromisoformat(birth_date), business_today()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def answers(choice: str = "best", birth_date: str = "1988-06-12") -> dict:
+    """Answers picking each question's highest ("best") or lowest-scoring non-knock-out option.
+
+    The age question is answered as the ID's birth date says (the app refuses anything else).
+    """
     result = {}
+    age = age_on_business_day(birth_date)
     for question in QUESTIONNAIRE["questions"]:
         options = [o for o in question["options"] if not o.get("lowest")]
+        if question.get("derive") == "age":
+            options = [o for o in options if o["ages"][0] <= age and (o["ages"][1] is None or age <= o["ages"][1])]
         pick = max(options, key=lambda o: o["score"]) if choice == "best" else min(options, key=lambda o: o["score"])
         result[question["key"]] = pick["key"]
     return result
+
+
+@lru_cache(maxsize=None)
+def scan_png(width: int = 640, height: int = 400, shade: int = 200) -> bytes:
+    """A real PNG a scanner could have made: large enough to read, small on disk."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (shade, shade, 230)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def documents(with_agent: bool = False, **overrides) -> dict:
+    """Multipart data for the documents step: the ID's two sides, and the agent's papers."""
+    kinds = ["id_front", "id_back"] + (["agent_id_front", "agent_id_back", "authorization"] if with_agent else [])
+    data = {kind: (io.BytesIO(scan_png(shade=150 + i)), f"{kind}.png") for i, kind in enumerate(kinds)}
+    data["action"] = "next"
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
 
 
 def agreements(**overrides) -> dict:
@@ -126,12 +160,14 @@ def walk(auth, reference: str, until: str, clerk_id: int, with_agent: bool = Fal
         "contact": contact(),
         "verification": {},
         "agent": resident_agent() if with_agent else {"has_agent": "no"},
+        "documents": lambda: documents(with_agent),
         "disclosure": disclosure(clerk_id, agent_acknowledged="y" if with_agent else None) if with_agent else disclosure(clerk_id),
         "suitability": answers(),
         "agreements": agreements(),
     }
     for key in STEP_KEYS[1:STEP_KEYS.index(until)]:
-        response = auth.post(step_url(reference, key), payloads[key])
+        data = payloads[key]() if callable(payloads[key]) else payloads[key]
+        response = auth.post(step_url(reference, key), data)
         assert response.status_code == 303, (key, response.status_code, response.get_data(as_text=True)[:2000])
 
 
@@ -188,18 +224,27 @@ def passport_agent(**overrides) -> dict:
     return agent(**data)
 
 
+class Payloads(dict):
+    """Step data by key; a file upload is made afresh each time it is read (a stream reads once)."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        return value() if callable(value) else value
+
+
 def payloads(clerk_id: int, agent_data: dict | None = None) -> dict:
     """Valid data for every step after channel; `agent_data` makes the draft one with an agent."""
-    return {
+    return Payloads({
         "identity": identity(),
         "contact": contact(),
         "verification": {},
         "agent": agent_data if agent_data is not None else {"has_agent": "no"},
+        "documents": lambda: documents(bool(agent_data and agent_data.get("has_agent") == "yes")),
         "disclosure": disclosure(clerk_id, agent_acknowledged="y") if agent_data else disclosure(clerk_id),
         "suitability": answers(),
         "agreements": agreements(),
         "summary": {},
-    }
+    })
 
 
 def walk_with(auth, reference: str, until: str, clerk_id: int, **overrides) -> None:

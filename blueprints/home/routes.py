@@ -14,13 +14,13 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 def index():
     """Show the staff member's workbench."""
-    drafts = opening_services.my_open_applications(current_user) if current_user.role in opening_services.OPENING_ROLES else []
+    todo = opening_services.my_todo(current_user) if current_user.role in opening_services.OPENING_ROLES else []
     waiting = 0
     if current_user.role == Role.REVIEWER:
         waiting = len(review_services.queue(current_user))
     elif current_user.role == Role.RETURN_VISIT:
         waiting = len(return_visit_services.queue(current_user))
-    return page("home/index.html", drafts=drafts, waiting=waiting)
+    return page("home/index.html", todo=todo, waiting=waiting)
 
 
 @bp.route("/health")

@@ -70,3 +70,11 @@ AGREEMENTS = {
 }
 
 DISCLOSURE_VERSION = "风险揭示书 2026 版"
+
+# Why a clerk voids (作废) an application; the reason stays in its history.
+WITHDRAW_REASONS = {
+    "customer_gave_up": "客户放弃开户",
+    "duplicate": "重复录入",
+    "cannot_complete": "资料不全，无法继续办理",
+    "other": "其他原因",
+}

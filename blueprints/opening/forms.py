@@ -11,6 +11,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.fields.choices import SelectChoice
@@ -336,3 +337,29 @@ class WitnessForm(FlaskForm):
         except (TypeError, ValueError):
             return None
         return (latitude, longitude) if -90 <= latitude <= 90 and -180 <= longitude <= 180 else None
+
+
+class WithdrawForm(FlaskForm):
+    """Void an application (作废) with a reason; it stays in the history."""
+
+    # No Optional(): it would stop the chain before the check that a reason is given.
+    reason_code = RadioField("作废原因", choices=_options(choices.WITHDRAW_REASONS), validate_choice=False)
+    reason = TextAreaField("说明", validators=[Length(max=200, message="说明不超过200字")],
+                           render_kw={"rows": 3, "placeholder": "选择“其他原因”时必填"})
+
+    def validate_reason_code(self, field):
+        if field.data not in choices.WITHDRAW_REASONS and not (self.reason.data or "").strip():
+            raise ValidationError("请选择作废原因")
+
+    def validate_reason(self, field):
+        if self.reason_code.data == "other" and not (field.data or "").strip():
+            raise ValidationError("选择“其他原因”时，请填写说明")
+
+    def full_reason(self) -> str:
+        """The reason as the history shows it: the chosen reason, and what the clerk wrote."""
+        detail = (self.reason.data or "").strip()
+        code = self.reason_code.data if self.reason_code.data in choices.WITHDRAW_REASONS else "other"
+        if code == "other":
+            return detail
+        label = choices.WITHDRAW_REASONS[code]
+        return f"{label}：{detail}" if detail else label

@@ -150,3 +150,42 @@ class SuitabilityAssessment(db.Model):
 
     questionnaire: Mapped[Questionnaire] = relationship()
     assessor: Mapped[Staff] = relationship()
+
+
+class ApplicationDocument(db.Model):
+    """A scan of an identity document or authorisation captured during opening (证件影像).
+
+    A replacement is a new row; the one it replaces keeps its review decision and gets
+    `superseded_at`, so what the reviewer saw stays on record.
+    """
+
+    __tablename__ = "application_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(default=1)
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int]
+    # Pixel size of an image scan, read when it was accepted (None for PDF).
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    original_name: Mapped[str | None] = mapped_column(String(120))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # pending -> accepted | requested (asked again, with a reason); see documents.py.
+    review_status: Mapped[str] = mapped_column(String(16), default="pending")
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reviewed_at: Mapped[datetime | None]
+    superseded_at: Mapped[datetime | None]
+
+    uploaded_by: Mapped[Staff] = relationship(foreign_keys=[uploaded_by_id])
+    reviewed_by: Mapped[Staff | None] = relationship(foreign_keys=[reviewed_by_id])
+
+    __table_args__ = (UniqueConstraint("application_id", "kind", "version"),)
+
+    @property
+    def extension(self) -> str:
+        return {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(self.mime, "bin")

@@ -33,6 +33,10 @@ class Option:
     text: str
     score: int
     lowest: bool = False
+    # An option that excludes every other one of its question ("以上均不存在").
+    exclusive: bool = False
+    # For a question answered from the ID: the inclusive range of ages this option covers.
+    ages: tuple[int, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class Question:
     text: str
     options: tuple[Option, ...]
     multiple: bool = False
+    # A fact about the customer the answer must agree with ("age", from the ID's birth date).
+    derive: str | None = None
 
     def option(self, key: str) -> Option | None:
         for option in self.options:
@@ -94,7 +100,14 @@ def _option_from_dict(data: object, question_key: str) -> Option:
     _require(isinstance(text, str) and text != "", f"question {question_key} option {key}: text must be a non-empty string")
     _require(_is_int(score) and score >= 0, f"question {question_key} option {key}: score must be a non-negative integer")
     _require(isinstance(lowest, bool), f"question {question_key} option {key}: lowest must be a boolean")
-    return Option(key=key, text=text, score=score, lowest=lowest)
+    exclusive = data.get("exclusive", False)
+    _require(isinstance(exclusive, bool), f"question {question_key} option {key}: exclusive must be a boolean")
+    ages = data.get("ages")
+    if ages is not None:
+        _require(isinstance(ages, list) and len(ages) == 2 and _is_int(ages[0]) and (ages[1] is None or _is_int(ages[1])),
+                 f"question {question_key} option {key}: ages must be [min, max] (max may be null)")
+        ages = (ages[0], ages[1])
+    return Option(key=key, text=text, score=score, lowest=lowest, exclusive=exclusive, ages=ages)
 
 
 def _question_from_dict(data: object) -> Question:
@@ -111,7 +124,13 @@ def _question_from_dict(data: object) -> Question:
     option_keys = [option.key for option in options]
     duplicates = sorted({k for k in option_keys if option_keys.count(k) > 1})
     _require(not duplicates, f"question {key}: duplicate option keys {duplicates}")
-    return Question(key=key, text=text, options=options, multiple=multiple)
+    derive = data.get("derive")
+    _require(derive in (None, "age"), f"question {key}: derive must be \"age\" or absent")
+    if derive == "age":
+        _require(all(option.ages is not None for option in options), f"question {key}: every option needs ages")
+    _require(multiple or not any(option.exclusive for option in options),
+             f"question {key}: exclusive options only make sense in a multiple-choice question")
+    return Question(key=key, text=text, options=options, multiple=multiple, derive=derive)
 
 
 def _bands_from_list(raw_bands: object) -> tuple[Band, ...]:
@@ -191,12 +210,28 @@ class Result:
     label: str
 
 
-def check_answers(q: Questionnaire, answers: dict[str, list[str]]) -> list[AnswerError]:
+def _covers(option: Option, age: int) -> bool:
+    low, high = option.ages
+    return age >= low and (high is None or age <= high)
+
+
+def derived_answers(q: Questionnaire, facts: dict) -> dict[str, list[str]]:
+    """The answers that follow from the customer's ID (the age band from the birth date)."""
+    derived = {}
+    for question in q.questions:
+        if question.derive == "age" and isinstance(facts.get("age"), int):
+            derived[question.key] = [o.key for o in question.options if _covers(o, facts["age"])][:1]
+    return derived
+
+
+def check_answers(q: Questionnaire, answers: dict[str, list[str]], facts: dict | None = None) -> list[AnswerError]:
     """Return one error per badly answered question, in questionnaire order; empty if all is well.
 
     Answers to question keys the questionnaire does not have are errors too:
-    the stored answers must match the version they were scored against.
+    the stored answers must match the version they were scored against. `facts` are what
+    the ID says (age): an answer that contradicts them is an error.
     """
+    derived = derived_answers(q, facts or {})
     errors = []
     for number, question in enumerate(q.questions, start=1):
         chosen = answers.get(question.key)
@@ -214,6 +249,13 @@ def check_answers(q: Questionnaire, answers: dict[str, list[str]]) -> list[Answe
             errors.append(AnswerError(question.key, f"第{number}题的选项重复"))
         elif not question.multiple and len(chosen) != 1:
             errors.append(AnswerError(question.key, f"第{number}题只能选择一个选项"))
+        elif len(chosen) > 1 and any(question.option(k).exclusive for k in chosen):
+            only = next(question.option(k) for k in chosen if question.option(k).exclusive)
+            errors.append(AnswerError(question.key, f"第{number}题选择了“{only.text}”，不能同时选择其他选项"))
+        elif question.key in derived and derived[question.key] and chosen != derived[question.key]:
+            expected = question.option(derived[question.key][0])
+            errors.append(AnswerError(question.key, f"第{number}题与证件不符：按证件出生日期，客户现年 {facts['age']} 周岁，"
+                                                    f"应选择“{expected.text}”"))
     known = {question.key for question in q.questions}
     for key in answers:
         if key not in known:

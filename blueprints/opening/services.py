@@ -2,6 +2,7 @@
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +21,7 @@ from blueprints.opening.models import (
 )
 from blueprints.opening.rules import ID_TYPE_LABELS, IdType
 from blueprints.opening.workflow import Status
-from core import audit, crypto
+from core import audit, crypto, files
 from core.extensions import db
 from core.roles import Role
 from core.timeutil import business_today, utcnow
@@ -63,7 +64,7 @@ def is_in_review(application: Application) -> bool:
 
 
 def my_open_applications(user: Staff) -> list[Application]:
-    """The clerk's to-do list (我的待办): drafts and returned applications."""
+    """The clerk's drafts and returned applications, newest first."""
     return list(db.session.scalars(
         visible_applications(user)
         .where(Application.created_by_id == user.id, Application.status.in_(OPEN_STATUSES))
@@ -71,9 +72,81 @@ def my_open_applications(user: Staff) -> list[Application]:
     ))
 
 
-def resume_step(application: Application) -> str:
-    """The step a clerk returns to: the first one not yet saved."""
+@dataclass(frozen=True)
+class TodoItem:
+    """One line of the clerk's to-do (我的待办): what to do next and why."""
+
+    application: Application
+    next_step: str
+    next_label: str
+    rejection: object | None
+    documents_requested: list
+
+
+def my_todo(user: Staff) -> list[TodoItem]:
+    """Drafts, returned applications and scans asked again, each with the step to go on with."""
+    from blueprints.opening import documents
+
+    items = []
+    for application in my_open_applications(user):
+        rejection = open_rejection(application) if application.status == Status.REJECTED else None
+        key = resume_step(application, rejection)
+        items.append(TodoItem(application, key, workflow.step_label(application.channel, key), rejection, []))
+    asked = db.session.scalars(
+        visible_applications(user)
+        .where(Application.created_by_id == user.id, Application.status.in_((Status.SUBMITTED, Status.RESUBMITTED)))
+        .order_by(Application.updated_at.desc()))
+    for application in asked:
+        requested = documents.requested_again(application)
+        if requested:
+            items.append(TodoItem(application, "documents", "补充证件影像", None, requested))
+    return items
+
+
+# Applications the clerk sent on: what happened to them since.
+SUBMITTED_STATUSES = tuple(s for s in Status if s not in (Status.DRAFT, Status.REJECTED, Status.WITHDRAWN))
+
+
+def my_submitted(user: Staff, limit: int = 50) -> list[Application]:
+    """The clerk's submitted applications (已提交) and where each stands, newest first."""
+    return list(db.session.scalars(
+        visible_applications(user)
+        .where(Application.created_by_id == user.id, Application.status.in_(SUBMITTED_STATUSES))
+        .order_by(Application.updated_at.desc()).limit(limit)
+    ))
+
+
+def resume_step(application: Application, rejection=None) -> str:
+    """The step a clerk returns to: the returned step until it is corrected, else the first unsaved one."""
+    rejection = rejection if rejection is not None else open_rejection(application)
+    if rejection is not None and rejection.return_step in workflow.keys_for(application.channel) \
+            and not rejection_corrected(application, rejection):
+        return rejection.return_step
     return workflow.first_incomplete(application.completed_steps, application.channel)
+
+
+def open_rejection(application: Application):
+    """The reviewer's rejection of a returned application (None unless it is returned)."""
+    from blueprints.review.models import ReviewDecision
+
+    if application.status != Status.REJECTED:
+        return None
+    decision = db.session.scalar(select(ReviewDecision).where(ReviewDecision.application_id == application.id)
+                                 .order_by(ReviewDecision.id.desc()).limit(1))
+    return decision if decision is not None and decision.decision == "reject" else None
+
+
+def rejection_corrected(application: Application, decision) -> bool:
+    """Whether the step the reviewer named was saved again after the rejection."""
+    if not decision.return_step:
+        return True
+    step = next((s for s in application.steps if s.step == decision.return_step), None)
+    return step is not None and step.saved_at > decision.decided_at
+
+
+def can_withdraw(user: Staff, application: Application) -> bool:
+    """The clerk who entered a draft or a returned application may void it (作废)."""
+    return can_edit(user, application) and Status.WITHDRAWN in workflow.TRANSITIONS[Status(application.status)]
 
 
 def _new_reference() -> str:
@@ -243,31 +316,60 @@ class Conflict:
     message: str
 
 
-def consistency_conflicts(application: Application) -> list[Conflict]:
+def consistency_conflicts(application: Application, viewer: Staff) -> list[Conflict]:
     """Check name and ID type against every customer and open application with this ID number."""
     if not application.id_number_index:
         return []
+    return _conflicts(application.id_number_index, application.customer_name, application.id_type,
+                      application.id, viewer, include_in_flight=True)
+
+
+def identity_conflict(application: Application, identity: dict, viewer: Staff) -> str | None:
+    """At the identity step: whether this ID number is already someone's under another name or type."""
+    found = _conflicts(crypto.blind_index(identity["id_number"]), identity["name"], identity["id_type"],
+                       application.id, viewer, include_in_flight=False)
+    return found[0].message if found else None
+
+
+# Said when the other record is not the viewer's to see (another branch): no name, no number.
+ELSEWHERE = ("该证件号码已属于一位现有客户，但姓名或证件类型与本次录入不一致。请核对证件原件；"
+             "如确系客户本人且资料已变更，须先办理关键信息变更。")
+
+
+def _conflicts(index: str, name: str, id_type: str, application_id: int | None, viewer: Staff | None,
+               include_in_flight: bool) -> list[Conflict]:
+    def visible(branch_id: int) -> bool:
+        return viewer is not None and (viewer.sees_all_branches or viewer.branch_id == branch_id)
+
     conflicts: list[Conflict] = []
-    type_label = ID_TYPE_LABELS.get(IdType(application.id_type), application.id_type)
-    for customer in db.session.scalars(select(Customer).where(Customer.id_number_index == application.id_number_index)):
-        problems = _key_differences(customer.name, customer.id_type, application.customer_name, application.id_type)
-        if problems:
+    type_label = ID_TYPE_LABELS.get(IdType(id_type), id_type)
+    for customer in db.session.scalars(select(Customer).where(Customer.id_number_index == index)):
+        problems = _key_differences(customer.name, customer.id_type, name, id_type)
+        if problems and visible(customer.branch_id):
             conflicts.append(Conflict("customer", customer.customer_no,
-                                      f"已有客户 {customer.customer_no} 使用该证件号码，但{problems}，与本次录入（{application.customer_name}，{type_label}）不一致"))
+                                      f"已有客户 {customer.customer_no} 使用该证件号码，但{problems}，与本次录入（{name}，{type_label}）不一致"))
+        elif problems:
+            conflicts.append(Conflict("customer", "", ELSEWHERE))
     others = select(Application).where(
-        Application.id_number_index == application.id_number_index,
-        Application.id != application.id,
+        Application.id_number_index == index,
+        Application.id != application_id,
         Application.status.not_in((Status.WITHDRAWN, Status.INACTIVE)),
     )
     for other in db.session.scalars(others):
-        problems = _key_differences(other.customer_name, other.id_type, application.customer_name, application.id_type)
-        if problems:
+        problems = _key_differences(other.customer_name, other.id_type, name, id_type)
+        if problems and other.status in OPEN_STATUSES and not include_in_flight:
+            continue  # another draft may still be corrected or voided; it is checked at submit
+        if problems and visible(other.branch_id):
             conflicts.append(Conflict("application", other.reference,
                                       f"开户申请 {other.reference} 使用该证件号码，但{problems}，与本次录入不一致"))
-        elif other.status not in (Status.ACTIVE,) and other.status not in OPEN_STATUSES:
-            conflicts.append(Conflict("application", other.reference,
-                                      f"该客户已有在途开户申请 {other.reference}（{other.status_label}），不能重复提交"))
-    return conflicts
+        elif problems:
+            conflicts.append(Conflict("application", "", ELSEWHERE.replace("现有客户", "在途开户申请的客户")))
+        elif include_in_flight and other.status not in (Status.ACTIVE,) and other.status not in OPEN_STATUSES:
+            where = f" {other.reference}（{other.status_label}）" if visible(other.branch_id) else "（在其他营业部办理）"
+            conflicts.append(Conflict("application", other.reference if visible(other.branch_id) else "",
+                                      f"该客户已有在途开户申请{where}，不能重复提交"))
+    unique = {conflict.message: conflict for conflict in conflicts}
+    return list(unique.values())
 
 
 def _key_differences(name_a, type_a, name_b, type_b) -> str:
@@ -291,7 +393,7 @@ def submit_application(application: Application, actor: Staff) -> bool:
     """Send the application to the review queue; returns False if it was already there."""
     if is_in_review(application):
         return False
-    reasons = [f"请先完成“{workflow.STEP_BY_KEY[key].title}”"
+    reasons = [f"请先完成“{workflow.step_label(application.channel, key)}”"
                for key in workflow.missing_for_submit(application.completed_steps, application.channel)]
     verification = latest_verification(application)
     if verification is not None and verification.result == Answer.MISMATCH:
@@ -300,7 +402,7 @@ def submit_application(application: Application, actor: Staff) -> bool:
     agent, disclosure = application.step_data("agent") or {}, application.step_data("disclosure") or {}
     if agent.get("has_agent") and not disclosure.get("agent_acknowledged"):
         reasons.append("由代理人办理时，代理人须接受投资者教育并签字确认（第七条）")
-    reasons += [conflict.message for conflict in consistency_conflicts(application)]
+    reasons += [conflict.message for conflict in consistency_conflicts(application, actor)]
     if reasons:
         raise SubmitRefused(reasons)
     target = workflow.submit_target(application.status)
@@ -315,19 +417,11 @@ def submit_application(application: Application, actor: Staff) -> bool:
 
 def _uncorrected_rejection(application: Application) -> list[str]:
     """A returned application goes back only after the step the reviewer named was saved again."""
-    from blueprints.review.models import ReviewDecision
-
-    if application.status != Status.REJECTED:
+    decision = open_rejection(application)
+    if decision is None or rejection_corrected(application, decision):
         return []
-    decision = db.session.scalar(select(ReviewDecision).where(ReviewDecision.application_id == application.id)
-                                 .order_by(ReviewDecision.id.desc()).limit(1))
-    if decision is None or decision.decision != "reject" or not decision.return_step:
-        return []
-    step = next((s for s in application.steps if s.step == decision.return_step), None)
-    if step is None or step.saved_at <= decision.decided_at:
-        title = workflow.STEP_BY_KEY[decision.return_step].title
-        return [f"请先按复核意见修改并保存“{title}”（退回原因：{decision.reason}）"]
-    return []
+    title = workflow.STEP_BY_KEY[decision.return_step].title
+    return [f"请先按复核意见修改并保存“{title}”（退回原因：{decision.reason}）"]
 
 
 def transition(application: Application, target: Status, actor: Staff | None, reason: str | None) -> None:
@@ -374,3 +468,45 @@ def witness_candidates(user: Staff) -> list[Staff]:
 def witness_facts(staff: Staff) -> witness_rules.StaffFacts:
     return witness_rules.StaffFacts(staff.id, staff.full_name, staff.qualification_no, staff.is_regular_employee,
                                     staff.is_marketing or staff.role == Role.MARKETING, staff.witness_trained_on)
+
+
+def witness_candidate_label(staff: Staff) -> str:
+    """How a colleague is listed on the witness step: name and role, marketing said once."""
+    marketing = "，营销人员" if staff.is_marketing and staff.role != Role.MARKETING else ""
+    return f"{staff.full_name}（{staff.role_label}{marketing}）"
+
+
+def customer_facts(application: Application) -> dict:
+    """What the ID says about the customer that the questionnaire must agree with (age today)."""
+    identity = application.step_data("identity") or {}
+    if not identity.get("birth_date"):
+        return {}
+    born, today = date.fromisoformat(identity["birth_date"]), business_today()
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return {"age": age, "birth_date": identity["birth_date"]}
+
+
+@dataclass(frozen=True)
+class ApplicationFile:
+    kind: str
+    mime: str
+
+    @property
+    def extension(self) -> str:
+        return {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(self.mime, "bin")
+
+
+def application_file(application: Application, sha256: str, pending: dict | None = None) -> ApplicationFile | None:
+    """One of the files recorded on this application (scans, witness photo, signature), or None."""
+    from blueprints.opening import documents
+
+    for document in documents.current(application.id):
+        if document.sha256 == sha256:
+            return ApplicationFile(document.kind, document.mime)
+    witness = application.step_data("witness") or {}
+    pending = pending or {}
+    for kind, saved in (("photo", witness.get("photo_sha256")), ("signature", witness.get("signature_sha256"))):
+        if sha256 in (saved, pending.get(kind)):
+            with open(files.path_for(sha256), "rb") as handle:
+                return ApplicationFile(kind, files.sniff(handle.read(16)) or "application/octet-stream")
+    return None

@@ -84,6 +84,7 @@ STEPS: tuple[Step, ...] = (
     Step("contact", "联系方式与基本信息"),
     Step("verification", "公民身份核查"),
     Step("agent", "代理人", optional=True),
+    Step("documents", "证件影像"),
     Step("disclosure", "投资者教育与风险揭示"),
     Step("suitability", "适当性评估"),
     Step("agreements", "协议签署"),
@@ -95,8 +96,9 @@ STEP_BY_KEY = {step.key: step for step in STEPS}
 # Steps whose saved result no longer holds when these fields of an earlier step change
 # (None: any field): a new ID number needs a new check, a new agent a new acknowledgement.
 DEPENDENTS: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
-    "identity": (("id_type", "id_number", "name"), ("verification",)),
-    "agent": (None, ("disclosure",)),
+    "identity": (("id_type", "id_number", "name"), ("verification", "documents")),
+    # A new agent needs a new acknowledgement, and the agent's ID and authorisation scanned.
+    "agent": (None, ("disclosure", "documents")),
 }
 
 

@@ -47,6 +47,15 @@ def draft_at(clerk, clerk_id, until: str, token: str = "tok-steps", **overrides)
     return reference
 
 
+# Steps whose result the clerk must see before moving on (the check's answer, the score):
+# a save shows the same step again, with the result and a 下一步 button.
+SHOWS_RESULT = {"verification", "suitability"}
+
+
+def after_save(key: str) -> str:
+    return key if key in SHOWS_RESULT else next_step(key)
+
+
 def valid_payload(key: str, clerk_id: int) -> dict:
     if key == "channel":
         return {"channel": "onsite", "customer_type": "individual"}
@@ -80,7 +89,7 @@ def test_valid_plain_post_saves_the_step_and_redirects_303_to_the_next(app, cler
     reference = draft_at(clerk, clerk_id, key)
     response = clerk.post(factories.step_url(reference, key), valid_payload(key, clerk_id))
     assert response.status_code == 303
-    assert response.headers["Location"] == factories.step_url(reference, next_step(key))
+    assert response.headers["Location"] == factories.step_url(reference, after_save(key))
     assert key in application_row(app, reference)["completed"]
 
 
@@ -89,7 +98,7 @@ def test_valid_htmx_post_answers_with_the_next_steps_fragment_and_push_url(app, 
     reference = draft_at(clerk, clerk_id, key)
     response = clerk.post(factories.step_url(reference, key), valid_payload(key, clerk_id), htmx=True)
     assert response.status_code == 200
-    following = next_step(key)
+    following = after_save(key)
     assert response.headers["HX-Push-Url"] == factories.step_url(reference, following)
     body = response.get_data(as_text=True)
     assert "<html" not in body.lower() and "<body" not in body.lower()
@@ -452,7 +461,8 @@ def test_unavailable_then_retry_with_match_completes_the_step(app, clerk, clerk_
 
     retry = clerk.post(factories.step_url(reference, "verification"), {})
     assert retry.status_code == 303
-    assert retry.headers["Location"] == factories.step_url(reference, "agent")
+    # The match is shown on the verification step before the clerk moves on.
+    assert retry.headers["Location"] == factories.step_url(reference, "verification")
     assert [v[0] for v in verifications(app, reference)] == ["unavailable", "match"]
     assert "verification" in application_row(app, reference)["completed"]
     assert identity_service.calls == 2
@@ -758,26 +768,59 @@ def _existing_customer_identity(name: str) -> dict:
     return factories.identity(id_number=factories.EXISTING_CUSTOMER_ID, name=name, sex="F", birth_date="1949-12-31")
 
 
-def test_same_id_number_as_an_existing_customer_with_another_name_is_refused(app, clerk, clerk_id):
-    reference = draft_at(clerk, clerk_id, "summary", identity=_existing_customer_identity("刘晓明"))
+def test_same_id_number_as_an_existing_customer_with_another_name_is_refused_at_the_identity_step(app, clerk, clerk_id):
+    reference = draft_at(clerk, clerk_id, "identity")
+    response = clerk.post(factories.step_url(reference, "identity"), _existing_customer_identity("刘晓明"))
+    assert_refused(response, "id_number", "已有客户 C0101000001 使用该证件号码，但姓名为“张建国”，与本次录入（刘晓明，居民身份证）不一致")
+    # Nothing else typed is lost.
+    assert page_of(response).value("address") == factories.identity()["address"]
+    assert "identity" not in application_row(app, reference)["completed"]
+
+
+def test_a_conflict_that_arises_after_the_identity_step_is_still_refused_at_submit(app, clerk, clerk_id):
+    from blueprints.customers.models import Customer
+    from core import crypto
+
+    reference = draft_at(clerk, clerk_id, "summary")
+    with app.app_context():
+        branch_id = db.session.scalar(select(Application.branch_id).where(Application.reference == reference))
+        db.session.add(Customer(customer_no="C0101999999", branch_id=branch_id, name="刘小明", id_type="resident_id",
+                                id_number=factories.CUSTOMER_ID, id_number_index=crypto.blind_index(factories.CUSTOMER_ID)))
+        db.session.commit()
     summary = clerk.get(factories.step_url(reference, "summary")).get_data(as_text=True)
     assert "关键信息一致性校验未通过" in summary
     response = clerk.post(factories.step_url(reference, "summary"), {})
     assert response.status_code == 422
-    body = response.get_data(as_text=True)
-    assert "已有客户 C0101000001 使用该证件号码，但姓名为“张建国”" in body
-    assert "与本次录入（刘晓明，居民身份证）不一致" in body
+    assert "已有客户 C0101999999 使用该证件号码，但姓名为“刘小明”" in response.get_data(as_text=True)
     assert application_row(app, reference)["status"] == "draft"
     assert status_changes(app, reference) == []
 
 
 def test_same_id_number_name_and_type_as_an_existing_customer_is_no_conflict(app, clerk, clerk_id):
-    reference = draft_at(clerk, clerk_id, "summary", identity=_existing_customer_identity("张建国"))
+    reference = draft_at(clerk, clerk_id, "summary", identity=_existing_customer_identity("张建国"),
+                         suitability=factories.answers(birth_date="1949-12-31"))
     summary = clerk.get(factories.step_url(reference, "summary")).get_data(as_text=True)
     assert "关键信息一致性校验通过" in summary
     response = clerk.post(factories.step_url(reference, "summary"), {})
     assert response.status_code == 303
     assert application_row(app, reference)["status"] == "submitted"
+
+
+def test_another_branchs_customer_under_another_name_is_refused_without_its_details(app, clerk, clerk_id):
+    from blueprints.auth.models import Branch
+    from blueprints.customers.models import Customer
+    from core import crypto
+
+    with app.app_context():
+        shanghai = db.session.scalar(select(Branch.id).where(Branch.code != "0101", Branch.code != "0000"))
+        db.session.add(Customer(customer_no="C0201777777", branch_id=shanghai, name="刘小明", id_type="resident_id",
+                                id_number=factories.CUSTOMER_ID, id_number_index=crypto.blind_index(factories.CUSTOMER_ID)))
+        db.session.commit()
+    reference = draft_at(clerk, clerk_id, "identity")
+    response = clerk.post(factories.step_url(reference, "identity"), factories.identity())
+    assert_refused(response, "id_number", "该证件号码已属于一位现有客户，但姓名或证件类型与本次录入不一致")
+    body = response.get_data(as_text=True)
+    assert "C0201777777" not in body and "刘小明" not in body
 
 
 def test_same_id_number_in_another_branchs_application_with_another_name_is_refused(app, clerk, clerk_id):
@@ -787,7 +830,10 @@ def test_same_id_number_in_another_branchs_application_with_another_name_is_refu
     reference = draft_at(clerk, clerk_id, "summary")
     response = clerk.post(factories.step_url(reference, "summary"), {})
     assert response.status_code == 422
-    assert f"开户申请 {other} 使用该证件号码，但姓名为“刘小明”" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    # Another branch's application is named to nobody: neither its reference nor the name on it.
+    assert "该证件号码已属于一位在途开户申请的客户，但姓名或证件类型与本次录入不一致" in body
+    assert other not in body and "刘小明" not in body
 
 
 def test_second_application_for_a_customer_already_in_review_is_refused(app, clerk, clerk_id):
@@ -805,7 +851,8 @@ def test_adding_an_agent_after_the_disclosure_requires_the_agents_acknowledgemen
     assert clerk.post(factories.step_url(reference, "agent"), factories.passport_agent()).status_code == 303
     response = clerk.post(factories.step_url(reference, "summary"), {})
     # The disclosure on file was signed without an agent; submitting now would skip 第七条 for the agent.
-    assert response.status_code != 303 or response.headers["Location"].endswith("/step/disclosure")
+    # (The agent's ID and authorisation must be scanned too: the wizard goes back to the first of those steps.)
+    assert response.status_code != 303 or response.headers["Location"].endswith(("/step/documents", "/step/disclosure"))
     assert application_row(app, reference)["status"] == "draft"
 
 
@@ -841,7 +888,8 @@ def test_submitted_application_is_read_only_for_the_clerk(app, clerk, clerk_id):
     post = clerk.post(factories.step_url(reference, "identity"), factories.identity(name="刘小明"))
     assert post.status_code == 403
     assert application_row(app, reference)["customer_name"] == "刘晓明"
-    assert reference not in clerk.get("/opening/").get_data(as_text=True)
+    todo, _, submitted = clerk.get("/opening/").get_data(as_text=True).partition('id="my-submitted"')
+    assert reference not in todo and reference in submitted
 
 
 def test_double_new_with_the_same_client_token_creates_one_application(app, clerk):
@@ -883,13 +931,33 @@ def test_withdrawn_draft_leaves_the_drafts_list(app, clerk, clerk_id):
     assert reference not in clerk.get("/").get_data(as_text=True)
     assert clerk.get(factories.step_url(reference, "identity")).headers["Location"] == f"/opening/{reference}/detail"
     assert clerk.post(factories.step_url(reference, "contact"), factories.contact()).status_code == 403
-    assert clerk.post(f"/opening/{reference}/withdraw", {}).status_code == 403
+    # A second click on 作废 does nothing more.
+    assert clerk.post(f"/opening/{reference}/withdraw", {}).status_code == 303
+    assert len(status_changes(app, reference)) == 1
 
 
-def test_withdraw_without_a_reason_records_the_default_reason(app, clerk, clerk_id):
+def test_withdraw_without_a_reason_is_refused_next_to_the_field(app, clerk, clerk_id):
     reference = draft_at(clerk, clerk_id, "identity")
-    clerk.post(f"/opening/{reference}/withdraw", {"reason": "   "})
-    assert status_changes(app, reference) == [("draft", "withdrawn", "客户放弃开户")]
+    response = clerk.post(f"/opening/{reference}/withdraw", {"reason": "   "})
+    assert_refused(response, "reason_code", "请选择作废原因")
+    assert status_changes(app, reference) == []
+
+
+@pytest.mark.parametrize("data, recorded", [
+    ({"reason_code": "customer_gave_up"}, "客户放弃开户"),
+    ({"reason_code": "duplicate", "reason": "与KH2026的申请重复"}, "重复录入：与KH2026的申请重复"),
+    ({"reason_code": "other", "reason": "客户出国"}, "客户出国"),
+])
+def test_withdraw_records_the_chosen_reason(app, clerk, clerk_id, data, recorded):
+    reference = draft_at(clerk, clerk_id, "identity")
+    assert clerk.post(f"/opening/{reference}/withdraw", data).status_code == 303
+    assert status_changes(app, reference) == [("draft", "withdrawn", recorded)]
+
+
+def test_withdraw_other_without_a_note_is_refused(app, clerk, clerk_id):
+    reference = draft_at(clerk, clerk_id, "identity")
+    assert_refused(clerk.post(f"/opening/{reference}/withdraw", {"reason_code": "other"}), "reason",
+                   "选择“其他原因”时，请填写说明")
 
 
 def test_withdraw_needs_post(clerk, clerk_id):
@@ -964,11 +1032,10 @@ def test_garbage_urls_are_404(clerk, url):
     assert clerk.get(url).status_code == 404
 
 
-def test_withdraw_with_a_huge_reason_is_cut_to_200_characters(app, clerk, clerk_id):
+def test_withdraw_with_a_huge_reason_is_refused_with_its_limit(app, clerk, clerk_id):
     reference = draft_at(clerk, clerk_id, "identity")
-    assert clerk.post(f"/opening/{reference}/withdraw", {"reason": HUGE}).status_code == 303
-    [(_from, _to, reason)] = status_changes(app, reference)
-    assert len(reason) == 200
+    assert_refused(clerk.post(f"/opening/{reference}/withdraw", {"reason": HUGE}), "reason", "说明不超过200字")
+    assert status_changes(app, reference) == []
 
 
 def test_audit_trail_of_a_submission_names_fields_not_values(app, clerk, clerk_id):

@@ -34,7 +34,7 @@ def witness_draft(app):
     reference = response.headers["Location"].split("/")[2]
     [witness_id] = staff_ids(app, "witness")
     data = factories.payloads(witness_id)
-    for key in ("identity", "contact", "verification", "agent", "disclosure", "suitability", "agreements"):
+    for key in ("identity", "contact", "verification", "agent", "documents", "disclosure", "suitability", "agreements"):
         assert auth.post(factories.step_url(reference, key), data[key]).status_code == 303, key
     return auth, reference
 

@@ -58,10 +58,10 @@ def test_a_step_is_reachable_only_after_all_before_it():
 
 @pytest.mark.parametrize("key, before, after, dropped", [
     ("identity", {"id_number": "1", "name": "甲", "address": "a"}, {"id_number": "1", "name": "甲", "address": "b"}, ()),
-    ("identity", {"id_number": "1", "name": "甲"}, {"id_number": "2", "name": "甲"}, ("verification",)),
-    ("identity", {"id_number": "1", "name": "甲"}, {"id_number": "1", "name": "乙"}, ("verification",)),
+    ("identity", {"id_number": "1", "name": "甲"}, {"id_number": "2", "name": "甲"}, ("verification", "documents")),
+    ("identity", {"id_number": "1", "name": "甲"}, {"id_number": "1", "name": "乙"}, ("verification", "documents")),
     ("agent", {"has_agent": False}, {"has_agent": False}, ()),
-    ("agent", {"has_agent": False}, {"has_agent": True, "name": "丙"}, ("disclosure",)),
+    ("agent", {"has_agent": False}, {"has_agent": True, "name": "丙"}, ("disclosure", "documents")),
     ("contact", {"mobile": "1"}, {"mobile": "2"}, ()),
     ("identity", None, {"id_number": "1"}, ()),
 ])
@@ -70,11 +70,11 @@ def test_changing_a_step_invalidates_what_depends_on_it(key, before, after, drop
 
 
 def test_numbers_come_from_the_channels_own_steps():
-    assert workflow.step_number("onsite", "summary") == 9
-    assert workflow.step_number("witness", "witness") == 9
-    assert workflow.step_number("witness", "summary") == 10
+    assert workflow.step_number("onsite", "summary") == 10
+    assert workflow.step_number("witness", "witness") == 10
+    assert workflow.step_number("witness", "summary") == 11
     assert workflow.step_number("onsite", "witness") is None
-    assert workflow.step_label("witness", "summary") == "10. 汇总与提交"
+    assert workflow.step_label("witness", "summary") == "11. 汇总与提交"
 
 
 def test_an_onsite_application_cannot_be_returned_to_the_witness_step():
