@@ -237,14 +237,8 @@ def _data_url_bytes(value: str) -> bytes:
 
 
 def _card_read_from_form(application):
-    try:
-        read_id = int(request.form.get("card_read_id") or 0)
-    except ValueError:
-        return None
-    read = db.session.get(CardRead, read_id) if read_id else None
-    if read is None or read.branch_id != current_user.branch_id or read.used_by_application_id not in (None, application.id):
-        return None
-    return read
+    return reader_services.usable_read(request.form.get("card_read_id"), reader_services.terminal_for(request),
+                                       current_user, application)
 
 
 def _disclosure_data(form: DisclosureForm) -> dict:
@@ -309,17 +303,21 @@ _SAVE_HANDLERS = {
 @bp.route("/<reference>/card")
 @roles_required(*services.OPENING_ROLES)
 def card_read(reference: str):
-    """Wait for a card on one of the branch's readers, then fill the identity step (htmx polls this)."""
+    """Wait for a card on this terminal's reader, then fill the identity step (htmx polls this)."""
     application = _load(reference)
     if not services.can_edit(current_user, application):
         abort(403, "该申请不在可编辑状态，或由其他柜员录入。")
+    terminal = reader_services.terminal_for(request)
+    if terminal is None or terminal.reader is None:
+        return page("opening/_card_status.html", application=application, unpaired=True)
     now = utcnow()
     try:
         since = datetime.fromtimestamp(float(request.args["since"]), timezone.utc).replace(tzinfo=None)
     except (KeyError, ValueError, OverflowError, OSError):
         since = now  # the first call: start waiting from this moment
-    read = reader_services.latest_read(current_user.branch_id, since)
+    read = reader_services.latest_read_for(terminal, since, now)
     if read is not None:
+        audit.record("reader.fill", "card_read", read.id, application=application.reference, terminal_id=terminal.id)
         values = reader_services.identity_values(read)
         form = IdentityForm(data=_form_data("identity", values))
         response = _render_step(application, "identity", form, card_read=read, card_fields=sorted(values))
