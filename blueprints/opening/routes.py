@@ -123,17 +123,21 @@ def step_file(reference: str, sha256: str):
 @bp.route("/<reference>/card")
 @roles_required(*services.OPENING_ROLES)
 def card_read(reference: str):
-    """Wait for a card on one of the branch's readers, then fill the identity step (htmx polls this)."""
+    """Wait for a card on this terminal's reader, then fill the identity step (htmx polls this)."""
     application = _load(reference)
     if not services.can_edit(current_user, application):
         abort(403, NOT_EDITABLE)
+    terminal = reader_services.terminal_for(request)
+    if terminal is None or terminal.reader is None:
+        return page("opening/_card_status.html", application=application, unpaired=True)
     now = utcnow()
     try:
         since = datetime.fromtimestamp(float(request.args["since"]), timezone.utc).replace(tzinfo=None)
     except (KeyError, ValueError, OverflowError, OSError):
         since = now  # the first call: start waiting from this moment
-    read = reader_services.latest_read(current_user.branch_id, since)
+    read = reader_services.latest_read_for(terminal, since, now)
     if read is not None:
+        audit.record("reader.fill", "card_read", read.id, application=application.reference, terminal_id=terminal.id)
         response = steps.identity_from_card(application, read)
         response.headers["HX-Retarget"] = "#wizard"
         response.headers["HX-Reswap"] = "outerHTML"

@@ -189,15 +189,9 @@ def _save_channel(application):
 # ---------------------------------------------------------------- identity
 
 def card_read_from_form(application) -> CardRead | None:
-    """The card read the identity form was filled from, if it is one this clerk may use."""
-    try:
-        read_id = int(request.form.get("card_read_id") or 0)
-    except ValueError:
-        return None
-    read = db.session.get(CardRead, read_id) if read_id else None
-    if read is None or read.branch_id != current_user.branch_id or read.used_by_application_id not in (None, application.id):
-        return None
-    return read
+    """The card read the identity form was filled from, if this terminal's reader made it for this clerk."""
+    return reader_services.usable_read(request.form.get("card_read_id"), reader_services.terminal_for(request),
+                                       current_user, application)
 
 
 def identity_from_card(application, read: CardRead):

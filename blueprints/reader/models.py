@@ -1,4 +1,4 @@
-"""ID-card reader devices paired with a branch, and the card reads they post."""
+"""ID-card reader devices paired with a branch, the terminals they serve, and the card reads they post."""
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
@@ -28,6 +28,37 @@ class ReaderDevice(db.Model):
 
     branch: Mapped[Branch] = relationship()
     paired_by: Mapped[Staff] = relationship()
+    terminal: Mapped["Terminal | None"] = relationship(back_populates="device", uselist=False)
+
+
+class Terminal(db.Model):
+    """A terminal (终端): the browser of a counter workstation or a tablet, known by its cookie.
+
+    Only a keyed hash of the cookie's token is kept. A terminal serves at most one reader
+    and a reader serves at most one terminal (the unique `device_id`).
+    """
+
+    __tablename__ = "terminal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(60))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("reader_device.id"), unique=True)
+    paired_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    paired_at: Mapped[datetime | None]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+
+    branch: Mapped[Branch] = relationship()
+    device: Mapped[ReaderDevice | None] = relationship(back_populates="terminal")
+    paired_by: Mapped[Staff | None] = relationship(foreign_keys=[paired_by_id])
+
+    @property
+    def reader(self) -> ReaderDevice | None:
+        """The paired reader, unless it was revoked: a revoked reader serves nobody."""
+        return self.device if self.device is not None and self.device.revoked_at is None else None
 
 
 class CardRead(db.Model):
@@ -41,6 +72,8 @@ class CardRead(db.Model):
     fields: Mapped[dict] = mapped_column(EncryptedJSON)
     photo_raw: Mapped[str | None] = mapped_column(EncryptedText)
     read_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The terminal the device was paired with when it posted: only that terminal may use the read.
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminal.id"), index=True)
     # Set when a clerk filled an identity step from it, so one read fills one application.
     used_by_application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
 

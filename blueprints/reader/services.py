@@ -1,16 +1,19 @@
-"""Reader pairing and the signed posts of card reads (读卡)."""
+"""Reader pairing, terminals (终端) and the signed posts of card reads (读卡)."""
+import hashlib
 import hmac
 import json
 import secrets
 from datetime import datetime, timedelta, timezone
 
+from flask import current_app, g
+from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
 from blueprints.opening.rules import IdType
 from reader_agent import signing
-from blueprints.reader.models import CardRead, ReaderDevice, ReaderNonce
+from blueprints.reader.models import CardRead, ReaderDevice, ReaderNonce, Terminal
 from core import audit
 from core.extensions import db
 from core.timeutil import utcnow
@@ -18,6 +21,10 @@ from core.timeutil import utcnow
 MAX_CLOCK_SKEW = timedelta(seconds=60)
 # How long after the clerk presses 读卡 a posted read may still fill the step.
 READ_FRESHNESS = timedelta(minutes=2)
+# The terminal's cookie: browsers cap a cookie's life at 400 days, so use refreshes it.
+TERMINAL_COOKIE = "terminal"
+TERMINAL_COOKIE_MAX_AGE = timedelta(days=400)
+TERMINAL_REFRESH = timedelta(days=1)
 
 
 class PostRefused(Exception):
@@ -27,6 +34,10 @@ class PostRefused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.device = device
+
+
+class PairingRefused(Exception):
+    """A terminal may not be paired with that reader (none chosen, another branch's, or revoked)."""
 
 
 def signature_for(secret: str, timestamp: str, body: bytes) -> str:
@@ -46,9 +57,12 @@ def pair_device(branch_id: int, label: str, actor: Staff) -> tuple[ReaderDevice,
 
 
 def revoke_device(device: ReaderDevice, actor: Staff) -> None:
+    """Revoke a reader: its posts are refused and the terminal it served loses it."""
     if device.revoked_at is None:
         device.revoked_at = utcnow()
         audit.record("reader.revoke", "reader_device", device.device_id, actor=actor)
+    if device.terminal is not None:
+        unpair_terminal(device.terminal, actor, reason="revoked")
     db.session.flush()
 
 
@@ -57,6 +71,112 @@ def devices(user: Staff) -> list[ReaderDevice]:
     if not user.sees_all_branches:
         query = query.where(ReaderDevice.branch_id == user.branch_id)
     return list(db.session.scalars(query))
+
+
+def pairable_devices(user: Staff) -> list[ReaderDevice]:
+    """The readers a terminal of the user's branch may be paired with: the branch's, not revoked."""
+    return list(db.session.scalars(select(ReaderDevice).where(
+        ReaderDevice.branch_id == user.branch_id, ReaderDevice.revoked_at.is_(None)).order_by(ReaderDevice.label, ReaderDevice.id)))
+
+
+def _token_hash(token: str) -> str:
+    # Keyed, so a copy of the table cannot be turned back into working cookies by guessing.
+    secret = current_app.config["SECRET_KEY"]
+    key = hmac.digest(secret.encode() if isinstance(secret, str) else secret, b"reader-terminal-token", "sha256")
+    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def _terminal_of_cookie(request) -> Terminal | None:
+    token = request.cookies.get(TERMINAL_COOKIE) or ""
+    if not token or len(token) > 128 or not token.isascii():
+        return None
+    return db.session.scalar(select(Terminal).where(Terminal.token_hash == _token_hash(token)))
+
+
+def terminal_for(request, user: Staff | None = None) -> Terminal | None:
+    """This browser's terminal, if its cookie names one registered in the user's branch."""
+    user = user or current_user
+    terminal = _terminal_of_cookie(request)
+    if terminal is None or terminal.branch_id != user.branch_id:
+        return None
+    now = utcnow()
+    if terminal.last_seen_at is None or now - terminal.last_seen_at > TERMINAL_REFRESH:
+        terminal.last_seen_at = now
+        g.terminal_cookie_refresh = request.cookies[TERMINAL_COOKIE]
+    return terminal
+
+
+def terminal_of_browser(request) -> Terminal | None:
+    """The terminal this browser's cookie names, whatever its branch (for the pairing page)."""
+    return _terminal_of_cookie(request)
+
+
+def pair_terminal(terminal: Terminal | None, device: ReaderDevice | None, label: str,
+                  actor: Staff) -> tuple[Terminal, str | None]:
+    """Pair a browser's terminal (None: a browser that is none yet) with one of the actor's branch's readers.
+
+    A new terminal is registered first and its token returned, for the cookie; the reader
+    is taken away from any other terminal, and the terminal's previous reader is freed.
+    Every change is audited.
+    """
+    # Serialise pairings of one reader (PostgreSQL) and see what the others committed meanwhile;
+    # the unique device_id is the last word.
+    if device is not None:
+        device = db.session.scalar(select(ReaderDevice).where(ReaderDevice.id == device.id).with_for_update()
+                                   .execution_options(populate_existing=True))
+    if device is None or device.branch_id != actor.branch_id or device.revoked_at is not None:
+        raise PairingRefused()
+    label = label.strip()[:60] or "终端"
+    token = None
+    if terminal is None:
+        token = secrets.token_urlsafe(32)
+        terminal = Terminal(token_hash=_token_hash(token), label=label, branch_id=actor.branch_id,
+                            created_by_id=actor.id, last_seen_at=utcnow())
+        db.session.add(terminal)
+        db.session.flush()
+        audit.record("reader.terminal_register", "terminal", terminal.id, actor=actor, label=label)
+    elif terminal.branch_id != actor.branch_id:
+        # The browser moved to another branch: it keeps nothing of its old branch.
+        if terminal.device is not None:
+            unpair_terminal(terminal, actor, reason="branch changed")
+        audit.record("reader.terminal_move", "terminal", terminal.id, actor=actor,
+                     from_branch_id=terminal.branch_id, to_branch_id=actor.branch_id)
+        terminal.branch_id = actor.branch_id
+    if terminal.label != label:
+        audit.record("reader.terminal_rename", "terminal", terminal.id, actor=actor, old=terminal.label, new=label)
+        terminal.label = label
+    if terminal.device_id == device.id:
+        db.session.flush()
+        return terminal, token
+    previous = terminal.device
+    holder = db.session.scalar(select(Terminal).where(Terminal.device_id == device.id)
+                               .execution_options(populate_existing=True))
+    if holder is not None:
+        unpair_terminal(holder, actor, reason="moved", to_terminal_id=terminal.id)
+    if previous is not None:
+        terminal.device = None
+        db.session.flush()
+    terminal.device = device
+    terminal.paired_at = utcnow()
+    terminal.paired_by_id = actor.id
+    db.session.flush()
+    audit.record("reader.terminal_pair", "terminal", terminal.id, actor=actor, device=device.device_id,
+                 previous_device=previous.device_id if previous else None,
+                 from_terminal_id=holder.id if holder else None)
+    return terminal, token
+
+
+def unpair_terminal(terminal: Terminal, actor: Staff, reason: str = "unpaired", **detail) -> None:
+    """Take the reader away from a terminal; its reads stop filling forms there."""
+    device = terminal.device
+    if device is None:
+        return
+    terminal.device = None
+    terminal.paired_at = terminal.paired_by_id = None
+    # Flush now, so the reader is free before another terminal takes it (unique device_id).
+    db.session.flush()
+    audit.record("reader.terminal_unpair", "terminal", terminal.id, actor=actor, device=device.device_id,
+                 reason=reason, **detail)
 
 
 def accept_post(device_id: str, timestamp: str, signature: str, body: bytes, now: datetime | None = None) -> CardRead:
@@ -87,14 +207,15 @@ def accept_post(device_id: str, timestamp: str, signature: str, body: bytes, now
         fields = dict(payload["fields"])
     except (ValueError, KeyError, TypeError):
         raise PostRefused("malformed body", device) from None
+    terminal = device.terminal
     read = CardRead(device_id=device.id, branch_id=device.branch_id, fields=fields,
-                    photo_raw=payload.get("photo_raw"), read_at=now)
+                    photo_raw=payload.get("photo_raw"), read_at=now, terminal_id=terminal.id if terminal else None)
     db.session.add(read)
     device.last_seen_at = now
     # Nonces older than the accepted clock skew can never match a valid post again.
     db.session.execute(delete(ReaderNonce).where(ReaderNonce.received_at < now - 2 * MAX_CLOCK_SKEW))
     audit.record("reader.read", "reader_device", device.device_id, actor_name=device.device_id,
-                 card_type=fields.get("card_type"))
+                 card_type=fields.get("card_type"), terminal_id=read.terminal_id)
     db.session.flush()
     return read
 
@@ -104,11 +225,39 @@ def record_refusal(refused: PostRefused, remote_addr: str | None) -> None:
                  actor_name="reader-api", reason=refused.reason, ip_seen=remote_addr)
 
 
-def latest_read(branch_id: int, since: datetime) -> CardRead | None:
-    """The newest unused read of the branch's readers posted after `since`."""
+def latest_read_for(terminal: Terminal | None, since: datetime, now: datetime | None = None) -> CardRead | None:
+    """The newest unused read the terminal's reader posted for it since 读卡 was pressed.
+
+    `since` comes back from the browser, so it is never taken as older than READ_FRESHNESS.
+    """
+    device = terminal.reader if terminal is not None else None
+    if device is None:
+        return None
+    since = max(since, (now or utcnow()) - READ_FRESHNESS)
     return db.session.scalar(select(CardRead).where(
-        CardRead.branch_id == branch_id, CardRead.read_at >= since, CardRead.used_by_application_id.is_(None))
+        CardRead.terminal_id == terminal.id, CardRead.device_id == device.id, CardRead.branch_id == terminal.branch_id,
+        CardRead.read_at >= since, CardRead.used_by_application_id.is_(None))
         .order_by(CardRead.id.desc()).limit(1))
+
+
+def usable_read(read_id, terminal: Terminal | None, user: Staff, application) -> CardRead | None:
+    """The read a submitted identity step names, if this terminal's reader posted it for this terminal.
+
+    Anything else (another tablet's read, another branch's, a revoked reader's, a read
+    already used by another application) is ignored: the typed values stand on their own.
+    """
+    try:
+        read_id = int(read_id or 0)
+    except (TypeError, ValueError):
+        return None
+    if terminal is None or not 0 < read_id < 2**31:
+        return None
+    read = db.session.get(CardRead, read_id)
+    if (read is None or read.terminal_id != terminal.id or read.branch_id != user.branch_id
+            or read.branch_id != terminal.branch_id or read.device.revoked_at is not None
+            or read.used_by_application_id not in (None, application.id)):
+        return None
+    return read
 
 
 # The agent sends the server's ID-type values; older agents may send the card's own letter.

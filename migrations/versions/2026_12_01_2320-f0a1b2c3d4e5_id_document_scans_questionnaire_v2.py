@@ -55,7 +55,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['reviewed_by_id'], ['staff.id'], name=op.f('fk_application_document_reviewed_by_id_staff')),
     sa.ForeignKeyConstraint(['uploaded_by_id'], ['staff.id'], name=op.f('fk_application_document_uploaded_by_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_application_document')),
-    sa.UniqueConstraint('application_id', 'kind', 'version', name=op.f('uq_application_document_application_id'))
+    sa.UniqueConstraint('application_id', 'kind', 'version', name=op.f('uq_application_document_application_id_kind_version'))
     )
     with op.batch_alter_table('application_document', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_application_document_application_id'), ['application_id'], unique=False)

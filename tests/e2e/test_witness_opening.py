@@ -24,15 +24,18 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
 
 
 @pytest.fixture
-def paired_reader(app, tmp_path, monkeypatch):
-    """A reader paired with the demo branch, and a replay file holding the customer's card."""
+def paired_reader(app, page, live_server, tmp_path, monkeypatch):
+    """A reader paired with the demo branch and with the page's tablet, and a replay file holding the customer's card."""
     monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
     with app.app_context():
         admin = db.session.scalar(select(Staff).where(Staff.username == "admin"))
-        branch_id = db.session.scalar(select(Staff.branch_id).where(Staff.username == "witness"))
-        device, secret = reader_services.pair_device(branch_id, "平板读卡器", admin)
+        witness = db.session.scalar(select(Staff).where(Staff.username == "witness"))
+        device, secret = reader_services.pair_device(witness.branch_id, "平板读卡器", admin)
+        _terminal, token = reader_services.pair_terminal(None, device, "见证平板1号", witness)
         db.session.commit()
         device_id = device.device_id
+    page.context.add_cookies([{"name": reader_services.TERMINAL_COOKIE, "value": token, "url": live_server,
+                               "httpOnly": True, "sameSite": "Lax"}])
     identity = factories.identity()
     block = resident_block(name=identity["name"], sex="1", birth=identity["birth_date"].replace("-", ""),
                            address=identity["address"], id_number=identity["id_number"],

@@ -13,12 +13,7 @@ from core.extensions import db
 from core.models import AuditEvent
 from tests import factories
 from tests.conftest import Auth
-
-CARD = {"card_type": None, "name": "刘晓明", "name_en": None, "sex": "M", "ethnicity": "汉族",
-        "birth_date": "1988-06-12", "address": "北京市朝阳区建国路88号院3号楼1201",
-        "id_number": factories.CUSTOMER_ID, "authority": "北京市公安局朝阳分局", "valid_from": "2019-05-20",
-        "valid_to": "长期", "nationality": None, "pass_number": None, "issue_count": None}
-
+from tests.reader.support import CARD, Reader, pair_terminal
 
 @pytest.fixture
 def device(app):
@@ -101,8 +96,14 @@ def test_only_hq_pairs_readers(app):
     assert clerk.get("/reader/devices").status_code == 403
 
 
+def _reader(app, device) -> Reader:
+    with app.app_context():
+        return Reader(*device, db.session.scalar(select(ReaderDevice.id).where(ReaderDevice.device_id == device[0])))
+
+
 def test_the_card_button_waits_then_fills_the_identity_step(app, auth, client, device):
     auth.login()
+    pair_terminal(auth, _reader(app, device))
     reference = factories.start(auth)
     waiting = auth.get(f"/opening/{reference}/card", htmx=True)
     body = waiting.get_data(as_text=True)
@@ -129,8 +130,9 @@ def test_the_card_button_waits_then_fills_the_identity_step(app, auth, client, d
         assert db.session.get(CardRead, int(read_id)).used_by_application_id == application.id
 
 
-def test_the_card_wait_gives_up_after_a_minute(auth):
+def test_the_card_wait_gives_up_after_a_minute(app, auth, device):
     auth.login()
+    pair_terminal(auth, _reader(app, device))
     reference = factories.start(auth)
     response = auth.get(f"/opening/{reference}/card?since={time.time() - 61}", htmx=True)
     body = response.get_data(as_text=True)
@@ -139,8 +141,14 @@ def test_the_card_wait_gives_up_after_a_minute(auth):
 
 def test_another_branchs_reads_do_not_fill_this_branchs_step(app, client, device):
     assert post(client, *device).status_code == 201
+    admin = Auth(app.test_client())
+    admin.login("admin")
+    with app.app_context():
+        shanghai = db.session.scalar(select(Staff.branch_id).where(Staff.username == "clerk_sh"))
+    body = admin.post("/reader/devices", {"branch_id": str(shanghai), "label": "浦东读卡器"}).get_data(as_text=True)
     other = Auth(app.test_client())
     other.login("clerk_sh")
+    pair_terminal(other, _reader(app, (re.search(r"<strong>(RD-[0-9A-F]+)</strong>", body).group(1), "")))
     reference = factories.start(other, token="sh-1")
     body = other.get(f"/opening/{reference}/card?since={time.time() - 5}", htmx=True).get_data(as_text=True)
     assert "正在等待读卡" in body
