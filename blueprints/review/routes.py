@@ -1,14 +1,14 @@
 """Review (复核) screens: the reviewer's queue, the review page, decisions, same-terminal review (同机复核)."""
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, flash, request, send_file, url_for
 from flask_login import current_user
 
 from blueprints.auth import services as auth_services
-from blueprints.opening import scoring, workflow
+from blueprints.opening import documents, scoring, workflow
 from blueprints.opening import services as opening_services
 from blueprints.opening.presenters import summary_context
 from blueprints.review import services
 from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
-from core import audit
+from core import audit, files
 from core.render import page, see_other
 from core.roles import Role
 from core.security import roles_required
@@ -146,18 +146,59 @@ def same_terminal_decide(reference: str):
     return see_other(url_for("review.same_terminal", reference=application.reference))
 
 
-def _render_review(application, status: int = 200, refused: str | None = None, reject_form=None):
+@bp.route("/<reference>/documents/<int:document_id>", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def decide_document(reference: str, document_id: int):
+    """Accept one scan, or ask the clerk for it again with a reason, leaving the review open."""
+    application = _load(reference, for_update=True)
+    document = documents.find(application, document_id)
+    if document is None:
+        abort(404)
+    reviewer = current_user._get_current_object()
+    refused = services.refusal_reason(application, reviewer)
+    if refused:
+        return _render_review(application, status=_refusal_status(application, reviewer), refused=refused)
+    decision, reason = request.form.get("decision"), request.form.get("reason", "")
+    try:
+        if decision == "accept":
+            documents.accept(document, reviewer, application)
+        elif decision == "request":
+            documents.request_again(document, reviewer, application, reason)
+        else:
+            raise documents.DocumentRefused("请选择确认或要求重新提交")
+    except documents.DocumentRefused as error:
+        return _render_documents(application, status=422, errors={document.id: str(error)}, reasons={document.id: reason})
+    if request.htmx:
+        return _render_documents(application)
+    return see_other(url_for("review.review", reference=reference) + "#review-documents")
+
+
+def _render_documents(application, status: int = 200, errors=None, reasons=None):
+    """The scans with their per-document decisions: the review page's block for htmx, else the page."""
+    if not request.htmx:
+        return _render_review(application, status=status, **_documents_context(application, errors, reasons))
+    return page("review/review.html", block="documents", status=status, application=application,
+                **_documents_context(application, errors, reasons))
+
+
+def _documents_context(application, errors=None, reasons=None) -> dict:
+    return {"review_documents": documents.current(application.id), "document_labels": documents.KIND_LABELS,
+            "document_review_labels": documents.REVIEW_LABELS, "document_errors": errors or {},
+            "document_reasons": reasons or {}}
+
+
+def _render_review(application, status: int = 200, refused: str | None = None, reject_form=None, **extra):
     """The review page, or only its decision panel for htmx."""
     context = summary_context(application)
     assessment = context["assessment"]
     response = page(
-        "review/review.html", block="decision" if request.method == "POST" else None, status=status,
+        "review/review.html", block="decision" if request.method == "POST" and not extra else None, status=status,
         application=application, **context,
         questionnaire=scoring.questionnaire_from_dict(assessment.questionnaire.definition) if assessment else None,
         decisions=services.decisions(application), history=opening_services.status_history(application),
         refused=refused if refused is not None else services.refusal_reason(application, current_user),
         approve_form=ApproveForm(), reject_form=reject_form or RejectForm(),
-        decision_labels=DECISION_LABELS, step_titles=STEP_TITLES,
+        decision_labels=DECISION_LABELS, step_titles=STEP_TITLES, **(extra or _documents_context(application)),
     )
     return _in_place(response, "#decision") if status in (403, 409) else response
 
@@ -171,3 +212,19 @@ def _render_same_terminal(application, form=None, status: int = 200, refused: st
         decision_labels=DECISION_LABELS, step_titles=STEP_TITLES,
     )
     return _in_place(response, "#same-terminal-panel") if status in (403, 409) else response
+
+
+@bp.route("/<reference>/documents/<int:document_id>/file")
+@roles_required(Role.REVIEWER, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+def document_file(reference: str, document_id: int):
+    """Send one scan of the application (any version) to those who check it; the read is audited."""
+    application = _load(reference)
+    document = documents.find(application, document_id)
+    if document is None:
+        abort(404)
+    audit.record("application.document_view", "application", application.reference, kind=document.kind,
+                 version=document.version)
+    response = send_file(files.path_for(document.sha256), mimetype=document.mime, max_age=0,
+                         download_name=f"{application.reference}-{document.kind}-v{document.version}.{document.extension}")
+    response.headers["Cache-Control"] = "no-store"
+    return response

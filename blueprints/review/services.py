@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from blueprints.accounts import services as account_services
 from blueprints.auth.models import Staff
 from blueprints.opening import services as opening_services
-from blueprints.opening import workflow
+from blueprints.opening import documents, workflow
 from blueprints.opening.models import Application, ApplicationStep
 from blueprints.opening.workflow import Status
 from blueprints.review.models import ReviewDecision
@@ -83,7 +83,11 @@ def approve(application: Application, reviewer: Staff, operator: Staff) -> Revie
     reason = refusal_reason(application, reviewer)
     if reason:
         raise DecisionRefused(reason)
+    blockers = documents.approval_blockers(application)
+    if blockers:
+        raise DecisionRefused("；".join(blockers))
     record = _record(application, reviewer, operator, "approve", None, None)
+    documents.accept_pending(application, reviewer)
     opening_services.transition(application, Status.APPROVED, reviewer, reason="复核通过")
     account_services.open_accounts(application, reviewer)
     opening_services.transition(application, Status.ACCOUNTS_OPENING, None, reason="已向中国结算、存管银行发送开户请求")
