@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from blueprints.accounts.depository_bank import sim_bank_request
 from blueprints.accounts.models import DepositoryBinding, FundAccount
@@ -11,7 +11,7 @@ from blueprints.opening.models import Application
 from core import outbox
 from core.extensions import db
 from core.models import AuditEvent
-from core.outbox import OutboxEvent, OutboxMessage
+from core.outbox import OutboxMessage
 from core.timeutil import utcnow
 from tests import factories
 from tests.requests.helpers import add_staff, application_row, login_as, page_of, staff_id
