@@ -240,7 +240,7 @@ def run_once(now: datetime | None = None, limit: int = 20) -> RunSummary:
                 message.attempts += 1
                 message.last_attempt_at = now
                 message.rejected_at = utcnow()
-                _add_event(message, EventKind.REJECTED, attempt=message.attempts, note=str(error)[:500],
+                _add_event(message, EventKind.REJECTED, at=now, attempt=message.attempts, note=str(error)[:500],
                            simulated=simulated)
                 handler_.on_rejected(message, str(error))
             db.session.commit()
@@ -260,7 +260,7 @@ def run_once(now: datetime | None = None, limit: int = 20) -> RunSummary:
             message.claimed_until = None
             message.attempts += 1
             message.last_attempt_at = now
-            _add_event(message, EventKind.DELIVERED, attempt=message.attempts,
+            _add_event(message, EventKind.DELIVERED, at=now, attempt=message.attempts,
                        simulated=bool(result.get("simulated")) if isinstance(result, dict) else simulated)
             db.session.flush()
             handler_.apply(message, result)
@@ -282,7 +282,7 @@ def _record_failure(message_id: int, key: str, now: datetime, error: str, simula
         message.last_attempt_at = now
         message.next_attempt_at = now + backoff(message.attempts)
         message.claimed_until = None
-        _add_event(message, EventKind.FAILED, attempt=message.attempts, note=error[:500], simulated=simulated)
+        _add_event(message, EventKind.FAILED, at=now, attempt=message.attempts, note=error[:500], simulated=simulated)
     db.session.commit()
 
 

@@ -42,6 +42,12 @@ STATE_LABELS = {
     State.RESOLVED: "更正后已受理",
 }
 
+# What each topic asks the other side to do, as the screens name it.
+REQUEST_TITLES = {
+    BIND_DEPOSITORY: "第三方存管绑定请求",
+    OPEN_ACCOUNTS: "证券账户开立请求",
+}
+
 # The fields a person may correct before resending, per topic. Name, ID type and ID number
 # are key information (三要素): they were verified against the public-security service and
 # reviewed, so they are never changed here; a refusal over them is cancelled and the
@@ -256,3 +262,7 @@ def branches() -> list[Branch]:
 
 def system_label(topic: str) -> str:
     return SYSTEM_LABELS.get(topic, topic)
+
+
+def request_title(topic: str) -> str:
+    return REQUEST_TITLES.get(topic, topic)

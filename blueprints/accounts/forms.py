@@ -1,6 +1,6 @@
 """Forms of the exceptions screen: correct and resend, cancel with a reason, retry now."""
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -22,7 +22,7 @@ def _revision(field) -> int | None:
 class _ResendForm(FlaskForm):
     # The revision the person saw: a second click, or a colleague's resend meanwhile, is refused.
     revision = HiddenField()
-    reason = TextAreaField("处理说明", validators=[
+    reason = StringField("处理说明", validators=[
         DataRequired("请填写处理说明，例如已与客户核对的情况"),
         Length(max=REASON_MAX, message=f"处理说明不能超过 {REASON_MAX} 字")])
 
@@ -91,7 +91,7 @@ class CancelForm(FlaskForm):
     """Give up on a refused request, saying why."""
 
     revision = HiddenField()
-    reason = TextAreaField("撤销原因", validators=[
+    reason = StringField("撤销原因", validators=[
         DataRequired("撤销须填写原因"),
         Length(max=REASON_MAX, message=f"撤销原因不能超过 {REASON_MAX} 字")])
 

@@ -47,6 +47,7 @@ def index():
     return page("accounts/exceptions.html", block="exception_list", rows=rows, state=state, topic=topic,
                 branch_id=branch_id, branches=branches, counts=exceptions.counts(current_user, topic, branch_id),
                 state_labels=STATE_LABELS, system_labels=SYSTEM_LABELS, states=list(State),
+                request_titles=exceptions.REQUEST_TITLES,
                 waiting_since=exceptions.waiting_since, now=utcnow(),
                 failing_after=exceptions.failing_after())
 
@@ -149,6 +150,8 @@ def _detail_page(message, resend_form=None, cancel_form=None, status: int = 200,
         state=exceptions.state_of(message),
         state_labels=STATE_LABELS,
         system=exceptions.system_label(message.topic),
+        title=exceptions.request_title(message.topic),
+        any_changes=any(event.changes for event in message.events),
         fields=exceptions.shown_fields(message),
         current=exceptions.current_values(message),
         refusal=exceptions.refusal(message),

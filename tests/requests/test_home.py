@@ -113,8 +113,10 @@ def test_a_clerk_sees_own_drafts_returns_reviews_and_waiting_accounts(app):
     count, text = tile(html, "returned")
     assert count == 1 and returned in text and "联系地址与证件地址不一致，请核对" in text
     assert tile(html, "in_review") == (1, tile(html, "in_review")[1]) and in_review in tile(html, "in_review")[1]
-    assert tile(html, "accounts_opening")[0] == 1 and opening in tile(html, "accounts_opening")[1]
-    assert tile(html, "return_visit")[0] == 1 and waiting in tile(html, "return_visit")[1]
+    assert tile(html, "waiting")[0] == 2
+    for key, reference in (("accounts_opening", opening), ("return_visit", waiting)):
+        line = re.search(rf'<p id="waiting-{key}" data-count="(\d+)">(.*?)</p>', html, re.S)
+        assert line.group(1) == "1" and reference in line.group(2)
     assert 'id="my-drafts"' in html  # the to-do table stays
 
     listing = clerk.get("/work/returned")
@@ -172,8 +174,8 @@ def test_the_branch_manager_sees_the_branch_queues_today_by_channel_and_the_pass
     count, text = tile(html, "in_review")
     assert count == 2 and branch_work["r1"] in text and "2 天 1 小时" in text
     assert tile(html, "return_visit")[0] == 1 and branch_work["C"] in tile(html, "return_visit")[1]
-    assert tile(html, "exceptions_rejected")[0] == 1 and branch_work["D"] in tile(html, "exceptions_rejected")[1]
-    assert tile(html, "exceptions_failing")[0] == 0
+    exceptions = re.search(r'id="tile-exceptions" data-rejected="(\d+)" data-failing="(\d+)">(.*?)</section>', html, re.S)
+    assert exceptions.groups()[:2] == ("1", "0") and branch_work["D"] in exceptions.group(3)
     assert tile(html, "accounts_opening")[0] == 1
     page = page_of(manager.get("/"))
     assert re.search(r'id="openings-onsite">2 户<', page.html)
