@@ -295,6 +295,10 @@ def _refuse_unless(message: OutboxMessage, status: MessageStatus, expected_revis
     """Refuse an action on a message that someone else (or a double click) has already acted on."""
     if message.status == status and (expected_revision is None or expected_revision == message.revision):
         return
+    if message.status == status:
+        # Resent meanwhile and refused again: the page the person acted on is out of date.
+        raise ActionRefused(f"您打开页面后该请求已被重新发送（共 {message.revision} 次）并再次被拒绝，"
+                            "请查看最新答复后再处理，本次未执行")
     done = message.latest_event()
     if done is not None and done.kind in PERSON_EVENTS and done.actor is not None:
         raise ActionRefused(f"该请求已由{done.actor.full_name}于{to_beijing(done.at):%m-%d %H:%M}{done.label}，"

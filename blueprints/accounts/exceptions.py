@@ -24,6 +24,7 @@ from core.outbox import MessageStatus, OutboxEvent, OutboxMessage
 from core.roles import Role
 
 ACTING_ROLES = (Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+LIST_LIMIT = 200
 
 
 class State(enum.StrEnum):
@@ -174,7 +175,7 @@ def counts(user: Staff, topic: str | None = None, branch_id: int | None = None) 
 
 
 def listing(user: Staff, state: State, topic: str | None = None, branch_id: int | None = None,
-            limit: int = 200) -> list[tuple[OutboxMessage, Application]]:
+            limit: int = LIST_LIMIT) -> list[tuple[OutboxMessage, Application]]:
     """The messages in one state, filtered in the database; open ones oldest first, closed ones newest first."""
     query = _scoped(select(OutboxMessage, Application)
                     .join(Application, OutboxMessage.application_id == Application.id)

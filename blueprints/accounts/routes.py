@@ -41,14 +41,14 @@ def index():
         state = State.REJECTED
     topic = request.args.get("system") if request.args.get("system") in SYSTEM_LABELS else None
     branch_id = _int_arg("branch") if current_user.sees_all_branches else None
-    rows = exceptions.listing(current_user, state, topic, branch_id)
+    rows = exceptions.listing(current_user, state, topic, branch_id, limit=exceptions.LIST_LIMIT)
     audit.record("exceptions.list", None, None, state=state, system=topic, branch=branch_id, rows=len(rows))
     branches = exceptions.branches() if current_user.sees_all_branches else []
     return page("accounts/exceptions.html", block="exception_list", rows=rows, state=state, topic=topic,
                 branch_id=branch_id, branches=branches, counts=exceptions.counts(current_user, topic, branch_id),
                 state_labels=STATE_LABELS, system_labels=SYSTEM_LABELS, states=list(State),
                 request_titles=exceptions.REQUEST_TITLES,
-                waiting_since=exceptions.waiting_since, now=utcnow(),
+                waiting_since=exceptions.waiting_since, limit=exceptions.LIST_LIMIT,
                 failing_after=exceptions.failing_after())
 
 

@@ -59,9 +59,9 @@ def queue(key: str):
     mine = current_user.role in MINE_ROLES
     if key not in (services.MY_QUEUES if mine else services.BRANCH_QUEUES):
         abort(404)
-    rows = services.queue_rows(current_user, key, mine)
+    rows = services.queue_rows(current_user, key, mine, limit=services.LIST_LIMIT)
     audit.record("home.queue_list", None, None, queue=key, rows=len(rows))
-    return page("home/queue.html", key=key, rows=rows, mine=mine)
+    return page("home/queue.html", key=key, rows=rows, mine=mine, limit=services.LIST_LIMIT)
 
 
 @bp.route("/health")

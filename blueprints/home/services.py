@@ -24,6 +24,7 @@ from core.outbox import OutboxMessage
 from core.timeutil import BEIJING, business_today, utcnow
 
 PASS_RATE_DAYS = 30
+LIST_LIMIT = 200
 LENDING_DAYS = 7
 CHANNELS = ("onsite", "witness")
 

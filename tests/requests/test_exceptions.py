@@ -213,6 +213,23 @@ def test_cancelling_a_refused_binding_with_a_reason_lets_the_opening_go_on(app, 
     assert "存管银行请求已撤销" in detail and "吴经理" in detail and "客户暂不办理存管" in detail
     assert "outbox.cancel" in audit_actions(app, reference)
     assert deliver(app, now=utcnow() + timedelta(hours=1)).delivered == 0  # nothing more goes to the bank
+    twice = manager.post(f"/exceptions/{message_id}/cancel", {"cancel-revision": "0", "cancel-reason": "再点一次"})
+    assert twice.status_code == 303
+    assert [kind for kind, *_ in message_of(app, reference, BIND)["events"]].count("cancelled") == 1
+
+
+def test_a_page_left_open_over_a_second_refusal_does_not_resend_blindly(app, clerk, manager):
+    reference, message_id = refused_binding(app, clerk)
+    manager.post(f"/exceptions/{message_id}/resend", resend_data())
+    app.extensions["depository_bank"].faults.reject_next("银行卡状态异常")
+    deliver(app)  # refused again, now at revision 1
+
+    stale = manager.post(f"/exceptions/{message_id}/resend", resend_data(revision=0))
+
+    assert stale.status_code == 303
+    assert message_of(app, reference, BIND)["revision"] == 1
+    page = manager.get(f"/exceptions/{message_id}").get_data(as_text=True)
+    assert "并再次被拒绝" in page and "银行卡状态异常" in page
 
 
 def test_cancelling_a_china_clearing_refusal_fails_the_opening_and_its_refused_binding(app, clerk, manager):
