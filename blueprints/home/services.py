@@ -50,6 +50,7 @@ class Waiting:
     oldest_at: datetime | None = None
     oldest_reference: str | None = None
     oldest_message_id: int | None = None
+    oldest_branch_id: int | None = None
 
 
 @dataclass
@@ -104,13 +105,13 @@ def application_queue_counts(keys: tuple[str, ...], *where) -> dict[int, dict[st
     return result
 
 
-def oldest_application(key: str, *where) -> tuple[str, datetime] | None:
-    """The reference of the application that has waited longest in one queue, and since when."""
+def oldest_application(key: str, *where) -> tuple[str, datetime, int] | None:
+    """The application that has waited longest in one queue: its reference, since when, its branch."""
     since = _entered_current_status()
-    row = db.session.execute(select(Application.reference, since)
+    row = db.session.execute(select(Application.reference, since, Application.branch_id)
                              .where(Application.status.in_(QUEUE_STATUSES[key]), *where)
                              .order_by(since, Application.id).limit(1)).first()
-    return (row[0], row[1]) if row else None
+    return tuple(row) if row else None
 
 
 def _merge(per_branch: dict[int, dict[str, Waiting]], keys) -> dict[str, Waiting]:
@@ -127,7 +128,7 @@ def _with_oldest(summary: dict[str, Waiting], *where) -> dict[str, Waiting]:
     named = {}
     for key, waiting in summary.items():
         oldest = oldest_application(key, *where) if waiting.count else None
-        named[key] = Waiting(waiting.count, oldest[1] if oldest else None, oldest[0] if oldest else None)
+        named[key] = Waiting(waiting.count, oldest[1], oldest[0], None, oldest[2]) if oldest else waiting
     return named
 
 
@@ -178,11 +179,11 @@ def exception_counts(*where) -> dict[int, dict[str, Waiting]]:
     return result
 
 
-def oldest_exception(key: str, *where) -> tuple[int, str, datetime] | None:
-    """The message that has waited longest in one exception state: its id, application and since when."""
+def oldest_exception(key: str, *where) -> tuple[int, str, datetime, int] | None:
+    """The message that has waited longest in one exception state: its id, application, since when, branch."""
     since = exceptions.waiting_since_column()
     row = db.session.execute(
-        select(OutboxMessage.id, Application.reference, since)
+        select(OutboxMessage.id, Application.reference, since, Application.branch_id)
         .join(Application, OutboxMessage.application_id == Application.id)
         .where(exceptions.state_column() == key, *where).order_by(since, OutboxMessage.id).limit(1)).first()
     return tuple(row) if row else None
@@ -195,8 +196,7 @@ def branch_exceptions(user: Staff) -> dict[str, Waiting]:
     named = {}
     for key, waiting in merged.items():
         oldest = oldest_exception(key, *scope) if waiting.count else None
-        named[key] = Waiting(waiting.count, oldest[2] if oldest else None, oldest[1] if oldest else None,
-                             oldest[0] if oldest else None)
+        named[key] = Waiting(waiting.count, oldest[2], oldest[1], oldest[0], oldest[3]) if oldest else waiting
     return named
 
 
@@ -259,10 +259,11 @@ class Longest:
     since: datetime
     reference: str | None
     message_id: int | None
+    branch_id: int | None
 
 
 def longest_waiting(queues: dict[str, Waiting], exception_queues: dict[str, Waiting]) -> Longest | None:
-    candidates = [Longest(key, w.oldest_at, w.oldest_reference, w.oldest_message_id)
+    candidates = [Longest(key, w.oldest_at, w.oldest_reference, w.oldest_message_id, w.oldest_branch_id)
                   for key, w in {**queues, **{f"exceptions_{k}": v for k, v in exception_queues.items()}}.items()
                   if w.count and w.oldest_at]
     return min(candidates, key=lambda c: c.since, default=None)

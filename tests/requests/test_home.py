@@ -200,13 +200,15 @@ def test_hq_sees_the_same_across_branches_with_a_line_per_branch(app, branch_wor
     html = admin.get("/").get_data(as_text=True)
 
     assert tile(html, "in_review")[0] == 3
+    longest = re.sub(r"<[^>]+>", "", re.search(r'id="longest-waiting">(.*?)</div>', html, re.S).group(1))
+    assert "北京朝阳门营业部 · 待复核" in longest and branch_work["r1"] in longest
     rows = {code: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
             for code, row in re.findall(r'<tr data-branch="(\d+)">(.*?)</tr>', html, re.S)}
     assert set(rows) == {"0101", "0201"}
     beijing = re.search(r'class="n-review">(\d+)<', re.search(r'data-branch="0101">(.*?)</tr>', html, re.S).group(1))
     shanghai = re.search(r'class="n-review">(\d+)<', re.search(r'data-branch="0201">(.*?)</tr>', html, re.S).group(1))
     assert (beijing.group(1), shanghai.group(1)) == ("2", "1")
-    assert "33.3%" in rows["0101"] and "2 / 1" in rows["0101"]
+    assert "33.3%" in rows["0101"] and "2 / 1" in rows["0101"] and "1 / 0" in rows["0101"]
     assert "0 / 0" in rows["0201"] and "—" in rows["0201"]
     listing = admin.get("/work/in_review").get_data(as_text=True)
     assert branch_work["sh"] in listing and "上海浦东营业部" in listing
