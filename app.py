@@ -43,6 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         IDENTITY_SERVICE_TIMEOUT=float(env.get("IDENTITY_SERVICE_TIMEOUT", "5")),
         CHINA_CLEARING_SERVICE=env.get("CHINA_CLEARING_SERVICE", "simulator"),
         DEPOSITORY_BANK_SERVICE=env.get("DEPOSITORY_BANK_SERVICE", "simulator"),
+        # After this many attempts a request still pending shows on the exceptions screen as failing.
+        OUTBOX_FAILING_AFTER_ATTEMPTS=int(env.get("OUTBOX_FAILING_AFTER_ATTEMPTS", "3")),
         FILE_STORE=env.get("FILE_STORE") or os.path.join(app.instance_path, "files"),
         MAX_RECORDING_BYTES=int(env.get("MAX_RECORDING_MB", "20")) * 1024 * 1024,
         MAX_SCAN_BYTES=int(env.get("MAX_SCAN_MB", "10")) * 1024 * 1024,
@@ -105,6 +107,7 @@ def _register_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from blueprints.accounts.routes import bp as exceptions_bp
     from blueprints.archive.routes import bp as archive_bp
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.reader.routes import bp as reader_bp
@@ -125,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(customers_bp)
     app.register_blueprint(archive_bp)
     app.register_blueprint(reader_bp)
+    app.register_blueprint(exceptions_bp)
 
 
 def _unauthorized():

@@ -17,6 +17,10 @@ class OpenAccountsRequest:
     id_type: str
     id_number: str
     markets: tuple[str, ...]
+    # Contact details registered with the 一码通; China Clearing may refuse an incomplete one.
+    mobile: str | None = None
+    address: str | None = None
+    postcode: str | None = None
 
 
 class ChinaClearing(Protocol):

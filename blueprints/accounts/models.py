@@ -16,6 +16,7 @@ class AccountStatus(enum.StrEnum):
     INACTIVE = "inactive"    # 未激活（待回访或回访未通过）
     ACTIVE = "active"        # 正常
     CLOSED = "closed"        # 已销户
+    FAILED = "failed"        # 开立失败：中国结算拒绝且请求已撤销，不会再开立
 
 
 ACCOUNT_STATUS_LABELS = {
@@ -23,18 +24,21 @@ ACCOUNT_STATUS_LABELS = {
     AccountStatus.INACTIVE: "未激活",
     AccountStatus.ACTIVE: "正常",
     AccountStatus.CLOSED: "已销户",
+    AccountStatus.FAILED: "开立失败",
 }
 
 class BindingStatus(enum.StrEnum):
     PENDING = "pending"
     BOUND = "bound"
     REJECTED = "rejected"
+    FAILED = "failed"  # the refused request was cancelled: not bound, the customer binds a card later
 
 
 BINDING_STATUS_LABELS = {
     BindingStatus.PENDING: "待银行确认",
     BindingStatus.BOUND: "已绑定",
     BindingStatus.REJECTED: "银行拒绝",
+    BindingStatus.FAILED: "绑定失败（请求已撤销）",
 }
 
 MARKETS = {"SH": "上海A股账户", "SZ": "深圳A股账户"}

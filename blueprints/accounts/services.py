@@ -65,11 +65,13 @@ def open_accounts(application: Application, actor: Staff) -> FundAccount:
     db.session.add(fund_account)
     db.session.flush()
     depository = application.step_data("agreements") or {}
+    contact = application.step_data("contact") or {}
     db.session.add(DepositoryBinding(fund_account_id=fund_account.id, bank_code=depository["bank_code"],
                                      bank_card=depository["bank_card"], status=BindingStatus.PENDING))
     outbox.enqueue(OPEN_ACCOUNTS, f"{OPEN_ACCOUNTS}:{application.reference}", {
         "fund_account_id": fund_account.id, "name": application.customer_name,
         "id_type": application.id_type, "id_number": application.id_number, "markets": list(MARKETS_OPENED),
+        "mobile": contact.get("mobile"), "address": contact.get("address"), "postcode": contact.get("postcode"),
     }, application_id=application.id)
     outbox.enqueue(BIND_DEPOSITORY, f"{BIND_DEPOSITORY}:{application.reference}", {
         "fund_account_id": fund_account.id, "fund_account_no": fund_account.number,
@@ -93,18 +95,28 @@ def pending_requests(application: Application) -> list[OutboxMessage]:
 
 
 def _finish_if_complete(application_id: int) -> None:
-    """Move the application on once every external request has been delivered."""
+    """Move the application on once no external request is still open.
+
+    A request is open while it is pending or refused; a cancelled bank binding does not hold
+    the opening up (the customer binds a card later), a cancelled China Clearing request has
+    already failed the fund account.
+    """
     from blueprints.opening import services as opening_services
 
     application = db.session.get(Application, application_id, with_for_update=True)
     if application.status != Status.ACCOUNTS_OPENING:
         return
-    undelivered = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.application_id == application_id, OutboxMessage.status != MessageStatus.DELIVERED))
-    if undelivered == 0:
-        fund_account = db.session.scalar(select(FundAccount).where(FundAccount.application_id == application_id))
+    still_open = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.application_id == application_id,
+        OutboxMessage.status.in_((MessageStatus.PENDING, MessageStatus.REJECTED))))
+    fund_account = db.session.scalar(select(FundAccount).where(FundAccount.application_id == application_id))
+    if still_open == 0 and fund_account.status == AccountStatus.OPENING:
         fund_account.status = AccountStatus.INACTIVE
-        opening_services.transition(application, Status.AWAITING_RETURN_VISIT, None, reason="账户开立完成，待回访")
+        binding = db.session.scalar(select(DepositoryBinding).where(DepositoryBinding.fund_account_id == fund_account.id))
+        reason = "账户开立完成，待回访"
+        if binding is not None and binding.status == BindingStatus.FAILED:
+            reason = "账户开立完成（第三方存管未绑定，须另行办理），待回访"
+        opening_services.transition(application, Status.AWAITING_RETURN_VISIT, None, reason=reason)
 
 
 def _record_rejection(action: str, message: OutboxMessage, reason: str) -> None:
@@ -112,11 +124,50 @@ def _record_rejection(action: str, message: OutboxMessage, reason: str) -> None:
     audit.record(action, "application", application.reference, actor_name="outbox-worker", reason=reason[:200])
 
 
+def _binding_of(message: OutboxMessage) -> DepositoryBinding:
+    return db.session.scalar(select(DepositoryBinding).where(
+        DepositoryBinding.fund_account_id == message.payload["fund_account_id"]))
+
+
+def _fail_opening(message: OutboxMessage, reason: str, actor: Staff) -> None:
+    """China Clearing's refusal was cancelled: no securities account, so the opening has failed.
+
+    The fund account is marked failed (nothing is deleted), a refused bank binding of the same
+    application is cancelled with it, and the application is voided so that the customer may
+    apply again. A bank binding still on its way is left to finish: what the bank did is
+    recorded, and unbinding belongs to closure.
+    """
+    from blueprints.opening import services as opening_services
+
+    fund_account = db.session.get(FundAccount, message.payload["fund_account_id"])
+    fund_account.status = AccountStatus.FAILED
+    for sibling in db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.application_id == message.application_id, OutboxMessage.id != message.id,
+            OutboxMessage.status == MessageStatus.REJECTED).with_for_update()):
+        outbox.cancel(sibling, actor, f"随中国结算开户请求一并撤销：{reason}")
+    customer = db.session.get(Customer, fund_account.customer_id)
+    others = db.session.scalar(select(func.count()).select_from(FundAccount).where(
+        FundAccount.customer_id == customer.id, FundAccount.id != fund_account.id,
+        FundAccount.status != AccountStatus.FAILED))
+    if not others:
+        customer.kind = CustomerKind.POTENTIAL  # no account was opened for them after all
+    application = db.session.get(Application, message.application_id, with_for_update=True)
+    if application.status == Status.ACCOUNTS_OPENING:
+        opening_services.transition(application, Status.WITHDRAWN, actor,
+                                    reason=f"中国结算拒绝开户，请求已撤销：{reason}")
+
+
 @outbox.handler(OPEN_ACCOUNTS)
 class OpenAccountsHandler:
+    @property
+    def simulated(self) -> bool:
+        return bool(current_app.extensions["china_clearing"].simulated)
+
     def deliver(self, payload: dict, idempotency_key: str) -> dict:
         request = OpenAccountsRequest(name=payload["name"], id_type=payload["id_type"],
-                                      id_number=payload["id_number"], markets=tuple(payload["markets"]))
+                                      id_number=payload["id_number"], markets=tuple(payload["markets"]),
+                                      mobile=payload.get("mobile"), address=payload.get("address"),
+                                      postcode=payload.get("postcode"))
         return current_app.extensions["china_clearing"].open_accounts(request, idempotency_key)
 
     def apply(self, message: OutboxMessage, result: dict) -> None:
@@ -135,9 +186,16 @@ class OpenAccountsHandler:
     def on_rejected(self, message: OutboxMessage, reason: str) -> None:
         _record_rejection("accounts.csdc_rejected", message, reason)
 
+    def on_cancelled(self, message: OutboxMessage, reason: str, actor: Staff) -> None:
+        _fail_opening(message, reason, actor)
+
 
 @outbox.handler(BIND_DEPOSITORY)
 class BindDepositoryHandler:
+    @property
+    def simulated(self) -> bool:
+        return bool(current_app.extensions["depository_bank"].simulated)
+
     def deliver(self, payload: dict, idempotency_key: str) -> dict:
         request = BindRequest(bank_code=payload["bank_code"], bank_card=payload["bank_card"],
                               fund_account_no=payload["fund_account_no"], name=payload["name"],
@@ -145,8 +203,7 @@ class BindDepositoryHandler:
         return current_app.extensions["depository_bank"].bind(request, idempotency_key)
 
     def apply(self, message: OutboxMessage, result: dict) -> None:
-        binding = db.session.scalar(select(DepositoryBinding).where(
-            DepositoryBinding.fund_account_id == message.payload["fund_account_id"]))
+        binding = _binding_of(message)
         binding.status = BindingStatus.BOUND
         binding.bank_reference = result["bank_reference"]
         binding.simulated = bool(result.get("simulated"))
@@ -154,8 +211,22 @@ class BindDepositoryHandler:
         _finish_if_complete(message.application_id)
 
     def on_rejected(self, message: OutboxMessage, reason: str) -> None:
-        binding = db.session.scalar(select(DepositoryBinding).where(
-            DepositoryBinding.fund_account_id == message.payload["fund_account_id"]))
+        binding = _binding_of(message)
         binding.status = BindingStatus.REJECTED
         binding.message = reason[:200]
         _record_rejection("accounts.bank_rejected", message, reason)
+
+    def on_resent(self, message: OutboxMessage, changes: dict, actor: Staff) -> None:
+        # The binding shows the card now on its way to the bank.
+        binding = _binding_of(message)
+        binding.bank_code = message.payload["bank_code"]
+        binding.bank_card = message.payload["bank_card"]
+        binding.status = BindingStatus.PENDING
+        binding.message = None
+
+    def on_cancelled(self, message: OutboxMessage, reason: str, actor: Staff) -> None:
+        """Not bound: the accounts open without a depository, which the customer arranges later."""
+        binding = _binding_of(message)
+        binding.status = BindingStatus.FAILED
+        binding.message = f"请求已撤销：{reason}"[:200]
+        _finish_if_complete(message.application_id)

@@ -1,26 +1,67 @@
-"""The landing page after login, with the work each role has waiting."""
-from flask import Blueprint
+"""The landing page after login (工作台), with the work each role has waiting, and the lists behind it."""
+from flask import Blueprint, abort
 from flask_login import current_user
 
+from blueprints.home import durations, services
 from blueprints.opening import services as opening_services
-from blueprints.return_visit import services as return_visit_services
-from blueprints.review import services as review_services
+from blueprints.opening.services import OPENING_ROLES
+from core import audit
 from core.render import page
 from core.roles import Role
+from core.security import roles_required
+from core.timeutil import business_today, utcnow
 
 bp = Blueprint("home", __name__)
 
+# Who sees which application lists: their own applications, or the branch's queues.
+MINE_ROLES = frozenset(OPENING_ROLES)
+BRANCH_ROLES = frozenset({Role.BRANCH_MANAGER, Role.HQ_ADMIN})
+
+
+@bp.app_template_filter("waited")
+def waited(since):
+    """How long ago `since` was, in words ("3 天 2 小时")."""
+    return durations.waited_label(since, utcnow())
+
 
 @bp.route("/")
+@roles_required(*Role)
 def index():
-    """Show the staff member's workbench."""
-    todo = opening_services.my_todo(current_user) if current_user.role in opening_services.OPENING_ROLES else []
-    waiting = 0
-    if current_user.role == Role.REVIEWER:
-        waiting = len(review_services.queue(current_user))
-    elif current_user.role == Role.RETURN_VISIT:
-        waiting = len(return_visit_services.queue(current_user))
-    return page("home/index.html", todo=todo, waiting=waiting)
+    """Show the staff member's workbench: counts of the work waiting and the oldest item of each."""
+    role, context = current_user.role, {}
+    if role in MINE_ROLES:
+        context.update(queues=services.my_queues(current_user), returned=services.returned_to(current_user),
+                       todo=opening_services.my_todo(current_user))
+    elif role == Role.REVIEWER:
+        context.update(queues=services.branch_queues(current_user, ("in_review",)))
+    elif role == Role.RETURN_VISIT:
+        context.update(queues=services.branch_queues(current_user, ("return_visit",)),
+                       called=services.called_not_reached(current_user))
+    elif role == Role.ARCHIVIST:
+        lending, latest_lending = services.recent_lending(current_user)
+        context.update(exports=services.export_jobs(current_user), last_export=services.last_finished_export(current_user),
+                       lending=lending, latest_lending=latest_lending, lending_days=services.LENDING_DAYS)
+    elif role in BRANCH_ROLES:
+        queues = services.branch_queues(current_user)
+        exception_queues = services.branch_exceptions(current_user)
+        total, lines = services.branch_figures(current_user)
+        context.update(queues=queues, exceptions=exception_queues, total=total, lines=lines,
+                       longest=services.longest_waiting({k: queues[k] for k in ("in_review", "return_visit")},
+                                                        exception_queues),
+                       pass_rate_days=services.PASS_RATE_DAYS, today=business_today())
+    return page("home/index.html", **context)
+
+
+@bp.route("/work/<key>")
+@roles_required(*MINE_ROLES, *BRANCH_ROLES)
+def queue(key: str):
+    """List one queue's applications, longest waiting first: the clerk's own, or the branch's for a manager."""
+    mine = current_user.role in MINE_ROLES
+    if key not in (services.MY_QUEUES if mine else services.BRANCH_QUEUES):
+        abort(404)
+    rows = services.queue_rows(current_user, key, mine, limit=services.LIST_LIMIT)
+    audit.record("home.queue_list", None, None, queue=key, rows=len(rows))
+    return page("home/queue.html", key=key, rows=rows, mine=mine, limit=services.LIST_LIMIT)
 
 
 @bp.route("/health")

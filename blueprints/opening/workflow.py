@@ -36,7 +36,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.REJECTED: frozenset({Status.RESUBMITTED, Status.WITHDRAWN}),
     Status.RESUBMITTED: frozenset({Status.APPROVED, Status.REJECTED}),
     Status.APPROVED: frozenset({Status.ACCOUNTS_OPENING}),
-    Status.ACCOUNTS_OPENING: frozenset({Status.AWAITING_RETURN_VISIT}),
+    # Withdrawn when China Clearing refused and the request was cancelled: no account was opened.
+    Status.ACCOUNTS_OPENING: frozenset({Status.AWAITING_RETURN_VISIT, Status.WITHDRAWN}),
     Status.AWAITING_RETURN_VISIT: frozenset({Status.ACTIVE, Status.INACTIVE}),
     Status.ACTIVE: frozenset(),
     Status.INACTIVE: frozenset({Status.AWAITING_RETURN_VISIT}),

@@ -1,0 +1,313 @@
+"""The work waiting for each role, counted by the database for the home page (工作台).
+
+Each summary is one small GROUP BY query over the owners' tables (applications, outbox
+messages, return visits, exports, the lending register), kept here and named for what it
+counts, so it can later be swapped for a summary from the owning blueprint.
+"""
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import case, exists, func, literal, select
+
+from blueprints.accounts import exceptions
+from blueprints.accounts.exceptions import State
+from blueprints.accounts.models import AccountStatus, FundAccount
+from blueprints.archive.models import ExportJob, ExportStatus, LendingRecord
+from blueprints.auth.models import Branch, Staff
+from blueprints.customers.models import Customer
+from blueprints.opening.models import Application, StatusChange
+from blueprints.opening.workflow import Status
+from blueprints.return_visit.models import Outcome, ReturnVisit
+from blueprints.review.models import ReviewDecision
+from core.extensions import db
+from core.outbox import OutboxMessage
+from core.timeutil import BEIJING, business_today, utcnow
+
+PASS_RATE_DAYS = 30
+LIST_LIMIT = 200
+LENDING_DAYS = 7
+CHANNELS = ("onsite", "witness")
+
+# The application queues the home page counts, by the statuses that put an application in them.
+QUEUE_STATUSES: dict[str, tuple[Status, ...]] = {
+    "drafts": (Status.DRAFT,),
+    "returned": (Status.REJECTED,),
+    "in_review": (Status.SUBMITTED, Status.RESUBMITTED),
+    "accounts_opening": (Status.ACCOUNTS_OPENING,),
+    "return_visit": (Status.AWAITING_RETURN_VISIT,),
+}
+# A clerk's or witness's own applications, from draft to the return visit.
+MY_QUEUES = ("drafts", "returned", "in_review", "accounts_opening", "return_visit")
+# The branch's queues a manager watches.
+BRANCH_QUEUES = ("in_review", "return_visit", "accounts_opening")
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A queue's size and its oldest item (an application reference, or an outbox message id)."""
+
+    count: int = 0
+    oldest_at: datetime | None = None
+    oldest_reference: str | None = None
+    oldest_message_id: int | None = None
+    oldest_branch_id: int | None = None
+
+
+@dataclass
+class BranchFigures:
+    """One branch's line in the HQ breakdown (and the manager's own figures)."""
+
+    branch: Branch | None
+    queues: dict[str, Waiting] = field(default_factory=dict)
+    exceptions: dict[str, Waiting] = field(default_factory=dict)
+    openings_today: dict[str, int] = field(default_factory=dict)
+    visits: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def openings_total(self) -> int:
+        return sum(self.openings_today.values())
+
+    @property
+    def visits_total(self) -> int:
+        return sum(self.visits.values())
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Passed attempts over all recorded attempts (each has an outcome, not reached included)."""
+        total = self.visits_total
+        return self.visits.get(Outcome.PASSED, 0) / total if total else None
+
+
+def _branch_scope(user: Staff, column) -> list:
+    return [] if user.sees_all_branches else [column == user.branch_id]
+
+
+def _entered_current_status():
+    """When an application entered its current status: its last transition there, or its creation (a draft)."""
+    entered = (select(func.max(StatusChange.at))
+               .where(StatusChange.application_id == Application.id, StatusChange.to_status == Application.status)
+               .correlate(Application).scalar_subquery())
+    return func.coalesce(entered, Application.created_at)
+
+
+def application_queue_counts(keys: tuple[str, ...], *where) -> dict[int, dict[str, Waiting]]:
+    """Per branch and queue: how many applications, and since when the oldest has waited."""
+    queue = case(*[(Application.status.in_(QUEUE_STATUSES[key]), literal(key)) for key in keys])
+    statuses = [status for key in keys for status in QUEUE_STATUSES[key]]
+    rows = (select(Application.branch_id.label("branch_id"), queue.label("queue"),
+                   _entered_current_status().label("since"))
+            .where(Application.status.in_(statuses), *where).subquery())
+    result: dict[int, dict[str, Waiting]] = {}
+    for branch_id, key, count, oldest in db.session.execute(
+            select(rows.c.branch_id, rows.c.queue, func.count(), func.min(rows.c.since))
+            .group_by(rows.c.branch_id, rows.c.queue)):
+        result.setdefault(branch_id, {})[key] = Waiting(count, oldest)
+    return result
+
+
+def oldest_application(key: str, *where) -> tuple[str, datetime, int] | None:
+    """The application that has waited longest in one queue: its reference, since when, its branch."""
+    since = _entered_current_status()
+    row = db.session.execute(select(Application.reference, since, Application.branch_id)
+                             .where(Application.status.in_(QUEUE_STATUSES[key]), *where)
+                             .order_by(since, Application.id).limit(1)).first()
+    return tuple(row) if row else None
+
+
+def _merge(per_branch: dict[int, dict[str, Waiting]], keys) -> dict[str, Waiting]:
+    """Add the branches' counts up; the oldest is the oldest of any branch."""
+    merged = {}
+    for key in keys:
+        found = [queues[key] for queues in per_branch.values() if key in queues]
+        merged[key] = Waiting(sum(w.count for w in found), min((w.oldest_at for w in found), default=None))
+    return merged
+
+
+def _with_oldest(summary: dict[str, Waiting], *where) -> dict[str, Waiting]:
+    """Name the oldest application of every non-empty queue."""
+    named = {}
+    for key, waiting in summary.items():
+        oldest = oldest_application(key, *where) if waiting.count else None
+        named[key] = Waiting(waiting.count, oldest[1], oldest[0], None, oldest[2]) if oldest else waiting
+    return named
+
+
+def my_queues(user: Staff) -> dict[str, Waiting]:
+    """A clerk's or witness's own applications per queue, with the oldest of each."""
+    mine = (Application.created_by_id == user.id,)
+    return _with_oldest(_merge(application_queue_counts(MY_QUEUES, *mine), MY_QUEUES), *mine)
+
+
+def returned_to(user: Staff, limit: int = 3) -> list[tuple[str, str | None, datetime]]:
+    """The user's returned applications, longest waiting first, with the reviewer's reason."""
+    latest = (select(func.max(ReviewDecision.id)).where(ReviewDecision.application_id == Application.id)
+              .correlate(Application).scalar_subquery())
+    rows = db.session.execute(
+        select(Application.reference, ReviewDecision.reason, ReviewDecision.decided_at)
+        .join(ReviewDecision, ReviewDecision.id == latest)
+        .where(Application.created_by_id == user.id, Application.status == Status.REJECTED)
+        .order_by(ReviewDecision.decided_at, Application.id).limit(limit)).all()
+    return [tuple(row) for row in rows]
+
+
+def branch_queues(user: Staff, keys: tuple[str, ...] = BRANCH_QUEUES) -> dict[str, Waiting]:
+    """The queues of the user's branch (all branches for HQ), with the oldest of each."""
+    scope = _branch_scope(user, Application.branch_id)
+    return _with_oldest(_merge(application_queue_counts(keys, *scope), keys), *scope)
+
+
+def called_not_reached(user: Staff) -> int:
+    """Accounts awaiting a return visit that have been called at least once (not reached)."""
+    return db.session.scalar(select(func.count()).select_from(Application).where(
+        Application.status == Status.AWAITING_RETURN_VISIT,
+        exists(select(ReturnVisit.id).where(ReturnVisit.application_id == Application.id)),
+        *_branch_scope(user, Application.branch_id))) or 0
+
+
+def exception_counts(*where) -> dict[int, dict[str, Waiting]]:
+    """Per branch: refused requests waiting for a person, and requests that keep failing."""
+    state = exceptions.state_column()
+    rows = (select(Application.branch_id.label("branch_id"), state.label("state"),
+                   exceptions.waiting_since_column().label("since"))
+            .select_from(OutboxMessage).join(Application, OutboxMessage.application_id == Application.id)
+            .where(state.in_((State.REJECTED.value, State.FAILING.value)), *where).subquery())
+    result: dict[int, dict[str, Waiting]] = {}
+    for branch_id, key, count, oldest in db.session.execute(
+            select(rows.c.branch_id, rows.c.state, func.count(), func.min(rows.c.since))
+            .group_by(rows.c.branch_id, rows.c.state)):
+        result.setdefault(branch_id, {})[key] = Waiting(count, oldest)
+    return result
+
+
+def oldest_exception(key: str, *where) -> tuple[int, str, datetime, int] | None:
+    """The message that has waited longest in one exception state: its id, application, since when, branch."""
+    since = exceptions.waiting_since_column()
+    row = db.session.execute(
+        select(OutboxMessage.id, Application.reference, since, Application.branch_id)
+        .join(Application, OutboxMessage.application_id == Application.id)
+        .where(exceptions.state_column() == key, *where).order_by(since, OutboxMessage.id).limit(1)).first()
+    return tuple(row) if row else None
+
+
+def branch_exceptions(user: Staff) -> dict[str, Waiting]:
+    scope = _branch_scope(user, Application.branch_id)
+    keys = (State.REJECTED.value, State.FAILING.value)
+    merged = _merge(exception_counts(*scope), keys)
+    named = {}
+    for key, waiting in merged.items():
+        oldest = oldest_exception(key, *scope) if waiting.count else None
+        named[key] = Waiting(waiting.count, oldest[2], oldest[1], oldest[0], oldest[3]) if oldest else waiting
+    return named
+
+
+def beijing_day_in_utc(day: date) -> tuple[datetime, datetime]:
+    """The stored (naive UTC) bounds of one Beijing calendar day."""
+    start = datetime.combine(day, time.min, tzinfo=BEIJING).astimezone(timezone.utc).replace(tzinfo=None)
+    return start, start + timedelta(days=1)
+
+
+def openings_by_channel(day: date | None = None, where: tuple = ()) -> dict[int, dict[str, int]]:
+    """Per branch and channel: fund accounts opened on a Beijing day (today by default), failed ones left out."""
+    start, end = beijing_day_in_utc(day or business_today())
+    result: dict[int, dict[str, int]] = {}
+    for branch_id, channel, count in db.session.execute(
+            select(FundAccount.branch_id, Application.channel, func.count())
+            .join(Application, FundAccount.application_id == Application.id)
+            .where(FundAccount.opened_at >= start, FundAccount.opened_at < end,
+                   FundAccount.status != AccountStatus.FAILED, *where)
+            .group_by(FundAccount.branch_id, Application.channel)):
+        result.setdefault(branch_id, {})[channel] = count
+    return result
+
+
+def visit_outcomes(days: int = PASS_RATE_DAYS, now: datetime | None = None, where: tuple = ()) -> dict[int, dict[str, int]]:
+    """Per branch and outcome: return-visit attempts recorded over the last `days` days."""
+    since = (now or utcnow()) - timedelta(days=days)
+    result: dict[int, dict[str, int]] = {}
+    for branch_id, outcome, count in db.session.execute(
+            select(Application.branch_id, ReturnVisit.outcome, func.count())
+            .join(Application, ReturnVisit.application_id == Application.id)
+            .where(ReturnVisit.visited_at >= since, *where)
+            .group_by(Application.branch_id, ReturnVisit.outcome)):
+        result.setdefault(branch_id, {})[outcome] = count
+    return result
+
+
+def branch_figures(user: Staff) -> tuple[BranchFigures, list[BranchFigures]]:
+    """The figures of the user's scope in total, and per branch (one line for a manager)."""
+    scope = _branch_scope(user, Application.branch_id)
+    queues = application_queue_counts(BRANCH_QUEUES, *scope)
+    failing = exception_counts(*scope)
+    openings = openings_by_channel(where=tuple(_branch_scope(user, FundAccount.branch_id)))
+    visits = visit_outcomes(where=tuple(scope))
+    branches = db.session.scalars(select(Branch).where(Branch.is_headquarters.is_(False), *_branch_scope(user, Branch.id))
+                                  .order_by(Branch.code)).all()
+    lines = [BranchFigures(branch, queues.get(branch.id, {}), failing.get(branch.id, {}),
+                           openings.get(branch.id, {}), visits.get(branch.id, {})) for branch in branches]
+    total = BranchFigures(None, _merge(queues, BRANCH_QUEUES),
+                          _merge(failing, (State.REJECTED.value, State.FAILING.value)),
+                          {channel: sum(line.openings_today.get(channel, 0) for line in lines) for channel in CHANNELS},
+                          {outcome: sum(line.visits.get(outcome, 0) for line in lines) for outcome in Outcome})
+    return total, lines
+
+
+@dataclass(frozen=True)
+class Longest:
+    """What has waited longest across the queues: which queue, which item, since when."""
+
+    queue: str
+    since: datetime
+    reference: str | None
+    message_id: int | None
+    branch_id: int | None
+
+
+def longest_waiting(queues: dict[str, Waiting], exception_queues: dict[str, Waiting]) -> Longest | None:
+    candidates = [Longest(key, w.oldest_at, w.oldest_reference, w.oldest_message_id, w.oldest_branch_id)
+                  for key, w in {**queues, **{f"exceptions_{k}": v for k, v in exception_queues.items()}}.items()
+                  if w.count and w.oldest_at]
+    return min(candidates, key=lambda c: c.since, default=None)
+
+
+def export_jobs(user: Staff) -> dict[str, int]:
+    """The archivist's own batch exports per status."""
+    return {status: count for status, count in db.session.execute(
+        select(ExportJob.status, func.count()).where(ExportJob.requested_by_id == user.id).group_by(ExportJob.status))}
+
+
+def last_finished_export(user: Staff) -> ExportJob | None:
+    return db.session.scalar(select(ExportJob).where(
+        ExportJob.requested_by_id == user.id, ExportJob.status.in_((ExportStatus.DONE, ExportStatus.FAILED)))
+        .order_by(ExportJob.finished_at.desc(), ExportJob.id.desc()).limit(1))
+
+
+def recent_lending(user: Staff, days: int = LENDING_DAYS) -> tuple[dict[str, int], datetime | None]:
+    """Lending-register entries of the last `days` days per action, and the latest one's time.
+
+    The scope is the register's: the branch's own staff's reads, and anyone's reads of the
+    branch's customers (all for HQ).
+    """
+    since = utcnow() - timedelta(days=days)
+    where = [LendingRecord.at >= since]
+    if not user.sees_all_branches:
+        own_customers = select(Customer.id).where(Customer.branch_id == user.branch_id)
+        where.append((LendingRecord.branch_id == user.branch_id) | LendingRecord.customer_id.in_(own_customers))
+    counts = {action: count for action, count in db.session.execute(
+        select(LendingRecord.action, func.count()).where(*where).group_by(LendingRecord.action))}
+    latest = db.session.scalar(select(func.max(LendingRecord.at)).where(*where))
+    return counts, latest
+
+
+def queue_rows(user: Staff, key: str, mine: bool, limit: int = 200) -> list[tuple[Application, datetime, str | None]]:
+    """One queue's applications, longest waiting first: the user's own, or the branch's (all for HQ).
+
+    Returned applications come with the reviewer's latest reason.
+    """
+    since = _entered_current_status()
+    where = [Application.status.in_(QUEUE_STATUSES[key])]
+    where += [Application.created_by_id == user.id] if mine else _branch_scope(user, Application.branch_id)
+    latest = (select(ReviewDecision.reason).where(ReviewDecision.application_id == Application.id)
+              .order_by(ReviewDecision.id.desc()).limit(1).correlate(Application).scalar_subquery())
+    rows = db.session.execute(select(Application, since, latest if key == "returned" else literal(None))
+                              .where(*where).order_by(since, Application.id).limit(limit)).all()
+    return [tuple(row) for row in rows]
