@@ -27,6 +27,17 @@ CHECK_ITEMS = {
     "channel_confirmed": "（五）确认客户开户方式",
 }
 
+# The same items in a few characters, for tables that list many calls.
+CHECK_ITEM_SHORT = {
+    "identity": "（一）客户身份",
+    "agent": "（一）代理人身份及权限",
+    "risk_understood": "（二）风险揭示",
+    "true_wish": "（三）真实意愿",
+    "password_reminder": "（四）密码提醒",
+    "channel_confirmed": "（五）开户方式",
+}
+
+
 class ReturnVisit(db.Model):
     """One call attempt with its outcome; a passed visit activates the account.
 
