@@ -25,7 +25,7 @@ STATUS_LABELS = {
     Status.ACCOUNTS_OPENING: "账户开立中",
     Status.AWAITING_RETURN_VISIT: "待回访",
     Status.ACTIVE: "已激活",
-    Status.INACTIVE: "未激活（回访未通过）",
+    Status.INACTIVE: "未激活（回访未通过，待负责人处理）",
     Status.WITHDRAWN: "已作废",
 }
 

@@ -1,20 +1,13 @@
 """Return visits (回访) before activation, as 第十一条 requires."""
-import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
+from blueprints.return_visit.rules import Outcome
 from core.extensions import db
 from core.timeutil import utcnow
-
-
-class Outcome(enum.StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    NOT_REACHED = "not_reached"
-    REFUSED = "refused"
 
 
 OUTCOME_LABELS = {
@@ -34,15 +27,30 @@ CHECK_ITEMS = {
     "channel_confirmed": "（五）确认客户开户方式",
 }
 
+# The same items in a few characters, for tables that list many calls.
+CHECK_ITEM_SHORT = {
+    "identity": "（一）客户身份",
+    "agent": "（一）代理人身份及权限",
+    "risk_understood": "（二）风险揭示",
+    "true_wish": "（三）真实意愿",
+    "password_reminder": "（四）密码提醒",
+    "channel_confirmed": "（五）开户方式",
+}
+
 
 class ReturnVisit(db.Model):
-    """One call attempt with its outcome; a passed visit activates the account."""
+    """One call attempt with its outcome; a passed visit activates the account.
+
+    `attempt_no` counts every call to the customer (unique per application); `round_no` is
+    the round it belongs to (see rules.py): only the current round's calls use up its allowance.
+    """
 
     __tablename__ = "return_visit"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     attempt_no: Mapped[int]
+    round_no: Mapped[int] = mapped_column(default=1, server_default="1")
     agent_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     outcome: Mapped[Outcome] = mapped_column(String(16))
     # The 第十一条 items confirmed on this call, by key of CHECK_ITEMS.

@@ -43,6 +43,8 @@ def test_submitted_application_becomes_an_active_account(page: Page, new_context
     login(agent_page, "visitor")
     agent_page.goto("/return-visits/")
     agent_page.locator("tr", has_text=reference).get_by_role("link", name="开始回访").click()
+    # all() does not wait: without this it may collect the boxes of the queue page still shown (none).
+    expect(agent_page.locator("#field-items")).to_be_visible()
     for box in agent_page.locator("#field-items input[type=checkbox]").all():
         box.check()
     agent_page.check("input[name=outcome][value=passed]")
