@@ -48,7 +48,8 @@ def index():
         context.update(queues=queues, exceptions=exception_queues, total=total, lines=lines,
                        longest=services.longest_waiting({k: queues[k] for k in ("in_review", "return_visit")},
                                                         exception_queues),
-                       pass_rate_days=services.PASS_RATE_DAYS, today=business_today())
+                       pass_rate_days=services.PASS_RATE_DAYS, today=business_today(),
+                       escalated_visits=services.escalated_visits(current_user))
     return page("home/index.html", **context)
 
 

@@ -311,3 +311,9 @@ def queue_rows(user: Staff, key: str, mine: bool, limit: int = 200) -> list[tupl
     rows = db.session.execute(select(Application, since, latest if key == "returned" else literal(None))
                               .where(*where).order_by(since, Application.id).limit(limit)).all()
     return [tuple(row) for row in rows]
+
+
+def escalated_visits(user: Staff) -> int:
+    """Accounts whose return visits ran out of attempts and wait for the branch manager."""
+    return db.session.scalar(select(func.count()).select_from(Application).where(
+        Application.status == Status.INACTIVE, *_branch_scope(user, Application.branch_id))) or 0

@@ -1,7 +1,7 @@
 """Return visit rounds
 
 Revision ID: b7e1a0c0ffee
-Revises: 894ace78156a
+Revises: d5e6f7a8b9c0
 Create Date: 2026-12-01 23:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7e1a0c0ffee'
-down_revision = '894ace78156a'
+down_revision = 'd5e6f7a8b9c0'
 branch_labels = None
 depends_on = None
 
