@@ -4,17 +4,23 @@ from wtforms import Form, PasswordField, RadioField, SelectField, StringField, T
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from blueprints.opening.workflow import STATUS_LABELS, STEPS, Status
+from blueprints.opening import workflow
+from blueprints.opening.workflow import STATUS_LABELS, Status
 from blueprints.review.services import IN_REVIEW
 
 REASON_REQUIRED = "退回须填写原因"
 STEP_REQUIRED = "请选择需要修改的步骤"
 REASON_MAX = 500
 
-# The clerk corrects one of the entry steps; "summary" only submits.
-RETURN_STEP_CHOICES = [SelectChoice("", "请选择需要修改的步骤")] + [
-    SelectChoice(step.key, f"{number}. {step.title}") for number, step in enumerate(STEPS, start=1) if step.key != "summary"
-]
+
+
+def return_step_choices(channel: str) -> list[SelectChoice]:
+    """The steps an application of `channel` can be returned to, numbered as the clerk's step list."""
+    return [SelectChoice("", STEP_REQUIRED)] + [
+        SelectChoice(step.key, workflow.step_label(channel, step.key)) for step in workflow.returnable_steps(channel)
+    ]
+
+
 DECISION_CHOICES = [SelectChoice("approve", "复核通过"), SelectChoice("reject", "退回柜员修改")]
 
 
@@ -39,15 +45,22 @@ class ApproveForm(FlaskForm):
 
 
 class RejectForm(FlaskForm):
-    """Return the application to the clerk with a reason and the step to correct."""
+    """Return the application to the clerk with a reason and the step to correct.
+
+    The steps offered are those of the application's channel: an on-site opening has no witness step.
+    """
 
     reason = TextAreaField("退回原因", validators=[DataRequired(REASON_REQUIRED), Length(max=REASON_MAX, message=f"退回原因不超过{REASON_MAX}字")],
                            render_kw={"rows": 3})
-    return_step = SelectField("需要修改的步骤", choices=RETURN_STEP_CHOICES, validators=[InputRequired(STEP_REQUIRED)],
-                              validate_choice=False)
+    return_step = SelectField("需要修改的步骤", validators=[InputRequired(STEP_REQUIRED)], validate_choice=False)
+
+    def __init__(self, *args, channel: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel = channel
+        self.return_step.choices = return_step_choices(channel)
 
     def validate_return_step(self, field):
-        if field.data not in {choice.value for choice in RETURN_STEP_CHOICES if choice.value}:
+        if not workflow.is_returnable(self.channel, field.data):
             raise ValidationError(STEP_REQUIRED)
 
 
@@ -62,7 +75,12 @@ class SameTerminalForm(FlaskForm):
     decision = RadioField("复核结论", choices=DECISION_CHOICES, validators=[InputRequired("请选择复核结论")])
     reason = TextAreaField("退回原因（退回时必填）", validators=[Length(max=REASON_MAX, message=f"退回原因不超过{REASON_MAX}字")],
                            render_kw={"rows": 3})
-    return_step = SelectField("需要修改的步骤（退回时必填）", choices=RETURN_STEP_CHOICES, validate_choice=False)
+    return_step = SelectField("需要修改的步骤（退回时必填）", validate_choice=False)
+
+    def __init__(self, *args, channel: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel = channel
+        self.return_step.choices = return_step_choices(channel)
 
     @property
     def rejecting(self) -> bool:
@@ -73,5 +91,5 @@ class SameTerminalForm(FlaskForm):
             raise ValidationError(REASON_REQUIRED)
 
     def validate_return_step(self, field):
-        if self.rejecting and field.data not in {choice.value for choice in RETURN_STEP_CHOICES if choice.value}:
+        if self.rejecting and not workflow.is_returnable(self.channel, field.data):
             raise ValidationError(STEP_REQUIRED)

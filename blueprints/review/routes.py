@@ -16,7 +16,6 @@ from core.security import roles_required
 bp = Blueprint("review", __name__, url_prefix="/review")
 
 DECISION_LABELS = {"approve": "复核通过", "reject": "退回柜员"}
-STEP_TITLES = {step.key: step.title for step in workflow.STEPS}
 
 
 def _load(reference: str, for_update: bool = False):
@@ -89,7 +88,7 @@ def reject(reference: str):
     refused = services.refusal_reason(application, reviewer)
     if refused:
         return _render_review(application, status=_refusal_status(application, reviewer), refused=refused)
-    form = RejectForm()
+    form = RejectForm(channel=application.channel)
     if not form.validate_on_submit():
         return _render_review(application, status=422, reject_form=form)
     try:
@@ -113,7 +112,7 @@ def same_terminal(reference: str):
 def same_terminal_decide(reference: str):
     """Take a decision with a reviewer's own credentials; the session stays the operator's."""
     application = _load(reference, for_update=True)
-    form = SameTerminalForm()
+    form = SameTerminalForm(channel=application.channel)
     if not form.validate_on_submit():
         return _render_same_terminal(application, form, status=422)
     login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data)
@@ -146,6 +145,11 @@ def same_terminal_decide(reference: str):
     return see_other(url_for("review.same_terminal", reference=application.reference))
 
 
+def _step_label(application):
+    """"3. 联系方式与基本信息" for a step key, numbered as on this application's channel."""
+    return lambda key: workflow.step_label(application.channel, key) if key else "—"
+
+
 def _render_review(application, status: int = 200, refused: str | None = None, reject_form=None):
     """The review page, or only its decision panel for htmx."""
     context = summary_context(application)
@@ -156,8 +160,8 @@ def _render_review(application, status: int = 200, refused: str | None = None, r
         questionnaire=scoring.questionnaire_from_dict(assessment.questionnaire.definition) if assessment else None,
         decisions=services.decisions(application), history=opening_services.status_history(application),
         refused=refused if refused is not None else services.refusal_reason(application, current_user),
-        approve_form=ApproveForm(), reject_form=reject_form or RejectForm(),
-        decision_labels=DECISION_LABELS, step_titles=STEP_TITLES,
+        approve_form=ApproveForm(), reject_form=reject_form or RejectForm(channel=application.channel),
+        decision_labels=DECISION_LABELS, step_label=_step_label(application),
     )
     return _in_place(response, "#decision") if status in (403, 409) else response
 
@@ -166,8 +170,9 @@ def _render_same_terminal(application, form=None, status: int = 200, refused: st
     """The same-terminal panel: the form while in review, else the latest decision."""
     response = page(
         "review/same_terminal.html", block="same_terminal", status=status, application=application,
-        form=form or SameTerminalForm(), refused=refused, in_review=opening_services.is_in_review(application),
+        form=form or SameTerminalForm(channel=application.channel), refused=refused,
+        in_review=opening_services.is_in_review(application),
         decision=services.latest_decision(application), can_edit=opening_services.can_edit(current_user, application),
-        decision_labels=DECISION_LABELS, step_titles=STEP_TITLES,
+        decision_labels=DECISION_LABELS, step_label=_step_label(application),
     )
     return _in_place(response, "#same-terminal-panel") if status in (403, 409) else response

@@ -100,8 +100,9 @@ def reject(application: Application, reviewer: Staff, operator: Staff, reason: s
         raise DecisionRefused(refused)
     if not reason.strip():
         raise DecisionRefused("退回须填写原因")
-    if return_step not in workflow.STEP_KEYS:
-        raise DecisionRefused("请选择需要修改的步骤")
+    if not workflow.is_returnable(application.channel, return_step):
+        # The form offers only the channel's steps; this also stops a hand-made request.
+        raise DecisionRefused("请选择需要修改的步骤（只能退回到本开户方式的录入步骤）")
     record = _record(application, reviewer, operator, "reject", reason.strip(), return_step)
     opening_services.transition(application, Status.REJECTED, reviewer, reason=reason.strip())
     audit.record("application.reject", "application", application.reference, actor=reviewer,

@@ -1,4 +1,8 @@
 """The reviewer's queue, the review page and the decisions (复核): who may decide, and what a decision does."""
+import base64
+import io
+import re
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -26,6 +30,53 @@ def submit(app, username="clerk", token=None, **overrides):
     response = auth.post(factories.step_url(reference, "summary"))
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     return auth, reference
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6300010000050001f6d3b3c90000000049454e44ae426082")
+# A second, different image for the customer's signature (a 1x1 PNG with another pixel).
+SIGNATURE_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944"
+                              "4154789c631011110100007c003d928027db0000000049454e44ae426082")
+
+
+@pytest.fixture
+def file_store(app, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path))
+    return tmp_path
+
+
+def witness_step(app, present=("witness", "clerk"), witness="witness", **overrides) -> dict:
+    """The witness step as a tablet posts it: two staff in person, photo, signature, place and position."""
+    data = {"present": [str(staff_id(app, u)) for u in present], "mode": "in_person",
+            "witness_id": str(staff_id(app, witness)), "place": "北京市朝阳区光华路1号 客户办公室",
+            "photo_consent": "y", "work_id_shown": "y", "latitude": "39.9139", "longitude": "116.4551",
+            "signature": "data:image/png;base64," + base64.b64encode(SIGNATURE_PNG).decode(),
+            "photo": (io.BytesIO(PNG), "photo.png")}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def submit_witness(app, username="witness", token="tok-w", identity=None, **witness_overrides):
+    """A witness opening (见证开户) entered by `username` and submitted; returns (auth, reference)."""
+    auth = login_as(app, username)
+    response = auth.post("/opening/new", {"channel": "witness", "customer_type": "individual", "client_token": token})
+    assert response.status_code == 303
+    reference = response.headers["Location"].split("/")[2]
+    data = factories.payloads(staff_id(app, username))
+    data["identity"] = identity or data["identity"]
+    for key in ("identity", "contact", "verification", "agent", "disclosure", "suitability", "agreements"):
+        assert auth.post(factories.step_url(reference, key), data[key]).status_code == 303, key
+    response = auth.post(factories.step_url(reference, "witness"), witness_step(app, **witness_overrides),
+                         content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    assert auth.post(factories.step_url(reference, "summary")).status_code == 303
+    return auth, reference
+
+
+def options_of(body: str, name: str) -> list[tuple[str, str]]:
+    """(value, label) of every option of the select called `name`."""
+    select_html = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', body, re.S).group(1)
+    return re.findall(r'<option[^>]*value="([^"]*)"[^>]*>([^<]*)</option>', select_html)
 
 
 def customer(id_number, name):
@@ -332,6 +383,69 @@ def test_rejected_application_resubmitted_returns_to_the_queue(app):
     assert reviewer.post(f"/review/{reference}/approve").status_code == 303
     assert [(d.submission_no, d.decision) for d in decisions_of(app, reference)] == [(1, "reject"), (2, "approve")]
     assert application_row(app, reference)["status"] == "accounts_opening"
+
+
+# --- return steps by channel --------------------------------------------------------------------
+
+ONSITE_RETURN_STEPS = [("identity", "2. 身份证明文件"), ("contact", "3. 联系方式与基本信息"), ("verification", "4. 公民身份核查"),
+                       ("agent", "5. 代理人"), ("disclosure", "6. 投资者教育与风险揭示"), ("suitability", "7. 适当性评估"),
+                       ("agreements", "8. 协议签署")]
+
+
+def test_an_onsite_application_offers_only_its_own_steps_to_return_to(app):
+    _clerk, reference = submit(app)
+    body = login_as(app, "reviewer").get(f"/review/{reference}").get_data(as_text=True)
+    assert options_of(body, "return_step") == [("", "请选择需要修改的步骤")] + ONSITE_RETURN_STEPS
+
+
+def test_a_witness_application_offers_the_witness_step_numbered_as_the_clerk_sees_it(app, file_store):
+    _witness, reference = submit_witness(app)
+    body = login_as(app, "reviewer").get(f"/review/{reference}").get_data(as_text=True)
+    assert options_of(body, "return_step")[1:] == ONSITE_RETURN_STEPS + [("witness", "9. 见证与签名")]
+
+
+def test_an_onsite_application_cannot_be_returned_to_the_witness_step(app):
+    _clerk, reference = submit(app)
+    response = login_as(app, "reviewer").post(f"/review/{reference}/reject", reject_data(return_step="witness"))
+    assert response.status_code == 422
+    page = page_of(response)
+    assert page.errors_for("return_step") == ["请选择需要修改的步骤"]
+    assert "联系地址与证件地址不符，请核实" in response.get_data(as_text=True)
+    assert decisions_of(app, reference) == []
+    assert application_row(app, reference)["status"] == "submitted"
+
+
+def test_the_decision_itself_refuses_a_step_the_channel_does_not_have(app):
+    from blueprints.auth.models import Staff
+    from blueprints.review import services
+
+    _clerk, reference = submit(app)
+    with app.app_context():
+        application = db.session.scalar(select(Application).where(Application.reference == reference))
+        reviewer = db.session.scalar(select(Staff).where(Staff.username == "reviewer"))
+        for step in ("witness", "summary", "channel", "nonsense"):
+            with pytest.raises(services.DecisionRefused, match="请选择需要修改的步骤"):
+                services.reject(application, reviewer, reviewer, "理由", step)
+        db.session.rollback()
+    assert decisions_of(app, reference) == []
+
+
+def test_a_witness_application_returned_to_the_witness_step_can_be_corrected_and_resubmitted(app, file_store):
+    witness, reference = submit_witness(app)
+    reviewer = login_as(app, "reviewer")
+    response = reviewer.post(f"/review/{reference}/reject",
+                             reject_data(reason="现场合影不清晰，请重新拍摄", return_step="witness"))
+    assert response.status_code == 303
+    assert decisions_of(app, reference)[0].return_step == "witness"
+
+    result = witness.get(f"/review/{reference}/same-terminal").get_data(as_text=True)
+    assert "9. 见证与签名" in result and factories.step_url(reference, "witness") in result
+    assert witness.post(factories.step_url(reference, "witness"), witness_step(app),
+                        content_type="multipart/form-data").status_code == 303
+    assert witness.post(factories.step_url(reference, "summary")).status_code == 303
+    assert application_row(app, reference)["status"] == "resubmitted"
+    page = reviewer.get(f"/review/{reference}").get_data(as_text=True)
+    assert "9. 见证与签名" in page  # the earlier decision names the step with the channel's number
 
 
 def test_a_concurrent_change_is_a_409_not_a_500(app, monkeypatch):

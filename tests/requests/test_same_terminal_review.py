@@ -13,7 +13,16 @@ from core.roles import Role
 from tests import factories
 from tests.conftest import Auth
 from tests.requests.helpers import add_staff, application_row, login_as, page_of, staff_id
-from tests.requests.test_review import count_for, decisions_of, submit
+from tests.requests.test_review import (  # noqa: F401  (file_store is a fixture)
+    ONSITE_RETURN_STEPS,
+    SECOND_ID,
+    count_for,
+    decisions_of,
+    file_store,
+    options_of,
+    submit,
+    submit_witness,
+)
 
 
 def credentials(username="reviewer", password=DEMO_PASSWORD, decision="approve", **extra):
@@ -123,6 +132,38 @@ def test_incomplete_form_is_refused_without_checking_the_password(app, field, da
     assert page_of(response).errors_for(field) == [message]
     assert staff_row(app, "reviewer")["failed_logins"] == 0
     assert decisions_of(app, reference) == []
+
+
+# --- return steps by channel --------------------------------------------------------------------
+
+def test_the_return_steps_offered_are_the_channels_own(app, file_store):
+    clerk, onsite = submit(app)
+    assert options_of(clerk.get(url(onsite)).get_data(as_text=True), "return_step")[1:] == ONSITE_RETURN_STEPS
+    witness, remote = submit_witness(app, identity=factories.identity(id_number=SECOND_ID, name="赵小红"))
+    assert options_of(witness.get(url(remote)).get_data(as_text=True), "return_step")[1:] == \
+        ONSITE_RETURN_STEPS + [("witness", "9. 见证与签名")]
+
+
+def test_an_onsite_application_cannot_be_returned_to_the_witness_step_on_the_clerks_screen(app):
+    clerk, reference = submit(app)
+    response = clerk.post(url(reference), credentials(decision="reject", reason="请补拍合影", return_step="witness"))
+    assert response.status_code == 422
+    page = page_of(response)
+    assert page.errors_for("return_step") == ["请选择需要修改的步骤"]
+    assert page.value("reviewer_username") == "reviewer" and "请补拍合影" in response.get_data(as_text=True)
+    assert staff_row(app, "reviewer")["failed_logins"] == 0
+    assert decisions_of(app, reference) == []
+
+
+def test_a_witness_application_is_returned_to_the_witness_step_on_the_tablet(app, file_store):
+    witness, reference = submit_witness(app)
+    response = witness.post(url(reference), credentials(decision="reject", reason="签名与证件不符，请客户重签",
+                                                       return_step="witness"))
+    assert response.status_code == 303
+    [decision] = decisions_of(app, reference)
+    assert (decision.return_step, decision.operator_id) == ("witness", staff_id(app, "witness"))
+    result = witness.get(url(reference)).get_data(as_text=True)
+    assert "9. 见证与签名" in result and factories.step_url(reference, "witness") in result
 
 
 # --- who may be the reviewer ---------------------------------------------------------------------
