@@ -1,14 +1,18 @@
 """Review (复核) screens: the reviewer's queue, the review page, decisions, same-terminal review (同机复核)."""
-from flask import Blueprint, abort, flash, request, url_for
+import os
+import re
+
+from flask import Blueprint, abort, flash, make_response, request, send_file, url_for
 from flask_login import current_user
 
 from blueprints.auth import services as auth_services
 from blueprints.opening import scoring, workflow
 from blueprints.opening import services as opening_services
+from blueprints.opening import presenters
 from blueprints.opening.presenters import summary_context
 from blueprints.review import services
 from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
-from core import audit
+from core import audit, files
 from core.render import page, see_other
 from core.roles import Role
 from core.security import roles_required
@@ -16,6 +20,10 @@ from core.security import roles_required
 bp = Blueprint("review", __name__, url_prefix="/review")
 
 DECISION_LABELS = {"approve": "复核通过", "reject": "退回柜员"}
+# Everyone whose screens show an application: its makers, reviewers, managers, HQ and archivists.
+APPLICATION_VIEWERS = (Role.CLERK, Role.WITNESS, Role.REVIEWER, Role.BRANCH_MANAGER, Role.HQ_ADMIN, Role.ARCHIVIST)
+WITNESS_IMAGE_TYPES = {"image/jpeg", "image/png"}
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _load(reference: str, for_update: bool = False):
@@ -102,13 +110,16 @@ def reject(reference: str):
 
 
 @bp.route("/<reference>/same-terminal")
+@roles_required(*opening_services.OPENING_ROLES)
 def same_terminal(reference: str):
-    """Show the same-terminal review panel (同机复核), or the decision once taken."""
+    """Show the same-terminal review panel (同机复核) with the summary to check, or the decision once taken."""
     application = _load(reference)
+    audit.record("application.view", "application", application.reference, step="same_terminal")
     return _render_same_terminal(application)
 
 
 @bp.route("/<reference>/same-terminal", methods=["POST"])
+@roles_required(*opening_services.OPENING_ROLES)
 def same_terminal_decide(reference: str):
     """Take a decision with a reviewer's own credentials; the session stays the operator's."""
     application = _load(reference, for_update=True)
@@ -139,15 +150,52 @@ def same_terminal_decide(reference: str):
                                      refused=str(error))
     verb = "已退回柜员" if form.rejecting else "已复核通过"
     flash(f"同机复核完成：{application.reference} {verb}（复核人：{reviewer.full_name}）", "success")
-    # The clerk goes back to the page the application was submitted from, now showing the decision.
-    if operator.role == Role.CLERK:
-        return see_other(url_for("opening.submitted", reference=application.reference))
-    return see_other(url_for("review.same_terminal", reference=application.reference))
+    # The clerk (or witness) goes back to the page the application was submitted from, now showing the decision.
+    return see_other(url_for("opening.submitted", reference=application.reference))
 
 
 def _step_label(application):
     """"3. 联系方式与基本信息" for a step key, numbered as on this application's channel."""
     return lambda key: workflow.step_label(application.channel, key) if key else "—"
+
+
+@bp.route("/<reference>/witness/<any(photo, signature):kind>")
+@roles_required(*APPLICATION_VIEWERS)
+def witness_image(reference: str, kind: str):
+    """Send the witness photo or the customer's signature recorded on this application, never cached."""
+    application = _load(reference)
+    digest = presenters.witness_image_sha(application, kind)
+    path = files.path_for(digest) if digest and SHA256.fullmatch(digest) else None
+    if path is None or not os.path.exists(path):
+        abort(404, "该申请没有这份见证影像。")
+    with open(path, "rb") as handle:
+        mime = files.sniff(handle.read(16))
+    if mime not in WITNESS_IMAGE_TYPES:
+        abort(404, "该申请没有这份见证影像。")
+    audit.record("application.witness_image", "application", application.reference, image=kind)
+    response = send_file(path, mimetype=mime, conditional=False, etag=False, max_age=0,
+                         download_name=f"{application.reference}-{kind}.{mime.split('/')[1]}")
+    # A face photo and a signature are sensitive personal information: no browser or proxy keeps them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/<reference>/accounts")
+@roles_required(*opening_services.OPENING_ROLES, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+def accounts_progress(reference: str):
+    """The accounts block of an approved application, which htmx polls until every account is open.
+
+    `seen` is the fingerprint of the block the browser shows: when nothing changed the answer is an
+    empty 204 (htmx swaps nothing and keeps polling), so only an answer carrying account data is audited.
+    """
+    application = _load(reference)
+    progress = presenters.accounts_progress(application)
+    if progress is not None and request.args.get("seen") == progress.digest:
+        response = make_response("", 204)
+        response.headers["Vary"] = "HX-Request"
+        return response
+    audit.record("application.view", "application", application.reference, step="accounts")
+    return page("opening/_accounts_progress.html", application=application, accounts=progress)
 
 
 def _render_review(application, status: int = 200, refused: str | None = None, reject_form=None):
@@ -158,6 +206,7 @@ def _render_review(application, status: int = 200, refused: str | None = None, r
         "review/review.html", block="decision" if request.method == "POST" else None, status=status,
         application=application, **context,
         questionnaire=scoring.questionnaire_from_dict(assessment.questionnaire.definition) if assessment else None,
+        conflicts=presenters.consistency(application),
         decisions=services.decisions(application), history=opening_services.status_history(application),
         refused=refused if refused is not None else services.refusal_reason(application, current_user),
         approve_form=ApproveForm(), reject_form=reject_form or RejectForm(channel=application.channel),
@@ -167,11 +216,12 @@ def _render_review(application, status: int = 200, refused: str | None = None, r
 
 
 def _render_same_terminal(application, form=None, status: int = 200, refused: str | None = None):
-    """The same-terminal panel: the form while in review, else the latest decision."""
+    """The same-terminal panel: the summary and the form while in review, else the latest decision."""
+    in_review = opening_services.is_in_review(application)
+    summary = dict(summary_context(application), conflicts=presenters.consistency(application)) if in_review else {}
     response = page(
-        "review/same_terminal.html", block="same_terminal", status=status, application=application,
-        form=form or SameTerminalForm(channel=application.channel), refused=refused,
-        in_review=opening_services.is_in_review(application),
+        "review/same_terminal.html", block="same_terminal", status=status, application=application, **summary,
+        form=form or SameTerminalForm(channel=application.channel), refused=refused, in_review=in_review,
         decision=services.latest_decision(application), can_edit=opening_services.can_edit(current_user, application),
         decision_labels=DECISION_LABELS, step_label=_step_label(application),
     )

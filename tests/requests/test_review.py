@@ -224,6 +224,148 @@ def test_review_page_of_a_decided_application_shows_the_decision_not_the_buttons
     assert "复核通过" in body and "李复核" in body
 
 
+# --- the witness record and what a reviewer checks ----------------------------------------------
+
+def audit_events(app, action, reference):
+    with app.app_context():
+        return [(e.actor_id, e.detail) for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action, AuditEvent.object_id == reference)
+            .order_by(AuditEvent.id))]
+
+
+def test_review_page_of_a_witness_application_shows_the_witness_record(app, file_store):
+    _witness, reference = submit_witness(app)
+    response = login_as(app, "reviewer").get(f"/review/{reference}")
+    body = response.get_data(as_text=True)
+    record = body.split(f'data-witness-record="{reference}"')[1].split("</section>")[0]
+    # Who met the customer, with roles; the witness with the qualification number; mode, place, position, time.
+    assert "赵见证（开户见证人员）" in record and "王柜员（柜台业务岗）" in record and "共 2 人" in record
+    assert "证券从业资格 S0101200002" in record
+    assert "现场见证" in record and "两名及以上工作人员当面见证" in record
+    assert "北京市朝阳区光华路1号 客户办公室" in record and "北纬 39.91390，东经 116.45510" in record
+    assert 'data-field="met_at">20' in record  # a Beijing time, not "—"
+    assert "已向客户出示工作证件" in record and "客户已单独同意采集" in record
+    # The photo and the signature as images, from the authenticated route.
+    urls = page_of(response).urls
+    assert f"/review/{reference}/witness/photo" in urls and f"/review/{reference}/witness/signature" in urls
+    assert f'<img src="/review/{reference}/witness/photo"' in record
+    # 影像资料 lists them, with a separate slot for ID document scans.
+    documents = body.split('id="review-documents"')[1].split("</section>")[0]
+    assert "暂无影像资料" not in documents and "见证现场合影" in documents and "客户手写签名" in documents
+    assert 'id="id-document-scans"' in documents
+
+
+def test_review_page_shows_everything_the_reviewer_checks(app):
+    _clerk, reference = submit(app, agent_data=factories.resident_agent())
+    body = login_as(app, "reviewer").get(f"/review/{reference}").get_data(as_text=True)
+    # 第六条: the agent, the authorisation and the notarisation.
+    assert "刘建华" in body and "SQ-2026-0001" in body and "(2026)京长安内经证字第1234号" in body
+    # 第七条: the disclosure, who explained it, both signatures.
+    disclosure = body.split('id="summary-disclosure"')[1].split("</dl>")[0]
+    assert "王柜员（柜台业务岗）" in disclosure and "客户已签字确认" in disclosure and "代理人已签字确认" in disclosure
+    # 第八条: score, class, lowest class, expiry.
+    assessment = body.split('id="summary-assessment"')[1].split("</dl>")[0]
+    assert "分" in assessment and "最低类别" in assessment and "有效期至" in assessment
+    # 第九、十二、十三条: agreements, the agreed change and closure methods, the consistency check.
+    assert "《证券交易委托代理协议书》 已签署" in body
+    methods = body.split('id="summary-methods"')[1].split("</dl>")[0]
+    assert methods.count("本人持有效身份证件到营业部柜台办理") == 2
+    assert "通过：姓名、证件类型、证件号码" in body.split('id="review-consistency"')[1][:200]
+    # The verification with the simulated badge; on-site: no witness record, no images.
+    assert 'id="review-verification"' in body and "badge-sim" in body
+    assert "data-witness-record" not in body and "暂无影像资料" in body
+    assert "柜台业务岗 王柜员 录入" in body and "现场开户" in body
+
+
+def test_review_page_shows_a_consistency_conflict(app):
+    _clerk, reference = submit(app)
+    with app.app_context():
+        from blueprints.customers.models import Customer
+        from core import crypto
+
+        db.session.add(Customer(customer_no="C0101999999", branch_id=application_row(app, reference)["branch_id"],
+                                name="刘晓敏", id_type="resident_id", id_number=factories.CUSTOMER_ID,
+                                id_number_index=crypto.blind_index(factories.CUSTOMER_ID)))
+        db.session.commit()
+    body = login_as(app, "reviewer").get(f"/review/{reference}").get_data(as_text=True)
+    consistency = body.split('id="review-consistency"')[1].split("</div>")[0]
+    assert "不一致" in consistency and "C0101999999" in consistency
+
+
+def test_a_remote_witness_shows_the_video_session(app, file_store):
+    _witness, reference = submit_witness(app, present=("clerk",), witness="witness", mode="remote",
+                                         video_reference="VC-20261125-0042")
+    body = login_as(app, "reviewer").get(f"/review/{reference}").get_data(as_text=True)
+    record = body.split(f'data-witness-record="{reference}"')[1].split("</section>")[0]
+    assert "远程视频见证" in record and "会话编号 VC-20261125-0042 · 20" in record
+    assert "王柜员（柜台业务岗） · 共 1 人" in " ".join(record.split())
+
+
+def test_witness_images_are_served_to_the_branch_uncached_and_audited(app, file_store):
+    _witness, reference = submit_witness(app)
+    reviewer = login_as(app, "reviewer")
+    photo = reviewer.get(f"/review/{reference}/witness/photo")
+    assert photo.status_code == 200 and photo.data == PNG and photo.mimetype == "image/png"
+    assert photo.headers["Cache-Control"] == "no-store" and "ETag" not in photo.headers
+    signature = reviewer.get(f"/review/{reference}/witness/signature")
+    assert signature.status_code == 200 and signature.data == SIGNATURE_PNG
+    assert audit_events(app, "application.witness_image", reference) == [
+        (staff_id(app, "reviewer"), {"image": "photo"}), (staff_id(app, "reviewer"), {"image": "signature"})]
+    for username in ("clerk", "witness", "manager", "archivist", "admin"):
+        assert login_as(app, username).get(f"/review/{reference}/witness/photo").status_code == 200, username
+
+
+@pytest.mark.parametrize("username, status", [("clerk_sh", 404), ("marketing", 403), ("visitor", 403)])
+def test_witness_images_are_refused_outside_the_branch_and_to_other_roles(app, file_store, username, status):
+    _witness, reference = submit_witness(app)
+    assert login_as(app, "reviewer").get(f"/review/{reference}/witness/photo").data == PNG
+    response = login_as(app, username).get(f"/review/{reference}/witness/photo")
+    assert response.status_code == status and response.data != PNG
+    assert [actor for actor, _detail in audit_events(app, "application.witness_image", reference)] == \
+        [staff_id(app, "reviewer")]
+
+
+def test_only_the_two_images_recorded_on_the_application_are_served(app, file_store):
+    _witness, witness_reference = submit_witness(app)
+    _clerk, onsite = submit(app, **customer(SECOND_ID, "赵小红"))
+    reviewer = login_as(app, "reviewer")
+    assert reviewer.get(f"/review/{witness_reference}/witness/photo").data == PNG
+    # The files exist in the store, but the on-site application recorded no witness images.
+    assert reviewer.get(f"/review/{onsite}/witness/photo").status_code == 404
+    assert reviewer.get(f"/review/{witness_reference}/witness/scan").status_code == 404
+    assert reviewer.get(f"/review/{witness_reference}/witness/..%2Fphoto").status_code == 404
+
+
+def test_detail_page_shows_the_witness_record(app, file_store):
+    witness, reference = submit_witness(app)
+    body = witness.get(f"/opening/{reference}/detail").get_data(as_text=True)
+    assert f'data-witness-record="{reference}"' in body and "赵见证（开户见证人员）" in body
+    assert f'<img src="/review/{reference}/witness/signature"' in body
+    manager = login_as(app, "manager").get(f"/opening/{reference}/detail").get_data(as_text=True)
+    assert "证券从业资格 S0101200002" in manager and "暂无影像资料" not in manager
+
+
+def test_archive_file_shows_the_witness_record_and_its_images(app, file_store):
+    from blueprints.auth.models import Staff
+    from blueprints.customers.models import Customer
+    from blueprints.review import services
+
+    _witness, reference = submit_witness(app)
+    with app.app_context():
+        application = db.session.scalar(select(Application).where(Application.reference == reference))
+        reviewer = db.session.scalar(select(Staff).where(Staff.username == "reviewer"))
+        services.approve(application, reviewer, reviewer)
+        db.session.commit()
+        customer_no = db.session.scalar(select(Customer.customer_no).where(Customer.name == "刘晓明"))
+    archivist = login_as(app, "archivist")
+    assert archivist.post(f"/archive/customers/{customer_no}", {"purpose": "业务核查", "detail": ""}).status_code == 303
+    body = archivist.get(f"/archive/customers/{customer_no}").get_data(as_text=True)
+    assert f'data-witness-record="{reference}"' in body and "赵见证（开户见证人员）" in body
+    assert f'<img src="/review/{reference}/witness/photo"' in body
+    images = body.split("<h2>影像资料</h2>")[1]
+    assert "暂无影像资料" not in images and "见证现场合影" in images and "客户手写签名" in images
+
+
 # --- approve -------------------------------------------------------------------------------------
 
 def test_approve_opens_the_accounts(app):

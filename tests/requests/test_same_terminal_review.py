@@ -60,6 +60,36 @@ def test_submitted_page_offers_the_same_terminal_dialog(app):
     assert "<html" in clerk.get(url(reference)).get_data(as_text=True)
 
 
+def test_the_panel_shows_what_the_reviewer_checks_beside_the_form(app, file_store):
+    witness, reference = submit_witness(app)
+    panel = witness.get(url(reference), htmx=True)
+    body = panel.get_data(as_text=True)
+    summary = body.split('id="same-terminal-summary"')[1].split('class="same-terminal-form"')[0]
+    assert "刘晓明" in summary and factories.CUSTOMER_ID in summary  # the operator's role sees the full number
+    assert "badge-sim" in summary.split('id="compact-verification"')[1].split("</dd>")[0]
+    assert "讲解 赵见证" in summary and "C5" in summary and "有效期至" in summary
+    assert "变更：本人持有效身份证件到营业部柜台办理" in summary and "销户：" in summary
+    assert "通过" in summary.split('id="compact-consistency"')[1].split("</dd>")[0]
+    # The witness record, compact, with both images.
+    assert f'data-witness-record="{reference}"' in summary and "赵见证（开户见证人员）" in summary
+    assert f'<img src="/review/{reference}/witness/photo"' in summary
+    assert f'<img src="/review/{reference}/witness/signature"' in summary
+    assert 'id="same-terminal-form"' in body
+    with app.app_context():
+        views = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "application.view",
+                                                                 AuditEvent.object_id == reference)))
+    assert [(e.actor_id, e.detail) for e in views] == [(staff_id(app, "witness"), {"step": "same_terminal"})]
+
+
+@pytest.mark.parametrize("username", ["reviewer", "marketing", "visitor", "archivist", "manager", "admin"])
+def test_only_the_opening_roles_use_the_same_terminal_screen(app, username):
+    _clerk, reference = submit(app)
+    other = login_as(app, username)
+    assert other.get(url(reference)).status_code == 403
+    assert other.post(url(reference), credentials()).status_code == 403
+    assert decisions_of(app, reference) == []
+
+
 def test_clerk_of_another_branch_cannot_use_the_dialog(app):
     _clerk, reference = submit(app)
     shanghai = login_as(app, "clerk_sh")
