@@ -1,8 +1,8 @@
 """Same-terminal review (同机复核): a reviewer decides on the clerk's screen with their own credentials."""
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from blueprints.accounts.models import FundAccount
+from blueprints.accounts.models import FundAccount, SecuritiesAccount
 from blueprints.auth.cli import DEMO_PASSWORD
 from blueprints.auth.models import Staff
 from blueprints.auth.services import MAX_FAILED_LOGINS
@@ -319,3 +319,100 @@ def test_password_never_appears_in_a_url_or_the_page(app):
     with app.app_context():
         details = [str(e.detail) + str(e.actor_name) for e in db.session.scalars(select(AuditEvent))]
     assert not [d for d in details if "S3cret-typo" in d or DEMO_PASSWORD in d]
+
+
+# --- the clerk's page follows the accounts being opened ------------------------------------------
+
+def progress_url(reference):
+    return f"/review/{reference}/accounts"
+
+
+def deliver(app):
+    from core import outbox
+
+    with app.app_context():
+        return outbox.run_once()
+
+
+def accounts_views(app, reference):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "application.view", AuditEvent.object_id == reference,
+            AuditEvent.detail["step"].as_string() == "accounts"))
+
+
+def test_after_approval_the_submitted_page_loads_the_accounts_block(app):
+    clerk, reference = submit(app)
+    in_review = clerk.get(f"/opening/{reference}/submitted").get_data(as_text=True)
+    assert progress_url(reference) not in in_review
+    assert clerk.post(url(reference), credentials()).status_code == 303
+    page = page_of(clerk.get(f"/opening/{reference}/submitted"))
+    assert progress_url(reference) in page.urls
+    assert 'id="accounts-progress"' in page.html and 'hx-trigger="load"' in page.html
+
+
+def test_the_accounts_block_polls_until_every_account_is_open(app):
+    clerk, reference = submit(app)
+    assert clerk.post(url(reference), credentials()).status_code == 303
+    waiting = clerk.get(progress_url(reference), htmx=True)
+    assert waiting.status_code == 200
+    body = waiting.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="accounts-progress"') and "<html" not in body
+    assert 'hx-trigger="every 3s"' in body and 'data-polling="yes"' in body
+    with app.app_context():
+        fund_account = db.session.scalar(select(FundAccount.number))
+    assert fund_account in body and "上海、深圳A股账户开立中" in body and "等待中国结算" in body
+    assert accounts_views(app, reference) == 1
+
+    # Nothing changed: an empty answer, nothing swapped, nothing read, the poll goes on.
+    seen = page_of(waiting).urls[0]
+    assert "seen=" in seen and fund_account not in seen
+    unchanged = clerk.get(seen, htmx=True)
+    assert unchanged.status_code == 204 and unchanged.data == b""
+    assert accounts_views(app, reference) == 1
+
+    assert deliver(app).delivered == 2
+    done = clerk.get(seen, htmx=True)
+    assert done.status_code == 200
+    body = done.get_data(as_text=True)
+    assert "hx-trigger" not in body and 'data-polling="no"' in body and "已全部开立" in body
+    with app.app_context():
+        subs = list(db.session.scalars(select(SecuritiesAccount.number).order_by(SecuritiesAccount.market)))
+    assert len(subs) == 2 and all(number in body for number in subs)
+    assert "上海A股账户" in body and "深圳A股账户" in body and "已绑定" in body
+    assert "等待中国结算" not in body and accounts_views(app, reference) == 2
+
+
+def test_the_accounts_block_stops_polling_when_a_request_needs_a_person(app):
+    clerk, reference = submit(app)
+    assert clerk.post(url(reference), credentials()).status_code == 303
+    app.extensions["depository_bank"].faults.reject_next("银行卡户名与证件姓名不符")
+    try:
+        deliver(app)
+    finally:
+        app.extensions["depository_bank"].faults.reset()
+    body = clerk.get(progress_url(reference), htmx=True).get_data(as_text=True)
+    assert "需人工处理" in body and "银行卡户名与证件姓名不符" in body
+    assert "hx-trigger" not in body and 'data-polling="no"' in body
+
+
+def test_the_detail_page_polls_the_same_block(app):
+    clerk, reference = submit(app)
+    assert clerk.post(url(reference), credentials()).status_code == 303
+    body = clerk.get(f"/opening/{reference}/detail").get_data(as_text=True)
+    assert 'hx-trigger="every 3s"' in body and progress_url(reference) in body
+
+
+def test_the_accounts_block_before_approval_is_empty_and_does_not_poll(app):
+    clerk, reference = submit(app)
+    body = clerk.get(progress_url(reference), htmx=True).get_data(as_text=True)
+    assert 'data-polling="no"' in body and "hx-trigger" not in body and "资金账户" not in body
+
+
+@pytest.mark.parametrize("username, status", [("clerk_sh", 404), ("marketing", 403), ("visitor", 403),
+                                              ("reviewer", 403), ("manager", 200), ("admin", 200)])
+def test_the_accounts_block_is_for_the_branch_and_the_roles_that_see_applications(app, username, status):
+    clerk, reference = submit(app)
+    assert clerk.post(url(reference), credentials()).status_code == 303
+    assert login_as(app, username).get(progress_url(reference), htmx=True).status_code == status
+
