@@ -1,16 +1,18 @@
 """Forms of the review screens: queue filters, the decision forms and same-terminal review (同机复核)."""
 from flask_wtf import FlaskForm
-from wtforms import Form, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DateField, Form, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from blueprints.opening import workflow
-from blueprints.opening.workflow import STATUS_LABELS, Status
-from blueprints.review.services import IN_REVIEW
+from blueprints.opening import choices, workflow
+from blueprints.opening.workflow import STATUS_LABELS
+from blueprints.review.services import IN_REVIEW, InboxFilters
 
 REASON_REQUIRED = "退回须填写原因"
 STEP_REQUIRED = "请选择需要修改的步骤"
 REASON_MAX = 500
+DATE_FORMAT_MESSAGE = "请输入正确的日期（年-月-日）"
+DATE_ORDER_MESSAGE = "结束日期不能早于开始日期"
 
 
 
@@ -25,19 +27,56 @@ DECISION_CHOICES = [SelectChoice("approve", "复核通过"), SelectChoice("rejec
 
 
 class QueueFilterForm(Form):
-    """Filters of the reviewer's queue, read from the query string (a GET form: no CSRF token)."""
+    """Filters of the reviewer's inbox, read from the query string (a GET form: no CSRF token).
+
+    An unknown status, channel or "returned" value filters nothing; a date that cannot be read or a
+    range that ends before it starts is refused next to the field.
+    """
 
     status = SelectField("状态", choices=[SelectChoice("", "全部")] + [SelectChoice(s.value, STATUS_LABELS[s]) for s in IN_REVIEW],
-                         validators=[Optional()])
-    q = StringField("申请编号", validators=[Optional(), Length(max=20)], render_kw={"placeholder": "输入申请编号，如 KH2026…"})
+                         validators=[Optional()], validate_choice=False)
+    channel = SelectField("开户方式", choices=[SelectChoice("", "全部")]
+                          + [SelectChoice(key, choices.CHANNELS[key]) for key in choices.ENABLED_CHANNELS],
+                          validators=[Optional()], validate_choice=False)
+    submitted_from = DateField("提交日期起", validators=[Optional()], invalid_value_message=DATE_FORMAT_MESSAGE)
+    submitted_to = DateField("提交日期止", validators=[Optional()], invalid_value_message=DATE_FORMAT_MESSAGE)
+    returned = SelectField("退回记录", choices=[SelectChoice("", "全部"), SelectChoice("yes", "曾被退回"),
+                                              SelectChoice("no", "首次复核")], validators=[Optional()], validate_choice=False)
+    branch = SelectField("营业部", validators=[Optional()], validate_choice=False)
+    q = StringField("申请编号", validators=[Optional(), Length(max=20, message="申请编号不超过20位")],
+                    render_kw={"placeholder": "输入申请编号，如 KH2026…"})
 
-    def matches(self, application) -> bool:
-        """Whether `application` passes the filters; an unknown status value filters nothing."""
-        wanted = self.status.data if self.status.data in {s.value for s in IN_REVIEW} else None
-        if wanted and Status(application.status) != wanted:
-            return False
-        term = (self.q.data or "").strip().upper()
-        return not term or term in application.reference
+    def __init__(self, formdata, branches=()):
+        super().__init__(formdata)
+        self.branches = {str(branch.id): branch for branch in branches}
+        self.branch.choices = [SelectChoice("", "全部营业部")] + [SelectChoice(str(b.id), b.name) for b in branches]
+
+    def validate_submitted_to(self, field):
+        if field.data and self.submitted_from.data and field.data < self.submitted_from.data:
+            raise ValidationError(DATE_ORDER_MESSAGE)
+
+    def validate_branch(self, field):
+        # Only HQ reviewers are offered branches; a branch's own reviewer always sees the own branch.
+        if self.branches and field.data and field.data not in self.branches:
+            raise ValidationError("请选择列表中的营业部")
+
+    def filters(self) -> InboxFilters:
+        """The valid filters for services.inbox."""
+        known = {s.value for s in IN_REVIEW}
+        return InboxFilters(
+            status=self.status.data if self.status.data in known else None,
+            channel=self.channel.data if self.channel.data in choices.CHANNELS else None,
+            submitted_from=self.submitted_from.data, submitted_to=self.submitted_to.data,
+            returned={"yes": True, "no": False}.get(self.returned.data),
+            branch_id=int(self.branch.data) if self.branch.data in self.branches else None,
+            reference=(self.q.data or "").strip(),
+        )
+
+    def query_args(self, **changes) -> dict:
+        """The filters as query-string arguments (for page links), with `changes` applied."""
+        args = {name: field.raw_data[0] for name, field in self._fields.items() if field.raw_data and field.raw_data[0]}
+        args.update(changes)
+        return {k: v for k, v in args.items() if v not in (None, "")}
 
 
 class ApproveForm(FlaskForm):

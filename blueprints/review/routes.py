@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, make_response, request, send_file, ur
 from flask_login import current_user
 
 from blueprints.auth import services as auth_services
-from blueprints.opening import scoring, workflow
+from blueprints.opening import choices, scoring, workflow
 from blueprints.opening import services as opening_services
 from blueprints.opening import presenters
 from blueprints.opening.presenters import summary_context
@@ -16,6 +16,7 @@ from core import audit, files
 from core.render import page, see_other
 from core.roles import Role
 from core.security import roles_required
+from core.timeutil import to_beijing
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -34,14 +35,17 @@ def _load(reference: str, for_update: bool = False):
 
 
 def _refusal_status(application, reviewer) -> int:
-    """409 when this submission is already decided, 403 when `reviewer` may not decide it, else 422."""
+    """409 when this submission is decided or another reviewer holds it, 403 when `reviewer` may not
+    decide it, else 422."""
     decided = services.latest_decision(application)
     if not opening_services.is_in_review(application) or (
             decided is not None and decided.submission_no == application.submission_no):
         return 409
-    if services.refusal_reason(application, reviewer) is not None:
-        return 403
-    return 422
+    reason = services.refusal_reason(application, reviewer)
+    if reason is None:
+        return 422
+    claim = services.claim_of_other(application, reviewer)
+    return 409 if claim is not None and reason == services.held_message(claim) else 403
 
 
 def _in_place(response, selector: str):
@@ -55,10 +59,16 @@ def _in_place(response, selector: str):
 @bp.route("/")
 @roles_required(Role.REVIEWER)
 def queue():
-    """List the branch's applications waiting for review, oldest first."""
-    filters = QueueFilterForm(request.args)
-    applications = [a for a in services.queue(current_user) if filters.matches(a)]
-    return page("review/queue.html", block="queue_table", filters=filters, applications=applications)
+    """List the applications waiting for review: filtered and paged in the database, oldest first."""
+    reviewer = current_user._get_current_object()
+    filters = QueueFilterForm(request.args, branches=services.filter_branches(reviewer))
+    if not filters.validate():
+        response = page("review/queue.html", block="queue_filters", status=422, filters=filters, inbox=None)
+        return _in_place(response, "#queue-filters")
+    inbox = services.inbox(reviewer, filters.filters(), page=request.args.get("page", 1, type=int))
+    return page("review/queue.html", block="queue_table", filters=filters, inbox=inbox,
+                show_branch=reviewer.sees_all_branches, channel_labels=choices.CHANNELS,
+                status_labels=workflow.STATUS_LABELS)
 
 
 @bp.route("/<reference>")
@@ -106,6 +116,34 @@ def reject(reference: str):
         return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error),
                               reject_form=form)
     flash(f"{application.reference} 已退回柜员", "success")
+    return see_other(url_for("review.queue"))
+
+
+@bp.route("/<reference>/claim", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def take(reference: str):
+    """Take the application for review (认领): others see who holds it and cannot take or decide it."""
+    application = _load(reference, for_update=True)
+    reviewer = current_user._get_current_object()
+    try:
+        claim = services.take(application, reviewer)
+    except services.DecisionRefused as error:
+        return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error))
+    flash(f"已认领 {application.reference}，认领至 {to_beijing(claim.expires_at):%H:%M}", "success")
+    return see_other(url_for("review.review", reference=application.reference))
+
+
+@bp.route("/<reference>/release", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def release(reference: str):
+    """Give a claimed application back to the inbox (释放)."""
+    application = _load(reference, for_update=True)
+    reviewer = current_user._get_current_object()
+    try:
+        services.release(application, reviewer)
+    except services.DecisionRefused as error:
+        return _render_review(application, status=409, refused=str(error))
+    flash(f"已释放 {application.reference}，其他复核人员可以认领", "success")
     return see_other(url_for("review.queue"))
 
 
@@ -209,6 +247,7 @@ def _render_review(application, status: int = 200, refused: str | None = None, r
         conflicts=presenters.consistency(application),
         decisions=services.decisions(application), history=opening_services.status_history(application),
         refused=refused if refused is not None else services.refusal_reason(application, current_user),
+        claim=services.active_claim(application), claim_minutes=services.claim_minutes(),
         approve_form=ApproveForm(), reject_form=reject_form or RejectForm(channel=application.channel),
         decision_labels=DECISION_LABELS, step_label=_step_label(application),
     )

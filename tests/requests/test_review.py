@@ -152,6 +152,293 @@ def test_queue_search_from_htmx_returns_only_the_table(app):
     assert "HX-Request" in response.headers["Vary"]
 
 
+def set_submitted_at(app, reference, moment):
+    with app.app_context():
+        db.session.execute(update(Application).where(Application.reference == reference).values(submitted_at=moment))
+        db.session.commit()
+
+
+def test_queue_filters_by_channel_and_names_the_submitters_role(app, file_store):
+    _clerk, onsite = submit(app, **customer(SECOND_ID, "赵小红"))
+    _witness, remote = submit_witness(app)
+    reviewer = login_as(app, "reviewer")
+    assert rows_of(reviewer.get("/review/").get_data(as_text=True)) == [onsite, remote]
+    assert rows_of(reviewer.get("/review/?channel=witness").get_data(as_text=True)) == [remote]
+    assert rows_of(reviewer.get("/review/?channel=onsite").get_data(as_text=True)) == [onsite]
+    body = reviewer.get("/review/").get_data(as_text=True)
+    row = {ref: body.split(f'data-reference="{ref}"')[1].split("</tr>")[0] for ref in (onsite, remote)}
+    assert "现场开户" in row[onsite] and "王柜员" in row[onsite] and "柜台业务岗" in row[onsite]
+    assert "见证开户" in row[remote] and "赵见证" in row[remote] and "见证人员" in row[remote]
+
+
+def test_queue_filters_by_the_beijing_dates_of_submission(app):
+    from datetime import datetime
+
+    _clerk, early = submit(app, token="a")
+    _clerk, late = submit(app, token="b", **customer(SECOND_ID, "赵小红"))
+    # 2026-11-30 17:30 UTC is 2026-12-01 01:30 in Beijing.
+    set_submitted_at(app, early, datetime(2026, 11, 20, 2, 0))
+    set_submitted_at(app, late, datetime(2026, 11, 30, 17, 30))
+    reviewer = login_as(app, "reviewer")
+    assert rows_of(reviewer.get("/review/?submitted_from=2026-12-01").get_data(as_text=True)) == [late]
+    assert rows_of(reviewer.get("/review/?submitted_to=2026-11-30").get_data(as_text=True)) == [early]
+    both = "/review/?submitted_from=2026-11-20&submitted_to=2026-12-01"
+    assert rows_of(reviewer.get(both).get_data(as_text=True)) == [early, late]
+
+
+@pytest.mark.parametrize("query, field, message", [
+    ("submitted_from=2026-13-01", "submitted_from", "请输入正确的日期（年-月-日）"),
+    ("submitted_to=昨天", "submitted_to", "请输入正确的日期（年-月-日）"),
+    ("submitted_from=2026-12-05&submitted_to=2026-12-01", "submitted_to", "结束日期不能早于开始日期"),
+])
+def test_queue_filters_that_cannot_be_used_are_refused_next_to_the_field(app, query, field, message):
+    _clerk, reference = submit(app)
+    reviewer = login_as(app, "reviewer")
+    response = reviewer.get(f"/review/?channel=onsite&{query}")
+    assert response.status_code == 422
+    page = page_of(response)
+    assert page.errors_for(field) == [message]
+    assert page.select_value("channel") == "onsite"  # nothing typed is lost
+    typed = dict(part.split("=") for part in query.split("&"))
+    assert all(page.value(name) == value for name, value in typed.items())
+    assert rows_of(response.get_data(as_text=True)) == []
+    # From htmx the answer replaces the filters, where the message belongs.
+    fragment = reviewer.get(f"/review/?{query}", htmx=True)
+    assert fragment.status_code == 422 and fragment.headers["HX-Retarget"] == "#queue-filters"
+    assert fragment.get_data(as_text=True).lstrip().startswith("<form")
+
+
+def test_queue_filters_applications_returned_before(app):
+    clerk, returned = submit(app, token="a")
+    _clerk, fresh = submit(app, token="b", **customer(SECOND_ID, "赵小红"))
+    reviewer = login_as(app, "reviewer")
+    assert reviewer.post(f"/review/{returned}/reject", reject_data()).status_code == 303
+    assert clerk.post(factories.step_url(returned, "contact"), factories.contact(postcode="100020")).status_code == 303
+    assert clerk.post(factories.step_url(returned, "summary")).status_code == 303
+
+    assert rows_of(reviewer.get("/review/?returned=yes").get_data(as_text=True)) == [returned]
+    assert rows_of(reviewer.get("/review/?returned=no").get_data(as_text=True)) == [fresh]
+    body = reviewer.get("/review/").get_data(as_text=True)
+    assert "曾退回" in body.split(f'data-reference="{returned}"')[1].split("</tr>")[0]
+    assert "曾退回" not in body.split(f'data-reference="{fresh}"')[1].split("</tr>")[0]
+
+
+def test_queue_counts_by_status_and_pages_in_the_database(app, monkeypatch):
+    monkeypatch.setitem(app.config, "REVIEW_INBOX_PAGE_SIZE", 2)
+    clerk, returned = submit(app, token="a")
+    _clerk, second = submit(app, token="b", **customer(SECOND_ID, "赵小红"))
+    _clerk, third = submit(app, token="c", **customer(THIRD_ID, "孙大伟"))
+    reviewer = login_as(app, "reviewer")
+    assert reviewer.post(f"/review/{returned}/reject", reject_data()).status_code == 303
+    assert clerk.post(factories.step_url(returned, "contact"), factories.contact(postcode="100020")).status_code == 303
+    assert clerk.post(factories.step_url(returned, "summary")).status_code == 303
+
+    first_page = reviewer.get("/review/?channel=onsite")
+    body = first_page.get_data(as_text=True)
+    counts = body.split('id="queue-counts"')[1].split("</p>")[0]
+    assert '待复核 <strong>2</strong>' in counts and "重新提交待复核 <strong>1</strong>" in counts
+    assert "符合条件共 <strong>3</strong> 笔" in counts
+    assert rows_of(body) == [second, third]  # oldest submission first: the resubmission is newest
+    assert "第 1 / 2 页" in body
+    next_url = next(u for u in page_of(first_page).urls if "page=2" in u)
+    assert "channel=onsite" in next_url  # the filters ride along
+    assert rows_of(reviewer.get(next_url).get_data(as_text=True)) == [returned]
+    # A status filter narrows the rows; the counts stay those of every status.
+    only = reviewer.get("/review/?status=resubmitted").get_data(as_text=True)
+    assert rows_of(only) == [returned] and "符合条件共 <strong>3</strong> 笔" in only
+    assert rows_of(reviewer.get("/review/?page=99").get_data(as_text=True)) == [returned]  # the last page
+
+
+def test_hq_reviewer_sees_every_branch_and_can_narrow_to_one(app):
+    add_staff(app, "reviewer_hq", Role.REVIEWER, "0000", "总部复核")
+    _bj, beijing = submit(app)
+    _sh, shanghai = submit(app, "clerk_sh", **customer(THIRD_ID, "孙大伟"))
+    hq = login_as(app, "reviewer_hq")
+    body = hq.get("/review/").get_data(as_text=True)
+    assert rows_of(body) == [beijing, shanghai] and "上海浦东营业部" in body
+    shanghai_id = application_row(app, shanghai)["branch_id"]
+    assert rows_of(hq.get(f"/review/?branch={shanghai_id}").get_data(as_text=True)) == [shanghai]
+    # A branch's reviewer is not offered branches, and a branch in the URL changes nothing.
+    branch_reviewer = login_as(app, "reviewer")
+    assert 'name="branch"' not in branch_reviewer.get("/review/").get_data(as_text=True)
+    assert rows_of(branch_reviewer.get(f"/review/?branch={shanghai_id}").get_data(as_text=True)) == [beijing]
+
+
+def test_inbox_summary_counts_what_waits_and_the_oldest_submission(app):
+    from datetime import datetime
+
+    from blueprints.auth.models import Staff
+    from blueprints.review import services
+
+    _clerk, first = submit(app, token="a")
+    _clerk, second = submit(app, token="b", **customer(SECOND_ID, "赵小红"))
+    set_submitted_at(app, first, datetime(2026, 11, 20, 2, 0))
+    with app.app_context():
+        reviewer = db.session.scalar(select(Staff).where(Staff.username == "reviewer"))
+        shanghai = db.session.scalar(select(Staff).where(Staff.username == "clerk_sh"))
+        assert services.inbox_summary(reviewer) == services.InboxSummary(2, datetime(2026, 11, 20, 2, 0))
+        assert services.inbox_summary(shanghai) == services.InboxSummary(0, None)
+
+
+# --- take and release (认领/释放) -----------------------------------------------------------------
+
+def claims_of(app, reference):
+    from blueprints.review.models import ReviewClaim
+
+    with app.app_context():
+        return [(c.reviewer.username, c.claimed_at, c.expires_at) for c in db.session.scalars(
+            select(ReviewClaim).join(Application, Application.id == ReviewClaim.application_id)
+            .where(Application.reference == reference))]
+
+
+def test_a_reviewer_takes_an_application_and_others_see_who_holds_it(app):
+    add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    _clerk, reference = submit(app)
+    first, second = login_as(app, "reviewer"), login_as(app, "reviewer2")
+    queue = first.get("/review/").get_data(as_text=True)
+    assert f"/review/{reference}/claim" in queue and "未认领" in queue
+
+    response = first.post(f"/review/{reference}/claim")
+    assert response.status_code == 303 and response.headers["Location"] == f"/review/{reference}"
+    assert "您已认领" in first.get(f"/review/{reference}").get_data(as_text=True)
+    [(holder, claimed_at, expires_at)] = claims_of(app, reference)
+    assert holder == "reviewer" and (expires_at - claimed_at).total_seconds() == 30 * 60
+
+    row = second.get("/review/").get_data(as_text=True).split(f'data-reference="{reference}"')[1].split("</tr>")[0]
+    assert 'data-claimed-by="reviewer"' in row and "李复核" in row and " 起" in row
+    assert f"/review/{reference}/claim" not in row
+    page = second.get(f"/review/{reference}").get_data(as_text=True)
+    assert "李复核</strong> 已于" in page and f"/review/{reference}/approve" not in page
+    assert "其他复核人员不能认领或作出结论" in page
+
+    for attempt in (second.post(f"/review/{reference}/claim"), second.post(f"/review/{reference}/approve"),
+                    second.post(f"/review/{reference}/reject", reject_data())):
+        assert attempt.status_code == 409
+        assert "已由李复核" in attempt.get_data(as_text=True) and "认领复核" in attempt.get_data(as_text=True)
+    assert decisions_of(app, reference) == [] and [c[0] for c in claims_of(app, reference)] == ["reviewer"]
+    # The holder decides; the decision ends the claim.
+    assert first.post(f"/review/{reference}/approve").status_code == 303
+    assert claims_of(app, reference) == []
+
+
+def test_the_holder_releases_and_then_another_reviewer_may_take(app):
+    add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    _clerk, reference = submit(app)
+    first, second = login_as(app, "reviewer"), login_as(app, "reviewer2")
+    assert first.post(f"/review/{reference}/claim").status_code == 303
+    assert second.post(f"/review/{reference}/release").status_code == 409  # only the holder releases
+    response = first.post(f"/review/{reference}/release")
+    assert response.status_code == 303 and response.headers["Location"] == "/review/"
+    assert claims_of(app, reference) == []
+    assert second.post(f"/review/{reference}/claim").status_code == 303
+    assert [c[0] for c in claims_of(app, reference)] == ["reviewer2"]
+    assert audit_events(app, "application.release", reference) == [(staff_id(app, "reviewer"), {})]
+    assert [actor for actor, _ in audit_events(app, "application.claim", reference)] == \
+        [staff_id(app, "reviewer"), staff_id(app, "reviewer2")]
+
+
+def test_a_claim_expires_after_the_setting(app, monkeypatch):
+    from datetime import timedelta
+
+    from blueprints.review.models import ReviewClaim
+    from core.timeutil import utcnow
+
+    monkeypatch.setitem(app.config, "REVIEW_CLAIM_MINUTES", 5)
+    add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    _clerk, reference = submit(app)
+    first, second = login_as(app, "reviewer"), login_as(app, "reviewer2")
+    assert first.post(f"/review/{reference}/claim").status_code == 303
+    [(_holder, claimed_at, expires_at)] = claims_of(app, reference)
+    assert expires_at - claimed_at == timedelta(minutes=5)
+    assert second.post(f"/review/{reference}/claim").status_code == 409
+    with app.app_context():
+        db.session.execute(update(ReviewClaim).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    assert "未认领" in second.get("/review/").get_data(as_text=True)
+    assert second.post(f"/review/{reference}/claim").status_code == 303
+    [(holder, new_claimed_at, _expires)] = claims_of(app, reference)
+    assert holder == "reviewer2" and new_claimed_at > claimed_at
+    assert first.post(f"/review/{reference}/approve").status_code == 409
+
+
+def test_renewing_ones_own_claim_keeps_since_when(app):
+    _clerk, reference = submit(app)
+    reviewer = login_as(app, "reviewer")
+    assert reviewer.post(f"/review/{reference}/claim").status_code == 303
+    [(_h, claimed_at, expires_at)] = claims_of(app, reference)
+    assert reviewer.post(f"/review/{reference}/claim").status_code == 303
+    [(_h, renewed_claimed_at, renewed_expires_at)] = claims_of(app, reference)
+    assert renewed_claimed_at == claimed_at and renewed_expires_at >= expires_at
+
+
+def test_deciding_a_free_application_takes_and_ends_the_claim_implicitly(app):
+    _clerk, reference = submit(app)
+    reviewer = login_as(app, "reviewer")
+    assert "直接作出结论时系统自动认领" in reviewer.get(f"/review/{reference}").get_data(as_text=True)
+    assert reviewer.post(f"/review/{reference}/reject", reject_data()).status_code == 303
+    assert claims_of(app, reference) == [] and len(decisions_of(app, reference)) == 1
+
+
+def test_who_may_not_decide_may_not_take(app):
+    editor_id = add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    _clerk, reference = submit(app)
+    with app.app_context():
+        application_id = db.session.scalar(select(Application.id).where(Application.reference == reference))
+        db.session.execute(update(ApplicationStep).where(ApplicationStep.application_id == application_id,
+                                                         ApplicationStep.step == "contact")
+                           .values(saved_by_id=editor_id))
+        db.session.commit()
+    response = login_as(app, "reviewer2").post(f"/review/{reference}/claim")
+    assert response.status_code == 403 and "不能复核自己经办的业务" in response.get_data(as_text=True)
+    reviewer = login_as(app, "reviewer")
+    assert reviewer.post(f"/review/{reference}/approve").status_code == 303
+    decided = reviewer.post(f"/review/{reference}/claim")
+    assert decided.status_code == 409 and "无需重复复核" in decided.get_data(as_text=True)
+    assert claims_of(app, reference) == []
+    assert login_as(app, "clerk").post(f"/review/{reference}/claim").status_code == 403
+
+
+def test_two_reviewers_taking_at_once_get_exactly_one_claim(app):
+    from tests.concurrency.test_concurrent_requests import _race
+
+    add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    _clerk, reference = submit(app)
+    first, second = login_as(app, "reviewer"), login_as(app, "reviewer2")
+    url = f"/review/{reference}/claim"
+
+    responses = _race([lambda: first.post(url), lambda: second.post(url)])
+
+    assert sorted(r.status_code for r in responses) == [303, 409]
+    winner = "reviewer" if responses[0].status_code == 303 else "reviewer2"
+    assert [c[0] for c in claims_of(app, reference)] == [winner]
+    loser = responses[1] if winner == "reviewer" else responses[0]
+    assert "认领复核" in loser.get_data(as_text=True)
+
+
+def test_a_take_that_loses_the_race_for_the_row_is_refused(app):
+    """The unique row decides: a reviewer whose read saw no claim still cannot insert a second one."""
+    from blueprints.auth.models import Staff
+    from blueprints.review import services
+    from blueprints.review.models import ReviewClaim
+    from core.timeutil import utcnow
+
+    add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    _clerk, reference = submit(app)
+    with app.app_context():
+        application = db.session.scalar(select(Application).where(Application.reference == reference))
+        first = db.session.scalar(select(Staff).where(Staff.username == "reviewer"))
+        second = db.session.scalar(select(Staff).where(Staff.username == "reviewer2"))
+        assert services.refusal_reason(application, second) is None  # what the loser saw before writing
+        from datetime import timedelta
+
+        db.session.add(ReviewClaim(application_id=application.id, reviewer_id=first.id, claimed_at=utcnow(),
+                                   expires_at=utcnow() + timedelta(minutes=30)))
+        db.session.flush()
+        assert services._hold(application, second) is False
+        assert services._hold(application, first) is True
+        db.session.rollback()
+
+
 # --- roles and branches --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("username", NON_REVIEWERS)
@@ -298,7 +585,8 @@ def test_a_remote_witness_shows_the_video_session(app, file_store):
     body = login_as(app, "reviewer").get(f"/review/{reference}").get_data(as_text=True)
     record = body.split(f'data-witness-record="{reference}"')[1].split("</section>")[0]
     assert "远程视频见证" in record and "会话编号 VC-20261125-0042 · 20" in record
-    assert "王柜员（柜台业务岗） · 共 1 人" in " ".join(record.split())
+    present = " ".join(record.split('data-field="present">')[1].split("</dd>")[0].split())
+    assert present == '王柜员（柜台业务岗）<span class="muted">从业资格 S0101190001</span> · 共 1 人'
 
 
 def test_witness_images_are_served_to_the_branch_uncached_and_audited(app, file_store):

@@ -164,6 +164,38 @@ def test_incomplete_form_is_refused_without_checking_the_password(app, field, da
     assert decisions_of(app, reference) == []
 
 
+# --- claims (认领) --------------------------------------------------------------------------------
+
+def test_the_reviewer_holding_the_claim_approves_on_the_clerks_screen(app):
+    from tests.requests.test_review import claims_of
+
+    clerk, reference = submit(app)
+    assert login_as(app, "reviewer").post(f"/review/{reference}/claim").status_code == 303
+    response = clerk.post(url(reference), credentials())
+    assert response.status_code == 303
+    assert [d.decision for d in decisions_of(app, reference)] == ["approve"]
+    assert claims_of(app, reference) == []
+
+
+def test_a_reviewer_is_refused_on_the_clerks_screen_while_another_holds_the_claim(app):
+    from tests.requests.test_review import claims_of
+
+    add_staff(app, "reviewer2", Role.REVIEWER, "0101", "陈复核")
+    clerk, reference = submit(app)
+    assert login_as(app, "reviewer2").post(f"/review/{reference}/claim").status_code == 303
+    response = clerk.post(url(reference), credentials(decision="reject", reason="地址不符", return_step="contact"),
+                          htmx=True)
+    assert response.status_code == 409
+    assert response.headers["HX-Retarget"] == "#same-terminal-panel"
+    page = page_of(response)
+    assert "已由陈复核" in page.html and "认领复核" in page.html
+    assert page.value("reviewer_username") == "reviewer" and "地址不符" in page.html  # nothing typed is lost
+    assert decisions_of(app, reference) == [] and staff_row(app, "reviewer")["failed_logins"] == 0
+    assert [c[0] for c in claims_of(app, reference)] == ["reviewer2"]
+    # The holder's own credentials are not blocked by the holder's claim.
+    assert clerk.post(url(reference), credentials(username="reviewer2")).status_code == 303
+
+
 # --- return steps by channel --------------------------------------------------------------------
 
 def test_the_return_steps_offered_are_the_channels_own(app, file_store):
