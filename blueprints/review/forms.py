@@ -116,10 +116,12 @@ class SameTerminalForm(FlaskForm):
                            render_kw={"rows": 3})
     return_step = SelectField("需要修改的步骤（退回时必填）", validate_choice=False)
 
-    def __init__(self, *args, channel: str, **kwargs):
+    def __init__(self, *args, channel: str, maker: str = "柜员", **kwargs):
         super().__init__(*args, **kwargs)
         self.channel = channel
         self.return_step.choices = return_step_choices(channel)
+        # Say who corrects a returned application: the clerk, or the witness staff of a witness opening.
+        self.decision.choices = [DECISION_CHOICES[0], SelectChoice("reject", f"退回{maker}修改")]
 
     @property
     def rejecting(self) -> bool:

@@ -115,7 +115,7 @@ def reject(reference: str):
     except services.DecisionRefused as error:
         return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error),
                               reject_form=form)
-    flash(f"{application.reference} 已退回柜员", "success")
+    flash(f"{application.reference} 已退回{_maker_label(application)}", "success")
     return see_other(url_for("review.queue"))
 
 
@@ -161,7 +161,7 @@ def same_terminal(reference: str):
 def same_terminal_decide(reference: str):
     """Take a decision with a reviewer's own credentials; the session stays the operator's."""
     application = _load(reference, for_update=True)
-    form = SameTerminalForm(channel=application.channel)
+    form = SameTerminalForm(channel=application.channel, maker=_maker_label(application))
     if not form.validate_on_submit():
         return _render_same_terminal(application, form, status=422)
     login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data)
@@ -186,10 +186,15 @@ def same_terminal_decide(reference: str):
     except services.DecisionRefused as error:
         return _render_same_terminal(application, form, status=_refusal_status(application, reviewer),
                                      refused=str(error))
-    verb = "已退回柜员" if form.rejecting else "已复核通过"
+    verb = f"已退回{_maker_label(application)}" if form.rejecting else "已复核通过"
     flash(f"同机复核完成：{application.reference} {verb}（复核人：{reviewer.full_name}）", "success")
     # The clerk (or witness) goes back to the page the application was submitted from, now showing the decision.
     return see_other(url_for("opening.submitted", reference=application.reference))
+
+
+def _maker_label(application) -> str:
+    """Who corrects a returned application: the witness staff of a witness opening, else the clerk."""
+    return "见证人员" if application.created_by.role == Role.WITNESS else "柜员"
 
 
 def _step_label(application):
@@ -233,7 +238,8 @@ def accounts_progress(reference: str):
         response.headers["Vary"] = "HX-Request"
         return response
     audit.record("application.view", "application", application.reference, step="accounts")
-    return page("opening/_accounts_progress.html", application=application, accounts=progress)
+    return page("opening/_accounts_progress.html", application=application, accounts=progress,
+                oob=bool(request.htmx))
 
 
 def _render_review(application, status: int = 200, refused: str | None = None, reject_form=None):
@@ -260,7 +266,8 @@ def _render_same_terminal(application, form=None, status: int = 200, refused: st
     summary = dict(summary_context(application), conflicts=presenters.consistency(application)) if in_review else {}
     response = page(
         "review/same_terminal.html", block="same_terminal", status=status, application=application, **summary,
-        form=form or SameTerminalForm(channel=application.channel), refused=refused, in_review=in_review,
+        form=form or SameTerminalForm(channel=application.channel, maker=_maker_label(application)),
+        refused=refused, in_review=in_review,
         decision=services.latest_decision(application), can_edit=opening_services.can_edit(current_user, application),
         decision_labels=DECISION_LABELS, step_label=_step_label(application),
     )

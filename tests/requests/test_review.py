@@ -586,7 +586,7 @@ def test_a_remote_witness_shows_the_video_session(app, file_store):
     record = body.split(f'data-witness-record="{reference}"')[1].split("</section>")[0]
     assert "远程视频见证" in record and "会话编号 VC-20261125-0042 · 20" in record
     present = " ".join(record.split('data-field="present">')[1].split("</dd>")[0].split())
-    assert present == '王柜员（柜台业务岗）<span class="muted">从业资格 S0101190001</span> · 共 1 人'
+    assert present == '<span class="person">王柜员（柜台业务岗） · 从业资格 S0101190001</span> <span class="muted">共 1 人</span>'
 
 
 def test_witness_images_are_served_to_the_branch_uncached_and_audited(app, file_store):

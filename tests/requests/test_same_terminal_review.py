@@ -219,6 +219,7 @@ def test_an_onsite_application_cannot_be_returned_to_the_witness_step_on_the_cle
 
 def test_a_witness_application_is_returned_to_the_witness_step_on_the_tablet(app, file_store):
     witness, reference = submit_witness(app)
+    assert "退回见证人员修改" in witness.get(url(reference)).get_data(as_text=True)
     response = witness.post(url(reference), credentials(decision="reject", reason="签名与证件不符，请客户重签",
                                                        return_step="witness"))
     assert response.status_code == 303
@@ -391,6 +392,7 @@ def test_the_accounts_block_polls_until_every_account_is_open(app):
     body = waiting.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="accounts-progress"') and "<html" not in body
     assert 'hx-trigger="every 3s"' in body and 'data-polling="yes"' in body
+    assert 'id="application-status" hx-swap-oob="true"' in body  # the page's status badge follows
     with app.app_context():
         fund_account = db.session.scalar(select(FundAccount.number))
     assert fund_account in body and "上海、深圳A股账户开立中" in body and "等待中国结算" in body
