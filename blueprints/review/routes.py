@@ -66,6 +66,9 @@ def queue():
         response = page("review/queue.html", block="queue_filters", status=422, filters=filters, inbox=None)
         return _in_place(response, "#queue-filters")
     inbox = services.inbox(reviewer, filters.filters(), page=request.args.get("page", 1, type=int))
+    # The list shows masked names only; the read is still recorded, with what was asked for.
+    audit.record("review.inbox", "application", None, page=inbox.page, shown=len(inbox.rows),
+                 filters=filters.query_args())
     return page("review/queue.html", block="queue_table", filters=filters, inbox=inbox,
                 show_branch=reviewer.sees_all_branches, channel_labels=choices.CHANNELS,
                 status_labels=workflow.STATUS_LABELS)

@@ -247,6 +247,10 @@ def test_queue_counts_by_status_and_pages_in_the_database(app, monkeypatch):
     only = reviewer.get("/review/?status=resubmitted").get_data(as_text=True)
     assert rows_of(only) == [returned] and "符合条件共 <strong>3</strong> 笔" in only
     assert rows_of(reviewer.get("/review/?page=99").get_data(as_text=True)) == [returned]  # the last page
+    with app.app_context():
+        listed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "review.inbox")
+                                    .order_by(AuditEvent.id.desc())).first()
+    assert listed.detail == {"page": 2, "shown": 1, "filters": {}}
 
 
 def test_hq_reviewer_sees_every_branch_and_can_narrow_to_one(app):
