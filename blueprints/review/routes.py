@@ -9,7 +9,6 @@ from blueprints.auth import services as auth_services
 from blueprints.opening import choices, scoring, workflow
 from blueprints.opening import services as opening_services
 from blueprints.opening import presenters
-from blueprints.opening.presenters import summary_context
 from blueprints.review import services
 from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
 from core import audit, files
@@ -20,7 +19,7 @@ from core.timeutil import to_beijing
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
-DECISION_LABELS = {"approve": "复核通过", "reject": "退回柜员"}
+DECISION_LABELS = {"approve": "复核通过", "reject": "退回修改"}
 # Everyone whose screens show an application: its makers, reviewers, managers, HQ and archivists.
 APPLICATION_VIEWERS = (Role.CLERK, Role.WITNESS, Role.REVIEWER, Role.BRANCH_MANAGER, Role.HQ_ADMIN, Role.ARCHIVIST)
 WITNESS_IMAGE_TYPES = {"image/jpeg", "image/png"}
@@ -247,7 +246,7 @@ def accounts_progress(reference: str):
 
 def _render_review(application, status: int = 200, refused: str | None = None, reject_form=None):
     """The review page, or only its decision panel for htmx."""
-    context = summary_context(application)
+    context = presenters.summary_context(application)
     assessment = context["assessment"]
     response = page(
         "review/review.html", block="decision" if request.method == "POST" else None, status=status,
@@ -266,7 +265,9 @@ def _render_review(application, status: int = 200, refused: str | None = None, r
 def _render_same_terminal(application, form=None, status: int = 200, refused: str | None = None):
     """The same-terminal panel: the summary and the form while in review, else the latest decision."""
     in_review = opening_services.is_in_review(application)
-    summary = dict(summary_context(application), conflicts=presenters.consistency(application)) if in_review else {}
+    summary = {}
+    if in_review:
+        summary = dict(presenters.summary_context(application), conflicts=presenters.consistency(application))
     response = page(
         "review/same_terminal.html", block="same_terminal", status=status, application=application, **summary,
         form=form or SameTerminalForm(channel=application.channel, maker=_maker_label(application)),
