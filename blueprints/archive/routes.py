@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from blueprints.archive import forms, pdf, services
 from blueprints.archive.models import ExportStatus, LendingAction
 from blueprints.customers.models import KIND_LABELS, CustomerKind
+from blueprints.opening import presenters
 from blueprints.opening.rules import ID_TYPE_LABELS
 from core import audit
 from core.extensions import db
@@ -291,6 +292,7 @@ def _file_page(customer, purpose: str):
     return page("archive/file.html", customer=customer, purpose=purpose,
                 purpose_until=datetime.fromtimestamp(until, BEIJING).strftime("%H:%M"),
                 scans=services.scans_of(customer), dossiers=services.dossiers_of(customer),
+                witness_records=presenters.customer_witness_records(customer),
                 archivist=archivist, closed=customer.kind == CustomerKind.HISTORICAL,
                 upload_form=forms.ScanUploadForm(formdata=None) if archivist else None,
                 generate_form=forms.GenerateDossierForm(formdata=None, prefix="generate"),

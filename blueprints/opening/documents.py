@@ -100,7 +100,13 @@ def check_scan(data: bytes) -> CheckedScan:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise files.FileRejected(f"图像尺寸过大（{width}×{height} 像素），请降低扫描分辨率后重试")
-                image.load()  # decode it all: a truncated or corrupt file fails here, not in the dossier
+                # verify() catches truncation even where ImageFile.LOAD_TRUNCATED_IMAGES is on
+                # (WeasyPrint turns it on at import); a JPEG must also end with its EOI marker.
+                image.verify()
+            if mime == "image/jpeg" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+                raise OSError("truncated JPEG")
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()  # decode it all: a corrupt file fails here, not in the dossier
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
             raise files.FileRejected("图像无法识别或已损坏，请重新扫描或拍摄") from None
         if min(width, height) < MIN_SIDE:

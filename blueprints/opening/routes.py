@@ -4,7 +4,6 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, abort, flash, request, send_file, url_for
 from flask_login import current_user
 
-from blueprints.accounts import services as account_services
 from blueprints.opening import documents, presenters, services, steps, workflow
 from blueprints.opening.forms import WithdrawForm
 from blueprints.reader import services as reader_services
@@ -72,9 +71,6 @@ def detail(reference: str):
     audit.record("application.view", "application", application.reference, step="detail")
     return page("opening/detail.html", application=application, **presenters.summary_context(application),
                 history=services.status_history(application),
-                pending_requests=account_services.pending_requests(application),
-                request_labels=account_services.SYSTEM_LABELS,
-                fund_account=account_services.fund_account_of(application),
                 decisions=review_services.decisions(application),
                 current_documents=documents.current_by_kind(application),
                 document_labels=documents.KIND_LABELS,

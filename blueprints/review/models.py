@@ -31,3 +31,21 @@ class ReviewDecision(db.Model):
     operator: Mapped[Staff] = relationship(foreign_keys=[operator_id])
 
     __table_args__ = (UniqueConstraint("application_id", "submission_no"),)
+
+
+class ReviewClaim(db.Model):
+    """A reviewer's hold on an application in review (认领), until released, decided or expired.
+
+    One row per application: a second reviewer's take either finds the row held and changes nothing
+    (a conditional UPDATE) or collides with the first one's insert on the unique key.
+    """
+
+    __tablename__ = "review_claim"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), unique=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    reviewer: Mapped[Staff] = relationship(lazy="joined")

@@ -1,22 +1,29 @@
 """Review (复核) screens: the reviewer's queue, the review page, decisions, same-terminal review (同机复核)."""
-from flask import Blueprint, abort, flash, request, send_file, url_for
+import os
+import re
+
+from flask import Blueprint, abort, flash, make_response, request, send_file, url_for
 from flask_login import current_user
 
 from blueprints.auth import services as auth_services
-from blueprints.opening import documents, scoring, workflow
+from blueprints.opening import choices, documents, scoring, workflow
 from blueprints.opening import services as opening_services
-from blueprints.opening.presenters import summary_context
+from blueprints.opening import presenters
 from blueprints.review import services
 from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
 from core import audit, files
 from core.render import page, see_other
 from core.roles import Role
 from core.security import roles_required
+from core.timeutil import to_beijing
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
-DECISION_LABELS = {"approve": "复核通过", "reject": "退回柜员"}
-STEP_TITLES = {step.key: step.title for step in workflow.STEPS}
+DECISION_LABELS = {"approve": "复核通过", "reject": "退回修改"}
+# Everyone whose screens show an application: its makers, reviewers, managers, HQ and archivists.
+APPLICATION_VIEWERS = (Role.CLERK, Role.WITNESS, Role.REVIEWER, Role.BRANCH_MANAGER, Role.HQ_ADMIN, Role.ARCHIVIST)
+WITNESS_IMAGE_TYPES = {"image/jpeg", "image/png"}
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _load(reference: str, for_update: bool = False):
@@ -27,14 +34,17 @@ def _load(reference: str, for_update: bool = False):
 
 
 def _refusal_status(application, reviewer) -> int:
-    """409 when this submission is already decided, 403 when `reviewer` may not decide it, else 422."""
+    """409 when this submission is decided or another reviewer holds it, 403 when `reviewer` may not
+    decide it, else 422."""
     decided = services.latest_decision(application)
     if not opening_services.is_in_review(application) or (
             decided is not None and decided.submission_no == application.submission_no):
         return 409
-    if services.refusal_reason(application, reviewer) is not None:
-        return 403
-    return 422
+    reason = services.refusal_reason(application, reviewer)
+    if reason is None:
+        return 422
+    claim = services.claim_of_other(application, reviewer)
+    return 409 if claim is not None and reason == services.held_message(claim) else 403
 
 
 def _in_place(response, selector: str):
@@ -48,10 +58,19 @@ def _in_place(response, selector: str):
 @bp.route("/")
 @roles_required(Role.REVIEWER)
 def queue():
-    """List the branch's applications waiting for review, oldest first."""
-    filters = QueueFilterForm(request.args)
-    applications = [a for a in services.queue(current_user) if filters.matches(a)]
-    return page("review/queue.html", block="queue_table", filters=filters, applications=applications)
+    """List the applications waiting for review: filtered and paged in the database, oldest first."""
+    reviewer = current_user._get_current_object()
+    filters = QueueFilterForm(request.args, branches=services.filter_branches(reviewer))
+    if not filters.validate():
+        response = page("review/queue.html", block="queue_filters", status=422, filters=filters, inbox=None)
+        return _in_place(response, "#queue-filters")
+    inbox = services.inbox(reviewer, filters.filters(), page=request.args.get("page", 1, type=int))
+    # The list shows masked names only; the read is still recorded, with what was asked for.
+    audit.record("review.inbox", "application", None, page=inbox.page, shown=len(inbox.rows),
+                 filters=filters.query_args())
+    return page("review/queue.html", block="queue_table", filters=filters, inbox=inbox,
+                show_branch=reviewer.sees_all_branches, channel_labels=choices.CHANNELS,
+                status_labels=workflow.STATUS_LABELS)
 
 
 @bp.route("/<reference>")
@@ -89,7 +108,7 @@ def reject(reference: str):
     refused = services.refusal_reason(application, reviewer)
     if refused:
         return _render_review(application, status=_refusal_status(application, reviewer), refused=refused)
-    form = RejectForm()
+    form = RejectForm(channel=application.channel)
     if not form.validate_on_submit():
         return _render_review(application, status=422, reject_form=form)
     try:
@@ -98,22 +117,53 @@ def reject(reference: str):
     except services.DecisionRefused as error:
         return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error),
                               reject_form=form)
-    flash(f"{application.reference} 已退回柜员", "success")
+    flash(f"{application.reference} 已退回{_maker_label(application)}", "success")
+    return see_other(url_for("review.queue"))
+
+
+@bp.route("/<reference>/claim", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def take(reference: str):
+    """Take the application for review (认领): others see who holds it and cannot take or decide it."""
+    application = _load(reference, for_update=True)
+    reviewer = current_user._get_current_object()
+    try:
+        claim = services.take(application, reviewer)
+    except services.DecisionRefused as error:
+        return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error))
+    flash(f"已认领 {application.reference}，认领至 {to_beijing(claim.expires_at):%H:%M}", "success")
+    return see_other(url_for("review.review", reference=application.reference))
+
+
+@bp.route("/<reference>/release", methods=["POST"])
+@roles_required(Role.REVIEWER)
+def release(reference: str):
+    """Give a claimed application back to the inbox (释放)."""
+    application = _load(reference, for_update=True)
+    reviewer = current_user._get_current_object()
+    try:
+        services.release(application, reviewer)
+    except services.DecisionRefused as error:
+        return _render_review(application, status=409, refused=str(error))
+    flash(f"已释放 {application.reference}，其他复核人员可以认领", "success")
     return see_other(url_for("review.queue"))
 
 
 @bp.route("/<reference>/same-terminal")
+@roles_required(*opening_services.OPENING_ROLES)
 def same_terminal(reference: str):
-    """Show the same-terminal review panel (同机复核), or the decision once taken."""
+    """Show the same-terminal review panel (同机复核) with the summary to check, or the decision once taken."""
     application = _load(reference)
+    audit.record("application.view", "application", application.reference, step="same_terminal")
     return _render_same_terminal(application)
 
 
 @bp.route("/<reference>/same-terminal", methods=["POST"])
+@roles_required(*opening_services.OPENING_ROLES)
 def same_terminal_decide(reference: str):
     """Take a decision with a reviewer's own credentials; the session stays the operator's."""
     application = _load(reference, for_update=True)
-    form = SameTerminalForm()
+    form = SameTerminalForm(channel=application.channel, maker=_maker_label(application))
     if not form.validate_on_submit():
         return _render_same_terminal(application, form, status=422)
     login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data)
@@ -138,12 +188,60 @@ def same_terminal_decide(reference: str):
     except services.DecisionRefused as error:
         return _render_same_terminal(application, form, status=_refusal_status(application, reviewer),
                                      refused=str(error))
-    verb = "已退回柜员" if form.rejecting else "已复核通过"
+    verb = f"已退回{_maker_label(application)}" if form.rejecting else "已复核通过"
     flash(f"同机复核完成：{application.reference} {verb}（复核人：{reviewer.full_name}）", "success")
-    # The clerk goes back to the page the application was submitted from, now showing the decision.
-    if operator.role == Role.CLERK:
-        return see_other(url_for("opening.submitted", reference=application.reference))
-    return see_other(url_for("review.same_terminal", reference=application.reference))
+    # The clerk (or witness) goes back to the page the application was submitted from, now showing the decision.
+    return see_other(url_for("opening.submitted", reference=application.reference))
+
+
+def _maker_label(application) -> str:
+    """Who corrects a returned application: the witness staff of a witness opening, else the clerk."""
+    return "见证人员" if application.created_by.role == Role.WITNESS else "柜员"
+
+
+def _step_label(application):
+    """"3. 联系方式与基本信息" for a step key, numbered as on this application's channel."""
+    return lambda key: workflow.step_label(application.channel, key) if key else "—"
+
+
+@bp.route("/<reference>/witness/<any(photo, signature):kind>")
+@roles_required(*APPLICATION_VIEWERS)
+def witness_image(reference: str, kind: str):
+    """Send the witness photo or the customer's signature recorded on this application, never cached."""
+    application = _load(reference)
+    digest = presenters.witness_image_sha(application, kind)
+    path = files.path_for(digest) if digest and SHA256.fullmatch(digest) else None
+    if path is None or not os.path.exists(path):
+        abort(404, "该申请没有这份见证影像。")
+    with open(path, "rb") as handle:
+        mime = files.sniff(handle.read(16))
+    if mime not in WITNESS_IMAGE_TYPES:
+        abort(404, "该申请没有这份见证影像。")
+    audit.record("application.witness_image", "application", application.reference, image=kind)
+    response = send_file(path, mimetype=mime, conditional=False, etag=False, max_age=0,
+                         download_name=f"{application.reference}-{kind}.{mime.split('/')[1]}")
+    # A face photo and a signature are sensitive personal information: no browser or proxy keeps them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/<reference>/accounts")
+@roles_required(*opening_services.OPENING_ROLES, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+def accounts_progress(reference: str):
+    """The accounts block of an approved application, which htmx polls until every account is open.
+
+    `seen` is the fingerprint of the block the browser shows: when nothing changed the answer is an
+    empty 204 (htmx swaps nothing and keeps polling), so only an answer carrying account data is audited.
+    """
+    application = _load(reference)
+    progress = presenters.accounts_progress(application)
+    if progress is not None and request.args.get("seen") == progress.digest:
+        response = make_response("", 204)
+        response.headers["Vary"] = "HX-Request"
+        return response
+    audit.record("application.view", "application", application.reference, step="accounts")
+    return page("opening/_accounts_progress.html", application=application, accounts=progress,
+                oob=bool(request.htmx))
 
 
 @bp.route("/<reference>/documents/<int:document_id>", methods=["POST"])
@@ -189,27 +287,35 @@ def _documents_context(application, errors=None, reasons=None) -> dict:
 
 def _render_review(application, status: int = 200, refused: str | None = None, reject_form=None, **extra):
     """The review page, or only its decision panel for htmx."""
-    context = summary_context(application)
+    context = presenters.summary_context(application)
     assessment = context["assessment"]
     response = page(
         "review/review.html", block="decision" if request.method == "POST" and not extra else None, status=status,
         application=application, **context,
         questionnaire=scoring.questionnaire_from_dict(assessment.questionnaire.definition) if assessment else None,
+        conflicts=presenters.consistency(application),
         decisions=services.decisions(application), history=opening_services.status_history(application),
         refused=refused if refused is not None else services.refusal_reason(application, current_user),
-        approve_form=ApproveForm(), reject_form=reject_form or RejectForm(),
-        decision_labels=DECISION_LABELS, step_titles=STEP_TITLES, **(extra or _documents_context(application)),
+        claim=services.active_claim(application), claim_minutes=services.claim_minutes(),
+        approve_form=ApproveForm(), reject_form=reject_form or RejectForm(channel=application.channel),
+        decision_labels=DECISION_LABELS, step_label=_step_label(application),
+        **(extra or _documents_context(application)),
     )
     return _in_place(response, "#decision") if status in (403, 409) else response
 
 
 def _render_same_terminal(application, form=None, status: int = 200, refused: str | None = None):
-    """The same-terminal panel: the form while in review, else the latest decision."""
+    """The same-terminal panel: the summary and the form while in review, else the latest decision."""
+    in_review = opening_services.is_in_review(application)
+    summary = {}
+    if in_review:
+        summary = dict(presenters.summary_context(application), conflicts=presenters.consistency(application))
     response = page(
-        "review/same_terminal.html", block="same_terminal", status=status, application=application,
-        form=form or SameTerminalForm(), refused=refused, in_review=opening_services.is_in_review(application),
+        "review/same_terminal.html", block="same_terminal", status=status, application=application, **summary,
+        form=form or SameTerminalForm(channel=application.channel, maker=_maker_label(application)),
+        refused=refused, in_review=in_review,
         decision=services.latest_decision(application), can_edit=opening_services.can_edit(current_user, application),
-        decision_labels=DECISION_LABELS, step_titles=STEP_TITLES,
+        decision_labels=DECISION_LABELS, step_label=_step_label(application),
     )
     return _in_place(response, "#same-terminal-panel") if status in (403, 409) else response
 

@@ -1,20 +1,35 @@
-"""Review operations: the queue, who may decide, and the decision itself."""
-from sqlalchemy import select
+"""Review operations: the inbox, claims (认领), who may decide, and the decision itself.
+
+A reviewer takes (认领) an application before deciding; while the claim runs (REVIEW_CLAIM_MINUTES,
+30 by default) nobody else may take or decide it. Deciding does not need an explicit take: approve and
+reject take the claim implicitly when it is free (or already the reviewer's) and end it with the
+decision, so a reviewer who opens an application and decides at once is never slowed down, and a
+same-terminal reviewer (同机复核) is never blocked by their own claim.
+"""
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from blueprints.accounts import services as account_services
-from blueprints.auth.models import Staff
+from blueprints.auth.models import Branch, Staff
 from blueprints.opening import services as opening_services
 from blueprints.opening import documents, workflow
 from blueprints.opening.models import Application, ApplicationStep
 from blueprints.opening.workflow import Status
-from blueprints.review.models import ReviewDecision
+from blueprints.review.models import ReviewClaim, ReviewDecision
 from core import audit
 from core.extensions import db
 from core.roles import Role
-from core.timeutil import to_beijing
+from core.timeutil import BEIJING, to_beijing, utcnow
 
 IN_REVIEW = (Status.SUBMITTED, Status.RESUBMITTED)
+DEFAULT_CLAIM_MINUTES = 30
+DEFAULT_PAGE_SIZE = 20
 
 
 class DecisionRefused(Exception):
@@ -51,7 +66,221 @@ def refusal_reason(application: Application, reviewer: Staff) -> str | None:
             verb = "通过" if decided.decision == "approve" else "退回"
             return f"该申请已由{decided.reviewer.full_name}于{to_beijing(decided.decided_at):%m-%d %H:%M}{verb}，无需重复复核"
         return f"该申请当前状态为“{application.status_label}”，不能复核"
+    claim = claim_of_other(application, reviewer)
+    if claim is not None:
+        return held_message(claim)
     return None
+
+
+# --- claims (认领) --------------------------------------------------------------------------------
+
+def claim_minutes() -> int:
+    return int(current_app.config.get("REVIEW_CLAIM_MINUTES", DEFAULT_CLAIM_MINUTES))
+
+
+def active_claim(application: Application, now: datetime | None = None) -> ReviewClaim | None:
+    """The claim on this application that has not expired, whoever holds it."""
+    return db.session.scalar(select(ReviewClaim).where(ReviewClaim.application_id == application.id,
+                                                       ReviewClaim.expires_at > (now or utcnow()))
+                             .execution_options(populate_existing=True))
+
+
+def claim_of_other(application: Application, reviewer: Staff) -> ReviewClaim | None:
+    """A running claim of someone other than `reviewer`: it blocks their take and their decision."""
+    claim = active_claim(application)
+    return claim if claim is not None and claim.reviewer_id != reviewer.id else None
+
+
+def held_message(claim: ReviewClaim) -> str:
+    return (f"该申请已由{claim.reviewer.full_name}于{to_beijing(claim.claimed_at):%m-%d %H:%M}认领复核"
+            f"（{to_beijing(claim.expires_at):%H:%M}前有效），其他复核人员不能认领或作出结论")
+
+
+def _hold(application: Application, reviewer: Staff) -> bool:
+    """Take or renew the claim if it is free, expired or already the reviewer's; False when another holds it.
+
+    A conditional UPDATE takes an existing row only when it is expired or the reviewer's own; with no
+    row, the INSERT of a concurrent taker collides on the unique application key. Either way exactly one
+    of two reviewers taking at once wins, on SQLite and on PostgreSQL.
+    """
+    now = utcnow()
+    until = now + timedelta(minutes=claim_minutes())
+    taken = db.session.execute(
+        update(ReviewClaim)
+        .where(ReviewClaim.application_id == application.id,
+               or_(ReviewClaim.expires_at <= now, ReviewClaim.reviewer_id == reviewer.id))
+        .values(reviewer_id=reviewer.id, expires_at=until,
+                # Renewing keeps "since when"; taking over an expired claim starts anew.
+                claimed_at=case((ReviewClaim.reviewer_id == reviewer.id, ReviewClaim.claimed_at), else_=now))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken:
+        return True
+    try:
+        with db.session.begin_nested():
+            db.session.add(ReviewClaim(application_id=application.id, reviewer_id=reviewer.id,
+                                       claimed_at=now, expires_at=until))
+    except IntegrityError:
+        return False
+    return True
+
+
+def take(application: Application, reviewer: Staff) -> ReviewClaim:
+    """Take the application for review (认领), or renew one's own claim."""
+    refused = refusal_reason(application, reviewer)
+    if refused:
+        raise DecisionRefused(refused)
+    if not _hold(application, reviewer):
+        claim = active_claim(application)
+        raise DecisionRefused(held_message(claim) if claim else "该申请刚被其他复核人员认领，请刷新查看")
+    claim = active_claim(application)
+    audit.record("application.claim", "application", application.reference, actor=reviewer,
+                 until=claim.expires_at.isoformat(timespec="seconds"))
+    db.session.flush()
+    return claim
+
+
+def release(application: Application, reviewer: Staff) -> None:
+    """Give the application back to the inbox (释放); only the holder can."""
+    released = db.session.execute(
+        delete(ReviewClaim).where(ReviewClaim.application_id == application.id,
+                                  ReviewClaim.reviewer_id == reviewer.id, ReviewClaim.expires_at > utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not released:
+        claim = active_claim(application)
+        raise DecisionRefused(held_message(claim) if claim else "您没有认领该申请（或认领已过期），无需释放")
+    audit.record("application.release", "application", application.reference, actor=reviewer)
+    db.session.flush()
+
+
+def _end_claim(application: Application) -> None:
+    db.session.execute(delete(ReviewClaim).where(ReviewClaim.application_id == application.id)
+                       .execution_options(synchronize_session=False))
+
+
+# --- the inbox -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InboxFilters:
+    """What the reviewer narrowed the inbox to; None or "" means any."""
+
+    status: str | None = None
+    channel: str | None = None
+    submitted_from: date | None = None
+    submitted_to: date | None = None
+    returned: bool | None = None  # True: has an earlier rejection; False: first review
+    branch_id: int | None = None  # honoured for HQ users only
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    application: Application
+    claim: ReviewClaim | None
+    returned_before: bool
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[InboxRow]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+    counts: dict[str, int]  # by status, under every filter but the status one
+
+    @property
+    def all_statuses(self) -> int:
+        return sum(self.counts.values())
+
+
+def _beijing_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, BEIJING).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _has_rejection():
+    return exists().where(ReviewDecision.application_id == Application.id, ReviewDecision.decision == "reject")
+
+
+def _conditions(user: Staff, filters: InboxFilters) -> list:
+    """The WHERE conditions of the filters, except the status one, for the database to apply."""
+    conditions = [Application.status.in_(IN_REVIEW)]
+    if filters.channel:
+        conditions.append(Application.channel == filters.channel)
+    if filters.submitted_from:
+        conditions.append(Application.submitted_at >= _beijing_midnight(filters.submitted_from))
+    if filters.submitted_to:
+        conditions.append(Application.submitted_at < _beijing_midnight(filters.submitted_to + timedelta(days=1)))
+    if filters.returned is True:
+        conditions.append(_has_rejection())
+    elif filters.returned is False:
+        conditions.append(~_has_rejection())
+    if filters.branch_id and user.sees_all_branches:
+        conditions.append(Application.branch_id == filters.branch_id)
+    term = (filters.reference or "").strip().upper()
+    if term:
+        conditions.append(Application.reference.contains(term, autoescape=True))
+    return conditions
+
+
+def filter_branches(user: Staff) -> list[Branch]:
+    """The branches an HQ reviewer may narrow the inbox to; none for a branch's own reviewer."""
+    if not user.sees_all_branches:
+        return []
+    return list(db.session.scalars(select(Branch).where(Branch.is_headquarters.is_(False)).order_by(Branch.code)))
+
+
+def page_size() -> int:
+    return int(current_app.config.get("REVIEW_INBOX_PAGE_SIZE", DEFAULT_PAGE_SIZE))
+
+
+def inbox(user: Staff, filters: InboxFilters = InboxFilters(), page: int = 1) -> InboxPage:
+    """One page of the applications waiting for review that match the filters, oldest submission first."""
+    conditions = _conditions(user, filters)
+    visible = opening_services.visible_applications(user).where(*conditions)
+    counts = {status: 0 for status in IN_REVIEW}
+    counts.update(dict(db.session.execute(
+        visible.with_only_columns(Application.status, func.count()).group_by(Application.status)).all()))
+    if filters.status in IN_REVIEW:
+        visible = visible.where(Application.status == filters.status)
+        total = counts.get(filters.status, 0)
+    else:
+        total = sum(counts.values())
+    per_page = page_size()
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    returned = _has_rejection().label("returned_before")
+    rows = db.session.execute(
+        visible.add_columns(returned).options(joinedload(Application.created_by))
+        .order_by(Application.submitted_at, Application.id).offset((page - 1) * per_page).limit(per_page)).all()
+    claims = _claims_of([application.id for application, _returned in rows])
+    return InboxPage(rows=[InboxRow(application, claims.get(application.id), bool(was_returned))
+                           for application, was_returned in rows],
+                     total=total, page=page, pages=pages, per_page=per_page, counts=counts)
+
+
+def _claims_of(application_ids: list[int]) -> dict[int, ReviewClaim]:
+    if not application_ids:
+        return {}
+    return {claim.application_id: claim for claim in db.session.scalars(
+        select(ReviewClaim).where(ReviewClaim.application_id.in_(application_ids), ReviewClaim.expires_at > utcnow()))}
+
+
+@dataclass(frozen=True)
+class InboxSummary:
+    """For the home page: how many applications wait for review and since when the oldest."""
+
+    count: int
+    oldest_submitted_at: datetime | None
+
+
+def inbox_summary(user: Staff) -> InboxSummary:
+    """The number of applications waiting for `user`'s review and the oldest submission time (UTC)."""
+    count, oldest = db.session.execute(
+        opening_services.visible_applications(user).where(Application.status.in_(IN_REVIEW))
+        .with_only_columns(func.count(Application.id), func.min(Application.submitted_at))).one()
+    return InboxSummary(count=count, oldest_submitted_at=oldest)
 
 
 def latest_decision(application: Application) -> ReviewDecision | None:
@@ -78,6 +307,13 @@ def _record(application: Application, reviewer: Staff, operator: Staff, decision
     return record
 
 
+def _hold_or_refuse(application: Application, reviewer: Staff) -> None:
+    """Deciding takes the claim implicitly; it is refused while another reviewer holds it."""
+    if not _hold(application, reviewer):
+        claim = active_claim(application)
+        raise DecisionRefused(held_message(claim) if claim else "该申请刚被其他复核人员认领，请刷新查看")
+
+
 def approve(application: Application, reviewer: Staff, operator: Staff) -> ReviewDecision:
     """Approve: record the decision, then open the accounts (requests go out via the outbox)."""
     reason = refusal_reason(application, reviewer)
@@ -86,7 +322,9 @@ def approve(application: Application, reviewer: Staff, operator: Staff) -> Revie
     blockers = documents.approval_blockers(application)
     if blockers:
         raise DecisionRefused("；".join(blockers))
+    _hold_or_refuse(application, reviewer)
     record = _record(application, reviewer, operator, "approve", None, None)
+    _end_claim(application)
     documents.accept_pending(application, reviewer)
     opening_services.transition(application, Status.APPROVED, reviewer, reason="复核通过")
     account_services.open_accounts(application, reviewer)
@@ -104,9 +342,12 @@ def reject(application: Application, reviewer: Staff, operator: Staff, reason: s
         raise DecisionRefused(refused)
     if not reason.strip():
         raise DecisionRefused("退回须填写原因")
-    if return_step not in workflow.STEP_KEYS:
-        raise DecisionRefused("请选择需要修改的步骤")
+    if not workflow.is_returnable(application.channel, return_step):
+        # The form offers only the channel's steps; this also stops a hand-made request.
+        raise DecisionRefused("请选择需要修改的步骤（只能退回到本开户方式的录入步骤）")
+    _hold_or_refuse(application, reviewer)
     record = _record(application, reviewer, operator, "reject", reason.strip(), return_step)
+    _end_claim(application)
     opening_services.transition(application, Status.REJECTED, reviewer, reason=reason.strip())
     audit.record("application.reject", "application", application.reference, actor=reviewer,
                  operator=operator.username, same_terminal=record.same_terminal, return_step=return_step)

@@ -64,7 +64,9 @@ def visit(app, reference: str, outcome: str, notes: str = "") -> None:
     with app.app_context():
         application = _application(reference)
         agent = db.session.scalar(select(Staff).where(Staff.username == "visitor"))
-        return_visit.record_visit(application, agent, outcome, return_visit.required_items(application), notes)
+        # Items are confirmed only on a call that reached the customer.
+        items = return_visit.required_items(application) if outcome != "not_reached" else []
+        return_visit.record_visit(application, agent, outcome, items, notes)
         db.session.commit()
 
 

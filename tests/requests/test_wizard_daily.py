@@ -228,6 +228,18 @@ def test_scans_are_checked_by_content(app, clerk, content, message):
         assert message in " ".join(page_of(response).errors_for("id_front"))
 
 
+@pytest.mark.parametrize("content", [PNG[:len(PNG) - 30], b"\xff\xd8\xff\xe0" + PNG[8:200]], ids=["png", "jpeg"])
+def test_a_truncated_scan_is_refused_even_where_truncated_images_are_tolerated(app, clerk, content, monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # what importing WeasyPrint does
+    reference = draft(app, clerk, "documents")
+    response = clerk.post(factories.step_url(reference, "documents"),
+                          dict(_upload("id_front", content, "front.png"), action="upload"))
+    assert response.status_code == 422
+    assert "无法识别或已损坏" in " ".join(page_of(response).errors_for("id_front"))
+
+
 def test_an_agent_needs_the_agents_id_and_the_notarised_authorisation(app, clerk):
     reference = draft(app, clerk, "documents", agent_data=factories.resident_agent())
     response = clerk.post(factories.step_url(reference, "documents"), factories.documents())
