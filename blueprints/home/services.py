@@ -157,10 +157,11 @@ def branch_queues(user: Staff, keys: tuple[str, ...] = BRANCH_QUEUES) -> dict[st
 
 
 def called_not_reached(user: Staff) -> int:
-    """Accounts awaiting a return visit that have been called at least once (not reached)."""
+    """Accounts awaiting a return visit that have been called at least once without success."""
     return db.session.scalar(select(func.count()).select_from(Application).where(
         Application.status == Status.AWAITING_RETURN_VISIT,
-        exists(select(ReturnVisit.id).where(ReturnVisit.application_id == Application.id)),
+        exists(select(ReturnVisit.id).where(ReturnVisit.application_id == Application.id,
+                                            ReturnVisit.outcome != "passed")),
         *_branch_scope(user, Application.branch_id))) or 0
 
 
