@@ -1,5 +1,5 @@
 """Forms of the exceptions screen: correct and resend, cancel with a reason, retry now."""
-from flask_wtf import FlaskForm
+from core.forms import BaseForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -19,7 +19,7 @@ def _revision(field) -> int | None:
         return None
 
 
-class _ResendForm(FlaskForm):
+class _ResendForm(BaseForm):
     # The revision the person saw: a second click, or a colleague's resend meanwhile, is refused.
     revision = HiddenField()
     reason = StringField("处理说明", validators=[
@@ -87,7 +87,7 @@ class ContactCorrectionForm(_ResendForm):
 CORRECTION_FORMS = {BIND_DEPOSITORY: BankCorrectionForm, OPEN_ACCOUNTS: ContactCorrectionForm}
 
 
-class CancelForm(FlaskForm):
+class CancelForm(BaseForm):
     """Give up on a refused request, saying why."""
 
     revision = HiddenField()
@@ -100,5 +100,5 @@ class CancelForm(FlaskForm):
         return _revision(self.revision)
 
 
-class RetryForm(FlaskForm):
+class RetryForm(BaseForm):
     """Bring the next attempt forward (the CSRF token is all it carries)."""

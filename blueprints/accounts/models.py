@@ -121,3 +121,7 @@ class DepositoryBinding(db.Model):
     @property
     def bank_name(self) -> str:
         return BANKS.get(self.bank_code, self.bank_code)
+
+    @property
+    def status_label(self) -> str:
+        return BINDING_STATUS_LABELS[BindingStatus(self.status)]

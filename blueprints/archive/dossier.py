@@ -15,6 +15,7 @@ SECTION_TITLES = {
     "return_visit": "回访记录",
     "accounts": "账户信息",
     "history": "业务流水",
+    "documents": "证件影像复核记录",
     "scans": "影像资料",
 }
 
@@ -99,6 +100,14 @@ def build_sections(record: dict, scans: list[dict]) -> list[dict]:
                                                    _label(OUTCOME_LABELS, v["outcome"]),
                                                    "；".join(CHECK_ITEMS[i] for i in v["items"]) or "—",
                                                    v["notes"] or "—"] for v in application["return_visits"]]}]})
+        if application.get("documents"):
+            sections.append({"key": f"documents-{application['reference']}", "title": SECTION_TITLES["documents"],
+                             "tables": [{"headers": ["影像", "版本", "采集", "复核", "意见"],
+                                         "widths": ["24%", "10%", "22%", "22%", "22%"],
+                                         "rows": [[d["label"], f"第 {d['version']} 版" + ("" if d["current"] else "（已替换）"),
+                                                   f"{d['uploaded_by'] or '—'} {d['uploaded_at']}",
+                                                   f"{d['review_label'] or '—'} {d['reviewed_by'] or ''} {d['reviewed_at'] or ''}".strip(),
+                                                   d["review_reason"] or "—"] for d in application["documents"]]}]})
         sections.append({"key": f"history-{application['reference']}", "title": SECTION_TITLES["history"],
                          "tables": [{"headers": ["时间", "从", "到", "操作人", "原因"],
                                      "widths": ["20%", "17%", "17%", "14%", "32%"],

@@ -1,7 +1,7 @@
 """Forms of the archive screens: search, the lending purpose (借阅目的), scan upload, register filters, exports."""
-from flask_wtf import FlaskForm
+from core.forms import BaseForm, QueryForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, Form, SelectField, StringField
+from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
@@ -47,7 +47,7 @@ class _BranchChoice:
         return int(self.branch.data) if self.branch.data else None
 
 
-class ArchiveSearchForm(_BranchChoice, Form):
+class ArchiveSearchForm(_BranchChoice, QueryForm):
     """Search criteria read from the query string (a GET form: no CSRF token, and no ID number)."""
 
     customer_no = StringField("客户号", validators=[Optional(), Regexp(r"^\s*[A-Za-z0-9]{1,16}\s*$", message=CUSTOMER_NO_MESSAGE)])
@@ -72,13 +72,13 @@ class ArchiveSearchForm(_BranchChoice, Form):
                 "date_from": self.date_from.data, "date_to": self.date_to.data, "branch_id": self.branch_id}
 
 
-class IdNumberSearchForm(FlaskForm):
+class IdNumberSearchForm(BaseForm):
     """Search by ID number: posted, so that the number stays out of URLs, logs and history."""
 
     id_number = StringField("证件号码", validators=[DataRequired("请输入证件号码"), Length(max=32, message="证件号码过长")])
 
 
-class PurposeForm(FlaskForm):
+class PurposeForm(BaseForm):
     """Why a customer's file is read or taken out (借阅目的), entered in the lending register."""
 
     purpose = SelectField("借阅目的", choices=[SelectChoice("", "请选择借阅目的")]
@@ -102,7 +102,7 @@ class PurposeForm(FlaskForm):
         return f"{self.purpose.data}：{detail}" if detail else self.purpose.data
 
 
-class ScanUploadForm(FlaskForm):
+class ScanUploadForm(BaseForm):
     """One scan for the customer's archive; its content is checked by services.add_scan."""
 
     scan_type = SelectField("影像类型", choices=[SelectChoice("", "请选择影像类型")]
@@ -115,11 +115,11 @@ class ScanUploadForm(FlaskForm):
             raise ValidationError("请选择影像类型")
 
 
-class GenerateDossierForm(FlaskForm):
+class GenerateDossierForm(BaseForm):
     """Generate a new dossier version (生成新版本): nothing to fill in besides the CSRF token."""
 
 
-class RegisterFilterForm(Form):
+class RegisterFilterForm(QueryForm):
     """Filters of the lending register, read from the query string (a GET form: no CSRF token)."""
 
     staff = SelectField("借阅人", validate_choice=False)

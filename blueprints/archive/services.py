@@ -26,10 +26,10 @@ from blueprints.archive.models import (
 )
 from blueprints.auth.models import Branch, Staff
 from blueprints.customers.models import Customer, CustomerKind
-from blueprints.opening import scoring
+from blueprints.opening import documents, scoring
 from blueprints.opening import services as opening_services
 from blueprints.opening.identity_service import ANSWER_LABELS
-from blueprints.opening.models import Application
+from blueprints.opening.models import Application, ApplicationDocument
 from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.return_visit.models import ReturnVisit
 from blueprints.review.models import ReviewDecision
@@ -133,7 +133,7 @@ def add_scan(customer: Customer, scan_type: str, data: bytes, original_name: str
     try:
         stored = files.store(data, allowed=set(SCAN_MIME_TYPES), max_bytes=current_app.config["MAX_SCAN_BYTES"])
     except files.FileRejected as rejected:
-        raise ArchiveRefused(f"{rejected}（仅接受 JPEG、PNG 或 PDF）") from None
+        raise ArchiveRefused(f"{rejected}；仅接受 JPEG、PNG 或 PDF") from None
     scan = ArchiveScan(customer_id=customer.id, scan_type=scan_type, sha256=stored.sha256, mime=stored.mime,
                        size=stored.size, original_name=(original_name or "")[:120] or None, uploaded_by_id=actor.id)
     db.session.add(scan)
@@ -190,6 +190,7 @@ def dossier_record(customer: Customer) -> dict:
             "agent": application.step_data("agent") or {}, "disclosure": disclosure,
             "agreements": application.step_data("agreements") or {},
             "witness": _witness_record(application.step_data("witness"), staff_names),
+            "documents": _documents_record(application, staff_names),
             "verification": {"result": verification.result, "result_label": ANSWER_LABELS[verification.result],
                              "simulated": verification.simulated, "provider": verification.provider,
                              "reference": verification.reference, "checked_at": _bj(verification.checked_at)}
@@ -218,7 +219,7 @@ def dossier_record(customer: Customer) -> dict:
         binding = db.session.scalar(select(DepositoryBinding).where(DepositoryBinding.fund_account_id == fund.id))
         if binding:
             result["accounts"].append({"kind": "第三方存管", "number": masking.mask_bank_card(binding.bank_card),
-                                       "status": binding.status, "note": binding.bank_name
+                                       "status": binding.status_label, "note": binding.bank_name
                                        + ("（模拟绑定）" if binding.simulated else "")})
     return result
 
@@ -228,6 +229,37 @@ def _witness_record(witness: dict | None, staff_names: dict) -> dict | None:
         return None
     return dict(witness, present_names=[staff_names.get(i) for i in witness.get("present", [])],
                 witness_name=staff_names.get(witness.get("witness_id")))
+
+
+def _documents_record(application, staff_names: dict) -> list[dict]:
+    """Every ID scan captured during opening, replaced ones included, with the reviewer's decision."""
+    return [{"kind": d.kind, "label": documents.KIND_LABELS.get(d.kind, d.kind), "version": d.version,
+             "sha256": d.sha256, "mime": d.mime, "current": d.superseded_at is None,
+             "uploaded_by": staff_names.get(d.uploaded_by_id), "uploaded_at": _bj(d.uploaded_at),
+             "review_status": d.review_status, "review_label": documents.REVIEW_LABELS.get(d.review_status),
+             "review_reason": d.review_reason, "reviewed_by": staff_names.get(d.reviewed_by_id),
+             "reviewed_at": _bj(d.reviewed_at) if d.reviewed_at else None}
+            for d in db.session.scalars(select(ApplicationDocument).where(
+                ApplicationDocument.application_id == application.id).order_by(ApplicationDocument.id))]
+
+
+def _document_images(record: dict) -> list[dict]:
+    """The current ID scans of each application, as dossier scans (PDF scans go in as attachments)."""
+    images = []
+    for application in record["applications"]:
+        for document in application.get("documents", []):
+            if document["current"] and document["mime"] != "application/pdf" and os.path.exists(files.path_for(document["sha256"])):
+                images.append({"title": f"{document['label']}（{application['reference']}，第 {document['version']} 版）",
+                               "src": "file://" + files.path_for(document["sha256"]), "mime": document["mime"]})
+    return images
+
+
+def _document_attachments(record: dict) -> list:
+    return [pdf.Attachment(name=f"{application['reference']}-{document['kind']}-v{document['version']}.pdf",
+                           data=_read(document["sha256"]), mime_type="application/pdf", description=document["label"],
+                           relationship="Source")
+            for application in record["applications"] for document in application.get("documents", [])
+            if document["current"] and document["mime"] == "application/pdf"]
 
 
 def _witness_images(record: dict) -> list[dict]:
@@ -277,7 +309,7 @@ def dossier_inputs(customer: Customer) -> DossierInputs:
     record_bytes = pdf.record_json(record)
     scans = scans_of(customer)
     scan_context = [{"title": f"{s.label}（{_bj(s.uploaded_at)}）", "src": "file://" + files.path_for(s.sha256),
-                     "mime": s.mime} for s in scans] + _witness_images(record)
+                     "mime": s.mime} for s in scans] + _document_images(record) + _witness_images(record)
     now = datetime.now(BEIJING)
     branch = db.session.get(Branch, customer.branch_id)
     context = {
@@ -293,6 +325,7 @@ def dossier_inputs(customer: Customer) -> DossierInputs:
     attachments += [pdf.Attachment(name=f"scan-{s.id}.pdf", data=_read(s.sha256), mime_type="application/pdf",
                                    description=s.label, relationship="Source")
                     for s in scans if s.mime == "application/pdf"]
+    attachments += _document_attachments(record)
     return DossierInputs(customer_id=customer.id, archive_no=archive_no,
                          title=f"{customer.name} 客户开户档案 {archive_no}",
                          html=pdf.render_dossier_html(_template_env(), context), attachments=attachments,

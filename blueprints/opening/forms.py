@@ -1,7 +1,7 @@
 """Forms of the opening wizard; the rules themselves live in rules.py."""
 from datetime import date
 
-from flask_wtf import FlaskForm
+from core.forms import BaseForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -41,7 +41,7 @@ def _options(mapping: dict, blank: str | None = None) -> list[SelectChoice]:
     return options + [SelectChoice(value, label) for value, label in mapping.items()]
 
 
-class ChannelForm(FlaskForm):
+class ChannelForm(BaseForm):
     """Step 1: channel and customer type."""
 
     client_token = HiddenField()
@@ -105,7 +105,7 @@ def _apply_rule_errors(form, errors) -> bool:
     return not errors
 
 
-class IdentityForm(FlaskForm):
+class IdentityForm(BaseForm):
     """Step 2: the customer's identity document."""
 
     ethnicity = SelectField("民族", choices=_options({e: e for e in rules.ETHNICITIES}, blank="（非居民身份证可不填）"), validators=[Optional()])
@@ -136,11 +136,11 @@ class IdentityForm(FlaskForm):
 _add_fields(IdentityForm, _id_document_fields())
 
 
-class ContactForm(FlaskForm):
+class ContactForm(BaseForm):
     """Step 3: contact details and profile."""
 
     mobile = StringField("手机号码", validators=[DataRequired(REQUIRED)])
-    email = StringField("电子邮箱", validators=[Optional(), Email("电子邮箱格式不正确"), Length(max=120)])
+    email = StringField("电子邮箱", validators=[Optional(), Email("电子邮箱格式不正确"), Length(max=120, message="电子邮箱不超过120个字符")])
     address = StringField("联系地址", validators=[DataRequired(REQUIRED), Length(max=120, message="地址过长")])
     postcode = StringField("邮政编码", validators=[DataRequired(REQUIRED)])
     occupation = SelectField("职业", choices=_options(choices.OCCUPATIONS, blank="请选择"), validators=[DataRequired("请选择职业")])
@@ -148,8 +148,8 @@ class ContactForm(FlaskForm):
     employer = StringField("工作单位", validators=[Length(max=100, message="工作单位过长")])
     tax_residency = RadioField("税收居民身份声明", choices=_options(choices.TAX_RESIDENCY), validators=[InputRequired("请选择税收居民身份")])
     # No Optional(): it would stop the chain before the checks that require these.
-    tax_country = StringField("税收居民国（地区）", validators=[Length(max=60)])
-    tax_id = StringField("纳税人识别号", validators=[Length(max=40)])
+    tax_country = StringField("税收居民国（地区）", validators=[Length(max=60, message="税收居民国（地区）不超过60个字符")])
+    tax_id = StringField("纳税人识别号", validators=[Length(max=40, message="纳税人识别号不超过40个字符")])
 
     def validate_mobile(self, field):
         number, error = rules.check_mobile(field.data or "")
@@ -180,14 +180,14 @@ class ContactForm(FlaskForm):
                  "tax_residency", "tax_country", "tax_id")}
 
 
-class AgentForm(FlaskForm):
+class AgentForm(BaseForm):
     """Step 5: an agent (代理人) opening on the customer's behalf, if any."""
 
     has_agent = RadioField("是否由代理人办理", choices=_options({"no": "否，客户本人办理", "yes": "是，由代理人办理"}),
                            validators=[InputRequired("请选择是否由代理人办理")])
     relationship = SelectField("与客户关系", choices=_options(choices.AGENT_RELATIONSHIPS, blank="请选择"), validators=[Optional()])
-    authorization_ref = StringField("授权委托书编号", validators=[Optional(), Length(max=40)])
-    notarization_no = StringField("公证书编号", validators=[Optional(), Length(max=40)])
+    authorization_ref = StringField("授权委托书编号", validators=[Optional(), Length(max=40, message="授权委托书编号不超过40个字符")])
+    notarization_no = StringField("公证书编号", validators=[Optional(), Length(max=40, message="公证书编号不超过40个字符")])
 
     AGENT_FIELDS = ("agent_id_type", "agent_id_number", "agent_name", "agent_sex", "agent_birth_date",
                     "agent_valid_from", "agent_valid_to", "agent_valid_long_term")
@@ -251,7 +251,7 @@ class _AgentView:
         return getattr(self._form, f"agent_{name}")
 
 
-class DisclosureForm(FlaskForm):
+class DisclosureForm(BaseForm):
     """Step 6: investor education and risk disclosure."""
 
     explained_by = SelectField("讲解人员", coerce=int, validators=[InputRequired("请选择讲解人员")])
@@ -267,7 +267,7 @@ class DisclosureForm(FlaskForm):
             raise ValidationError("由代理人办理时，代理人也须接受投资者教育并签字确认（第七条）")
 
 
-class AgreementsForm(FlaskForm):
+class AgreementsForm(BaseForm):
     """Step 8: agreements signed, and the agreed ways to change key data and to close."""
 
     change_method = SelectField("关键信息变更方式（第十二条）", choices=_options(choices.CHANGE_METHODS, blank="请选择"),
@@ -307,7 +307,7 @@ class AgreementsForm(FlaskForm):
 _add_fields(AgreementsForm, {f"agreement_{key}": BooleanField(title) for key, title in choices.AGREEMENTS.items()})
 
 
-class WitnessForm(FlaskForm):
+class WitnessForm(BaseForm):
     """The witness step (见证开户, 第十七条): who met the customer, where, the photo and the signature."""
 
     # Choices are checked against the branch's staff by the route, with Chinese messages.
@@ -318,8 +318,8 @@ class WitnessForm(FlaskForm):
                       validators=[InputRequired("请选择见证方式")])
     witness_id = SelectField("开户见证人员", coerce=_int_or_none, validate_choice=False,
                              validators=[InputRequired("请指定开户见证人员")])
-    video_reference = StringField("视频会话编号", validators=[Length(max=60)])
-    place = StringField("见证地点", validators=[DataRequired("请填写见证地点（详细地址）"), Length(max=120)])
+    video_reference = StringField("视频会话编号", validators=[Length(max=60, message="视频会话编号不超过60个字符")])
+    place = StringField("见证地点", validators=[DataRequired("请填写见证地点（详细地址）"), Length(max=120, message="见证地点不超过120个字符")])
     latitude = HiddenField()
     longitude = HiddenField()
     photo_consent = BooleanField("客户已单独同意采集人脸影像（个人信息保护法第二十九条）")
@@ -339,7 +339,7 @@ class WitnessForm(FlaskForm):
         return (latitude, longitude) if -90 <= latitude <= 90 and -180 <= longitude <= 180 else None
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(BaseForm):
     """Void an application (作废) with a reason; it stays in the history."""
 
     # No Optional(): it would stop the chain before the check that a reason is given.

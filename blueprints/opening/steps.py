@@ -433,7 +433,7 @@ def _save_witness(application):
                                         max_bytes=current_app.config["MAX_SCAN_BYTES"]).sha256
                 _keep_pending(application, photo=photo_sha)
             except files.FileRejected as rejected:
-                errors["photo"] = f"{rejected}（仅接受 JPEG 或 PNG 照片）"
+                errors["photo"] = f"{rejected}；仅接受 JPEG 或 PNG 照片"
     elif not photo_sha:
         errors["photo"] = "请拍摄客户与工作人员的现场合影"
     signature_sha = pending.get("signature") or previous.get("signature_sha256")

@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
+from core.forms import BaseForm
 from sqlalchemy import select
 from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -21,12 +21,12 @@ from core.security import roles_required
 bp = Blueprint("reader", __name__)
 
 
-class PairForm(FlaskForm):
+class PairForm(BaseForm):
     branch_id = SelectField("营业部", coerce=int, validators=[DataRequired("请选择营业部")])
-    label = StringField("设备名称", validators=[DataRequired("请填写设备名称，如“朝阳门柜台3号读卡器”"), Length(max=60)])
+    label = StringField("设备名称", validators=[DataRequired("请填写设备名称，如“朝阳门柜台3号读卡器”"), Length(max=60, message="设备名称不超过60个字符")])
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(BaseForm):
     pass
 
 
@@ -38,7 +38,7 @@ def _choice_id(value):
         return None
 
 
-class TerminalForm(FlaskForm):
+class TerminalForm(BaseForm):
     label = StringField("本机名称", validators=[DataRequired("请填写本机名称，如“平板2号”或“柜台3号机”"),
                                              Length(max=60, message="本机名称不能超过60个字")])
     device = RadioField("读卡器", coerce=_choice_id, validate_choice=False,

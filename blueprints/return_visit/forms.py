@@ -1,5 +1,5 @@
 """Forms of the return-visit (回访) screens; the rules live in services.record_visit."""
-from flask_wtf import FlaskForm
+from core.forms import BaseForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -20,7 +20,7 @@ class CheckItemsField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class ReturnVisitForm(FlaskForm):
+class ReturnVisitForm(BaseForm):
     """One call: the items confirmed, the outcome, notes and an optional recording.
 
     Choices are not validated here: record_visit decides what a complete visit is,
@@ -47,11 +47,11 @@ class ReturnVisitForm(FlaskForm):
         return int(value) if value.isdigit() else 0
 
 
-class RevealMobileForm(FlaskForm):
+class RevealMobileForm(BaseForm):
     """The explicit, audited request to show a customer's full mobile number."""
 
 
-class SendBackForm(FlaskForm):
+class SendBackForm(BaseForm):
     """The branch manager sends an account back for another round of return visits."""
 
     reason = TextAreaField("退回原因", validators=[Length(max=REASON_MAX, message=f"退回原因不能超过 {REASON_MAX} 字")])

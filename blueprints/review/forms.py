@@ -1,6 +1,6 @@
 """Forms of the review screens: queue filters, the decision forms and same-terminal review (同机复核)."""
-from flask_wtf import FlaskForm
-from wtforms import DateField, Form, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from core.forms import BaseForm, QueryForm
+from wtforms import DateField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
@@ -26,7 +26,7 @@ def return_step_choices(channel: str) -> list[SelectChoice]:
 DECISION_CHOICES = [SelectChoice("approve", "复核通过"), SelectChoice("reject", "退回柜员修改")]
 
 
-class QueueFilterForm(Form):
+class QueueFilterForm(QueryForm):
     """Filters of the reviewer's inbox, read from the query string (a GET form: no CSRF token).
 
     An unknown status, channel or "returned" value filters nothing; a date that cannot be read or a
@@ -79,11 +79,11 @@ class QueueFilterForm(Form):
         return {k: v for k, v in args.items() if v not in (None, "")}
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(BaseForm):
     """Approve (复核通过): nothing to fill in besides the CSRF token."""
 
 
-class RejectForm(FlaskForm):
+class RejectForm(BaseForm):
     """Return the application to the clerk with a reason and the step to correct.
 
     The steps offered are those of the application's channel: an on-site opening has no witness step.
@@ -103,13 +103,13 @@ class RejectForm(FlaskForm):
             raise ValidationError(STEP_REQUIRED)
 
 
-class SameTerminalForm(FlaskForm):
+class SameTerminalForm(BaseForm):
     """A reviewer's own credentials and decision, entered on the clerk's screen (同机复核)."""
 
     # Named apart from the login form's fields so the browser does not offer the clerk's saved login.
-    reviewer_username = StringField("复核人用户名", validators=[DataRequired("请输入复核人用户名"), Length(max=32)],
+    reviewer_username = StringField("复核人用户名", validators=[DataRequired("请输入复核人用户名"), Length(max=32, message="复核人用户名不超过32个字符")],
                                     render_kw={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"})
-    reviewer_password = PasswordField("复核人密码", validators=[DataRequired("请输入复核人密码"), Length(max=128)],
+    reviewer_password = PasswordField("复核人密码", validators=[DataRequired("请输入复核人密码"), Length(max=128, message="复核人密码不超过128个字符")],
                                       render_kw={"autocomplete": "off"})
     decision = RadioField("复核结论", choices=DECISION_CHOICES, validators=[InputRequired("请选择复核结论")])
     reason = TextAreaField("退回原因（退回时必填）", validators=[Length(max=REASON_MAX, message=f"退回原因不超过{REASON_MAX}字")],

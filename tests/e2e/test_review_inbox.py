@@ -96,7 +96,7 @@ def test_reviewer_filters_takes_checks_the_witness_record_and_returns_it(page: P
 
     # The holder returns it to the witness step, numbered as on the witness channel.
     page.fill("#reason", "现场合影中客户面部不清晰，请重新拍摄")
-    page.select_option("#return_step", label="9. 见证与签名")
+    page.select_option("#return_step", label="10. 见证与签名")
     page.get_by_role("button", name="退回").click()
     expect(page.locator("#flash")).to_contain_text("已退回见证人员")
     with app.app_context():

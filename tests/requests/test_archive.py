@@ -341,8 +341,8 @@ def test_archivist_uploads_a_scan_judged_by_its_content(app, file_store, name, d
 
 
 @pytest.mark.parametrize("name, data, message", [
-    ("photo.jpg", "这是一段文字，改名成了图片。".encode(), "文件内容不是允许的格式（按文件内容识别，与文件名无关）（仅接受 JPEG、PNG 或 PDF）"),
-    ("empty.png", b"", "文件为空，请重新选择（仅接受 JPEG、PNG 或 PDF）"),
+    ("photo.jpg", "这是一段文字，改名成了图片。".encode(), "文件内容不是允许的格式（按文件内容识别，与文件名无关）；仅接受 JPEG、PNG 或 PDF"),
+    ("empty.png", b"", "文件为空，请重新选择；仅接受 JPEG、PNG 或 PDF"),
 ])
 def test_a_file_that_is_not_a_scan_is_refused_next_to_the_file_field(app, name, data, message):
     response = upload(login_as(app, "archivist"), SEEDED_NO, data, name)

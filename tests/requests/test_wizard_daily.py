@@ -408,3 +408,30 @@ def test_a_save_after_the_idle_timeout_says_log_in_again(app, clerk, monkeypatch
     response = clerk.post(factories.step_url(reference, "contact"), factories.contact(), htmx=True)
     assert response.status_code == 401 and "X-Login-Url" in response.headers
     assert "contact" not in application_row(app, reference)["completed"]
+
+
+# --- the scans go into the archived dossier -----------------------------------------------------------
+
+def test_the_id_scans_and_their_review_go_into_the_dossier(app, clerk):
+    from pypdf import PdfReader
+
+    from blueprints.archive import services as archive
+    from blueprints.customers.models import Customer
+
+    reference = _submitted(app, clerk)
+    reviewer = login_as(app, "reviewer")
+    reviewer.post(f"/review/{reference}/documents/{_document(app, reference)}", {"decision": "request", "reason": "反面模糊"})
+    clerk.post(f"/opening/{reference}/documents", _upload("id_back", factories.scan_png(shade=66)))
+    assert reviewer.post(f"/review/{reference}/approve").status_code == 303
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.name == factories.identity()["name"]))
+        archivist = db.session.scalar(select(Staff).where(Staff.username == "archivist"))
+        entry = archive.generate_dossier_now(customer, archivist)
+        db.session.commit()
+        with open(archive.dossier_path(entry), "rb") as handle:
+            reader = PdfReader(io.BytesIO(handle.read()))
+    text = "".join(page.extract_text() for page in reader.pages)
+    flat = re.sub(r"\s+", "", text)  # table cells wrap
+    assert "证件影像复核记录" in flat and "反面模糊" in flat and "已替换" in flat
+    assert "客户身份证件正面（人像面）" in text and "客户身份证件反面（国徽面）" in text
+    assert sum(len(page.images) for page in reader.pages) >= 2

@@ -1,0 +1,67 @@
+"""The base of every form: CSRF from Flask-WTF, and WTForms' own messages in Chinese."""
+from flask_wtf import FlaskForm
+from wtforms import Form
+from wtforms.i18n import get_translations
+
+# WTForms ships Simplified Chinese translations of its built-in messages ("Not a valid
+# choice", "Field cannot be longer than …"); a message a form gives itself wins anyway.
+LOCALES = ("zh",)
+
+
+# What WTForms' zh catalogue leaves in English, or says with a Latin word.
+MISSING = {
+    "Date must be at least %(min)s.": "日期不能早于 %(min)s。",
+    "Date must be at most %(max)s.": "日期不能晚于 %(max)s。",
+    "Date must be between %(min)s and %(max)s.": "日期须在 %(min)s 至 %(max)s 之间。",
+    "This field cannot be edited.": "此项不能修改。",
+    "This field is disabled and cannot have a value.": "此项已停用，不能填写。",
+    "Invalid email address.": "电子邮箱地址格式不正确。",
+    "Invalid Mac address.": "网卡地址格式不正确。",
+    "Invalid URL.": "网址格式不正确。",
+    "Invalid UUID.": "唯一标识格式不正确。",
+    "Invalid CSRF Token.": "页面已过期，请刷新后重试。",
+    "CSRF token missing.": "页面已过期，请刷新后重试。",
+    "CSRF failed.": "页面已过期，请刷新后重试。",
+    "CSRF token expired.": "页面已过期，请刷新后重试。",
+    "Not a valid week value.": "周数格式不正确。",
+}
+MISSING_PLURAL = {
+    "'%(value)s' is not a valid choice for this field.": ("“%(value)s”不是此项的有效选项。", "“%(value)s”不是此项的有效选项。"),
+}
+
+
+class _Chinese:
+    """WTForms' zh catalogue, with what it lacks filled in."""
+
+    def __init__(self, catalogue):
+        self.catalogue = catalogue
+
+    def gettext(self, string):
+        return MISSING.get(string) or self.catalogue.gettext(string)
+
+    def ngettext(self, singular, plural, n):
+        if singular in MISSING_PLURAL:
+            return MISSING_PLURAL[singular][0 if n == 1 else 1]
+        return self.catalogue.ngettext(singular, plural, n)
+
+
+class ChineseMeta:
+    locales = LOCALES
+
+    def get_translations(self, form):
+        # Flask-WTF's own hook looks for Flask-Babel, which this app does not use.
+        return _Chinese(get_translations(self.locales))
+
+
+class BaseForm(FlaskForm):
+    """A posted form (with its CSRF token)."""
+
+    class Meta(ChineseMeta):
+        pass
+
+
+class QueryForm(Form):
+    """A GET form read from the query string (filters): no CSRF token, Chinese messages."""
+
+    class Meta(ChineseMeta):
+        pass
