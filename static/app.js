@@ -77,16 +77,21 @@
     form.parentNode.insertBefore(note, form);
   }
 
-  // After a step is swapped in: show its top, or its first error when the save was refused.
-  document.addEventListener("htmx:afterSwap", function (event) {
+  // After a step is swapped in: show the page from its top, or the first error when the save was refused.
+  document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
-    if (!target || !document.body.contains(target)) { return; }
-    var firstError = target.querySelector(".has-error, .field-error, [role=alert].banner-error");
-    var focus = firstError || (target.id === "wizard" ? target : null);
-    if (!focus) { return; }
-    focus.scrollIntoView({ block: "start" });
-    var input = firstError && firstError.querySelector("input:not([type=hidden]), select, textarea");
-    if (input) { input.focus({ preventScroll: true }); }
+    // An outerHTML swap replaced the target: look at its successor of the same id.
+    if (target && !document.body.contains(target) && target.id) { target = document.getElementById(target.id); }
+    if (!target) { return; }
+    // The first field in error comes before a banner summing the errors up.
+    var firstError = target.querySelector(".has-error") || target.querySelector(".field-error, [role=alert].banner-error");
+    if (firstError) {
+      firstError.scrollIntoView({ block: "start" });
+      var input = firstError.querySelector("input:not([type=hidden]), select, textarea");
+      if (input) { input.focus({ preventScroll: true }); }
+    } else if (target.id === "wizard") {
+      window.scrollTo(0, 0);
+    }
   });
 
   // An option that excludes the others ("以上均不存在"): ticking it clears them, and back.
