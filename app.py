@@ -53,6 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         FIRM_NAME=env.get("FIRM_NAME", "示范证券股份有限公司"),
         RETURN_VISIT_MAX_ATTEMPTS=int(env.get("RETURN_VISIT_MAX_ATTEMPTS", "3")),  # calls per round, then the branch manager
+        REVIEW_CLAIM_MINUTES=int(env.get("REVIEW_CLAIM_MINUTES", "30")),  # how long a reviewer's take (认领) holds
+        REVIEW_INBOX_PAGE_SIZE=int(env.get("REVIEW_INBOX_PAGE_SIZE", "50")),
     )
     app.config["SECRET_KEY"] = env.get("SECRET_KEY") or _instance_secret(app.instance_path, "secret_key")
     app.config["DATA_KEY"] = env.get("DATA_KEY") or _instance_secret(app.instance_path, "data_key")
