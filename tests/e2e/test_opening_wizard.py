@@ -79,6 +79,18 @@ def scan(name: str, shade: int = 180) -> dict:
     return {"name": name, "mimeType": "image/png", "buffer": factories.scan_png(shade=shade)}
 
 
+def sign(page: Page) -> None:
+    """Draw a signature on the tablet's signature pad (scrolled into view first: touches off screen miss)."""
+    pad = page.locator("canvas[data-signature-pad]")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 30, box["y"] + 100)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(box["x"] + 30 + step * 25, box["y"] + 100 + (15 if step % 2 else -15))
+    page.mouse.up()
+
+
 def verify_identity(page: Page) -> None:
     """Run the (simulated) identity check, see its result, and go on to the agent step."""
     page.get_by_role("button", name="发起核查").click()

@@ -14,7 +14,7 @@ from blueprints.auth.models import Staff
 from blueprints.reader import services as reader_services
 from core.extensions import db
 from tests import factories
-from tests.e2e.test_opening_wizard import login, save, walk_from_contact
+from tests.e2e.test_opening_wizard import login, save, sign, walk_from_contact
 from tests.reader_agent.fixtures import PHOTO, resident_block
 
 pytestmark = pytest.mark.e2e
@@ -85,12 +85,7 @@ def test_witness_opens_an_account_on_a_tablet_with_the_card_read_by_the_agent(
     photo = tmp_path / "photo.png"
     photo.write_bytes(PNG)
     page.set_input_files("#photo", str(photo))
-    pad = page.locator("canvas[data-signature-pad]").bounding_box()
-    page.mouse.move(pad["x"] + 30, pad["y"] + 100)
-    page.mouse.down()
-    for step in range(1, 12):
-        page.mouse.move(pad["x"] + 30 + step * 25, pad["y"] + 100 + (15 if step % 2 else -15))
-    page.mouse.up()
+    sign(page)
     assert page.evaluate("document.querySelector('input[data-signature-input]').value").startswith("data:image/png")
     save(page, "summary")
 

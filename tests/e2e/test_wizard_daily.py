@@ -18,6 +18,7 @@ from tests.e2e.test_opening_wizard import (
     login,
     save,
     scan,
+    sign,
     walk_from_contact,
 )
 
@@ -113,17 +114,6 @@ def fill_witness(page: Page, tmp_path, place: str = "北京市朝阳区光华路
     page.check("#photo_consent")
     page.set_input_files("#photo", scan("photo.png", 120))
     sign(page)
-
-
-def sign(page: Page) -> None:
-    pad = page.locator("canvas[data-signature-pad]")
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    page.mouse.move(box["x"] + 30, box["y"] + 100)
-    page.mouse.down()
-    for step in range(1, 12):
-        page.mouse.move(box["x"] + 30 + step * 25, box["y"] + 100 + (15 if step % 2 else -15))
-    page.mouse.up()
 
 
 @pytest.mark.parametrize("viewport", ["tablet", "tablet_landscape"], indirect=True)
