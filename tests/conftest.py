@@ -10,6 +10,8 @@ from blueprints.auth.cli import DEMO_PASSWORD, seed_demo
 from blueprints.auth.services import hash_password
 from core.extensions import db
 
+# A scrypt check costs 0.3 s per login; the tests hash with a cheap method (production keeps scrypt).
+TEST_HASH_METHOD = "pbkdf2:sha256:1000"
 # Reference data loaded by migrations survives the per-test wipe.
 KEEP_TABLES = {"alembic_version", "questionnaire"}
 
@@ -26,6 +28,7 @@ def app(database_url, tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret",
         "DATA_KEY": "test-data-key",
+        "PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
     })
     with app.app_context():
         from flask_migrate import upgrade
@@ -48,7 +51,7 @@ def _drop_everything():
 
 @pytest.fixture(scope="session")
 def demo_hash():
-    return hash_password(DEMO_PASSWORD)
+    return hash_password(DEMO_PASSWORD, method=TEST_HASH_METHOD)
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from blueprints.auth.models import Staff
@@ -17,9 +18,15 @@ BAD_CREDENTIALS = f"用户名或密码错误（连续{MAX_FAILED_LOGINS}次错�
 _DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
 
 
-def hash_password(password: str) -> str:
-    """Hash with scrypt (memory-hard KDF) and a random salt."""
-    return generate_password_hash(password, method="scrypt")
+def hash_password(password: str, method: str | None = None) -> str:
+    """Hash with scrypt (memory-hard KDF) and a random salt.
+
+    The test suite sets PASSWORD_HASH_METHOD to a cheap method: a scrypt check costs 0.3 s,
+    and the tests log in thousands of times. Checking reads the method from the stored hash.
+    """
+    if method is None:
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
 
 
 @dataclass(frozen=True)

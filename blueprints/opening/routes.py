@@ -1,4 +1,5 @@
 """The opening wizard: one page whose step panels htmx swaps in; each step is a spec in steps.py."""
+import os
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, abort, flash, request, send_file, url_for
@@ -107,7 +108,7 @@ def step_file(reference: str, sha256: str):
     if application.created_by_id != current_user.id:
         abort(404)
     found = services.application_file(application, sha256, pending=steps.pending_files(application))
-    if found is None:
+    if found is None or not os.path.exists(files.path_for(sha256)):
         abort(404)
     audit.record("application.file_view", "application", application.reference, kind=found.kind)
     response = send_file(files.path_for(sha256), mimetype=found.mime, max_age=0,

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
 from blueprints.customers.models import Customer
-from blueprints.opening import scoring, workflow
+from blueprints.opening import documents, scoring, workflow
 from blueprints.opening import witness as witness_rules
 from blueprints.opening.identity_service import Answer, IdentityCheck
 from blueprints.opening.models import (
@@ -85,8 +85,6 @@ class TodoItem:
 
 def my_todo(user: Staff) -> list[TodoItem]:
     """Drafts, returned applications and scans asked again, each with the step to go on with."""
-    from blueprints.opening import documents
-
     items = []
     for application in my_open_applications(user):
         rejection = open_rejection(application) if application.status == Status.REJECTED else None
@@ -498,8 +496,6 @@ class ApplicationFile:
 
 def application_file(application: Application, sha256: str, pending: dict | None = None) -> ApplicationFile | None:
     """One of the files recorded on this application (scans, witness photo, signature), or None."""
-    from blueprints.opening import documents
-
     for document in documents.current(application.id):
         if document.sha256 == sha256:
             return ApplicationFile(document.kind, document.mime)
@@ -507,6 +503,9 @@ def application_file(application: Application, sha256: str, pending: dict | None
     pending = pending or {}
     for kind, saved in (("photo", witness.get("photo_sha256")), ("signature", witness.get("signature_sha256"))):
         if sha256 in (saved, pending.get(kind)):
-            with open(files.path_for(sha256), "rb") as handle:
-                return ApplicationFile(kind, files.sniff(handle.read(16)) or "application/octet-stream")
+            try:
+                with open(files.path_for(sha256), "rb") as handle:
+                    return ApplicationFile(kind, files.sniff(handle.read(16)) or "application/octet-stream")
+            except FileNotFoundError:
+                return None
     return None

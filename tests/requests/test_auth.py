@@ -348,3 +348,9 @@ def test_a_fresh_browser_can_log_in_while_another_session_is_open(app, auth):
     other = login_as(app, "clerk")
     assert other.get("/opening/").status_code == 200
     assert auth.get("/opening/").status_code == 200
+
+
+def test_passwords_are_hashed_with_scrypt_outside_the_test_suite():
+    from blueprints.auth.services import hash_password
+
+    assert hash_password("Demo@2026").startswith("scrypt:")

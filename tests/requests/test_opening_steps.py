@@ -279,7 +279,7 @@ ADULT_TODAY_ID, ADULT_TODAY_BIRTH = factories.id_for_age(18)
     ({"id_number": UNDER_18_ID, "birth_date": UNDER_18_BIRTH}, "birth_date", "未满18周岁"),
     ({"name": "Liu Xiaoming"}, "name", "居民身份证姓名只能包含汉字"),
     ({"ethnicity": ""}, "ethnicity", "请选择民族"),
-    ({"ethnicity": "火星族"}, "ethnicity", "Not a valid choice"),
+    ({"ethnicity": "火星族"}, "ethnicity", "不是有效的选择"),
 ], ids=["checksum", "region", "date-in-number", "15-digit", "17-digit", "hmt-as-resident", "sex", "birth",
         "expired", "expired-yesterday", "valid-to-before-from", "valid-from-future", "under-18", "latin-name",
         "no-ethnicity", "unknown-ethnicity"])
