@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select
 
 from blueprints.opening.models import Application, ApplicationDocument
-from blueprints.opening.workflow import Status
 from blueprints.review import services as review
 from blueprints.auth.models import Staff
 from core.extensions import db
