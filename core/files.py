@@ -16,6 +16,15 @@ SIGNATURES = {
 }
 
 
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf", "audio/mpeg": "mp3",
+              "audio/wav": "wav", "audio/mp4": "m4a", "audio/amr": "amr", "application/zip": "zip"}
+
+
+def extension_for(mime: str | None) -> str:
+    """The file-name extension that matches a detected type."""
+    return EXTENSIONS.get(mime or "", "bin")
+
+
 def sniff(data: bytes) -> str | None:
     """The MIME type the content shows, whatever the file is called."""
     for mime, prefixes in SIGNATURES.items():

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Branch, Staff
 from blueprints.opening.workflow import STATUS_LABELS, Status
+from core import files
 from core.crypto import EncryptedJSON, EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
@@ -188,4 +189,4 @@ class ApplicationDocument(db.Model):
 
     @property
     def extension(self) -> str:
-        return {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(self.mime, "bin")
+        return files.extension_for(self.mime)

@@ -491,7 +491,7 @@ class ApplicationFile:
 
     @property
     def extension(self) -> str:
-        return {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(self.mime, "bin")
+        return files.extension_for(self.mime)
 
 
 def application_file(application: Application, sha256: str, pending: dict | None = None) -> ApplicationFile | None:

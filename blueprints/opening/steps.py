@@ -8,6 +8,7 @@ same whether it is reached by htmx, by the back button or by its URL.
 """
 import base64
 import binascii
+import secrets
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
@@ -168,8 +169,6 @@ def save_new():
 
 
 def _prepare_channel(form, application, posted):
-    import secrets
-
     if application is None and not form.client_token.data:
         form.client_token.data = secrets.token_urlsafe(24)
     if not posted and form.channel.data is None:
