@@ -68,6 +68,8 @@ class OutboxMessage(db.Model):
     # Sent to the other side with every attempt, so a retry never does the work twice.
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), index=True)
+    # The customer a request after opening is for (a change, a closure).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     payload: Mapped[dict] = mapped_column(EncryptedJSON)
     status: Mapped[MessageStatus] = mapped_column(String(16), default=MessageStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -170,10 +172,11 @@ def handler(topic: str):
     return register
 
 
-def enqueue(topic: str, idempotency_key: str, payload: dict, application_id: int | None = None) -> OutboxMessage:
+def enqueue(topic: str, idempotency_key: str, payload: dict, application_id: int | None = None,
+            customer_id: int | None = None) -> OutboxMessage:
     """Add a message in the caller's transaction; it is sent only if that commits."""
     message = OutboxMessage(topic=topic, idempotency_key=idempotency_key, payload=payload,
-                            application_id=application_id, events=[])
+                            application_id=application_id, customer_id=customer_id, events=[])
     db.session.add(message)
     return message
 

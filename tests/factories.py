@@ -254,3 +254,27 @@ def walk_with(auth, reference: str, until: str, clerk_id: int, **overrides) -> N
     for key in STEP_KEYS[1:STEP_KEYS.index(until)]:
         response = auth.post(step_url(reference, key), data[key])
         assert response.status_code == 303, (key, response.status_code, response.get_data(as_text=True)[:2000])
+
+
+def existing_customer(customer_no: str, branch_id: int, name: str, id_number: str, id_type: str = "resident_id",
+                      kind: str = "current"):
+    """Add a customer the firm already has (call inside an app context; the caller commits)."""
+    from blueprints.auth.models import Branch
+    from blueprints.customers import services as customer_services
+    from core.extensions import db as _db
+
+    return customer_services.create_customer(
+        branch=_db.session.get(Branch, branch_id), customer_no=customer_no, source="import", actor=None,
+        reason="既有客户", kind=kind, values={"name": name, "id_type": id_type, "id_number": id_number})
+
+
+def customer_named(name: str):
+    """A select of the customer whose current profile carries `name`."""
+    from sqlalchemy import select as _select
+
+    from blueprints.customers import services as customer_services
+    from blueprints.customers.models import Customer, CustomerProfile
+
+    return _select(Customer).where(Customer.id.in_(
+        customer_services.current_profiles().where(CustomerProfile.name == name)
+        .with_only_columns(CustomerProfile.customer_id)))

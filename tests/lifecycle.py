@@ -28,4 +28,4 @@ def activate_customer(app, auth, name: str = "刘䶮", token: str = "lifecycle-1
         agent = db.session.scalar(select(Staff).where(Staff.username == "visitor"))
         return_visit.record_visit(application, agent, "passed", return_visit.required_items(application), "")
         db.session.commit()
-        return db.session.scalar(select(Customer.customer_no).where(Customer.name == name))
+        return db.session.scalar(factories.customer_named(name).with_only_columns(Customer.customer_no))

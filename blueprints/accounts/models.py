@@ -5,27 +5,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from blueprints.accounts.lifecycle import ACCOUNT_STATUS_LABELS, AccountStatus  # noqa: F401 (re-exported)
 from blueprints.customers.models import Customer
 from core.crypto import EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
 
-
-class AccountStatus(enum.StrEnum):
-    OPENING = "opening"      # 开立中
-    INACTIVE = "inactive"    # 未激活（待回访或回访未通过）
-    ACTIVE = "active"        # 正常
-    CLOSED = "closed"        # 已销户
-    FAILED = "failed"        # 开立失败：中国结算拒绝且请求已撤销，不会再开立
-
-
-ACCOUNT_STATUS_LABELS = {
-    AccountStatus.OPENING: "开立中",
-    AccountStatus.INACTIVE: "未激活",
-    AccountStatus.ACTIVE: "正常",
-    AccountStatus.CLOSED: "已销户",
-    AccountStatus.FAILED: "开立失败",
-}
 
 class BindingStatus(enum.StrEnum):
     PENDING = "pending"
@@ -125,3 +110,19 @@ class DepositoryBinding(db.Model):
     @property
     def status_label(self) -> str:
         return BINDING_STATUS_LABELS[BindingStatus(self.status)]
+
+
+class AccountStatusChange(db.Model):
+    """One move of an account's lifecycle: the fund account, or one of its securities accounts."""
+
+    __tablename__ = "account_status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
+    # Set when the move is a securities account's; None for the fund account itself.
+    securities_account_id: Mapped[int | None] = mapped_column(ForeignKey("securities_account.id"))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str | None] = mapped_column(String(200))

@@ -6,8 +6,11 @@ from sqlalchemy import func, select
 
 from blueprints.accounts.china_clearing import OpenAccountsRequest
 from blueprints.accounts.depository_bank import BindRequest
-from blueprints.accounts.models import AccountStatus, BindingStatus, DepositoryBinding, FundAccount, SecuritiesAccount
+from blueprints.accounts import lifecycle
+from blueprints.accounts.models import (AccountStatus, AccountStatusChange, BindingStatus, DepositoryBinding, FundAccount,
+                                        SecuritiesAccount)
 from blueprints.auth.models import Branch, Staff
+from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind
 from blueprints.opening.models import Application
 from blueprints.opening.workflow import Status
@@ -33,29 +36,38 @@ def _unique(model_column, make) -> str:
     return value
 
 
-def customer_for(application: Application, branch: Branch) -> Customer:
-    """The customer this application is for: the existing one with this ID number, or a new one."""
-    customer = db.session.scalar(select(Customer).where(Customer.id_number_index == application.id_number_index,
-                                                        Customer.name == application.customer_name,
-                                                        Customer.id_type == application.id_type))
-    if customer is not None:
-        customer.kind = CustomerKind.CURRENT
-        return customer
-    customer = Customer(
-        customer_no=_unique(Customer.customer_no, lambda: f"C{branch.code}{_random_digits(6)}"),
-        branch_id=branch.id, name=application.customer_name, id_type=application.id_type,
-        id_number=application.id_number, id_number_index=application.id_number_index,
-        kind=CustomerKind.CURRENT,
-    )
-    db.session.add(customer)
-    db.session.flush()
-    return customer
+def transition_account(account, target: AccountStatus, actor: Staff | None, reason: str) -> None:
+    """Move a fund or securities account through the accounts' transition table, recording it."""
+    if account.status == target:
+        return
+    lifecycle.check_transition(account.status, target)
+    is_fund = isinstance(account, FundAccount)
+    db.session.add(AccountStatusChange(
+        fund_account_id=account.id if is_fund else account.fund_account_id,
+        securities_account_id=None if is_fund else account.id,
+        from_status=account.status, to_status=target, actor_id=getattr(actor, "id", None), reason=reason[:200]))
+    account.status = target
 
 
-def open_accounts(application: Application, actor: Staff) -> FundAccount:
-    """Create the fund account and queue the China Clearing and bank requests (same transaction)."""
+def activate(fund_account: FundAccount, actor: Staff, reason: str) -> None:
+    """Activate the fund account and its inactive securities accounts (after a passed return visit)."""
+    transition_account(fund_account, AccountStatus.ACTIVE, actor, reason)
+    fund_account.activated_at = utcnow()
+    for account in db.session.scalars(select(SecuritiesAccount).where(
+            SecuritiesAccount.fund_account_id == fund_account.id, SecuritiesAccount.status == AccountStatus.INACTIVE)):
+        transition_account(account, AccountStatus.ACTIVE, actor, reason)
+    audit.record("accounts.activate", "fund_account", fund_account.number)
+
+
+def open_accounts(application: Application, customer: Customer, actor: Staff, bank_code: str,
+                  bank_card: str) -> FundAccount:
+    """Create the fund account and queue the China Clearing and bank requests (same transaction).
+
+    What is sent is the customer's profile as approved; the bank card is the one the customer
+    chose at opening.
+    """
     branch = db.session.get(Branch, application.branch_id)
-    customer = customer_for(application, branch)
+    profile = customer.profile
     # Branch prefix plus random digits: unique, and no customer can guess a neighbour's number.
     fund_account = FundAccount(
         number=_unique(FundAccount.number, lambda: f"{branch.code}{_random_digits(8)}"),
@@ -64,20 +76,18 @@ def open_accounts(application: Application, actor: Staff) -> FundAccount:
     )
     db.session.add(fund_account)
     db.session.flush()
-    depository = application.step_data("agreements") or {}
-    contact = application.step_data("contact") or {}
-    db.session.add(DepositoryBinding(fund_account_id=fund_account.id, bank_code=depository["bank_code"],
-                                     bank_card=depository["bank_card"], status=BindingStatus.PENDING))
+    db.session.add(DepositoryBinding(fund_account_id=fund_account.id, bank_code=bank_code,
+                                     bank_card=bank_card, status=BindingStatus.PENDING))
     outbox.enqueue(OPEN_ACCOUNTS, f"{OPEN_ACCOUNTS}:{application.reference}", {
-        "fund_account_id": fund_account.id, "name": application.customer_name,
-        "id_type": application.id_type, "id_number": application.id_number, "markets": list(MARKETS_OPENED),
-        "mobile": contact.get("mobile"), "address": contact.get("address"), "postcode": contact.get("postcode"),
-    }, application_id=application.id)
+        "fund_account_id": fund_account.id, "name": profile.name,
+        "id_type": profile.id_type, "id_number": profile.id_number, "markets": list(MARKETS_OPENED),
+        "mobile": profile.mobile, "address": profile.address, "postcode": profile.postcode,
+    }, application_id=application.id, customer_id=customer.id)
     outbox.enqueue(BIND_DEPOSITORY, f"{BIND_DEPOSITORY}:{application.reference}", {
         "fund_account_id": fund_account.id, "fund_account_no": fund_account.number,
-        "bank_code": depository["bank_code"], "bank_card": depository["bank_card"],
-        "name": application.customer_name, "id_number": application.id_number,
-    }, application_id=application.id)
+        "bank_code": bank_code, "bank_card": bank_card,
+        "name": profile.name, "id_number": profile.id_number,
+    }, application_id=application.id, customer_id=customer.id)
     audit.record("accounts.open_requested", "application", application.reference, fund_account=fund_account.number)
     db.session.flush()
     return fund_account
@@ -111,7 +121,7 @@ def _finish_if_complete(application_id: int) -> None:
         OutboxMessage.status.in_((MessageStatus.PENDING, MessageStatus.REJECTED))))
     fund_account = db.session.scalar(select(FundAccount).where(FundAccount.application_id == application_id))
     if still_open == 0 and fund_account.status == AccountStatus.OPENING:
-        fund_account.status = AccountStatus.INACTIVE
+        transition_account(fund_account, AccountStatus.INACTIVE, None, "开户请求均已处理，待回访")
         binding = db.session.scalar(select(DepositoryBinding).where(DepositoryBinding.fund_account_id == fund_account.id))
         reason = "账户开立完成，待回访"
         if binding is not None and binding.status == BindingStatus.FAILED:
@@ -140,7 +150,7 @@ def _fail_opening(message: OutboxMessage, reason: str, actor: Staff) -> None:
     from blueprints.opening import services as opening_services
 
     fund_account = db.session.get(FundAccount, message.payload["fund_account_id"])
-    fund_account.status = AccountStatus.FAILED
+    transition_account(fund_account, AccountStatus.FAILED, actor, f"中国结算拒绝开户，请求已撤销：{reason}")
     for sibling in db.session.scalars(select(OutboxMessage).where(
             OutboxMessage.application_id == message.application_id, OutboxMessage.id != message.id,
             OutboxMessage.status == MessageStatus.REJECTED).with_for_update()):
@@ -150,7 +160,8 @@ def _fail_opening(message: OutboxMessage, reason: str, actor: Staff) -> None:
         FundAccount.customer_id == customer.id, FundAccount.id != fund_account.id,
         FundAccount.status != AccountStatus.FAILED))
     if not others:
-        customer.kind = CustomerKind.POTENTIAL  # no account was opened for them after all
+        # No account was opened for them after all.
+        customer_services.change_kind(customer, CustomerKind.POTENTIAL, actor, f"开户失败：{reason}")
     application = db.session.get(Application, message.application_id, with_for_update=True)
     if application.status == Status.ACCOUNTS_OPENING:
         opening_services.transition(application, Status.WITHDRAWN, actor,

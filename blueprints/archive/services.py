@@ -25,7 +25,8 @@ from blueprints.archive.models import (
     ScanType,
 )
 from blueprints.auth.models import Branch, Staff
-from blueprints.customers.models import Customer, CustomerKind
+from blueprints.customers import services as customer_services
+from blueprints.customers.models import Customer, CustomerKind, CustomerProfile, IdDocument
 from blueprints.opening import documents, scoring
 from blueprints.opening import services as opening_services
 from blueprints.opening.identity_service import ANSWER_LABELS
@@ -33,7 +34,7 @@ from blueprints.opening.models import Application, ApplicationDocument
 from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.return_visit.models import ReturnVisit
 from blueprints.review.models import ReviewDecision
-from core import audit, crypto, files, masking
+from core import audit, files, masking
 from core.extensions import db
 from core.roles import Role
 from core.timeutil import BEIJING, to_beijing, utcnow
@@ -62,9 +63,9 @@ def search(user: Staff, customer_no: str = "", name: str = "", id_number: str = 
     if customer_no:
         query = query.where(Customer.customer_no.startswith(customer_no.strip().upper()))
     if name:
-        query = query.where(Customer.name.contains(name.strip(), autoescape=True))
+        query = query.where(customer_services.with_name_containing(name.strip()))
     if id_number:
-        query = query.where(Customer.id_number_index == crypto.blind_index(id_number))
+        query = query.where(customer_services.with_id_number(id_number))
     if date_from:
         query = query.where(Customer.created_at >= _utc_start(date_from))
     if date_to:
@@ -166,16 +167,38 @@ def _bj(moment: datetime | None) -> str | None:
     return to_beijing(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else None
 
 
+def _profile_record(profile: CustomerProfile, staff_names: dict) -> dict:
+    """One profile version as plain data; search columns are derived and left out."""
+    fields = ("version", "name", "id_type", "id_number", "sex", "birth_date", *customer_services.CONTACT_FIELDS,
+              *customer_services.METHOD_FIELDS, "source")
+    record = {field: getattr(profile, field) for field in fields}
+    record["birth_date"] = profile.birth_date.isoformat() if profile.birth_date else None
+    record.update(created_at=_bj(profile.created_at), created_by=staff_names.get(profile.created_by_id, "系统"))
+    return record
+
+
+def _id_document_record(document: IdDocument) -> dict:
+    record = {field: getattr(document, field) for field in customer_services.ID_DOCUMENT_FIELDS}
+    for field in ("birth_date", "valid_from", "valid_to"):
+        record[field] = record[field].isoformat() if record[field] else None
+    record.update(version=document.version, recorded_at=_bj(document.recorded_at),
+                  superseded_at=_bj(document.superseded_at))
+    return record
+
+
 def dossier_record(customer: Customer) -> dict:
     """The customer's whole record as plain data: embedded as record.json and printed."""
     applications = list(db.session.scalars(select(Application).where(
-        Application.id_number_index == customer.id_number_index, Application.status.not_in(("draft", "withdrawn")))
+        Application.customer_id == customer.id, Application.status.not_in(("draft", "withdrawn")))
         .order_by(Application.id)))
     staff_names = dict(db.session.execute(select(Staff.id, Staff.full_name)).all())
     result = {"customer": {"customer_no": customer.customer_no, "name": customer.name, "id_type": customer.id_type,
                            "id_number": customer.id_number, "kind": customer.kind,
                            "unified_account_no": customer.unified_account_no,
-                           "archive_no": customer.archive_no, "created_at": _bj(customer.created_at)},
+                           "archive_no": customer.archive_no, "created_at": _bj(customer.created_at),
+                           "closed_at": _bj(customer.closed_at)},
+              "profile_versions": [_profile_record(p, staff_names) for p in customer_services.profile_versions(customer)],
+              "id_documents": [_id_document_record(d) for d in customer_services.id_documents(customer)],
               "applications": [], "accounts": []}
     for application in applications:
         verification = opening_services.latest_verification(application)

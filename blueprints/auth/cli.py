@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from blueprints.auth.models import Branch, Staff
 from blueprints.auth.services import hash_password
+from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer
-from core import crypto
+
 from core.extensions import db
 from core.roles import ROLE_LABELS, Role
 
@@ -66,8 +67,9 @@ def seed_demo(password_hash: str | None = None) -> list[tuple[str, str, str]]:
         logins.append((username, ROLE_LABELS[role], branches[code].name))
     for customer_no, code, name, id_type, id_number in DEMO_CUSTOMERS:
         if db.session.scalar(select(Customer).filter_by(customer_no=customer_no)) is None:
-            db.session.add(Customer(customer_no=customer_no, branch_id=branches[code].id, name=name, id_type=id_type,
-                                    id_number=id_number, id_number_index=crypto.blind_index(id_number)))
+            customer_services.create_customer(branch=branches[code], customer_no=customer_no, source="import",
+                                              actor=None, reason="演示数据",
+                                              values={"name": name, "id_type": id_type, "id_number": id_number})
     db.session.commit()
     return logins
 

@@ -1,45 +1,151 @@
-"""Customers (客户) known to the firm, the source for key-information consistency."""
-import enum
-from datetime import datetime
+"""Customers (客户): the record the firm keeps for decades, its profile versions and ID documents."""
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint, and_
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
+from blueprints.customers.lifecycle import KIND_LABELS, CustomerKind  # noqa: F401 (re-exported)
 from core.crypto import EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
 
 
-class CustomerKind(enum.StrEnum):
-    POTENTIAL = "potential"    # 潜在
-    CURRENT = "current"        # 现有
-    HISTORICAL = "historical"  # 历史（已销户）
-    LOST = "lost"              # 流失
+class CustomerProfile(db.Model):
+    """One version of everything the firm knows about a customer (客户资料).
+
+    Version 1 comes from the approved opening application; each applied change adds a version.
+    Rows are never updated: the customer's current profile is the one its `profile_version` names.
+    """
+
+    __tablename__ = "customer_profile"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    version: Mapped[int]
+    # Key information (三要素): the name exactly as on the ID document.
+    name: Mapped[str] = mapped_column(String(60))
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_number: Mapped[str] = mapped_column(EncryptedText)
+    id_number_index: Mapped[str] = mapped_column(String(64), index=True)
+    # Search columns for the CRM; only ever used to find the name above.
+    name_key: Mapped[str] = mapped_column(String(60), index=True)
+    name_pinyin: Mapped[str] = mapped_column(String(240), index=True)
+    name_initials: Mapped[str] = mapped_column(String(60), index=True)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    # Contact details and profile (普通资料).
+    mobile: Mapped[str | None] = mapped_column(EncryptedText)
+    mobile_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    email: Mapped[str | None] = mapped_column(EncryptedText)
+    address: Mapped[str | None] = mapped_column(EncryptedText)
+    postcode: Mapped[str | None] = mapped_column(String(6))
+    occupation: Mapped[str | None] = mapped_column(String(32))
+    education: Mapped[str | None] = mapped_column(String(32))
+    employer: Mapped[str | None] = mapped_column(String(100))
+    tax_residency: Mapped[str | None] = mapped_column(String(16))
+    tax_country: Mapped[str | None] = mapped_column(String(60))
+    tax_id: Mapped[str | None] = mapped_column(EncryptedText)
+    # How key information is changed (第十二条) and the account closed (第十三条), as agreed at opening.
+    change_method: Mapped[str | None] = mapped_column(String(16))
+    closure_method: Mapped[str | None] = mapped_column(String(16))
+    # Where this version came from: opening (an approved application), change, or migration.
+    source: Mapped[str] = mapped_column(String(16))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("customer_id", "version"),)
 
 
-KIND_LABELS = {
-    CustomerKind.POTENTIAL: "潜在客户",
-    CustomerKind.CURRENT: "现有客户",
-    CustomerKind.HISTORICAL: "历史客户（已销户）",
-    CustomerKind.LOST: "流失客户",
-}
+class IdDocument(db.Model):
+    """A version of the customer's identity document (证件); a renewed card is a new version."""
+
+    __tablename__ = "customer_id_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    version: Mapped[int]
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_number: Mapped[str] = mapped_column(EncryptedText)
+    id_number_index: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    sex: Mapped[str | None] = mapped_column(String(1))
+    ethnicity: Mapped[str | None] = mapped_column(String(16))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    address: Mapped[str | None] = mapped_column(EncryptedText)
+    authority: Mapped[str | None] = mapped_column(String(60))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    # None: valid long-term (长期).
+    valid_to: Mapped[date | None] = mapped_column(Date, index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("customer_id", "version"),)
+
+    def expired(self, today: date) -> bool:
+        return self.valid_to is not None and self.valid_to < today
 
 
 class Customer(db.Model):
-    """A customer with the key information (name, ID type, ID number) all accounts share."""
+    """A customer: one record for the person across every account they hold or held with the firm."""
 
     __tablename__ = "customer"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_no: Mapped[str] = mapped_column(String(16), unique=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
-    name: Mapped[str] = mapped_column(String(60))
-    id_type: Mapped[str] = mapped_column(String(32))
-    id_number: Mapped[str] = mapped_column(EncryptedText)
-    id_number_index: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[CustomerKind] = mapped_column(String(16), default=CustomerKind.CURRENT)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    # individual now; institution later.
+    customer_type: Mapped[str] = mapped_column(String(16), default="individual")
+    # The lifecycle state; changed only through customers.services.change_kind.
+    kind: Mapped[CustomerKind] = mapped_column(String(16), default=CustomerKind.CURRENT, index=True)
+    profile_version: Mapped[int] = mapped_column(default=1)
     # The unified account (一码通) China Clearing keeps for this person, once known.
     unified_account_no: Mapped[str | None] = mapped_column(String(16))
     # The archive number (档案编号), given when the customer's file is first archived.
     archive_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Retention (at least twenty years) counts from here.
+    closed_at: Mapped[datetime | None]
+
+    # The current profile, loaded with the customer in the same query.
+    profile: Mapped[CustomerProfile] = relationship(
+        primaryjoin=lambda: and_(foreign(CustomerProfile.customer_id) == Customer.id,
+                                 foreign(CustomerProfile.version) == Customer.profile_version),
+        viewonly=True, uselist=False, lazy="joined", innerjoin=False)
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    @property
+    def id_type(self) -> str:
+        return self.profile.id_type
+
+    @property
+    def id_number(self) -> str:
+        return self.profile.id_number
+
+    @property
+    def id_number_index(self) -> str:
+        return self.profile.id_number_index
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[CustomerKind(self.kind)]
+
+
+class CustomerKindChange(db.Model):
+    """One move of a customer's lifecycle state: who, when, from, to, and why."""
+
+    __tablename__ = "customer_kind_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    from_kind: Mapped[str | None] = mapped_column(String(16))
+    to_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str | None] = mapped_column(String(200))

@@ -5,9 +5,11 @@ from flask_login import current_user
 from blueprints.accounts.models import BINDING_STATUS_LABELS
 from blueprints.customers import services
 from blueprints.customers.models import KIND_LABELS
+from blueprints.opening import choices
 from blueprints.opening.rules import ID_TYPE_LABELS
 from core import audit
 from core.render import page
+from core.timeutil import business_today
 from core.roles import Role
 from core.security import roles_required, sees_full_id
 
@@ -34,7 +36,10 @@ def detail(customer_no: str):
     if customer is None:
         abort(404)
     audit.record("customer.view", "customer", customer.customer_no)
-    return page("customers/detail.html", customer=customer, accounts=services.accounts_of(current_user, customer),
-                home_branch=services.branch(customer.branch_id),
-                show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS,
+    return page("customers/detail.html", customer=customer, profile=customer.profile,
+                accounts=services.accounts_of(current_user, customer),
+                id_documents=services.id_documents(customer), versions=services.profile_versions(customer),
+                kind_changes=services.kind_changes(customer), staff_names=services.staff_names_of(customer),
+                today=business_today(), home_branch=services.branch(customer.branch_id),
+                show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, choices=choices,
                 id_type_labels=ID_TYPE_LABELS, binding_labels=BINDING_STATUS_LABELS)

@@ -35,6 +35,8 @@ class Application(db.Model):
     id_type: Mapped[str | None] = mapped_column(String(32))
     id_number: Mapped[str | None] = mapped_column(EncryptedText)
     id_number_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The customer the approved application created or joined.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     version: Mapped[int] = mapped_column(default=1)
     # Counts submissions; a review decision is unique per (application, submission).
     submission_no: Mapped[int] = mapped_column(default=0)
@@ -140,6 +142,8 @@ class SuitabilityAssessment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    # Set when the application is approved: the assessment is then the customer's.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaire.id"))
     answers: Mapped[dict] = mapped_column(JSON)
     score: Mapped[int]

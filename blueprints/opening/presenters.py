@@ -149,8 +149,7 @@ def witness_image_sha(application, kind: str) -> str | None:
 def customer_witness_records(customer) -> list[tuple[Application, WitnessRecord]]:
     """The witness records of the customer's witness openings (for the archive file), oldest first."""
     applications = list(db.session.scalars(
-        select(Application).where(Application.id_number_index == customer.id_number_index,
-                                  Application.channel == "witness",
+        select(Application).where(Application.customer_id == customer.id, Application.channel == "witness",
                                   Application.status.not_in((Status.DRAFT, Status.WITHDRAWN)))
         .order_by(Application.id)))
     data = {a.id: a.step_data("witness") for a in applications}

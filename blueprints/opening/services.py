@@ -7,6 +7,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
+from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer
 from blueprints.opening import documents, scoring, workflow
 from blueprints.opening import witness as witness_rules
@@ -341,7 +342,7 @@ def _conflicts(index: str, name: str, id_type: str, application_id: int | None, 
 
     conflicts: list[Conflict] = []
     type_label = ID_TYPE_LABELS.get(IdType(id_type), id_type)
-    for customer in db.session.scalars(select(Customer).where(Customer.id_number_index == index)):
+    for customer in db.session.scalars(select(Customer).where(customer_services.with_id_number_index(index))):
         problems = _key_differences(customer.name, customer.id_type, name, id_type)
         if problems and visible(customer.branch_id):
             conflicts.append(Conflict("customer", customer.customer_no,
@@ -420,6 +421,14 @@ def _uncorrected_rejection(application: Application) -> list[str]:
         return []
     title = workflow.STEP_BY_KEY[decision.return_step].title
     return [f"请先按复核意见修改并保存“{title}”（退回原因：{decision.reason}）"]
+
+
+def link_to_customer(application: Application, customer_id: int) -> None:
+    """The approved application and its assessments now belong to the customer's record."""
+    application.customer_id = customer_id
+    for assessment in db.session.scalars(select(SuitabilityAssessment)
+                                         .where(SuitabilityAssessment.application_id == application.id)):
+        assessment.customer_id = customer_id
 
 
 def transition(application: Application, target: Status, actor: Staff | None, reason: str | None) -> None:

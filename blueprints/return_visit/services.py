@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
 
-from blueprints.accounts.models import AccountStatus, FundAccount, SecuritiesAccount
+from blueprints.accounts import services as account_services
+from blueprints.accounts.models import FundAccount
 from blueprints.auth.models import Staff
+from blueprints.customers import services as customer_services
 from blueprints.opening import choices, presenters
 from blueprints.opening import services as opening_services
 from blueprints.opening.models import Application, StatusChange
@@ -128,12 +130,13 @@ def fund_account_numbers(application_ids: list[int]) -> dict[int, str]:
 
 def queue_rows(user: Staff) -> list[dict]:
     """The queue with what the agent scans it for, read in a fixed number of queries for the whole list."""
-    rows = db.session.execute(_queue_select(user).options(selectinload(Application.steps))).all()
+    rows = db.session.execute(_queue_select(user)).all()
     numbers = fund_account_numbers([row.Application.id for row in rows])
+    profiles = customer_services.profiles_of(row.Application.customer_id for row in rows)
     limit = max_attempts()
     return [{
         "application": row.Application,
-        "mobile": (row.Application.step_data("contact") or {}).get("mobile"),
+        "mobile": getattr(profiles.get(row.Application.customer_id), "mobile", None),
         "fund_account": numbers.get(row.Application.id),
         "round_no": row.round_no,
         "attempts": row.attempts,
@@ -188,20 +191,25 @@ def fund_account_of(application: Application) -> FundAccount | None:
     return db.session.scalar(select(FundAccount).where(FundAccount.application_id == application.id))
 
 
+def contact_of(application: Application):
+    """The customer's current profile: the number the agent calls is today's, not the one typed at opening."""
+    return customer_services.profiles_of([application.customer_id]).get(application.customer_id)
+
+
 def script_facts(application: Application, firm_name: str) -> dict[str, str]:
     """What the script names and the agent checks the customer's answers against, masked for display."""
-    identity = application.step_data("identity") or {}
+    profile = contact_of(application)
     agent = application.step_data("agent") or {}
     fund_account = fund_account_of(application)
     opened = to_beijing(fund_account.opened_at) if fund_account else None
     channel = choices.CHANNELS.get(application.channel, application.channel)
     facts = {
         "firm_name": firm_name,
-        "customer_name": mask_name(application.customer_name),
-        "honorific": script.honorific(identity.get("sex")),
-        "sex": choices.SEXES.get(identity.get("sex"), "—"),
-        "id_type": ID_TYPE_LABELS.get(application.id_type, "证件"),
-        "id_last_four": script.last_four_only(application.id_number),
+        "customer_name": mask_name(profile.name if profile else application.customer_name),
+        "honorific": script.honorific(profile.sex if profile else None),
+        "sex": choices.SEXES.get(profile.sex if profile else None, "—"),
+        "id_type": ID_TYPE_LABELS.get(profile.id_type if profile else application.id_type, "证件"),
+        "id_last_four": script.last_four_only(profile.id_number if profile else application.id_number),
         "risk_class": presenters.class_label(opening_services.latest_assessment(application)) or "未评估",
         "channel": channel,
         "channel_phrase": script.CHANNEL_PHRASES.get(application.channel, f"以{channel}方式办理"),
@@ -301,11 +309,7 @@ def record_visit(application: Application, agent: Staff, outcome: str, items: li
 
 def _activate(application: Application, agent: Staff) -> None:
     opening_services.transition(application, Status.ACTIVE, agent, reason="回访通过，账户激活")
-    fund_account = fund_account_of(application)
-    fund_account.status = AccountStatus.ACTIVE
-    fund_account.activated_at = utcnow()
-    for account in db.session.scalars(select(SecuritiesAccount).where(SecuritiesAccount.fund_account_id == fund_account.id)):
-        account.status = AccountStatus.ACTIVE
+    account_services.activate(fund_account_of(application), agent, "回访通过，账户激活")
 
 
 # --- the branch manager's list --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from blueprints.accounts import services as account_services
+from blueprints.customers import services as customer_services
 from blueprints.auth.models import Branch, Staff
 from blueprints.opening import services as opening_services
 from blueprints.opening import documents, workflow
@@ -327,7 +328,10 @@ def approve(application: Application, reviewer: Staff, operator: Staff) -> Revie
     _end_claim(application)
     documents.accept_pending(application, reviewer)
     opening_services.transition(application, Status.APPROVED, reviewer, reason="复核通过")
-    account_services.open_accounts(application, reviewer)
+    customer = customer_services.enroll(application, reviewer)
+    opening_services.link_to_customer(application, customer.id)
+    agreements = application.step_data("agreements") or {}
+    account_services.open_accounts(application, customer, reviewer, agreements["bank_code"], agreements["bank_card"])
     opening_services.transition(application, Status.ACCOUNTS_OPENING, None, reason="已向中国结算、存管银行发送开户请求")
     audit.record("application.approve", "application", application.reference, actor=reviewer,
                  operator=operator.username, same_terminal=record.same_terminal)

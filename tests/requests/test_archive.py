@@ -60,15 +60,14 @@ def active_customer(app, identity=None) -> str:
     visit = login_as(app, "visitor").post(f"/return-visits/{reference}", {"outcome": "passed", "items": items})
     assert visit.status_code == 303
     with app.app_context():
-        return db.session.scalar(select(Customer.customer_no).where(Customer.name == identity["name"]))
+        return db.session.scalar(factories.customer_named(identity["name"]).with_only_columns(Customer.customer_no))
 
 
 def add_customer(app, customer_no: str, branch_code: str, name: str, id_number: str,
                  kind: str = CustomerKind.CURRENT) -> str:
     with app.app_context():
         branch = db.session.scalar(select(Branch).where(Branch.code == branch_code))
-        db.session.add(Customer(customer_no=customer_no, branch_id=branch.id, name=name, id_type="resident_id",
-                                id_number=id_number, id_number_index=crypto.blind_index(id_number), kind=kind))
+        factories.existing_customer(customer_no, branch.id, name, id_number, id_type="resident_id", kind=kind)
         db.session.commit()
     return customer_no
 

@@ -23,7 +23,7 @@ DEMO_CUSTOMER_NO = "C0101000001"
 
 def customer_of(app, name="刘晓明") -> dict:
     with app.app_context():
-        customer = db.session.scalar(select(Customer).where(Customer.name == name))
+        customer = db.session.scalar(factories.customer_named(name))
         fund = db.session.scalar(select(FundAccount).where(FundAccount.customer_id == customer.id))
         securities = db.session.scalars(select(SecuritiesAccount).where(SecuritiesAccount.customer_id == customer.id)).all()
         return {"customer_no": customer.customer_no, "unified": customer.unified_account_no,

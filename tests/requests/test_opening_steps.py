@@ -778,14 +778,10 @@ def test_same_id_number_as_an_existing_customer_with_another_name_is_refused_at_
 
 
 def test_a_conflict_that_arises_after_the_identity_step_is_still_refused_at_submit(app, clerk, clerk_id):
-    from blueprints.customers.models import Customer
-    from core import crypto
-
     reference = draft_at(clerk, clerk_id, "summary")
     with app.app_context():
         branch_id = db.session.scalar(select(Application.branch_id).where(Application.reference == reference))
-        db.session.add(Customer(customer_no="C0101999999", branch_id=branch_id, name="刘小明", id_type="resident_id",
-                                id_number=factories.CUSTOMER_ID, id_number_index=crypto.blind_index(factories.CUSTOMER_ID)))
+        factories.existing_customer("C0101999999", branch_id, "刘小明", factories.CUSTOMER_ID, id_type="resident_id")
         db.session.commit()
     summary = clerk.get(factories.step_url(reference, "summary")).get_data(as_text=True)
     assert "关键信息一致性校验未通过" in summary
@@ -808,13 +804,10 @@ def test_same_id_number_name_and_type_as_an_existing_customer_is_no_conflict(app
 
 def test_another_branchs_customer_under_another_name_is_refused_without_its_details(app, clerk, clerk_id):
     from blueprints.auth.models import Branch
-    from blueprints.customers.models import Customer
-    from core import crypto
 
     with app.app_context():
         shanghai = db.session.scalar(select(Branch.id).where(Branch.code != "0101", Branch.code != "0000"))
-        db.session.add(Customer(customer_no="C0201777777", branch_id=shanghai, name="刘小明", id_type="resident_id",
-                                id_number=factories.CUSTOMER_ID, id_number_index=crypto.blind_index(factories.CUSTOMER_ID)))
+        factories.existing_customer("C0201777777", shanghai, "刘小明", factories.CUSTOMER_ID, id_type="resident_id")
         db.session.commit()
     reference = draft_at(clerk, clerk_id, "identity")
     response = clerk.post(factories.step_url(reference, "identity"), factories.identity())

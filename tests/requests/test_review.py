@@ -573,12 +573,8 @@ def test_review_page_shows_everything_the_reviewer_checks(app):
 def test_review_page_shows_a_consistency_conflict(app):
     _clerk, reference = submit(app)
     with app.app_context():
-        from blueprints.customers.models import Customer
-        from core import crypto
-
-        db.session.add(Customer(customer_no="C0101999999", branch_id=application_row(app, reference)["branch_id"],
-                                name="刘晓敏", id_type="resident_id", id_number=factories.CUSTOMER_ID,
-                                id_number_index=crypto.blind_index(factories.CUSTOMER_ID)))
+        factories.existing_customer("C0101999999", application_row(app, reference)["branch_id"], "刘晓敏",
+                                    factories.CUSTOMER_ID)
         db.session.commit()
     body = login_as(app, "reviewer").get(f"/review/{reference}").get_data(as_text=True)
     consistency = body.split('id="review-consistency"')[1].split("</div>")[0]
@@ -650,7 +646,7 @@ def test_archive_file_shows_the_witness_record_and_its_images(app, file_store):
         reviewer = db.session.scalar(select(Staff).where(Staff.username == "reviewer"))
         services.approve(application, reviewer, reviewer)
         db.session.commit()
-        customer_no = db.session.scalar(select(Customer.customer_no).where(Customer.name == "刘晓明"))
+        customer_no = db.session.scalar(factories.customer_named("刘晓明").with_only_columns(Customer.customer_no))
     archivist = login_as(app, "archivist")
     assert archivist.post(f"/archive/customers/{customer_no}", {"purpose": "业务核查", "detail": ""}).status_code == 303
     body = archivist.get(f"/archive/customers/{customer_no}").get_data(as_text=True)

@@ -144,7 +144,7 @@ def test_the_witness_record_photo_and_signature_go_into_the_dossier(app, witness
         reviewer = db.session.scalar(select(Staff).where(Staff.username == "reviewer"))
         review.approve(application, reviewer, reviewer)
         db.session.commit()
-        customer = db.session.scalar(select(Customer).where(Customer.name == factories.identity()["name"]))
+        customer = db.session.scalar(factories.customer_named(factories.identity()["name"]))
         archivist = db.session.scalar(select(Staff).where(Staff.username == "archivist"))
         entry = archive.generate_dossier_now(customer, archivist)
         db.session.commit()

@@ -423,7 +423,7 @@ def test_the_id_scans_and_their_review_go_into_the_dossier(app, clerk):
     clerk.post(f"/opening/{reference}/documents", _upload("id_back", factories.scan_png(shade=66)))
     assert reviewer.post(f"/review/{reference}/approve").status_code == 303
     with app.app_context():
-        customer = db.session.scalar(select(Customer).where(Customer.name == factories.identity()["name"]))
+        customer = db.session.scalar(factories.customer_named(factories.identity()["name"]))
         archivist = db.session.scalar(select(Staff).where(Staff.username == "archivist"))
         entry = archive.generate_dossier_now(customer, archivist)
         db.session.commit()
