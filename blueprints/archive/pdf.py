@@ -70,13 +70,15 @@ def record_json(record: dict) -> bytes:
     ).encode()
 
 
-def record_attachment(record: dict) -> Attachment:
-    """Return the machine-readable copy of the record that the dossier embeds."""
+def record_attachment(
+    record: dict, *, name: str = "record.json", description: str = "客户记录（机器可读）"
+) -> Attachment:
+    """Return the machine-readable copy of the record that a document embeds (the dossier's by default)."""
     return Attachment(
-        name="record.json",
+        name=name,
         data=record_json(record),
         mime_type="application/json",
-        description="客户记录（机器可读）",
+        description=description,
     )
 
 
