@@ -35,7 +35,8 @@ class DepositoryBank(Protocol):
 
     def notify_key_change(self, fund_account_no: str, name: str, id_type: str, id_number: str,
                           idempotency_key: str) -> dict:
-        """Tell the bank the customer's new key information; return {"confirmed": True, "bank_reference", "simulated"}."""
+        """Tell the bank the customer's new key information;
+        return {"confirmed": True, "bank_reference", "simulated"}."""
 
     def transfer_out(self, fund_account_no: str, amount: Decimal, idempotency_key: str) -> dict:
         """Move the whole balance to the bound card (funds out before closure);

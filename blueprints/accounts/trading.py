@@ -1,5 +1,4 @@
 """The firm's centralised trading system (集中交易): positions, orders and Shanghai designated trading."""
-from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
@@ -19,7 +18,8 @@ class TradingSystem(Protocol):
 
     def position(self, fund_account_no: str) -> dict:
         """What the fund account holds and owes: {"holdings": [{"code", "name", "quantity"}], "open_orders",
-        "in_transit": Decimal, "frozen", "last_trade_on": date | None, "margin_account", "designated_sh", "simulated"}."""
+        "in_transit": Decimal, "frozen", "last_trade_on": date | None, "margin_account", "designated_sh",
+        "simulated"}."""
 
     def revoke_designation(self, fund_account_no: str, idempotency_key: str) -> dict:
         """Revoke Shanghai designated trading (撤销指定交易); return {"revoked": True, "simulated"}."""

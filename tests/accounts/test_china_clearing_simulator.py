@@ -46,10 +46,11 @@ def test_query_answers_the_unified_account_with_its_sub_accounts_and_registratio
     answer = opened()
     found = csdc.query_unified_account("resident_id", ID_NUMBER, "张三")
     assert found["unified_account_no"] == answer["unified_account_no"]
-    assert (found["name"], found["id_type"], found["status"], found["simulated"]) == ("张三", "resident_id", "normal", True)
+    assert (found["name"], found["id_type"], found["status"]) == ("张三", "resident_id", "normal")
+    assert found["simulated"] is True
     assert found["sub_accounts"] == [
-        {"market": "SH", "number": numbers(answer)["SH"], "status": "normal", "link_state": "confirmed", "firm": "ours"},
-        {"market": "SZ", "number": numbers(answer)["SZ"], "status": "normal", "link_state": "confirmed", "firm": "ours"},
+        {"market": m, "number": numbers(answer)[m], "status": "normal", "link_state": "confirmed", "firm": "ours"}
+        for m in ("SH", "SZ")
     ]
     assert (found["mobile"], found["address"], found["postcode"]) == ("13800138000", "北京市朝阳区建国路1号", "100020")
 
@@ -99,7 +100,8 @@ def test_unconfirmed_links_of_closed_dormant_or_unqualified_sub_accounts_do_not_
 def test_an_unconfirmed_link_at_another_firm_also_blocks_a_key_change(csdc, opened):
     unified_no = opened()["unified_account_no"]
     other = csdc.add_other_firm_sub_account(unified_no, "SZ")
-    db.session.execute(sim_sub_account.update().where(sim_sub_account.c.number == other).values(link_state="unconfirmed"))
+    db.session.execute(sim_sub_account.update().where(sim_sub_account.c.number == other)
+                       .values(link_state="unconfirmed"))
     db.session.commit()
     with pytest.raises(Rejected, match=f"深圳A股账户 {other}"):
         csdc.change_registration(unified_no, {"id_number": NEW_ID_NUMBER}, "chg")

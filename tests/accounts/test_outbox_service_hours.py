@@ -120,7 +120,8 @@ def test_the_simulator_takes_its_service_hours_from_the_configuration():
 
     always = build_china_clearing({"CHINA_CLEARING_SERVICE": "simulator"})
     assert always.service_hours is None
-    daytime = build_china_clearing({"CHINA_CLEARING_SERVICE": "simulator", "CHINA_CLEARING_SERVICE_HOURS": "09:30-15:00"})
+    daytime = build_china_clearing({"CHINA_CLEARING_SERVICE": "simulator",
+                                    "CHINA_CLEARING_SERVICE_HOURS": "09:30-15:00"})
     assert daytime.service_hours.spec == "09:30-15:00"
     daytime.set_service_hours(None)
     daytime.reset()
