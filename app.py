@@ -42,7 +42,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         IDENTITY_SERVICE=env.get("IDENTITY_SERVICE", "simulator"),
         IDENTITY_SERVICE_TIMEOUT=float(env.get("IDENTITY_SERVICE_TIMEOUT", "5")),
         CHINA_CLEARING_SERVICE=env.get("CHINA_CLEARING_SERVICE", "simulator"),
+        # China Clearing answers only on weekdays in these Beijing hours ("09:00-16:00"); unset: always.
+        CHINA_CLEARING_SERVICE_HOURS=env.get("CHINA_CLEARING_SERVICE_HOURS") or None,
         DEPOSITORY_BANK_SERVICE=env.get("DEPOSITORY_BANK_SERVICE", "simulator"),
+        TRADING_SERVICE=env.get("TRADING_SERVICE", "simulator"),  # the centralised trading system 集中交易
         # After this many attempts a request still pending shows on the exceptions screen as failing.
         OUTBOX_FAILING_AFTER_ATTEMPTS=int(env.get("OUTBOX_FAILING_AFTER_ATTEMPTS", "3")),
         FILE_STORE=env.get("FILE_STORE") or os.path.join(app.instance_path, "files"),
@@ -80,11 +83,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from blueprints.accounts.china_clearing import build_china_clearing
     from blueprints.accounts.depository_bank import build_depository_bank
+    from blueprints.accounts.trading import build_trading_system
     from blueprints.opening.identity_service import build_identity_service
 
     app.extensions["identity_service"] = build_identity_service(app.config)
     app.extensions["china_clearing"] = build_china_clearing(app.config)
     app.extensions["depository_bank"] = build_depository_bank(app.config)
+    app.extensions["trading"] = build_trading_system(app.config)
     _register_models()
     _register_blueprints(app)
     _register_request_hooks(app)

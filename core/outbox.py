@@ -45,6 +45,7 @@ class EventKind(enum.StrEnum):
     RESENT = "resent"        # a person corrected a refused request and sent it again
     CANCELLED = "cancelled"  # a person gave up on a refused request
     RETRY_NOW = "retry_now"  # a person brought the next attempt of a failing request forward
+    DEFERRED = "deferred"    # the other side was outside its service hours: held until it opens
 
 
 EVENT_LABELS = {
@@ -54,8 +55,28 @@ EVENT_LABELS = {
     EventKind.RESENT: "更正后重新发送",
     EventKind.CANCELLED: "撤销请求",
     EventKind.RETRY_NOW: "立即重试",
+    EventKind.DEFERRED: "未在服务时间，等待发送",
 }
 PERSON_EVENTS = frozenset({EventKind.RESENT, EventKind.CANCELLED, EventKind.RETRY_NOW})
+# Attempts that reached (or may have reached) the other side.
+ATTEMPT_EVENTS = frozenset({EventKind.FAILED, EventKind.REJECTED, EventKind.DELIVERED})
+
+
+class DeliveryState(enum.StrEnum):
+    """The four states a request to an external system shows to the people who sent it."""
+
+    NOT_SENT = "not_sent"
+    SENT = "sent"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+DELIVERY_LABELS = {
+    DeliveryState.NOT_SENT: "未发送",
+    DeliveryState.SENT: "已发送",
+    DeliveryState.SUCCEEDED: "处理成功",
+    DeliveryState.FAILED: "处理失败",
+}
 
 
 class OutboxMessage(db.Model):
@@ -92,6 +113,21 @@ class OutboxMessage(db.Model):
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[MessageStatus(self.status)]
+
+    @property
+    def delivery_state(self) -> DeliveryState:
+        """未发送 until an attempt of the current revision went out (a deferral is not one), then 已发送."""
+        status = MessageStatus(self.status)
+        if status == MessageStatus.DELIVERED:
+            return DeliveryState.SUCCEEDED
+        if status in (MessageStatus.REJECTED, MessageStatus.CANCELLED):
+            return DeliveryState.FAILED
+        sent = any(event.kind in ATTEMPT_EVENTS and event.revision == self.revision for event in self.events)
+        return DeliveryState.SENT if sent else DeliveryState.NOT_SENT
+
+    @property
+    def delivery_label(self) -> str:
+        return DELIVERY_LABELS[self.delivery_state]
 
     def latest_event(self, *kinds: str) -> "OutboxEvent | None":
         """The newest event of one of `kinds` (any kind when none is given)."""
@@ -134,6 +170,14 @@ class OutboxEvent(db.Model):
 
 class TransientError(Exception):
     """The other side is down, slow or unreachable: try again later."""
+
+
+class OutsideServiceHours(TransientError):
+    """The other side answers only in its service hours: send again when it opens, no failure counted."""
+
+    def __init__(self, message: str, next_open: datetime):
+        super().__init__(message)
+        self.next_open = next_open  # naive UTC, like every stored timestamp
 
 
 class Rejected(Exception):
@@ -199,6 +243,7 @@ class RunSummary:
     delivered: int = 0
     retried: int = 0
     rejected: int = 0
+    deferred: int = 0
 
 
 def _claim(now: datetime, limit: int) -> list[int]:
@@ -230,6 +275,10 @@ def run_once(now: datetime | None = None, limit: int = 20) -> RunSummary:
         simulated = getattr(handler_, "simulated", None)
         try:
             result = handler_.deliver(payload, key)
+        except OutsideServiceHours as error:
+            _record_deferral(message_id, key, now, error, simulated)
+            summary.deferred += 1
+            continue
         except TransientError as error:
             _record_failure(message_id, key, now, str(error), simulated)
             summary.retried += 1
@@ -286,6 +335,17 @@ def _record_failure(message_id: int, key: str, now: datetime, error: str, simula
         message.next_attempt_at = now + backoff(message.attempts)
         message.claimed_until = None
         _add_event(message, EventKind.FAILED, at=now, attempt=message.attempts, note=error[:500], simulated=simulated)
+    db.session.commit()
+
+
+def _record_deferral(message_id: int, key: str, now: datetime, error: OutsideServiceHours,
+                     simulated: bool | None) -> None:
+    """Hold the message until the other side opens; not an attempt, so neither counted nor backed off."""
+    message = db.session.get(OutboxMessage, message_id, with_for_update=True)
+    if _still_sent_as(message, key):
+        message.next_attempt_at = max(error.next_open, now)
+        message.claimed_until = None
+        _add_event(message, EventKind.DEFERRED, at=now, note=str(error)[:500], simulated=simulated)
     db.session.commit()
 
 

@@ -71,6 +71,8 @@ def clean_db(request):
         db.session.commit()
         seed_demo(password_hash=demo_hash)
         app.extensions["identity_service"].reset()
+        for simulator in ("china_clearing", "depository_bank", "trading"):
+            app.extensions[simulator].reset()  # faults, service hours and clock back to the configured ones
     yield
 
 

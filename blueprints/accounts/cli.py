@@ -17,7 +17,8 @@ def outbox_worker_command(once: bool, poll: float):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s outbox-worker %(levelname)s %(message)s")
     if once:
         summary = outbox.run_once()
-        click.echo(f"delivered {summary.delivered}, retried {summary.retried}, rejected {summary.rejected}")
+        click.echo(f"delivered {summary.delivered}, retried {summary.retried}, rejected {summary.rejected}, "
+                   f"deferred {summary.deferred}")
         return
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

@@ -241,6 +241,21 @@ def check_id_number(id_type: IdType, number: str) -> list[FieldError]:
     return _NUMBER_CHECKS[id_type](number)
 
 
+
+def eighteen_digit_form(number: str) -> str | None:
+    """The 18-digit number a first-generation 15-digit resident ID (一代身份证) was upgraded to (升位).
+
+    The century "19" goes in front of the two-digit birth year and an ISO 7064 check digit at
+    the end; None when `number` is not a valid 15-digit number.
+    """
+    number = normalize_id_number(IdType.RESIDENT_ID, number)
+    if not (len(number) == 15 and number.isascii() and number.isdigit()):
+        return None
+    body = number[:6] + "19" + number[6:]
+    upgraded = body + mod_11_2.calc_check_digit(body)
+    # The date and region checks of an 18-digit number hold for the 15 digits it came from.
+    return None if check_id_number(IdType.RESIDENT_ID, upgraded) else upgraded
+
 def _carries_birth_date(id_type: IdType, number: str) -> bool:
     if id_type in (IdType.RESIDENT_ID, IdType.HMT_RESIDENCE_PERMIT):
         return True

@@ -193,6 +193,7 @@ def _reset_simulators(app):
     yield
     app.extensions["china_clearing"].faults.reset()
     app.extensions["depository_bank"].faults.reset()
+    app.extensions["trading"].faults.reset()
 
 
 def test_the_application_says_it_is_waiting_for_china_clearing(app, auth, submitted, approve):

@@ -35,6 +35,7 @@ def _reset_simulators(app):
     yield
     app.extensions["china_clearing"].faults.reset()
     app.extensions["depository_bank"].faults.reset()
+    app.extensions["trading"].faults.reset()
 
 
 @pytest.fixture

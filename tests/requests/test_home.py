@@ -25,6 +25,7 @@ def _reset_simulators(app):
     yield
     app.extensions["china_clearing"].faults.reset()
     app.extensions["depository_bank"].faults.reset()
+    app.extensions["trading"].faults.reset()
 
 
 def submit(app, auth, username: str, token: str, seq: str, submit_it: bool = True) -> str:
