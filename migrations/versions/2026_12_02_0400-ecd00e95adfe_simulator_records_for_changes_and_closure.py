@@ -1,7 +1,7 @@
 """Simulator records for changes and closure: sub-account status and links, bank balances, trading positions
 
 Revision ID: ecd00e95adfe
-Revises: c3d4e5f6a7b8
+Revises: a9c8e7d6f5b4
 Create Date: 2026-12-02 04:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'ecd00e95adfe'
-down_revision = 'c3d4e5f6a7b8'
+down_revision = 'a9c8e7d6f5b4'
 branch_labels = None
 depends_on = None
 
