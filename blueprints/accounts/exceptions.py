@@ -69,6 +69,8 @@ FIELD_LABELS = {
     "mobile": "手机号码",
     "address": "联系地址",
     "postcode": "邮政编码",
+    "unified_account_no": "一码通账户",
+    "sub_account_numbers": "证券账户",
 }
 
 # What each topic's screen shows of the request, in this order.
@@ -91,8 +93,32 @@ def _masked(name: str, value) -> str:
         "bank_code": lambda code: BANKS.get(code, code),
         "id_type": lambda code: ID_TYPE_LABELS.get(code, code),
         "markets": lambda markets: "、".join(MARKETS.get(m, m) for m in markets),
+        "sub_account_numbers": "、".join,
     }
     return maskers.get(name, str)(value)
+
+
+# What the screen says about resending or cancelling a topic another area registered (its own words).
+HINTS: dict[str, dict[str, str]] = {}
+
+
+def register_topic(topic: str, *, system: str, title: str, shown: tuple[str, ...], resend_form,
+                   resend_hint: str, cancel_hint: str, correctable: tuple[str, ...] = ()) -> None:
+    """Let the requests of another business (closure, …) be handled on this screen like the opening's."""
+    from blueprints.accounts.forms import CORRECTION_FORMS
+
+    SYSTEM_LABELS[topic] = system
+    REQUEST_TITLES[topic] = title
+    SHOWN_FIELDS[topic] = shown
+    CORRECTABLE[topic] = correctable
+    CORRECTION_FORMS[topic] = resend_form
+    HINTS[topic] = {"resend": resend_hint, "cancel": cancel_hint}
+
+
+def business_link(message: OutboxMessage) -> dict | None:
+    """The business after opening a request belongs to ({label, url, status}), when its handler says."""
+    hook = getattr(outbox.HANDLERS[message.topic](), "business_link", None) if message.topic in outbox.HANDLERS else None
+    return hook(message) if hook else None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,13 @@ class _ResendForm(BaseForm):
         return _revision(self.revision)
 
 
+class ResendForm(_ResendForm):
+    """Send a refused request again unchanged, once the cause is removed (nothing in it may be corrected)."""
+
+    def corrections(self) -> dict:
+        return {}
+
+
 class BankCorrectionForm(_ResendForm):
     """The depository binding: the bank and the card number are what can be wrong."""
 

@@ -165,4 +165,6 @@ def _detail_page(message, resend_form=None, cancel_form=None, status: int = 200,
         polling=message.status == MessageStatus.PENDING,
         retry_due=message.status == MessageStatus.PENDING and message.next_attempt_at <= now,
         now=now,
+        business=exceptions.business_link(message),
+        hints=exceptions.HINTS.get(message.topic),
     )

@@ -23,6 +23,8 @@ OPEN_ACCOUNTS = "csdc.open_accounts"
 BIND_DEPOSITORY = "bank.bind_depository"
 MARKETS_OPENED = ("SH", "SZ")
 SYSTEM_LABELS = {OPEN_ACCOUNTS: "中国结算", BIND_DEPOSITORY: "存管银行"}
+# The opening's own topics; other businesses register theirs in SYSTEM_LABELS for the exceptions screen.
+SYSTEM_LABELS_OF_OPENING = tuple(SYSTEM_LABELS)
 
 
 def _random_digits(count: int) -> str:
@@ -98,9 +100,10 @@ def fund_account_of(application: Application) -> FundAccount | None:
 
 
 def pending_requests(application: Application) -> list[OutboxMessage]:
-    """The external requests of this application that are not yet delivered."""
+    """The opening requests of this application that are not yet delivered (a later closure's are its own)."""
     return list(db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.application_id == application.id, OutboxMessage.status != MessageStatus.DELIVERED,
+        OutboxMessage.topic.in_(SYSTEM_LABELS_OF_OPENING),
     ).order_by(OutboxMessage.id)))
 
 
