@@ -104,6 +104,8 @@ def _register_models() -> None:
     import blueprints.accounts.models  # noqa: F401
     import blueprints.accounts.services  # noqa: F401  (registers the outbox handlers)
     import blueprints.archive.models  # noqa: F401
+    import blueprints.closure.models  # noqa: F401
+    import blueprints.closure.services  # noqa: F401  (registers the closure steps' outbox handlers)
     import blueprints.auth.models  # noqa: F401
     import blueprints.reader.models  # noqa: F401
     import blueprints.return_visit.models  # noqa: F401
@@ -117,6 +119,7 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from blueprints.accounts.routes import bp as exceptions_bp
     from blueprints.archive.routes import bp as archive_bp
+    from blueprints.closure.routes import bp as closure_bp
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.reader.routes import bp as reader_bp
     from blueprints.auth.services import load_staff
@@ -137,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(archive_bp)
     app.register_blueprint(reader_bp)
     app.register_blueprint(exceptions_bp)
+    app.register_blueprint(closure_bp)
 
 
 def _unauthorized():
@@ -272,6 +276,8 @@ def _register_template_helpers(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     from blueprints.accounts.cli import outbox_worker_command
     from blueprints.auth.cli import seed_demo_command
+    from blueprints.closure.cli import accounts_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_worker_command)
+    app.cli.add_command(accounts_cli)
