@@ -182,7 +182,11 @@ def steps(reference: str):
     closure = _closure(reference)
     if not request.htmx:
         return see_other(url_for("closure.business", reference=closure.reference))
-    return _business_page(closure, block="progress")
+    response = _business_page(closure, block="progress")
+    if not services.polling(closure):
+        # Done or stopped: reload the whole page, whose customer and account facts changed with it.
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 @bp.route("/<closure_ref:reference>/review", methods=["POST"])
