@@ -15,7 +15,7 @@ from blueprints.accounts.lifecycle import LIVE, AccountStatus
 from blueprints.accounts.models import FundAccount, SecuritiesAccount
 from blueprints.accounts.services import transition_account
 from blueprints.auth.models import Staff
-from blueprints.closure.models import (CLOSURE_OPEN, STEP_LABELS, AccountClosure, AccountReactivation,
+from blueprints.closure.models import (STEP_LABELS, AccountClosure, AccountReactivation,
                                        ClosureDecision, ClosureStatus, ClosureStep, ClosureStepRecord,
                                        ReactivationStatus)
 from blueprints.customers import changes as customer_changes

@@ -1,10 +1,9 @@
 """Closure (销户): pre-check, submission, same-terminal review, the steps and their failures."""
-from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from blueprints.accounts.models import FundAccount, SecuritiesAccount
+from blueprints.accounts.models import SecuritiesAccount
 from blueprints.auth.models import Staff
 from blueprints.closure import services
 from blueprints.closure.models import AccountClosure, ClosureDecision, ClosureStatus

@@ -1,12 +1,11 @@
 """Dormancy (休眠): the marking command, and reactivation at the counter with the ID re-checked."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from blueprints.accounts.models import AccountStatusChange, FundAccount
+from blueprints.accounts.models import AccountStatusChange
 from blueprints.closure import services
-from blueprints.closure.models import AccountReactivation, ReactivationStatus
 from blueprints.customers.models import Customer, IdDocument
 from core.extensions import db
 from core.timeutil import business_today
