@@ -1,7 +1,8 @@
 """The base of every form: CSRF from Flask-WTF, and WTForms' own messages in Chinese."""
 from flask_wtf import FlaskForm
-from wtforms import Form, PasswordField, StringField
+from wtforms import Form, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.i18n import get_translations
 
 # WTForms ships Simplified Chinese translations of its built-in messages ("Not a valid
@@ -78,3 +79,10 @@ class ReviewerCredentialsForm(BaseForm):
     reviewer_password = PasswordField("复核人密码", validators=[DataRequired("请输入复核人密码"),
                                                               Length(max=128, message="复核人密码不超过128个字符")],
                                       render_kw={"autocomplete": "off"})
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as checkboxes (the form macro renders them like radios)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

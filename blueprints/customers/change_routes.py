@@ -6,16 +6,16 @@ from flask_login import current_user
 
 from blueprints.auth import services as auth_services
 from blueprints.customers import change_rules, changes, services
+from blueprints.customers.changes import display_value
 from blueprints.customers.change_rules import CHANGE_KIND_LABELS, FIELD_LABELS, ChangeKind
 from blueprints.customers.change_workflow import STATUS_LABELS, ChangeStatus
 from blueprints.customers.forms import (ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
                                         OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
 from blueprints.customers.slips import render_change_slip
-from blueprints.opening import choices
 from blueprints.opening.rules import ID_TYPE_LABELS
 from core import audit, files, masking
 from core.extensions import db
-from core.render import page, see_other
+from core.render import in_place, page, see_other
 from core.roles import Role
 from core.security import roles_required, sees_full_id
 from core.timeutil import business_today
@@ -24,29 +24,6 @@ bp = Blueprint("changes", __name__, url_prefix="/changes")
 
 VIEW_ROLES = (Role.CLERK, Role.REVIEWER, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
 MANAGER_ROLES = (Role.BRANCH_MANAGER, Role.HQ_ADMIN)
-CHOICE_LABELS = {"occupation": choices.OCCUPATIONS, "education": choices.EDUCATION,
-                 "tax_residency": choices.TAX_RESIDENCY, "id_type": {t.value: l for t, l in ID_TYPE_LABELS.items()}}
-
-
-def display_value(field: str, value, full: bool = False) -> str | None:
-    """A value as staff and the slip show it: labels for codes, masks for personal data."""
-    if value in (None, ""):
-        return None
-    if field in CHOICE_LABELS:
-        return CHOICE_LABELS[field].get(value, value)
-    if full:
-        return value
-    if field == "mobile":
-        return masking.mask_mobile(value)
-    if field == "id_number":
-        return masking.mask_id_number(value)
-    if field == "address":
-        return masking.mask_address(value)
-    if field == "tax_id":
-        return masking.mask_id_number(value)
-    return value
-
-
 def _customer(customer_no: str):
     customer = services.find_visible(current_user, customer_no)
     if customer is None:
@@ -151,6 +128,10 @@ def key(customer_no: str):
         if form.element.data == "name" and error.field not in form._fields:
             target = form.name
         target.errors = list(target.errors) + [error.message]
+    if not draft.errors:
+        for conflict in changes.key_conflicts(customer, draft.after):
+            form.id_number.errors = list(form.id_number.errors) + [conflict]
+            draft.errors.append(conflict)
     if draft.errors:
         return _key_page(customer, form, status=422, query=query)
     systems = form.systems.data or []
@@ -259,18 +240,19 @@ def detail(reference: str):
 
 
 def _detail_page(change, customer, status: int = 200, form=None, refused=None, withdraw_form=None, block=None,
-                 slip_form=None):
+                 slip_form=None, oob: bool = False):
     messages = changes.messages_of([change])[change.id]
     full = sees_full_id(current_user)
-    return page("changes/detail.html", block=block, status=status, change=change, customer=customer,
+    response = page("changes/detail.html", block=block, status=status, change=change, customer=customer,
                 rows=changes.comparison(change, change.before, change.after), messages=messages,
-                topic_labels=changes.TOPIC_LABELS, history=changes.status_history(change),
+                system_label=changes.system_label, history=changes.status_history(change),
                 names=changes.staff_names([change]), form=form or ChangeDecisionForm(formdata=None),
                 withdraw_form=withdraw_form or WithdrawChangeForm(formdata=None),
                 slip_form=slip_form or SignedSlipForm(formdata=None), refused=refused, display_value=display_value, full=full,
                 kind_label=changes.kind_label(change), status_label=changes.status_label(change),
                 systems=changes.SYSTEMS, can_host=current_user.role == Role.CLERK,
-                settled=all(m.status == "delivered" for m in messages))
+                settled=all(m.status == "delivered" for m in messages), oob=oob)
+    return in_place(response, f"#change-{block}") if block and status in (403, 409) else response
 
 
 @bp.route("/<reference>/progress")
@@ -278,7 +260,7 @@ def _detail_page(change, customer, status: int = 200, form=None, refused=None, w
 def progress(reference: str):
     """The systems' states, polled while they answer."""
     change, customer = _change(reference)
-    return _detail_page(change, customer, block="systems")
+    return _detail_page(change, customer, block="systems", oob=True)
 
 
 @bp.route("/<reference>/review", methods=["POST"])

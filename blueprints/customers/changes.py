@@ -14,7 +14,9 @@ from blueprints.customers.change_rules import ChangeKind
 from blueprints.customers.change_workflow import OPEN, STATUS_LABELS, ChangeStatus, check_transition
 from blueprints.customers.models import ChangeStatusChange, Customer, CustomerChange
 from blueprints.customers.review_rules import checker_refusal
-from core import audit, files, outbox
+from blueprints.opening import choices
+from blueprints.opening.rules import ID_TYPE_LABELS
+from core import audit, crypto, files, masking, outbox
 from core.db import release_for_external_call
 from core.extensions import db
 from core.outbox import MessageStatus, OutboxMessage, TransientError
@@ -47,6 +49,29 @@ class ChangeRefused(Exception):
 
 
 # --- reading ------------------------------------------------------------------------------------
+
+CHOICE_LABELS = {"occupation": choices.OCCUPATIONS, "education": choices.EDUCATION,
+                 "tax_residency": choices.TAX_RESIDENCY, "id_type": {t.value: l for t, l in ID_TYPE_LABELS.items()}}
+
+
+def display_value(field: str, value, full: bool = False) -> str | None:
+    """A value as staff and the slip show it: labels for codes, masks for personal data."""
+    if value in (None, ""):
+        return None
+    if field in CHOICE_LABELS:
+        return CHOICE_LABELS[field].get(value, value)
+    if full:
+        return value
+    if field == "mobile":
+        return masking.mask_mobile(value)
+    if field == "id_number":
+        return masking.mask_id_number(value)
+    if field == "address":
+        return masking.mask_address(value)
+    if field == "tax_id":
+        return masking.mask_id_number(value)
+    return value
+
 
 def open_change_count(customer_id: int) -> int:
     """How many of the customer's change businesses are not finished (closure waits for them)."""
@@ -106,6 +131,12 @@ def messages_of(changes: list[CustomerChange]) -> dict[int, list[OutboxMessage]]
     for message in db.session.scalars(select(OutboxMessage).where(or_(*conditions)).order_by(OutboxMessage.id)):
         result[by_reference[message.idempotency_key.split(":")[1]]].append(message)
     return result
+
+
+def system_label(message: OutboxMessage) -> str:
+    """Which system a change request went to, as the clerk names it."""
+    scope = message.payload.get("scope")
+    return SYSTEMS.get(scope) if scope else TOPIC_LABELS.get(message.topic, message.topic)
 
 
 def depository_out_of_sync(customer_id: int) -> bool:
@@ -211,6 +242,9 @@ def submit(customer: Customer, *, kind: ChangeKind, after: dict, systems: list[s
         raise ChangeRefused("没有任何修改，无需提交")
     if kind in KEY_KINDS and query is not None and query.blocking:
         raise ChangeRefused(query.message, field="systems", status=409)
+    if kind in KEY_KINDS:
+        for conflict in key_conflicts(customer, after):
+            raise ChangeRefused(conflict, field="id_number", status=409)
     change = CustomerChange(
         reference=_new_reference(), client_token=client_token, customer_id=customer.id,
         branch_id=actor.branch_id, kind=kind, status=ChangeStatus.SUBMITTED, base_version=base_version,
@@ -279,6 +313,17 @@ def prepare_key_change(customer: Customer, element: str, *, name: str | None, id
                                sex=sex or "M", birth_date=birth or today, valid_from=valid_from, valid_to=valid_to)
         errors.extend(rules.check_id_document(doc, today, require_ethnicity=False))
     return KeyChangeDraft(kind if not errors else None, after, errors)
+
+
+def key_conflicts(customer: Customer, after: dict) -> list[str]:
+    """第九条 again after a key change: the new key information may not belong to another customer of the firm."""
+    from blueprints.customers.models import CustomerProfile
+
+    others = db.session.scalars(services.current_profiles().where(
+        CustomerProfile.id_number_index == crypto.blind_index(after["id_number"]),
+        CustomerProfile.customer_id != customer.id)).all()
+    return [f"该证件号码已属于另一位客户（客户号 {db.session.get(Customer, other.customer_id).customer_no}），"
+            "不能变更为该号码；如系同一人，须先核实并合并客户档案" for other in others]
 
 
 def verify_identity(after: dict) -> dict:
@@ -538,7 +583,7 @@ def slip_context(change: CustomerChange, customer: Customer, mask) -> dict:
                      "after": mask["value"](row.field, row.after)}
                     for row in comparison(change, change.before, change.after)]
         or [{"label": "确认关联关系的证券账户", "before": "未确认", "after": "、".join(change.after.get("confirm", []))}],
-        "systems": [{"label": TOPIC_LABELS.get(m.topic, m.topic), "state": m.delivery_label} for m in messages],
+        "systems": [{"label": system_label(m), "state": m.delivery_label} for m in messages],
         "clerk_name": names.get(change.created_by_id, ""), "reviewer_name": names.get(change.reviewer_id, ""),
         "simulated": any(m.result and m.result.get("simulated") for m in messages) or any(
             current_app.extensions[name].simulated for name in ("china_clearing", "depository_bank", "trading")),

@@ -1,9 +1,8 @@
 """Forms of the change businesses: ordinary and key information, link confirmation, review, slips, queries."""
-from core.forms import BaseForm, QueryForm, ReviewerCredentialsForm
-from wtforms import BooleanField, DateField, FileField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from core.forms import BaseForm, MultiCheckboxField, QueryForm, ReviewerCredentialsForm
+from wtforms import BooleanField, DateField, FileField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.customers.change_rules import CHANGE_KIND_LABELS, ChangeKind
 from blueprints.customers.changes import SYSTEMS
@@ -11,11 +10,6 @@ from blueprints.opening import rules
 from blueprints.opening.forms import DATE_FORMAT_MESSAGE, REQUIRED, ContactForm
 
 REASON_MAX = 500
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _system_choices() -> list[SelectChoice]:

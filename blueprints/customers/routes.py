@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from blueprints.accounts.models import BINDING_STATUS_LABELS
 from blueprints.customers import changes, services
-from blueprints.customers.change_routes import display_value
+from blueprints.customers.changes import display_value
 from blueprints.customers.change_rules import CHANGE_KIND_LABELS
 from blueprints.customers.change_workflow import STATUS_LABELS as CHANGE_STATUS_LABELS
 from blueprints.customers.models import KIND_LABELS
@@ -56,6 +56,6 @@ def _change_history(customer) -> dict:
             "change_names": changes.staff_names(history),
             "change_rows": {c.id: changes.comparison(c, c.before, c.after) for c in history},
             "change_kind_labels": CHANGE_KIND_LABELS, "change_status_labels": CHANGE_STATUS_LABELS,
-            "topic_labels": changes.TOPIC_LABELS, "display_value": display_value,
+            "system_label": changes.system_label, "display_value": display_value,
             "depository_out_of_sync": changes.depository_out_of_sync(customer.id),
             "open_change": changes.open_change(customer.id)}

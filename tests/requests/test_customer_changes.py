@@ -384,3 +384,22 @@ def test_every_change_step_is_recorded_in_its_history(app, auth, customer_no):
         moves = db.session.scalars(select(ChangeStatusChange.to_status).where(ChangeStatusChange.change_id == change_id)
                                    .order_by(ChangeStatusChange.id)).all()
     assert moves == ["submitted", "applied"]
+
+
+def test_the_dossier_keeps_every_change_with_its_comparison(app, auth, customer_no):
+    from blueprints.archive import services as archive_services
+
+    reference = _submit_ordinary(auth, customer_no, mobile=NEW_MOBILE)
+    _review(auth, reference)
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.customer_no == customer_no))
+        record = archive_services.dossier_record(customer)
+        assert [p["version"] for p in record["profile_versions"]] == [2, 1]
+        assert record["profile_versions"][0]["mobile"] == NEW_MOBILE
+        change = record["changes"][0]
+        assert change["reference"] == reference and change["reviewer"] == "李复核"
+        assert {"field": "mobile", "label": "手机号码", "before": "13812348000", "after": NEW_MOBILE} in change["fields"]
+        from blueprints.archive import dossier
+
+        section = next(s for s in dossier.build_sections(record, []) if s["key"] == "changes")
+        assert "手机号码：138****8000 → 139****5678" in section["tables"][0]["rows"][0][1]
