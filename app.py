@@ -8,7 +8,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from core import crypto
-from core.db import configure_engine, sqlite_url_for
+from core.db import configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.security import PUBLIC_ENDPOINTS
 from core.timeutil import utcnow
@@ -72,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     crypto.configure(app.config["DATA_KEY"])
 
     db.init_app(app)
+    track_writes()
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     csrf.init_app(app)
     htmx.init_app(app)
@@ -124,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.reader.routes import bp as reader_bp
     from blueprints.auth.services import load_staff
     from blueprints.home.routes import bp as home_bp
+    from blueprints.customers.change_routes import bp as changes_bp
     from blueprints.customers.routes import bp as customers_bp
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.return_visit.routes import bp as return_visit_bp
@@ -137,6 +139,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(review_bp)
     app.register_blueprint(return_visit_bp)
     app.register_blueprint(customers_bp)
+    app.register_blueprint(changes_bp)
     app.register_blueprint(archive_bp)
     app.register_blueprint(reader_bp)
     app.register_blueprint(exceptions_bp)

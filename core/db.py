@@ -1,6 +1,7 @@
 """Database engine tuning: SQLite in WAL mode with immediate write transactions."""
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
@@ -30,3 +31,34 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
 def sqlite_url_for(instance_path: str) -> str:
     """Return the default SQLite URL, a file under the instance folder."""
     return f"sqlite:///{instance_path}/kyc.sqlite3"
+
+
+def _wrote(session, _context):
+    session.info["wrote"] = True
+
+
+def _ended(session, transaction):
+    if transaction.parent is None:
+        session.info.pop("wrote", None)
+
+
+def track_writes() -> None:
+    """Mark a session that has flushed anything in its current transaction (see release_for_external_call)."""
+    if not event.contains(Session, "after_flush", _wrote):
+        event.listen(Session, "after_flush", _wrote)
+        event.listen(Session, "after_transaction_end", _ended)
+
+
+def release_for_external_call(session) -> None:
+    """End the request's read-only transaction before a call to an external system.
+
+    On SQLite every transaction takes the write lock up front (BEGIN IMMEDIATE), and the built-in
+    simulators keep their records in the same file, as the remote side commits on its own: a
+    request that still held its transaction would wait on itself. Nothing is lost by ending it,
+    which is checked: a request that already wrote must make its external call first.
+    """
+    session = session() if callable(session) else session  # the request's session behind a scoped_session
+    if session.new or session.dirty or session.deleted or session.info.get("wrote"):
+        raise RuntimeError("call external systems before writing in the request")
+    if session.in_transaction():
+        session.rollback()

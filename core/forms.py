@@ -1,6 +1,8 @@
 """The base of every form: CSRF from Flask-WTF, and WTForms' own messages in Chinese."""
 from flask_wtf import FlaskForm
-from wtforms import Form
+from wtforms import Form, PasswordField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.i18n import get_translations
 
 # WTForms ships Simplified Chinese translations of its built-in messages ("Not a valid
@@ -65,3 +67,22 @@ class QueryForm(Form):
 
     class Meta(ChineseMeta):
         pass
+
+
+class ReviewerCredentialsForm(BaseForm):
+    """A reviewer's own name and password typed on the maker's screen (同机复核); not a login."""
+
+    # Named apart from the login form's fields so the browser does not offer the clerk's saved login.
+    reviewer_username = StringField("复核人用户名", validators=[DataRequired("请输入复核人用户名"),
+                                                               Length(max=32, message="复核人用户名不超过32个字符")],
+                                    render_kw={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"})
+    reviewer_password = PasswordField("复核人密码", validators=[DataRequired("请输入复核人密码"),
+                                                              Length(max=128, message="复核人密码不超过128个字符")],
+                                      render_kw={"autocomplete": "off"})
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as checkboxes (the form macro renders them like radios)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

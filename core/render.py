@@ -35,3 +35,11 @@ def see_other(location: str):
         response.headers["HX-Redirect"] = location
         return response
     return redirect(location, code=303)
+
+
+def in_place(response, selector: str):
+    """Make htmx swap an error answer (403, 409) where the form was, not into the flash area."""
+    if request.htmx:
+        response.headers["HX-Retarget"] = selector
+        response.headers["HX-Reswap"] = "outerHTML"
+    return response

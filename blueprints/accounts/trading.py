@@ -24,6 +24,10 @@ class TradingSystem(Protocol):
     def revoke_designation(self, fund_account_no: str, idempotency_key: str) -> dict:
         """Revoke Shanghai designated trading (撤销指定交易); return {"revoked": True, "simulated"}."""
 
+    def update_records(self, fund_account_no: str, scope: str, changes: dict, idempotency_key: str) -> dict:
+        """Update the customer's shareholder (scope "shareholder") or fund-account ("funds") records;
+        return {"updated": [field names], "scope", "simulated"}."""
+
 
 sim_trading_position = Table(
     "sim_trading_position", db.metadata,
@@ -88,6 +92,17 @@ class SimulatedTradingSystem:
                              .where(sim_trading_position.c.fund_account_no == fund_account_no)
                              .values(designated_sh=False))
             response = {"revoked": True, "simulated": True}
+            conn.execute(insert(sim_trading_request).values(idempotency_key=idempotency_key, response=response))
+            return response
+
+    def update_records(self, fund_account_no: str, scope: str, changes: dict, idempotency_key: str) -> dict:
+        self.faults.before_call()
+        with db.engine.begin() as conn:
+            earlier = conn.execute(select(sim_trading_request.c.response)
+                                   .where(sim_trading_request.c.idempotency_key == idempotency_key)).scalar()
+            if earlier is not None:
+                return earlier
+            response = {"updated": sorted(changes), "scope": scope, "simulated": True}
             conn.execute(insert(sim_trading_request).values(idempotency_key=idempotency_key, response=response))
             return response
 

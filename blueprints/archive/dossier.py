@@ -3,6 +3,7 @@ from blueprints.opening import choices, scoring
 from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.opening.workflow import STATUS_LABELS
 from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS
+from blueprints.customers.changes import display_value
 from core import masking
 
 SECTION_TITLES = {
@@ -17,6 +18,7 @@ SECTION_TITLES = {
     "history": "业务流水",
     "documents": "证件影像复核记录",
     "scans": "影像资料",
+    "changes": "客户资料变更记录",
 }
 
 
@@ -113,6 +115,17 @@ def build_sections(record: dict, scans: list[dict]) -> list[dict]:
                                      "widths": ["20%", "17%", "17%", "14%", "32%"],
                                      "rows": [[h["at"], _label(STATUS_LABELS, h["from"]), _label(STATUS_LABELS, h["to"]),
                                                h["actor"], h["reason"] or "—"] for h in application["history"]]}]})
+    if record.get("changes"):
+        sections.append({"key": "changes", "title": SECTION_TITLES["changes"],
+                         "tables": [{"headers": ["业务", "修改内容（修改前 → 修改后）", "经办 / 复核", "同步系统", "状态"],
+                                     "widths": ["18%", "34%", "16%", "20%", "12%"],
+                                     "rows": [[f"{c['reference']} {c['kind_label']} {c['submitted_at'] or ''}",
+                                               "；".join(f"{f['label']}：{display_value(f['field'], f['before']) or '（空）'} → "
+                                                        f"{display_value(f['field'], f['after']) or '（空）'}" for f in c["fields"])
+                                               or ("确认关联关系 " + "、".join(c["confirmed_links"] or [])),
+                                               f"{c['clerk'] or '—'} / {c['reviewer'] or '—'}",
+                                               "；".join(f"{s['label']} {s['state']}" for s in c["systems"]) or "—",
+                                               c["status_label"]] for c in record["changes"]]}]})
     if record["accounts"]:
         sections.append({"key": "accounts", "title": SECTION_TITLES["accounts"],
                          "tables": [{"headers": ["账户", "号码", "状态", "说明"], "widths": ["22%", "26%", "14%", "38%"],

@@ -25,6 +25,7 @@ from blueprints.archive.models import (
     ScanType,
 )
 from blueprints.auth.models import Branch, Staff
+from blueprints.customers import changes
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind, CustomerProfile, IdDocument
 from blueprints.opening import documents, scoring
@@ -177,6 +178,23 @@ def _profile_record(profile: CustomerProfile, staff_names: dict) -> dict:
     return record
 
 
+def _changes_record(customer: Customer, staff_names: dict) -> list[dict]:
+    """Every change business with its comparison, people and the systems' answers (full values: the archival record)."""
+    history = list(reversed(changes.history(customer)))
+    messages = changes.messages_of(history)
+    return [{
+        "reference": c.reference, "kind": c.kind, "kind_label": changes.kind_label(c), "status": c.status,
+        "status_label": changes.status_label(c), "submitted_at": _bj(c.submitted_at), "decided_at": _bj(c.decided_at),
+        "clerk": staff_names.get(c.created_by_id), "reviewer": staff_names.get(c.reviewer_id),
+        "fields": [{"field": row.field, "label": row.label, "before": row.before, "after": row.after}
+                   for row in changes.comparison(c, c.before, c.after)],
+        "confirmed_links": c.after.get("confirm") if c.kind == "link_confirmation" else None,
+        "systems": [{"label": changes.system_label(m), "state": m.delivery_label} for m in messages[c.id]],
+        "applied_version": c.applied_version, "slip_sha256": c.slip_sha256, "signed_slip_sha256": c.signed_slip_sha256,
+        "certificate_sha256": c.certificate_sha256,
+    } for c in history]
+
+
 def _id_document_record(document: IdDocument) -> dict:
     record = {field: getattr(document, field) for field in customer_services.ID_DOCUMENT_FIELDS}
     for field in ("birth_date", "valid_from", "valid_to"):
@@ -199,6 +217,7 @@ def dossier_record(customer: Customer) -> dict:
                            "closed_at": _bj(customer.closed_at)},
               "profile_versions": [_profile_record(p, staff_names) for p in customer_services.profile_versions(customer)],
               "id_documents": [_id_document_record(d) for d in customer_services.id_documents(customer)],
+              "changes": _changes_record(customer, staff_names),
               "applications": [], "accounts": []}
     for application in applications:
         verification = opening_services.latest_verification(application)

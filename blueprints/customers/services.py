@@ -267,3 +267,10 @@ def staff_names_of(customer: Customer) -> dict[int, str]:
     if not ids:
         return {}
     return dict(db.session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))).all())
+
+
+def customers_by_id(ids) -> dict[int, Customer]:
+    ids = set(ids)
+    if not ids:
+        return {}
+    return {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))}

@@ -1,10 +1,9 @@
 """Forms of the return-visit (回访) screens; the rules live in services.record_visit."""
-from core.forms import BaseForm
+from core.forms import BaseForm, MultiCheckboxField
 from flask_wtf.file import FileField
-from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
+from wtforms import HiddenField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS
 
@@ -13,11 +12,8 @@ REASON_MAX = 500
 RECORDING_TYPES = frozenset({"audio/mpeg", "audio/wav", "audio/mp4", "audio/amr"})
 
 
-class CheckItemsField(SelectMultipleField):
+class CheckItemsField(MultiCheckboxField):
     """The 第十一条 items as checkboxes, one per item."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class ReturnVisitForm(BaseForm):

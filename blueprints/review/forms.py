@@ -1,5 +1,5 @@
 """Forms of the review screens: queue filters, the decision forms and same-terminal review (同机复核)."""
-from core.forms import BaseForm, QueryForm
+from core.forms import BaseForm, QueryForm, ReviewerCredentialsForm
 from wtforms import DateField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
@@ -103,14 +103,9 @@ class RejectForm(BaseForm):
             raise ValidationError(STEP_REQUIRED)
 
 
-class SameTerminalForm(BaseForm):
+class SameTerminalForm(ReviewerCredentialsForm):
     """A reviewer's own credentials and decision, entered on the clerk's screen (同机复核)."""
 
-    # Named apart from the login form's fields so the browser does not offer the clerk's saved login.
-    reviewer_username = StringField("复核人用户名", validators=[DataRequired("请输入复核人用户名"), Length(max=32, message="复核人用户名不超过32个字符")],
-                                    render_kw={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"})
-    reviewer_password = PasswordField("复核人密码", validators=[DataRequired("请输入复核人密码"), Length(max=128, message="复核人密码不超过128个字符")],
-                                      render_kw={"autocomplete": "off"})
     decision = RadioField("复核结论", choices=DECISION_CHOICES, validators=[InputRequired("请选择复核结论")])
     reason = TextAreaField("退回原因（退回时必填）", validators=[Length(max=REASON_MAX, message=f"退回原因不超过{REASON_MAX}字")],
                            render_kw={"rows": 3})

@@ -12,7 +12,7 @@ from blueprints.opening import presenters
 from blueprints.review import services
 from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
 from core import audit, files
-from core.render import page, see_other
+from core.render import in_place, page, see_other
 from core.roles import Role
 from core.security import roles_required
 from core.timeutil import to_beijing
@@ -47,14 +47,6 @@ def _refusal_status(application, reviewer) -> int:
     return 409 if claim is not None and reason == services.held_message(claim) else 403
 
 
-def _in_place(response, selector: str):
-    """Make htmx swap an error answer where the form was, not into the flash area."""
-    if request.htmx:
-        response.headers["HX-Retarget"] = selector
-        response.headers["HX-Reswap"] = "outerHTML"
-    return response
-
-
 @bp.route("/")
 @roles_required(Role.REVIEWER)
 def queue():
@@ -63,7 +55,7 @@ def queue():
     filters = QueueFilterForm(request.args, branches=services.filter_branches(reviewer))
     if not filters.validate():
         response = page("review/queue.html", block="queue_filters", status=422, filters=filters, inbox=None)
-        return _in_place(response, "#queue-filters")
+        return in_place(response, "#queue-filters")
     inbox = services.inbox(reviewer, filters.filters(), page=request.args.get("page", 1, type=int))
     # The list shows masked names only; the read is still recorded, with what was asked for.
     audit.record("review.inbox", "application", None, page=inbox.page, shown=len(inbox.rows),
@@ -301,7 +293,7 @@ def _render_review(application, status: int = 200, refused: str | None = None, r
         decision_labels=DECISION_LABELS, step_label=_step_label(application),
         **(extra or _documents_context(application)),
     )
-    return _in_place(response, "#decision") if status in (403, 409) else response
+    return in_place(response, "#decision") if status in (403, 409) else response
 
 
 def _render_same_terminal(application, form=None, status: int = 200, refused: str | None = None):
@@ -317,7 +309,7 @@ def _render_same_terminal(application, form=None, status: int = 200, refused: st
         decision=services.latest_decision(application), can_edit=opening_services.can_edit(current_user, application),
         decision_labels=DECISION_LABELS, step_label=_step_label(application),
     )
-    return _in_place(response, "#same-terminal-panel") if status in (403, 409) else response
+    return in_place(response, "#same-terminal-panel") if status in (403, 409) else response
 
 
 @bp.route("/<reference>/documents/<int:document_id>/file")

@@ -1,0 +1,426 @@
+"""Change businesses at the counter: entry with the 修改对比, same-terminal review, slips, refusals, queries."""
+import secrets
+
+from flask import Blueprint, abort, current_app, flash, make_response, request, send_file, url_for
+from flask_login import current_user
+
+from blueprints.auth import services as auth_services
+from blueprints.customers import change_rules, changes, services
+from blueprints.customers.changes import display_value
+from blueprints.customers.change_rules import CHANGE_KIND_LABELS, FIELD_LABELS, ChangeKind
+from blueprints.customers.change_workflow import STATUS_LABELS, ChangeStatus
+from blueprints.customers.forms import (ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
+                                        OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
+from blueprints.customers.slips import render_change_slip
+from blueprints.opening.rules import ID_TYPE_LABELS
+from core import audit, files, masking
+from core.extensions import db
+from core.render import in_place, page, see_other
+from core.roles import Role
+from core.security import roles_required, sees_full_id
+from core.timeutil import business_today
+
+bp = Blueprint("changes", __name__, url_prefix="/changes")
+
+VIEW_ROLES = (Role.CLERK, Role.REVIEWER, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+MANAGER_ROLES = (Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+def _customer(customer_no: str):
+    customer = services.find_visible(current_user, customer_no)
+    if customer is None:
+        abort(404)
+    return customer
+
+
+def _change(reference: str, for_update: bool = False):
+    change = changes.find(reference, for_update=for_update)
+    if change is None:
+        abort(404)
+    customer = db.session.get(services.Customer, change.customer_id)
+    if not current_user.sees_all_branches and change.branch_id != current_user.branch_id \
+            and customer.branch_id != current_user.branch_id:
+        abort(404)
+    return change, customer
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+# --- ordinary information -------------------------------------------------------------------------
+
+@bp.route("/new/<customer_no>/ordinary", methods=["GET", "POST"])
+@roles_required(Role.CLERK)
+def ordinary(customer_no: str):
+    """Enter an ordinary change (普通资料变更); the post shows the 修改对比 first, then submits."""
+    customer = _customer(customer_no)
+    if request.method == "GET":
+        audit.record("customer.view", "customer", customer.customer_no, purpose="change_entry")
+        values = changes.current_values(customer)
+        form = OrdinaryChangeForm(formdata=None, data={**values, "client_token": _new_token(),
+                                                       "base_version": customer.profile_version,
+                                                       "systems": ["csdc", "shareholder", "funds"]})
+        return _ordinary_page(customer, form)
+    form = OrdinaryChangeForm()
+    if request.form.get("edit"):
+        form.confirmed.data = ""
+        return _ordinary_page(customer, form)
+    if not form.validate():
+        form.confirmed.data = ""
+        return _ordinary_page(customer, form, status=422)
+    before = changes.current_values(customer)
+    after = {**before, **form.to_data()}
+    rows = changes.comparison(ChangeKind.ORDINARY, before, after)
+    query = changes.query_unified_account(customer) if "csdc" in (form.systems.data or []) else None
+    if query is not None and not query.available and customer.unified_account_no:
+        # China Clearing is closed now: the request waits in the outbox (未发送) for its service hours.
+        query = changes.UnifiedAccountQuery(available=True, found=True, unified_account_no=customer.unified_account_no,
+                                            simulated=query.simulated,
+                                            message=f"{query.message}；变更将在中国结算服务时间内自动报送（当前显示“未发送”）")
+    if not rows:
+        form.mobile.errors = list(form.mobile.errors) + ["没有任何修改，无需提交"]
+        return _ordinary_page(customer, form, status=422)
+    if not form.confirming:
+        form.confirmed.data = "1"
+        return _ordinary_page(customer, form, rows=rows, query=query)
+    try:
+        change = changes.submit(customer, kind=ChangeKind.ORDINARY, after=after, systems=form.systems.data or [],
+                                actor=current_user, client_token=form.client_token.data or _new_token(),
+                                base_version=form.base_version_number(), query=query)
+    except changes.ChangeRefused as refused:
+        form.confirmed.data = ""
+        return _ordinary_page(customer, form, status=refused.status, refused=str(refused))
+    return see_other(url_for("changes.detail", reference=change.reference))
+
+
+def _ordinary_page(customer, form, status: int = 200, rows=None, query=None, refused=None):
+    return page("changes/ordinary.html", status=status, customer=customer, form=form, rows=rows, query=query,
+                refused=refused, display_value=display_value, pending=changes.open_change(customer.id),
+                system_labels=changes.SYSTEMS, full=False)
+
+
+# --- key information ------------------------------------------------------------------------------
+
+@bp.route("/new/<customer_no>/key", methods=["GET", "POST"])
+@roles_required(Role.CLERK)
+def key(customer_no: str):
+    """Enter a key-information change (关键信息变更), re-verifying identity (第十二条)."""
+    customer = _customer(customer_no)
+    # China Clearing first, before this request writes anything (see core.db.release_for_external_call).
+    query = changes.query_unified_account(customer)
+    if request.method == "GET":
+        audit.record("customer.view", "customer", customer.customer_no, purpose="change_entry")
+        form = KeyChangeForm(formdata=None, data={"client_token": _new_token(), "base_version": customer.profile_version,
+                                                  "id_type": customer.id_type})
+        return _key_page(customer, form, query=query)
+    form = KeyChangeForm()
+    if request.form.get("edit"):
+        form.confirmed.data = ""
+        return _key_page(customer, form, query=query, certificate=_kept_certificate(request.form.get("certificate_sha256", "")))
+    if not form.validate():
+        form.confirmed.data = ""
+        return _key_page(customer, form, status=422, query=query)
+    draft = changes.prepare_key_change(
+        customer, form.element.data, name=form.name.data, id_type=form.id_type.data, id_number=form.id_number.data,
+        valid_from=form.valid_from.data, valid_to=None if form.valid_long_term.data else form.valid_to.data,
+        today=business_today())
+    for error in draft.errors:
+        target = getattr(form, error.field, None) if error.field in form._fields else form.id_number
+        if form.element.data == "name" and error.field not in form._fields:
+            target = form.name
+        target.errors = list(target.errors) + [error.message]
+    if not draft.errors:
+        for conflict in changes.key_conflicts(customer, draft.after):
+            form.id_number.errors = list(form.id_number.errors) + [conflict]
+            draft.errors.append(conflict)
+    if draft.errors:
+        return _key_page(customer, form, status=422, query=query)
+    systems = form.systems.data or []
+    if "csdc" in systems and not query.available:
+        form.systems.errors = list(form.systems.errors) + [
+            f"{query.message}。关键信息变更须先查询一码通关联关系，请在中国结算服务时间内办理"]
+        return _key_page(customer, form, status=409, query=query)
+    if query.found and query.blocking:
+        form.systems.errors = list(form.systems.errors) + [query.message]
+        return _key_page(customer, form, status=409, query=query)
+    certificate = None
+    upload = request.files.get(form.certificate.name)
+    needs_certificate = form.element.data in ("name", "id_number")
+    if upload and upload.filename:
+        try:
+            certificate = files.store(upload.read(), changes.CERTIFICATE_TYPES, current_app.config["MAX_SCAN_BYTES"])
+        except files.FileRejected as error:
+            form.certificate.errors = list(form.certificate.errors) + [str(error)]
+            return _key_page(customer, form, status=422, query=query)
+        form.certificate_sha256 = certificate.sha256
+    elif request.form.get("certificate_sha256") and needs_certificate:
+        certificate = _kept_certificate(request.form["certificate_sha256"])
+    if needs_certificate and certificate is None:
+        form.certificate.errors = list(form.certificate.errors) + ["请上传公安机关出具的变更证明扫描件"]
+        return _key_page(customer, form, status=422, query=query)
+    rows = changes.comparison(draft.kind, changes.current_values(customer), draft.after)
+    if not form.confirming:
+        form.confirmed.data = "1"
+        return _key_page(customer, form, rows=rows, query=query, draft=draft, certificate=certificate)
+    verification = changes.verify_identity(draft.after)
+    if verification["result"] not in ("match", "not_applicable"):
+        form.confirmed.data = ""
+        field = form.name if form.element.data == "name" else form.id_number
+        field.errors = list(field.errors) + [f"公民身份信息核查未通过：{verification['message']}"]
+        return _key_page(customer, form, status=422, query=query, certificate=certificate)
+    try:
+        change = changes.submit(customer, kind=draft.kind, after=draft.after, systems=systems, actor=current_user,
+                                client_token=form.client_token.data or _new_token(),
+                                base_version=form.base_version_number(), query=query, verification=verification,
+                                certificate=certificate)
+    except changes.ChangeRefused as refused:
+        form.confirmed.data = ""
+        return _key_page(customer, form, status=refused.status, refused=str(refused), query=query, certificate=certificate)
+    return see_other(url_for("changes.detail", reference=change.reference))
+
+
+def _kept_certificate(sha256: str):
+    """A certificate uploaded with the preview post, found again by its digest in the store."""
+    import os
+
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256) or not os.path.exists(files.path_for(sha256)):
+        return None
+    with open(files.path_for(sha256), "rb") as handle:
+        data = handle.read()
+    return files.StoredFile(sha256, len(data), files.sniff(data))
+
+
+def _key_page(customer, form, status: int = 200, rows=None, query=None, draft=None, refused=None, certificate=None):
+    document = services.current_id_document(customer.id)
+    return page("changes/key.html", status=status, customer=customer, form=form, rows=rows, query=query,
+                refused=refused, display_value=display_value, document=document, certificate=certificate,
+                pending=changes.open_change(customer.id), id_type_labels=ID_TYPE_LABELS,
+                system_labels=changes.SYSTEMS, full=sees_full_id(current_user))
+
+
+# --- relationship confirmation ----------------------------------------------------------------------
+
+@bp.route("/new/<customer_no>/links", methods=["GET", "POST"])
+@roles_required(Role.CLERK)
+def links(customer_no: str):
+    """Confirm unconfirmed links between the 一码通 and sub-accounts (关联关系确认), a reviewed business."""
+    customer = _customer(customer_no)
+    query = changes.query_unified_account(customer)
+    form = LinkConfirmationForm() if request.method == "POST" else LinkConfirmationForm(
+        formdata=None, data={"client_token": _new_token(), "base_version": customer.profile_version})
+    form.confirm.choices = [(sub["number"], change_rules.accounts_named([sub])) for sub in query.blocking]
+    if request.method == "GET" or not query.available or not query.blocking:
+        return _links_page(customer, form, query)
+    if not form.validate():
+        return _links_page(customer, form, query, status=422)
+    try:
+        change = changes.submit(customer, kind=ChangeKind.LINK_CONFIRMATION, after={"confirm": form.confirm.data},
+                                systems=["csdc"], actor=current_user, client_token=form.client_token.data or _new_token(),
+                                base_version=form.base_version_number(), query=query)
+    except changes.ChangeRefused as refused:
+        return _links_page(customer, form, query, status=refused.status, refused=str(refused))
+    return see_other(url_for("changes.detail", reference=change.reference))
+
+
+def _links_page(customer, form, query, status: int = 200, refused=None):
+    from blueprints.accounts.markets import MARKETS
+
+    return page("changes/links.html", status=status, customer=customer, form=form, query=query, refused=refused,
+                markets=MARKETS, pending=changes.open_change(customer.id))
+
+
+# --- one change -----------------------------------------------------------------------------------
+
+@bp.route("/<reference>")
+@roles_required(*VIEW_ROLES)
+def detail(reference: str):
+    """Show one change: the comparison, its state, the systems' answers and the same-terminal panel."""
+    change, customer = _change(reference)
+    audit.record("customer_change.view", "customer_change", change.reference)
+    return _detail_page(change, customer)
+
+
+def _detail_page(change, customer, status: int = 200, form=None, refused=None, withdraw_form=None, block=None,
+                 slip_form=None, oob: bool = False):
+    messages = changes.messages_of([change])[change.id]
+    full = sees_full_id(current_user)
+    response = page("changes/detail.html", block=block, status=status, change=change, customer=customer,
+                rows=changes.comparison(change, change.before, change.after), messages=messages,
+                system_label=changes.system_label, history=changes.status_history(change),
+                names=changes.staff_names([change]), form=form or ChangeDecisionForm(formdata=None),
+                withdraw_form=withdraw_form or WithdrawChangeForm(formdata=None),
+                slip_form=slip_form or SignedSlipForm(formdata=None), refused=refused, display_value=display_value, full=full,
+                kind_label=changes.kind_label(change), status_label=changes.status_label(change),
+                systems=changes.SYSTEMS, can_host=current_user.role == Role.CLERK,
+                settled=all(m.status == "delivered" for m in messages), oob=oob)
+    return in_place(response, f"#change-{block}") if block and status in (403, 409) else response
+
+
+@bp.route("/<reference>/progress")
+@roles_required(*VIEW_ROLES)
+def progress(reference: str):
+    """The systems' states, polled while they answer."""
+    change, customer = _change(reference)
+    return _detail_page(change, customer, block="systems", oob=True)
+
+
+@bp.route("/<reference>/review", methods=["POST"])
+@roles_required(Role.CLERK)
+def decide(reference: str):
+    """Take the reviewer's decision on the clerk's terminal (同机复核); the session stays the clerk's."""
+    change, customer = _change(reference, for_update=True)
+    form = ChangeDecisionForm()
+    if not form.validate():
+        return _detail_page(change, customer, status=422, form=form, block="review")
+    login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data,
+                                             purpose="change_review")
+    if login.staff is None:
+        form.reviewer_password.errors.append(login.error)
+        return _detail_page(change, customer, status=422, form=form, block="review")
+    refused = changes.refusal_reason(change, login.staff)
+    if refused and change.status == ChangeStatus.SUBMITTED:
+        form.reviewer_username.errors.append(refused)
+        return _detail_page(change, customer, status=403, form=form, block="review")
+    try:
+        if form.rejecting:
+            changes.reject(change, login.staff, current_user, form.reason.data)
+        else:
+            changes.approve(change, login.staff, current_user)
+            _print_slip(change, customer)
+    except changes.ChangeRefused as error:
+        return _detail_page(change, customer, status=error.status, form=form, refused=str(error), block="review")
+    flash(f"同机复核完成：资料变更 {change.reference} {'已退回' if form.rejecting else '已复核通过并生效'}"
+          f"（复核人：{login.staff.full_name}）", "success")
+    return see_other(url_for("changes.detail", reference=change.reference))
+
+
+def _print_slip(change, customer) -> None:
+    mask = {"id_type": lambda t: ID_TYPE_LABELS.get(t, t), "id_number": masking.mask_id_number,
+            "value": lambda f, v: display_value(f, v)}
+    changes.store_slip(change, render_change_slip(changes.slip_context(change, customer, mask)))
+
+
+@bp.route("/<reference>/slip.pdf")
+@roles_required(*VIEW_ROLES)
+def slip(reference: str):
+    """Download the confirmation slip (确认单) printed at approval, for the customer's signature."""
+    change, _customer_ = _change(reference)
+    if not change.slip_sha256:
+        abort(404)
+    audit.record("customer_change.slip_download", "customer_change", change.reference)
+    return _stored(change.slip_sha256, "application/pdf", f"{change.reference}-确认单.pdf")
+
+
+@bp.route("/<reference>/signed-slip", methods=["POST"])
+@roles_required(Role.CLERK)
+def upload_signed_slip(reference: str):
+    """Archive the scan of the slip the customer signed."""
+    change, customer = _change(reference, for_update=True)
+    upload = request.files.get("slip")
+    try:
+        if not upload or not upload.filename:
+            raise changes.ChangeRefused("请选择客户签字的确认单扫描件", field="slip")
+        changes.store_signed_slip(change, upload.read(), current_user)
+    except (changes.ChangeRefused, files.FileRejected) as error:
+        form = SignedSlipForm()
+        form.slip.errors = [str(error)]
+        return _detail_page(change, customer, status=getattr(error, "status", 422), block="slip", slip_form=form)
+    flash("已归档客户签字的确认单", "success")
+    return see_other(url_for("changes.detail", reference=change.reference))
+
+
+@bp.route("/<reference>/signed-slip")
+@roles_required(*VIEW_ROLES)
+def signed_slip(reference: str):
+    change, _customer_ = _change(reference)
+    if not change.signed_slip_sha256:
+        abort(404)
+    audit.record("customer_change.signed_slip_download", "customer_change", change.reference)
+    return _stored(change.signed_slip_sha256, change.signed_slip_mime,
+                   f"{change.reference}-签字确认单.{files.extension_for(change.signed_slip_mime)}")
+
+
+@bp.route("/<reference>/certificate")
+@roles_required(*VIEW_ROLES)
+def certificate(reference: str):
+    change, _customer_ = _change(reference)
+    if not change.certificate_sha256:
+        abort(404)
+    audit.record("customer_change.certificate_view", "customer_change", change.reference)
+    return _stored(change.certificate_sha256, change.certificate_mime,
+                   f"{change.reference}-变更证明.{files.extension_for(change.certificate_mime)}")
+
+
+def _stored(sha256: str, mime: str, name: str):
+    import os
+
+    path = files.path_for(sha256)
+    if not os.path.exists(path):
+        abort(404)
+    response = make_response(send_file(path, mimetype=mime, download_name=name, as_attachment=mime == "application/pdf"))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/<reference>/withdraw", methods=["POST"])
+@roles_required(Role.CLERK)
+def withdraw(reference: str):
+    """Withdraw a returned or refused change; a refused one puts the earlier values back."""
+    change, customer = _change(reference, for_update=True)
+    form = WithdrawChangeForm()
+    if not form.validate():
+        return _detail_page(change, customer, status=422, withdraw_form=form, block="actions")
+    try:
+        changes.withdraw(change, current_user, form.reason.data)
+    except changes.ChangeRefused as error:
+        form.reason.errors = list(form.reason.errors) + [str(error)]
+        return _detail_page(change, customer, status=error.status, withdraw_form=form, block="actions")
+    flash(f"资料变更 {change.reference} 已撤销", "success")
+    return see_other(url_for("changes.detail", reference=change.reference))
+
+
+@bp.route("/<reference>/correct", methods=["GET", "POST"])
+@roles_required(Role.CLERK)
+def correct(reference: str):
+    """Correct an ordinary change China Clearing refused, and send it again."""
+    change, customer = _change(reference, for_update=request.method == "POST")
+    if change.status != ChangeStatus.REFUSED or change.kind != ChangeKind.ORDINARY:
+        return _detail_page(change, customer, status=409, refused="该变更无需更正")
+    if request.method == "GET":
+        form = OrdinaryChangeForm(formdata=None, data={**change.after, "client_token": change.client_token,
+                                                       "base_version": customer.profile_version,
+                                                       "systems": change.systems})
+        return page("changes/correct.html", change=change, customer=customer, form=form)
+    form = OrdinaryChangeForm()
+    if not form.validate():
+        return page("changes/correct.html", status=422, change=change, customer=customer, form=form)
+    try:
+        changes.correct(change, current_user, form.to_data())
+    except changes.ChangeRefused as error:
+        form.mobile.errors = list(form.mobile.errors) + [str(error)]
+        return page("changes/correct.html", status=error.status, change=change, customer=customer, form=form)
+    flash(f"资料变更 {change.reference} 已更正并重新报送", "success")
+    return see_other(url_for("changes.detail", reference=change.reference))
+
+
+# --- managers' query ------------------------------------------------------------------------------
+
+@bp.route("/")
+@roles_required(*MANAGER_ROLES)
+def index():
+    """Query and count changes by type, branch and period."""
+    from blueprints.auth.models import Branch
+    from sqlalchemy import select
+
+    branches = list(db.session.scalars(select(Branch).order_by(Branch.code))) if current_user.sees_all_branches else []
+    form = ChangeQueryForm(request.args, branches=branches)
+    valid = form.validate()
+    query = changes.ChangeQuery(
+        kind=form.kind.data if form.kind.data in CHANGE_KIND_LABELS else None,
+        branch_id=int(form.branch.data) if valid and form.branch.data in form.branches else None,
+        date_from=form.date_from.data if valid else None, date_to=form.date_to.data if valid else None)
+    found = changes.search_changes(current_user, query)
+    audit.record("customer_change.query", "customer_change", None, count=len(found))
+    customers = services.customers_by_id({c.customer_id for c in found})
+    return page("changes/index.html", status=200 if valid else 422, form=form, found=found, customers=customers,
+                counts=changes.counts(current_user, query), kind_labels=CHANGE_KIND_LABELS,
+                status_labels=STATUS_LABELS, field_labels=FIELD_LABELS)

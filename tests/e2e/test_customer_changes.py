@@ -1,0 +1,143 @@
+"""Changes at the counter in a real browser: an ordinary change with its slip, a key change held by a link."""
+import io
+import os
+
+import pytest
+from playwright.sync_api import Page, expect
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from blueprints.auth.cli import DEMO_PASSWORD
+from blueprints.customers.models import Customer
+from core import outbox
+from core.extensions import db
+from tests.e2e.test_opening_wizard import login
+from tests.lifecycle import activate_customer
+
+pytestmark = pytest.mark.e2e
+SHOTS = os.environ.get("E2E_SCREENSHOTS")
+
+
+@pytest.fixture
+def file_store(app, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+
+
+@pytest.fixture
+def customer_no(app, auth, file_store):
+    auth.login()
+    return activate_customer(app, auth)
+
+
+def _shot(page: Page, name: str, viewport) -> None:
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}-{viewport[0]}.png"), full_page=True)
+
+
+def _approve_on_this_terminal(page: Page) -> None:
+    page.fill("#reviewer_username", "reviewer")
+    page.fill("#reviewer_password", DEMO_PASSWORD)
+    page.check("input[name=decision][value=approve]")
+    page.get_by_role("button", name="确认复核").click()
+
+
+def test_an_ordinary_change_is_compared_reviewed_on_the_same_terminal_and_its_slip_downloaded(
+        page: Page, app, customer_no, viewport):
+    login(page)
+    page.goto(f"/customers/{customer_no}")
+    page.locator("#start-ordinary-change").click()
+    page.fill("#mobile", "139123")
+    page.get_by_role("button", name="查看修改对比").click()
+    expect(page.locator("#field-mobile .field-error")).to_be_visible()
+    page.fill("#mobile", "13912345678")
+    page.fill("#postcode", "200120")
+    page.get_by_role("button", name="查看修改对比").click()
+    comparison = page.locator("#change-comparison")
+    expect(comparison).to_contain_text("139****5678")
+    expect(comparison).to_contain_text("200120")
+    _shot(page, "change-comparison", viewport)
+
+    # Back to edit keeps what was typed.
+    page.get_by_role("button", name="返回修改").click()
+    expect(page.locator("#postcode")).to_have_value("200120")
+    page.get_by_role("button", name="查看修改对比").click()
+    page.locator("#confirm-change").dblclick()  # a double click makes one change
+    expect(page.locator("#change-status")).to_have_text("待复核")
+    reference = page.url.rsplit("/", 1)[1]
+
+    page.wait_for_load_state("load")
+    page.fill("#reviewer_username", "clerk")
+    page.fill("#reviewer_password", DEMO_PASSWORD)
+    page.check("input[name=decision][value=approve]")
+    page.get_by_role("button", name="确认复核").click()
+    expect(page.locator("#field-reviewer_username .field-error")).to_contain_text("只有复核岗")
+    _approve_on_this_terminal(page)
+    expect(page.locator("#change-status")).to_have_text("已生效，报送中")
+    expect(page.locator(".who")).to_contain_text("王柜员")  # the session stays the clerk's
+    expect(page.locator("#change-messages")).to_contain_text("未发送")
+
+    with app.app_context():
+        outbox.run_once()
+    expect(page.locator("#change-messages")).to_contain_text("处理成功", timeout=6000)  # polled while syncing
+    _shot(page, "change-applied", viewport)
+
+    with page.expect_download() as download:
+        page.locator("#download-slip").click()
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(open(download.value.path(), "rb").read())).pages)
+    assert "客户普通资料修改确认单" in text and reference in text and "139****5678" in text
+
+    page.goto(f"/customers/{customer_no}")
+    expect(page.locator("#change-history")).to_contain_text(reference)
+    expect(page.locator("#customer-profile")).to_contain_text("139****5678")
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.customer_no == customer_no))
+        assert customer.profile.mobile == "13912345678" and customer.profile.postcode == "200120"
+
+
+def test_a_key_change_held_by_an_unconfirmed_link_goes_through_once_the_link_is_confirmed(
+        page: Page, app, customer_no, viewport):
+    with app.app_context():
+        unified = db.session.scalar(select(Customer.unified_account_no).where(Customer.customer_no == customer_no))
+        db.session.rollback()  # the simulator writes through its own connection
+        held = app.extensions["china_clearing"].mark_link_unconfirmed(unified, "SH")
+    login(page)
+    page.goto(f"/customers/{customer_no}")
+    page.locator("#start-key-change").click()
+    expect(page.locator("#csdc-blocking")).to_contain_text(held[0])
+    page.check("input[name=element][value=renewal]")
+    page.fill("#valid_from", "2026-11-01")
+    page.fill("#valid_to", "2046-11-01")
+    page.get_by_role("button", name="查看修改对比").click()
+    expect(page.locator("#field-systems .field-error")).to_contain_text(held[0])
+    _shot(page, "key-change-blocked", viewport)
+
+    page.locator("#start-link-confirmation").first.click()
+    page.check(f"input[name=confirm][value={held[0]}]")
+    page.get_by_role("button", name="提交同机复核").click()
+    expect(page.locator("#change-status")).to_have_text("待复核")
+    page.wait_for_load_state("load")
+    _approve_on_this_terminal(page)
+    expect(page.locator("#change-status")).to_have_text("已生效，报送中")
+    with app.app_context():
+        outbox.run_once()
+    page.reload()
+    expect(page.locator("#change-status")).to_have_text("已完成")
+
+    page.goto(f"/changes/new/{customer_no}/key")
+    expect(page.locator("#csdc-blocking")).to_have_count(0)
+    page.check("input[name=element][value=renewal]")
+    page.fill("#valid_from", "2026-11-01")
+    page.fill("#valid_to", "2046-11-01")
+    page.get_by_role("button", name="查看修改对比").click()
+    expect(page.locator("#change-comparison")).to_contain_text("2046-11-01")
+    page.locator("#confirm-change").click()
+    expect(page.locator("#change-status")).to_have_text("待复核")
+    page.wait_for_load_state("load")
+    _approve_on_this_terminal(page)
+    expect(page.locator("#change-status")).to_have_text("已生效，报送中")
+    with app.app_context():
+        outbox.run_once()
+    page.goto(f"/customers/{customer_no}")
+    expect(page.locator("#id-documents")).to_contain_text("2046-11-01")
+    expect(page.locator("#id-documents")).to_contain_text("已被新证件替代")
+    _shot(page, "customer-after-key-change", viewport)
