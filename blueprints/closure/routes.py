@@ -13,7 +13,8 @@ from blueprints.closure.models import ClosureStatus, ReactivationStatus
 from blueprints.customers.models import Customer, CustomerKind
 from core import audit
 from core.extensions import db
-from core.render import page, see_other
+from core.db import release_for_external_call
+from core.render import in_place, page, see_other
 from core.roles import Role
 from core.security import roles_required
 
@@ -64,16 +65,12 @@ def _refuse_if_closed(customer_id: int) -> Customer:
 
 def _ask_systems(numbers) -> dict:
     """Ask the trading system and the bank now, holding no database transaction while they answer."""
-    db.session.commit()
+    release_for_external_call(db.session)
     return services.live_facts(numbers)
 
 
 def _in_place(response, selector: str, status: int):
-    """Make htmx swap a 403/409 answer where the form was, not into the flash area."""
-    if request.htmx and status in (403, 409):
-        response.headers["HX-Retarget"] = selector
-        response.headers["HX-Reswap"] = "outerHTML"
-    return response
+    return in_place(response, selector) if status in (403, 409) else response
 
 
 # -- the customer's pre-check
@@ -84,8 +81,9 @@ def _in_place(response, selector: str, status: int):
 def customer(customer_no: str):
     """Show every closure condition of each fund account, checked now, and the start forms."""
     customer = _customer(customer_no)
+    response = _customer_page(customer)
     audit.record("closure.precheck", "customer", customer.customer_no)
-    return _customer_page(customer)
+    return response
 
 
 def _customer_page(customer, status: int = 200, number: str | None = None, error: str | None = None,

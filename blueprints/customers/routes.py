@@ -3,6 +3,7 @@ from flask import Blueprint, abort, request
 from flask_login import current_user
 
 from blueprints.accounts.models import BINDING_STATUS_LABELS
+from blueprints.closure import services as closure_services
 from blueprints.customers import changes, services
 from blueprints.customers.changes import display_value
 from blueprints.customers.change_rules import CHANGE_KIND_LABELS
@@ -43,7 +44,7 @@ def detail(customer_no: str):
                 accounts=services.accounts_of(current_user, customer),
                 id_documents=services.id_documents(customer), versions=services.profile_versions(customer),
                 kind_changes=services.kind_changes(customer), staff_names=services.staff_names_of(customer),
-                **_change_history(customer),
+                **_change_history(customer), closure_panel=closure_services.panel_for(customer, current_user),
                 today=business_today(), home_branch=services.branch(customer.branch_id),
                 show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, choices=choices,
                 id_type_labels=ID_TYPE_LABELS, binding_labels=BINDING_STATUS_LABELS)
