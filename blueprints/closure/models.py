@@ -30,6 +30,30 @@ CLOSURE_STATUS_LABELS = {
     ClosureStatus.CLOSED: "已销户",
 }
 
+# The one table of allowed moves of a closure; anything else is refused.
+CLOSURE_TRANSITIONS: dict[ClosureStatus, frozenset[ClosureStatus]] = {
+    ClosureStatus.SUBMITTED: frozenset({ClosureStatus.CLOSING, ClosureStatus.REJECTED, ClosureStatus.WITHDRAWN}),
+    ClosureStatus.REJECTED: frozenset({ClosureStatus.SUBMITTED, ClosureStatus.WITHDRAWN}),
+    ClosureStatus.CLOSING: frozenset({ClosureStatus.STEP_REFUSED, ClosureStatus.CLOSED}),
+    ClosureStatus.STEP_REFUSED: frozenset({ClosureStatus.CLOSING, ClosureStatus.FAILED}),
+    ClosureStatus.WITHDRAWN: frozenset(),
+    ClosureStatus.FAILED: frozenset(),
+    ClosureStatus.CLOSED: frozenset(),
+}
+
+
+class IllegalBusinessTransition(Exception):
+    def __init__(self, current: str, target: str):
+        super().__init__(f"{current} -> {target} is not allowed")
+
+
+def move(business, target, transitions: dict) -> None:
+    """Move a closure or reactivation through its transition table."""
+    if target not in transitions[type(target)(business.status)]:
+        raise IllegalBusinessTransition(business.status, target)
+    business.status = target
+
+
 # A closure in one of these holds its fund account: no second closure may start for it.
 CLOSURE_OPEN = frozenset({ClosureStatus.SUBMITTED, ClosureStatus.REJECTED, ClosureStatus.CLOSING,
                           ClosureStatus.STEP_REFUSED})
@@ -146,6 +170,14 @@ class ReactivationStatus(enum.StrEnum):
     REJECTED = "rejected"    # 复核退回
     WITHDRAWN = "withdrawn"  # 已撤回
 
+
+REACTIVATION_TRANSITIONS: dict[ReactivationStatus, frozenset[ReactivationStatus]] = {
+    ReactivationStatus.SUBMITTED: frozenset({ReactivationStatus.APPROVED, ReactivationStatus.REJECTED,
+                                             ReactivationStatus.WITHDRAWN}),
+    ReactivationStatus.APPROVED: frozenset(),
+    ReactivationStatus.REJECTED: frozenset(),
+    ReactivationStatus.WITHDRAWN: frozenset(),
+}
 
 REACTIVATION_STATUS_LABELS = {
     ReactivationStatus.SUBMITTED: "待复核",

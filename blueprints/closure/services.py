@@ -15,9 +15,9 @@ from blueprints.accounts.lifecycle import LIVE, AccountStatus
 from blueprints.accounts.models import FundAccount, SecuritiesAccount
 from blueprints.accounts.services import transition_account
 from blueprints.auth.models import Staff
-from blueprints.closure.models import (STEP_LABELS, AccountClosure, AccountReactivation,
-                                       ClosureDecision, ClosureStatus, ClosureStep, ClosureStepRecord,
-                                       ReactivationStatus)
+from blueprints.closure.models import (CLOSURE_TRANSITIONS, REACTIVATION_TRANSITIONS, STEP_LABELS, AccountClosure,
+                                       AccountReactivation, ClosureDecision, ClosureStatus, ClosureStep,
+                                       ClosureStepRecord, ReactivationStatus, move)
 from blueprints.customers import changes as customer_changes
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind
@@ -311,7 +311,7 @@ def decide_closure(closure: AccountClosure, reviewer: Staff, operator: Staff, ap
     if approve:
         _begin_closing(closure, fund_account, reviewer)
     else:
-        closure.status = ClosureStatus.REJECTED
+        move(closure, ClosureStatus.REJECTED, CLOSURE_TRANSITIONS)
     audit.record("closure.decide", "closure", closure.reference, decision=decision.decision,
                  reviewer=reviewer.username, submission=closure.submission_no)
     db.session.flush()
@@ -326,7 +326,7 @@ def resubmit_closure(closure: AccountClosure, actor: Staff, facts: Facts) -> Non
     check = precheck(customer, db.session.get(FundAccount, closure.fund_account_id), facts, ignore_closure=closure)
     closure.precheck = _snapshot(check)
     _refuse_unless_clear(check, "重新提交")
-    closure.status = ClosureStatus.SUBMITTED
+    move(closure, ClosureStatus.SUBMITTED, CLOSURE_TRANSITIONS)
     closure.submission_no += 1
     closure.submitted_at = utcnow()
     audit.record("closure.resubmit", "closure", closure.reference, submission=closure.submission_no)
@@ -336,7 +336,7 @@ def withdraw_closure(closure: AccountClosure, actor: Staff, reason: str) -> None
     """Withdraw a closure not yet approved; the fund account is free for a new one."""
     if closure.status not in (ClosureStatus.SUBMITTED, ClosureStatus.REJECTED):
         raise ClosureRefused(f"该销户业务当前为“{closure.status_label}”，不能撤回。", status=409)
-    closure.status = ClosureStatus.WITHDRAWN
+    move(closure, ClosureStatus.WITHDRAWN, CLOSURE_TRANSITIONS)
     closure.open_fund_account_id = None
     closure.end_reason = reason[:500]
     audit.record("closure.withdraw", "closure", closure.reference)
@@ -351,7 +351,7 @@ def _begin_closing(closure: AccountClosure, fund_account: FundAccount, actor: St
     for account in securities:
         if AccountStatus.CLOSING in _allowed(account.status):
             transition_account(account, AccountStatus.CLOSING, actor, reason)
-    closure.status = ClosureStatus.CLOSING
+    move(closure, ClosureStatus.CLOSING, CLOSURE_TRANSITIONS)
     _enqueue_step(closure, ClosureStep.FUNDS_OUT, fund_account)
 
 
@@ -401,7 +401,7 @@ def _step_of(message: OutboxMessage) -> tuple[AccountClosure, ClosureStepRecord]
 def _finish(closure: AccountClosure, fund_account: FundAccount) -> None:
     reason = f"销户业务 {closure.reference} 各步骤均已完成"
     transition_account(fund_account, AccountStatus.CLOSED, None, reason)
-    closure.status = ClosureStatus.CLOSED
+    move(closure, ClosureStatus.CLOSED, CLOSURE_TRANSITIONS)
     closure.closed_at = utcnow()
     closure.open_fund_account_id = None
     customer = db.session.get(Customer, closure.customer_id)
@@ -425,7 +425,7 @@ def _fail(closure: AccountClosure, record: ClosureStepRecord, reason: str, actor
         if account.status == AccountStatus.CLOSING:
             before = previous.get("securities", {}).get(str(account.id), AccountStatus.ACTIVE)
             transition_account(account, AccountStatus(before), actor, why)
-    closure.status = ClosureStatus.FAILED
+    move(closure, ClosureStatus.FAILED, CLOSURE_TRANSITIONS)
     closure.open_fund_account_id = None
     closure.end_reason = why[:500]
     audit.record("closure.failed", "closure", closure.reference, actor=actor, step=record.step)
@@ -449,7 +449,7 @@ class _StepHandler:
         record.outcome = self.outcome(result)[:200]
         fund_account = db.session.get(FundAccount, closure.fund_account_id)
         if closure.status == ClosureStatus.STEP_REFUSED:
-            closure.status = ClosureStatus.CLOSING
+            move(closure, ClosureStatus.CLOSING, CLOSURE_TRANSITIONS)
         self.record_effect(closure, fund_account, result)
         if self.step == ClosureStep.UNIFIED_ACCOUNT:
             _finish(closure, fund_account)
@@ -462,7 +462,7 @@ class _StepHandler:
     def on_rejected(self, message: OutboxMessage, reason: str) -> None:
         closure, record = _step_of(message)
         if closure.status == ClosureStatus.CLOSING:
-            closure.status = ClosureStatus.STEP_REFUSED
+            move(closure, ClosureStatus.STEP_REFUSED, CLOSURE_TRANSITIONS)
         record.outcome = f"被拒绝：{reason}"[:200]
         audit.record("closure.step_refused", "closure", closure.reference, actor_name="outbox-worker",
                      step=record.step, reason=reason[:200])
@@ -470,7 +470,7 @@ class _StepHandler:
     def on_resent(self, message: OutboxMessage, changes: dict, actor: Staff) -> None:
         closure, record = _step_of(message)
         if closure.status == ClosureStatus.STEP_REFUSED:
-            closure.status = ClosureStatus.CLOSING
+            move(closure, ClosureStatus.CLOSING, CLOSURE_TRANSITIONS)
         record.outcome = None
 
     def on_cancelled(self, message: OutboxMessage, reason: str, actor: Staff) -> None:
@@ -739,9 +739,9 @@ def decide_reactivation(reactivation: AccountReactivation, reviewer: Staff, oper
             raise ClosureRefused(f"资金账户当前为“{fund_account.status_label}”，不是休眠账户，不能激活。", status=409)
         transition_account(fund_account, AccountStatus.ACTIVE, reviewer,
                            f"休眠账户激活 {reactivation.reference} 复核通过（已核验有效身份证件）")
-        reactivation.status = ReactivationStatus.APPROVED
+        move(reactivation, ReactivationStatus.APPROVED, REACTIVATION_TRANSITIONS)
     else:
-        reactivation.status = ReactivationStatus.REJECTED
+        move(reactivation, ReactivationStatus.REJECTED, REACTIVATION_TRANSITIONS)
     reactivation.open_fund_account_id = None
     reactivation.reviewer_id, reactivation.operator_id = reviewer.id, operator.id
     reactivation.decided_at = utcnow()
@@ -754,7 +754,7 @@ def decide_reactivation(reactivation: AccountReactivation, reviewer: Staff, oper
 def withdraw_reactivation(reactivation: AccountReactivation, actor: Staff, reason: str) -> None:
     if reactivation.status != ReactivationStatus.SUBMITTED:
         raise ClosureRefused(f"该激活业务当前为“{reactivation.status_label}”，不能撤回。", status=409)
-    reactivation.status = ReactivationStatus.WITHDRAWN
+    move(reactivation, ReactivationStatus.WITHDRAWN, REACTIVATION_TRANSITIONS)
     reactivation.open_fund_account_id = None
     reactivation.reason = reason[:500]
     audit.record("reactivation.withdraw", "reactivation", reactivation.reference)

@@ -1,4 +1,7 @@
 """Change businesses at the counter: entry with the 修改对比, same-terminal review, slips, refusals, queries."""
+import hashlib
+import hmac
+import os
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, make_response, request, send_file, url_for
@@ -36,6 +39,8 @@ def _change(reference: str, for_update: bool = False):
     if change is None:
         abort(404)
     customer = db.session.get(services.Customer, change.customer_id)
+    if customer.kind == "historical":
+        abort(404)  # after closure only archivists read the file, through the archive
     if not current_user.sees_all_branches and change.branch_id != current_user.branch_id \
             and customer.branch_id != current_user.branch_id:
         abort(404)
@@ -56,6 +61,9 @@ def ordinary(customer_no: str):
     if request.method == "GET":
         audit.record("customer.view", "customer", customer.customer_no, purpose="change_entry")
         values = changes.current_values(customer)
+        earlier = changes.find(request.args.get("from", ""))
+        if earlier is not None and earlier.customer_id == customer.id and earlier.kind == ChangeKind.ORDINARY:
+            values.update({k: earlier.after.get(k) for k in change_rules.ORDINARY_FIELDS})
         form = OrdinaryChangeForm(formdata=None, data={**values, "client_token": _new_token(),
                                                        "base_version": customer.profile_version,
                                                        "systems": ["csdc", "shareholder", "funds"]})
@@ -71,11 +79,14 @@ def ordinary(customer_no: str):
     after = {**before, **form.to_data()}
     rows = changes.comparison(ChangeKind.ORDINARY, before, after)
     query = changes.query_unified_account(customer) if "csdc" in (form.systems.data or []) else None
-    if query is not None and not query.available and customer.unified_account_no:
-        # China Clearing is closed now: the request waits in the outbox (未发送) for its service hours.
-        query = changes.UnifiedAccountQuery(available=True, found=True, unified_account_no=customer.unified_account_no,
-                                            simulated=query.simulated,
-                                            message=f"{query.message}；变更将在中国结算服务时间内自动报送（当前显示“未发送”）")
+    if query is not None and not query.available:
+        if customer.unified_account_no:
+            # China Clearing is closed now: the request waits in the outbox (未发送) for its service hours.
+            query = changes.UnifiedAccountQuery(
+                available=True, found=True, unified_account_no=customer.unified_account_no, simulated=query.simulated,
+                message=f"{query.message}；变更将在中国结算服务时间内自动报送（当前显示“未发送”）")
+        else:
+            query.message += "；本系统也没有该客户的一码通记录，本次不向中国结算报送"
     if not rows:
         form.mobile.errors = list(form.mobile.errors) + ["没有任何修改，无需提交"]
         return _ordinary_page(customer, form, status=422)
@@ -113,12 +124,19 @@ def key(customer_no: str):
                                                   "id_type": customer.id_type})
         return _key_page(customer, form, query=query)
     form = KeyChangeForm()
+    certificate, certificate_error = _posted_certificate(form, customer)
+
+    def again(status: int, **extra):
+        form.confirmed.data = "" if status != 200 else form.confirmed.data
+        return _key_page(customer, form, status=status, query=query, certificate=certificate, **extra)
+
     if request.form.get("edit"):
         form.confirmed.data = ""
-        return _key_page(customer, form, query=query, certificate=_kept_certificate(request.form.get("certificate_sha256", "")))
-    if not form.validate():
-        form.confirmed.data = ""
-        return _key_page(customer, form, status=422, query=query)
+        return again(200)
+    if certificate_error:
+        form.certificate.errors = list(form.certificate.errors) + [certificate_error]
+    if not form.validate() or certificate_error:
+        return again(422)
     draft = changes.prepare_key_change(
         customer, form.element.data, name=form.name.data, id_type=form.id_type.data, id_number=form.id_number.data,
         valid_from=form.valid_from.data, valid_to=None if form.valid_long_term.data else form.valid_to.data,
@@ -133,66 +151,78 @@ def key(customer_no: str):
             form.id_number.errors = list(form.id_number.errors) + [conflict]
             draft.errors.append(conflict)
     if draft.errors:
-        return _key_page(customer, form, status=422, query=query)
+        return again(422)
     systems = form.systems.data or []
-    if "csdc" in systems and not query.available:
-        form.systems.errors = list(form.systems.errors) + [
-            f"{query.message}。关键信息变更须先查询一码通关联关系，请在中国结算服务时间内办理"]
-        return _key_page(customer, form, status=409, query=query)
-    if query.found and query.blocking:
-        form.systems.errors = list(form.systems.errors) + [query.message]
-        return _key_page(customer, form, status=409, query=query)
-    certificate = None
-    upload = request.files.get(form.certificate.name)
-    needs_certificate = form.element.data in ("name", "id_number")
-    if upload and upload.filename:
-        try:
-            certificate = files.store(upload.read(), changes.CERTIFICATE_TYPES, current_app.config["MAX_SCAN_BYTES"])
-        except files.FileRejected as error:
-            form.certificate.errors = list(form.certificate.errors) + [str(error)]
-            return _key_page(customer, form, status=422, query=query)
-        form.certificate_sha256 = certificate.sha256
-    elif request.form.get("certificate_sha256") and needs_certificate:
-        certificate = _kept_certificate(request.form["certificate_sha256"])
-    if needs_certificate and certificate is None:
+    if draft.kind in changes.THREE_ELEMENT_KINDS:
+        # The three elements are China Clearing's: it is asked first, told, and refuses while a link is unconfirmed.
+        if not query.available:
+            form.systems.errors = list(form.systems.errors) + [
+                f"{query.message}。变更姓名或证件号码须先查询一码通关联关系，请在中国结算服务时间内办理"]
+            return again(409)
+        if query.found and "csdc" not in systems:
+            form.systems.errors = list(form.systems.errors) + ["变更姓名或证件号码须同步中国结算一码通"]
+            return again(422)
+        if query.found and query.blocking:
+            form.systems.errors = list(form.systems.errors) + [query.message]
+            return again(409)
+    if form.element.data in ("name", "id_number") and certificate is None:
         form.certificate.errors = list(form.certificate.errors) + ["请上传公安机关出具的变更证明扫描件"]
-        return _key_page(customer, form, status=422, query=query)
+        return again(422)
     rows = changes.comparison(draft.kind, changes.current_values(customer), draft.after)
     if not form.confirming:
         form.confirmed.data = "1"
-        return _key_page(customer, form, rows=rows, query=query, draft=draft, certificate=certificate)
+        return _key_page(customer, form, rows=rows, query=query, certificate=certificate)
     verification = changes.verify_identity(draft.after)
     if verification["result"] not in ("match", "not_applicable"):
-        form.confirmed.data = ""
         field = form.name if form.element.data == "name" else form.id_number
         field.errors = list(field.errors) + [f"公民身份信息核查未通过：{verification['message']}"]
-        return _key_page(customer, form, status=422, query=query, certificate=certificate)
+        return again(422)
     try:
         change = changes.submit(customer, kind=draft.kind, after=draft.after, systems=systems, actor=current_user,
                                 client_token=form.client_token.data or _new_token(),
-                                base_version=form.base_version_number(), query=query, verification=verification,
+                                base_version=form.base_version_number(),
+                                query=query if query.available else None, verification=verification,
                                 certificate=certificate)
     except changes.ChangeRefused as refused:
-        form.confirmed.data = ""
-        return _key_page(customer, form, status=refused.status, refused=str(refused), query=query, certificate=certificate)
+        return again(refused.status, refused=str(refused))
     return see_other(url_for("changes.detail", reference=change.reference))
 
 
-def _kept_certificate(sha256: str):
-    """A certificate uploaded with the preview post, found again by its digest in the store."""
-    import os
+def _certificate_signature(form, customer, sha256: str) -> str:
+    message = f"{form.client_token.data}:{customer.id}:{sha256}".encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), message, hashlib.sha256).hexdigest()
 
-    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256) or not os.path.exists(files.path_for(sha256)):
-        return None
-    with open(files.path_for(sha256), "rb") as handle:
+
+def certificate_ref(form, customer, certificate) -> str:
+    """What the page carries to find the uploaded certificate again: its digest, signed for this form and customer."""
+    return f"{certificate.sha256}.{_certificate_signature(form, customer, certificate.sha256)}"
+
+
+def _posted_certificate(form, customer):
+    """The change certificate of this post: a new upload, or the one this form uploaded before (signed reference)."""
+    upload = request.files.get(form.certificate.name)
+    if upload and upload.filename:
+        try:
+            return files.store(upload.read(), changes.CERTIFICATE_TYPES, current_app.config["MAX_SCAN_BYTES"]), None
+        except files.FileRejected as error:
+            return None, str(error)
+    sha256, _, signature = (request.form.get("certificate_ref") or "").partition(".")
+    if not sha256 or not hmac.compare_digest(signature, _certificate_signature(form, customer, sha256)):
+        return None, None
+    path = files.path_for(sha256)
+    if not os.path.exists(path):
+        return None, None
+    with open(path, "rb") as handle:
         data = handle.read()
-    return files.StoredFile(sha256, len(data), files.sniff(data))
+    mime = files.sniff(data)
+    return (files.StoredFile(sha256, len(data), mime), None) if mime in changes.CERTIFICATE_TYPES else (None, None)
 
 
-def _key_page(customer, form, status: int = 200, rows=None, query=None, draft=None, refused=None, certificate=None):
+def _key_page(customer, form, status: int = 200, rows=None, query=None, refused=None, certificate=None):
     document = services.current_id_document(customer.id)
     return page("changes/key.html", status=status, customer=customer, form=form, rows=rows, query=query,
                 refused=refused, display_value=display_value, document=document, certificate=certificate,
+                certificate_ref=certificate_ref(form, customer, certificate) if certificate else None,
                 pending=changes.open_change(customer.id), id_type_labels=ID_TYPE_LABELS,
                 system_labels=changes.SYSTEMS, full=sees_full_id(current_user))
 
@@ -375,30 +405,11 @@ def withdraw(reference: str):
         form.reason.errors = list(form.reason.errors) + [str(error)]
         return _detail_page(change, customer, status=error.status, withdraw_form=form, block="actions")
     flash(f"资料变更 {change.reference} 已撤销", "success")
-    return see_other(url_for("changes.detail", reference=change.reference))
-
-
-@bp.route("/<reference>/correct", methods=["GET", "POST"])
-@roles_required(Role.CLERK)
-def correct(reference: str):
-    """Correct an ordinary change China Clearing refused, and send it again."""
-    change, customer = _change(reference, for_update=request.method == "POST")
-    if change.status != ChangeStatus.REFUSED or change.kind != ChangeKind.ORDINARY:
-        return _detail_page(change, customer, status=409, refused="该变更无需更正")
-    if request.method == "GET":
-        form = OrdinaryChangeForm(formdata=None, data={**change.after, "client_token": change.client_token,
-                                                       "base_version": customer.profile_version,
-                                                       "systems": change.systems})
-        return page("changes/correct.html", change=change, customer=customer, form=form)
-    form = OrdinaryChangeForm()
-    if not form.validate():
-        return page("changes/correct.html", status=422, change=change, customer=customer, form=form)
-    try:
-        changes.correct(change, current_user, form.to_data())
-    except changes.ChangeRefused as error:
-        form.mobile.errors = list(form.mobile.errors) + [str(error)]
-        return page("changes/correct.html", status=error.status, change=change, customer=customer, form=form)
-    flash(f"资料变更 {change.reference} 已更正并重新报送", "success")
+    if request.form.get("then") == "redo":
+        # Corrected as a new business, reviewed like any other, with what the clerk entered before.
+        entry = {"ordinary": "changes.ordinary", "link_confirmation": "changes.links"}.get(change.kind, "changes.key")
+        return see_other(url_for(entry, customer_no=customer.customer_no, **({"from": change.reference}
+                                                                             if change.kind == "ordinary" else {})))
     return see_other(url_for("changes.detail", reference=change.reference))
 
 

@@ -19,7 +19,7 @@ from blueprints.opening.rules import ID_TYPE_LABELS
 from core import audit, crypto, files, masking, outbox
 from core.db import release_for_external_call
 from core.extensions import db
-from core.outbox import MessageStatus, OutboxMessage, TransientError
+from core.outbox import MessageStatus, OutboxMessage, Rejected, TransientError
 from core.timeutil import to_beijing, utcnow
 
 # The systems a clerk may choose to sync (the seed's 一码通, shareholder records, funds).
@@ -36,6 +36,9 @@ TOPIC_LABELS = {CSDC_CHANGE: SYSTEMS["csdc"], CSDC_CONFIRM_LINKS: "中国结算�
 # What China Clearing registers for a person: the change fields it is sent.
 CSDC_FIELDS = ("name", "id_type", "id_number", "id_valid_to", "mobile", "address", "postcode", "email")
 KEY_KINDS = frozenset({ChangeKind.KEY, ChangeKind.RENEWAL, ChangeKind.UPGRADE})
+# Businesses that change the three elements: China Clearing must hear of them, and refuses them while
+# a link is unconfirmed; a renewed document's validity is synced like any registration change.
+THREE_ELEMENT_KINDS = frozenset({ChangeKind.KEY, ChangeKind.UPGRADE})
 CERTIFICATE_TYPES = {"image/jpeg", "image/png", "application/pdf"}
 
 
@@ -143,7 +146,7 @@ def depository_out_of_sync(customer_id: int) -> bool:
     """存管信息不一致: a key change the depository bank has not yet confirmed."""
     return bool(db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.customer_id == customer_id, OutboxMessage.topic == BANK_KEY_CHANGE,
-        OutboxMessage.status != MessageStatus.DELIVERED)))
+        OutboxMessage.status.in_((MessageStatus.PENDING, MessageStatus.REJECTED)))))
 
 
 def status_label(change: CustomerChange) -> str:
@@ -184,7 +187,7 @@ def query_unified_account(customer: Customer) -> UnifiedAccountQuery:
     release_for_external_call(db.session)
     try:
         answer = clearing.query_unified_account(id_type, id_number, name)
-    except TransientError as error:
+    except (TransientError, Rejected) as error:
         return UnifiedAccountQuery(available=False, simulated=clearing.simulated,
                                    message=f"中国结算暂时无法查询：{error}")
     audit.record("csdc.query", "customer", customer.customer_no, found=answer is not None)
@@ -215,9 +218,18 @@ def _transition(change: CustomerChange, target: ChangeStatus, actor: Staff | Non
     change.status = target
 
 
+def _locked_customer(customer_id: int) -> Customer:
+    """The customer row locked for this transaction, read afresh (another writer may have just committed)."""
+    return db.session.get(Customer, customer_id, with_for_update=True, populate_existing=True)
+
+
 def _refuse_unless_changeable(customer: Customer, base_version: int, replacing: CustomerChange | None) -> None:
     if customer.kind == "historical":
         raise ChangeRefused("该客户已销户，资料不能再修改", status=409)
+    closing = db.session.scalar(select(func.count()).select_from(FundAccount).where(
+        FundAccount.customer_id == customer.id, FundAccount.status == "closing"))
+    if closing:
+        raise ChangeRefused("该客户有账户正在销户，销户完成前不能修改资料", status=409)
     if base_version != customer.profile_version:
         raise ChangeRefused(f"客户资料已被他人修改（现为第 {customer.profile_version} 版），请核对最新资料后重新提交；"
                             "您录入的内容已保留在表单中", status=409)
@@ -234,13 +246,17 @@ def submit(customer: Customer, *, kind: ChangeKind, after: dict, systems: list[s
     earlier = db.session.scalar(select(CustomerChange).where(CustomerChange.client_token == client_token))
     if earlier is not None:
         return earlier
-    # One writer at a time per customer: the second of two clerks sees the first one's change.
-    db.session.refresh(customer, with_for_update=True)
+    # One writer at a time per customer: the second of two clerks sees the first one's change,
+    # and the second of two posts of one form finds the first one's.
+    customer = _locked_customer(customer.id)
+    earlier = db.session.scalar(select(CustomerChange).where(CustomerChange.client_token == client_token))
+    if earlier is not None:
+        return earlier
     _refuse_unless_changeable(customer, base_version, None)
     before = current_values(customer)
     if kind != ChangeKind.LINK_CONFIRMATION and not comparison(kind, before, after):
         raise ChangeRefused("没有任何修改，无需提交")
-    if kind in KEY_KINDS and query is not None and query.blocking:
+    if kind in THREE_ELEMENT_KINDS and query is not None and query.blocking:
         raise ChangeRefused(query.message, field="systems", status=409)
     if kind in KEY_KINDS:
         for conflict in key_conflicts(customer, after):
@@ -369,7 +385,9 @@ def approve(change: CustomerChange, reviewer: Staff, operator: Staff) -> None:
     refused = refusal_reason(change, reviewer)
     if refused:
         raise ChangeRefused(refused, status=409)
-    customer = db.session.get(Customer, change.customer_id, with_for_update=True)
+    customer = _locked_customer(change.customer_id)
+    if customer.kind == "historical":
+        raise ChangeRefused("该客户已销户，资料不能再修改", status=409)
     if change.base_version != customer.profile_version:
         raise ChangeRefused(f"客户资料在提交后已被修改（现为第 {customer.profile_version} 版），本次变更不能生效，"
                             "请退回经办人核对", status=409)
@@ -407,17 +425,26 @@ def _live_fund_accounts(customer_id: int) -> list[FundAccount]:
                                                              FundAccount.status.in_(LIVE)).order_by(FundAccount.id)))
 
 
-def _send(change: CustomerChange, customer: Customer, revision: str = "") -> int:
-    """Queue the requests the change makes; return how many. Keys make every retry the same request."""
-    after, sent = change.after, 0
+def _send(change: CustomerChange, customer: Customer, revision: str = "", before: dict | None = None,
+          after: dict | None = None, only: set[str] | None = None) -> int:
+    """Queue the requests the change makes; return how many. Keys make every retry the same request.
+
+    `before`/`after` default to the change's own; a withdrawal sends them the other way round to
+    the systems in `only` (the third part of a request's key: csdc, shareholder, funds, bank).
+    """
+    before = change.before if before is None else before
+    after, sent = (change.after if after is None else after), 0
     prefix = f"change:{change.reference}{revision}"
+
+    def wanted(system: str) -> bool:
+        return only is None or system in only
     if change.kind == ChangeKind.LINK_CONFIRMATION:
         outbox.enqueue(CSDC_CONFIRM_LINKS, f"{prefix}:csdc", {
             "change_id": change.id, "unified_account_no": change.unified_account_no,
             "sub_account_numbers": after["confirm"]}, customer_id=customer.id)
         return 1
-    if "csdc" in change.systems and change.csdc_found:
-        fields = change_rules.diff(change.before, after, CSDC_FIELDS)
+    if "csdc" in change.systems and change.csdc_found and wanted("csdc"):
+        fields = change_rules.diff(before, after, CSDC_FIELDS)
         if fields:
             outbox.enqueue(CSDC_CHANGE, f"{prefix}:csdc", {
                 "change_id": change.id, "unified_account_no": change.unified_account_no,
@@ -425,14 +452,14 @@ def _send(change: CustomerChange, customer: Customer, revision: str = "") -> int
             sent += 1
     accounts = _live_fund_accounts(customer.id)
     for scope in ("shareholder", "funds"):
-        if scope in change.systems:
+        if scope in change.systems and wanted(scope):
             for account in accounts:
                 outbox.enqueue(TRADING_UPDATE, f"{prefix}:{scope}:{account.number}", {
                     "change_id": change.id, "fund_account_no": account.number, "scope": scope,
-                    "changes": {row.field: row.after for row in comparison(change, change.before, after)}},
+                    "changes": {row.field: row.after for row in comparison(change, before, after)}},
                     customer_id=customer.id)
                 sent += 1
-    if change.kind in (ChangeKind.KEY, ChangeKind.UPGRADE):
+    if change.kind in (ChangeKind.KEY, ChangeKind.UPGRADE) and wanted("bank"):
         bound = db.session.scalars(select(DepositoryBinding).where(
             DepositoryBinding.fund_account_id.in_([a.id for a in accounts]), DepositoryBinding.status == "bound"))
         numbers = {a.id: a.number for a in accounts}
@@ -445,48 +472,35 @@ def _send(change: CustomerChange, customer: Customer, revision: str = "") -> int
     return sent
 
 
-# --- after review: withdraw, correct, the systems' answers ------------------------------------------
+# --- after review: withdrawal, and the systems' answers -------------------------------------------------
 
 def withdraw(change: CustomerChange, actor: Staff, reason: str) -> None:
-    """Withdraw a returned change, or a refused one: then the profile goes back to what it was before."""
+    """Withdraw a returned change, or a refused one.
+
+    A refused change was already in effect: the profile goes back to the values before it (a new
+    version), the refused requests are cancelled, and every system that accepted the change is
+    sent the earlier values, so none of them keeps what the profile no longer holds. While a
+    system has not answered yet the change cannot be withdrawn: its answer would come after.
+    """
     if change.status not in (ChangeStatus.REJECTED, ChangeStatus.REFUSED):
         raise ChangeRefused(f"该变更当前状态为“{status_label(change)}”，不能撤销", status=409)
     if not reason.strip():
         raise ChangeRefused("撤销须填写原因", field="reason")
+    messages = messages_of([change])[change.id]
+    if any(m.status == MessageStatus.PENDING for m in messages):
+        raise ChangeRefused("尚有系统未应答本次变更，请待其应答后再撤销", status=409)
     was_refused = change.status == ChangeStatus.REFUSED
     # Withdrawn first: cancelling the refused requests below calls back here through on_cancelled.
     _transition(change, ChangeStatus.WITHDRAWN, actor, reason.strip())
     if was_refused:
-        customer = db.session.get(Customer, change.customer_id, with_for_update=True)
-        for message in messages_of([change])[change.id]:
+        customer = _locked_customer(change.customer_id)
+        for message in messages:
             if message.status == MessageStatus.REJECTED:
                 outbox.cancel(message, actor, f"资料变更撤销：{reason.strip()}")
         _apply(change, customer, change.before, actor)
+        accepted = {m.idempotency_key.split(":")[2] for m in messages if m.status == MessageStatus.DELIVERED}
+        _send(change, customer, revision=":revert", before=change.after, after=change.before, only=accepted)
     audit.record("customer.change_withdraw", "customer_change", change.reference, actor=actor)
-    db.session.flush()
-
-
-def correct(change: CustomerChange, actor: Staff, corrections: dict) -> None:
-    """Correct a change an external system refused and send it again (a new profile version with the values)."""
-    if change.status != ChangeStatus.REFUSED:
-        raise ChangeRefused(f"该变更当前状态为“{status_label(change)}”，无需更正", status=409)
-    if change.kind != ChangeKind.ORDINARY:
-        # A refused key change is not corrected in place: identity is verified again in a new business.
-        raise ChangeRefused("关键信息变更被拒绝后不能更正，请撤销后重新办理", status=409)
-    customer = db.session.get(Customer, change.customer_id, with_for_update=True)
-    after = dict(change.after)
-    after.update(corrections)
-    if not comparison(change, change.before, after):
-        raise ChangeRefused("更正后与变更前资料相同，请改为撤销本次变更")
-    change.after = after
-    _apply(change, customer, after, actor)
-    for message in messages_of([change])[change.id]:
-        if message.status == MessageStatus.REJECTED:
-            payload_changes = {k: after.get(k) for k in message.payload.get("changes", {})}
-            outbox.resend(message, actor, "资料变更更正后重新报送", {"changes": payload_changes})
-    _transition(change, ChangeStatus.APPLIED, actor, "更正后重新报送")
-    audit.record("customer.change_correct", "customer_change", change.reference, actor=actor,
-                 fields=sorted(corrections))
     db.session.flush()
 
 
@@ -598,6 +612,8 @@ def store_slip(change: CustomerChange, pdf: bytes) -> None:
 def store_signed_slip(change: CustomerChange, data: bytes, actor: Staff) -> None:
     if change.status not in (ChangeStatus.APPLIED, ChangeStatus.COMPLETED, ChangeStatus.REFUSED):
         raise ChangeRefused("变更生效后才能上传客户签字的确认单", status=409)
+    if change.signed_slip_sha256:
+        raise ChangeRefused("客户签字的确认单已归档，不能替换", status=409)
     stored = files.store(data, CERTIFICATE_TYPES, current_app.config["MAX_SCAN_BYTES"])
     change.signed_slip_sha256, change.signed_slip_mime = stored.sha256, stored.mime
     audit.record("customer.change_signed_slip", "customer_change", change.reference, actor=actor, mime=stored.mime)

@@ -11,6 +11,7 @@ from blueprints.auth.cli import DEMO_PASSWORD
 from blueprints.customers.models import Customer
 from core import outbox
 from core.extensions import db
+from tests import factories
 from tests.e2e.test_opening_wizard import login
 from tests.lifecycle import activate_customer
 
@@ -94,8 +95,20 @@ def test_an_ordinary_change_is_compared_reviewed_on_the_same_terminal_and_its_sl
         assert customer.profile.mobile == "13912345678" and customer.profile.postcode == "200120"
 
 
+def _name_change(page: Page, scan) -> None:
+    page.check("input[name=element][value=name]")
+    expect(page.locator("#field-id_number")).to_be_hidden()  # only the chosen element's fields show
+    page.fill("#name", "刘晓")
+    page.fill("#valid_from", "2026-11-01")
+    page.fill("#valid_to", "2046-11-01")
+    page.set_input_files("#certificate", str(scan))
+    page.get_by_role("button", name="查看修改对比").click()
+
+
 def test_a_key_change_held_by_an_unconfirmed_link_goes_through_once_the_link_is_confirmed(
-        page: Page, app, customer_no, viewport):
+        page: Page, app, customer_no, viewport, tmp_path):
+    scan = tmp_path / "certificate.png"
+    scan.write_bytes(factories.scan_png())
     with app.app_context():
         unified = db.session.scalar(select(Customer.unified_account_no).where(Customer.customer_no == customer_no))
         db.session.rollback()  # the simulator writes through its own connection
@@ -104,10 +117,7 @@ def test_a_key_change_held_by_an_unconfirmed_link_goes_through_once_the_link_is_
     page.goto(f"/customers/{customer_no}")
     page.locator("#start-key-change").click()
     expect(page.locator("#csdc-blocking")).to_contain_text(held[0])
-    page.check("input[name=element][value=renewal]")
-    page.fill("#valid_from", "2026-11-01")
-    page.fill("#valid_to", "2046-11-01")
-    page.get_by_role("button", name="查看修改对比").click()
+    _name_change(page, scan)
     expect(page.locator("#field-systems .field-error")).to_contain_text(held[0])
     _shot(page, "key-change-blocked", viewport)
 
@@ -125,10 +135,8 @@ def test_a_key_change_held_by_an_unconfirmed_link_goes_through_once_the_link_is_
 
     page.goto(f"/changes/new/{customer_no}/key")
     expect(page.locator("#csdc-blocking")).to_have_count(0)
-    page.check("input[name=element][value=renewal]")
-    page.fill("#valid_from", "2026-11-01")
-    page.fill("#valid_to", "2046-11-01")
-    page.get_by_role("button", name="查看修改对比").click()
+    _name_change(page, scan)
+    expect(page.locator("#change-comparison")).to_contain_text("刘晓")
     expect(page.locator("#change-comparison")).to_contain_text("2046-11-01")
     page.locator("#confirm-change").click()
     expect(page.locator("#change-status")).to_have_text("待复核")
@@ -138,6 +146,7 @@ def test_a_key_change_held_by_an_unconfirmed_link_goes_through_once_the_link_is_
     with app.app_context():
         outbox.run_once()
     page.goto(f"/customers/{customer_no}")
+    expect(page.locator("#customer-detail h1")).to_contain_text("刘晓")
     expect(page.locator("#id-documents")).to_contain_text("2046-11-01")
     expect(page.locator("#id-documents")).to_contain_text("已被新证件替代")
     _shot(page, "customer-after-key-change", viewport)

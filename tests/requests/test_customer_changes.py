@@ -225,21 +225,64 @@ def test_china_clearing_refusal_shows_refused_and_withdrawing_restores_the_earli
     assert _change(app, reference)["status"] == "withdrawn"
 
 
-def test_a_refused_ordinary_change_can_be_corrected_and_sent_again(app, auth, customer_no):
+def test_a_refused_ordinary_change_is_corrected_as_a_new_reviewed_business_with_what_was_typed(app, auth, customer_no):
     reference = _submit_ordinary(auth, customer_no, mobile=NEW_MOBILE)
     _review(auth, reference)
     app.extensions["china_clearing"].faults.reject_next("号码不在号段内")
     with app.app_context():
         outbox.run_once()
-    form = auth.get(f"/changes/{reference}/correct").get_data(as_text=True)
-    values = _form_values(form, "correct-change-form")
-    values["mobile"] = ["13700001111"]
-    assert auth.post(f"/changes/{reference}/correct", data=values).status_code == 303
-    assert _change(app, reference)["status"] == "applied"
+    response = auth.post(f"/changes/{reference}/withdraw", data={"reason": "号码录错，更正", "then": "redo"})
+    assert response.status_code == 303 and f"from={reference}" in response.headers["Location"]
+    entry = auth.get(response.headers["Location"]).get_data(as_text=True)
+    assert f'value="{NEW_MOBILE}"' in entry  # what was typed comes along
+    corrected = _submit_ordinary_from(auth, customer_no, entry, mobile="13700001111")
+    assert _change(app, corrected)["status"] == "submitted"  # reviewed like any other change
+    _review(auth, corrected)
     with app.app_context():
         outbox.run_once()
-    assert _change(app, reference)["status"] == "completed"
+    assert _change(app, corrected)["status"] == "completed"
     assert _customer(app, customer_no)["mobile"] == "13700001111"
+
+
+def test_withdrawing_a_refused_change_tells_the_systems_that_accepted_it_the_earlier_values(app, auth, customer_no):
+    before = _customer(app, customer_no)
+    reference = _submit_ordinary(auth, customer_no, mobile=NEW_MOBILE)
+    _review(auth, reference)
+    app.extensions["trading"].faults.reject_next("股东资料锁定")
+    with app.app_context():
+        outbox.run_once()  # China Clearing accepts; one trading update is refused
+    assert _change(app, reference)["status"] == "refused"
+    assert auth.post(f"/changes/{reference}/withdraw", data={"reason": "客户决定不改"}).status_code == 303
+    with app.app_context():
+        reverts = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.idempotency_key.startswith(f"change:{reference}:revert:"))).all()
+        assert {m.topic for m in reverts} >= {"csdc.change_registration"}
+        csdc = next(m for m in reverts if m.topic == "csdc.change_registration")
+        assert csdc.payload["changes"] == {"mobile": before["mobile"]}
+        outbox.run_once()
+    assert _customer(app, customer_no)["mobile"] == before["mobile"]
+
+
+def test_a_refused_change_cannot_be_withdrawn_while_a_system_has_not_answered(app, auth, customer_no):
+    reference = _submit_ordinary(auth, customer_no, mobile=NEW_MOBILE)
+    _review(auth, reference)
+    app.extensions["china_clearing"].faults.reject_next("格式不符")
+    app.extensions["trading"].faults.fail_next(5)
+    with app.app_context():
+        outbox.run_once()
+    assert _change(app, reference)["status"] == "refused"
+    response = auth.post(f"/changes/{reference}/withdraw", data={"reason": "客户决定不改"})
+    assert response.status_code == 409 and "尚有系统未应答" in response.get_data(as_text=True)
+
+
+def _submit_ordinary_from(auth, customer_no, entry_html, **changes):
+    values = _form_values(entry_html, "ordinary-change-form")
+    values.update({k: [v] for k, v in changes.items()})
+    preview = auth.post(f"/changes/new/{customer_no}/ordinary", data=values)
+    confirmed = _form_values(preview.get_data(as_text=True), "ordinary-change-form")
+    response = auth.post(f"/changes/new/{customer_no}/ordinary", data=confirmed)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response.headers["Location"].rsplit("/", 1)[1]
 
 
 def test_no_unified_account_at_china_clearing_means_nothing_is_sent_there(app, auth, customer_no):
@@ -287,9 +330,11 @@ def test_a_key_change_is_blocked_by_an_unconfirmed_link_which_is_confirmed_in_it
         numbers = clearing.mark_link_unconfirmed(info["unified"], "SZ")
     entry = auth.get(f"/changes/new/{customer_no}/key").get_data(as_text=True)
     assert "未确认关联关系" in entry and numbers[0] in entry
-    values = _key_change(auth, customer_no, element="renewal", valid_from="2026-11-01", valid_to="2046-11-01")
-    refused = auth.post(f"/changes/new/{customer_no}/key", data=values)
+    values = _key_change(auth, customer_no, element="name", name="刘晓", valid_from="2026-11-01", valid_to="2046-11-01")
+    values["certificate"] = (io.BytesIO(factories.scan_png()), "certificate.png")
+    refused = auth.post(f"/changes/new/{customer_no}/key", data=values, content_type="multipart/form-data")
     assert refused.status_code == 409 and numbers[0] in refused.get_data(as_text=True)
+    assert "已上传的变更证明将保留" in refused.get_data(as_text=True)  # the scan is not lost
 
     links = auth.get(f"/changes/new/{customer_no}/links").get_data(as_text=True)
     confirm = _form_values(links, "link-confirmation-form")
@@ -403,3 +448,46 @@ def test_the_dossier_keeps_every_change_with_its_comparison(app, auth, customer_
 
         section = next(s for s in dossier.build_sections(record, []) if s["key"] == "changes")
         assert "手机号码：138****8000 → 139****5678" in section["tables"][0]["rows"][0][1]
+
+
+def test_a_renewal_is_not_held_by_an_unconfirmed_link(app, auth, customer_no):
+    info = _customer(app, customer_no)
+    with app.app_context():
+        app.extensions["china_clearing"].mark_link_unconfirmed(info["unified"], "SZ")
+    values = _key_change(auth, customer_no, element="renewal", valid_from="2026-11-01", valid_to="2046-11-01")
+    preview = auth.post(f"/changes/new/{customer_no}/key", data=values)
+    assert preview.status_code == 200 and "修改对比" in preview.get_data(as_text=True)
+
+
+def test_a_name_change_must_sync_china_clearing(app, auth, customer_no):
+    values = _key_change(auth, customer_no, element="name", name="刘晓", valid_from="2026-11-01", valid_to="2046-11-01",
+                         systems=["shareholder"])
+    values["certificate"] = (io.BytesIO(factories.scan_png()), "certificate.png")
+    response = auth.post(f"/changes/new/{customer_no}/key", data=values, content_type="multipart/form-data")
+    assert response.status_code == 422 and "须同步中国结算一码通" in response.get_data(as_text=True)
+
+
+def test_a_certificate_reference_not_signed_for_this_form_is_ignored(app, auth, customer_no):
+    import hashlib as _hashlib
+
+    from core import files
+
+    with app.app_context():
+        other = files.store(factories.scan_png(), {"image/png"}, 10**7)  # someone else's scan in the store
+    values = _key_change(auth, customer_no, element="name", name="刘晓", valid_from="2026-11-01", valid_to="2046-11-01")
+    values["certificate_ref"] = [f"{other.sha256}.{_hashlib.sha256(b'forged').hexdigest()}"]
+    values["confirmed"] = ["1"]
+    response = auth.post(f"/changes/new/{customer_no}/key", data=values)
+    assert response.status_code == 422 and "请上传公安机关出具的变更证明扫描件" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(CustomerChange)) is None
+
+
+def test_the_signed_slip_once_archived_is_not_replaced(app, auth, customer_no):
+    reference = _submit_ordinary(auth, customer_no, mobile=NEW_MOBILE)
+    _review(auth, reference)
+    upload = lambda: auth.post(f"/changes/{reference}/signed-slip",  # noqa: E731
+                               data={"slip": (io.BytesIO(factories.scan_png()), "slip.png")},
+                               content_type="multipart/form-data")
+    assert upload().status_code == 303
+    assert upload().status_code == 409
