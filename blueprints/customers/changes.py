@@ -220,7 +220,8 @@ def _transition(change: CustomerChange, target: ChangeStatus, actor: Staff | Non
 
 def _locked_customer(customer_id: int) -> Customer:
     """The customer row locked for this transaction, read afresh (another writer may have just committed)."""
-    return db.session.get(Customer, customer_id, with_for_update=True, populate_existing=True)
+    # OF customer: PostgreSQL cannot lock the outer-joined profile that is loaded with it.
+    return db.session.get(Customer, customer_id, with_for_update={"of": Customer}, populate_existing=True)
 
 
 def _refuse_unless_changeable(customer: Customer, base_version: int, replacing: CustomerChange | None) -> None:

@@ -146,7 +146,7 @@ def enroll(application, actor: Staff) -> Customer:
                                    reason=f"开户申请 {application.reference} 复核通过，建立客户档案")
     else:
         # Locked and read afresh: a change approved at the same moment takes the next version after this one.
-        customer = db.session.get(Customer, customer.id, with_for_update=True, populate_existing=True)
+        customer = db.session.get(Customer, customer.id, with_for_update={"of": Customer}, populate_existing=True)
         add_profile_version(customer, values, source="opening", actor=actor, application_id=application.id)
     current = current_id_document(customer.id)
     if current is None or any(str(getattr(current, f) or "") != str(identity.get(f) or "") for f in ID_DOCUMENT_FIELDS):
