@@ -16,6 +16,7 @@ from blueprints.customers.forms import (ChangeDecisionForm, ChangeQueryForm, Key
                                         OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
 from blueprints.customers.slips import render_change_slip
 from blueprints.opening.rules import ID_TYPE_LABELS
+from blueprints.reader import services as reader_services
 from core import audit, files, masking
 from core.extensions import db
 from core.render import in_place, page, see_other
@@ -188,6 +189,41 @@ def key(customer_no: str):
     return see_other(url_for("changes.detail", reference=change.reference))
 
 
+@bp.route("/new/<customer_no>/key/card")
+@roles_required(Role.CLERK)
+def key_card(customer_no: str):
+    """Wait for the new document on this terminal's reader, then fill the key-change form (htmx polls this)."""
+    customer = _customer(customer_no)
+    query = changes.query_unified_account(customer)
+    wait = reader_services.wait_for_card(request)
+    if wait.read is None:
+        return page("reader/_card_status.html", wait=wait,
+                    card_url=url_for("changes.key_card", customer_no=customer.customer_no),
+                    pair_next=url_for("changes.key", customer_no=customer.customer_no))
+    card = reader_services.identity_values(wait.read)
+    element = ("name" if card.get("name") and card["name"] != customer.name
+               else "id_number" if card.get("id_number") and card["id_number"] != customer.id_number else "renewal")
+    form = KeyChangeForm(formdata=None, data={
+        "client_token": _new_token(), "base_version": customer.profile_version, "element": element,
+        "name": card.get("name") if element == "name" else None, "id_type": card.get("id_type", customer.id_type),
+        "id_number": card.get("id_number") if element == "id_number" else None,
+        "valid_from": _card_date(card.get("valid_from")), "valid_to": _card_date(card.get("valid_to")),
+        "valid_long_term": bool(card.get("valid_long_term")), "systems": ["csdc", "shareholder", "funds"]})
+    response = _key_page(customer, form, query=query, card_read=wait.read, block="entry")
+    response.headers["HX-Retarget"] = "#key-change-form"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _card_date(value):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def _certificate_signature(form, customer, sha256: str) -> str:
     message = f"{form.client_token.data}:{customer.id}:{sha256}".encode()
     return hmac.new(current_app.config["SECRET_KEY"].encode(), message, hashlib.sha256).hexdigest()
@@ -218,9 +254,10 @@ def _posted_certificate(form, customer):
     return (files.StoredFile(sha256, len(data), mime), None) if mime in changes.CERTIFICATE_TYPES else (None, None)
 
 
-def _key_page(customer, form, status: int = 200, rows=None, query=None, refused=None, certificate=None):
+def _key_page(customer, form, status: int = 200, rows=None, query=None, refused=None, certificate=None,
+              card_read=None, block=None):
     document = services.current_id_document(customer.id)
-    return page("changes/key.html", status=status, customer=customer, form=form, rows=rows, query=query,
+    return page("changes/key.html", status=status, block=block, card_read=card_read, customer=customer, form=form, rows=rows, query=query,
                 refused=refused, display_value=display_value, document=document, certificate=certificate,
                 certificate_ref=certificate_ref(form, customer, certificate) if certificate else None,
                 pending=changes.open_change(customer.id), id_type_labels=ID_TYPE_LABELS,

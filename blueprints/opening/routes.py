@@ -1,6 +1,5 @@
 """The opening wizard: one page whose step panels htmx swaps in; each step is a spec in steps.py."""
 import os
-from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, abort, flash, request, send_file, url_for
 from flask_login import current_user
@@ -13,12 +12,9 @@ from core import audit, files
 from core.render import page, see_other
 from core.roles import Role
 from core.security import roles_required
-from core.timeutil import utcnow
 
 bp = Blueprint("opening", __name__, url_prefix="/opening")
 
-# How long the 读卡 button waits for a card before it says so.
-CARD_WAIT = timedelta(seconds=60)
 NOT_EDITABLE = "该申请不在可编辑状态，或由其他柜员录入。"
 
 
@@ -124,24 +120,15 @@ def card_read(reference: str):
     application = _load(reference)
     if not services.can_edit(current_user, application):
         abort(403, NOT_EDITABLE)
-    terminal = reader_services.terminal_for(request)
-    if terminal is None or terminal.reader is None:
-        return page("opening/_card_status.html", application=application, unpaired=True)
-    now = utcnow()
-    try:
-        since = datetime.fromtimestamp(float(request.args["since"]), timezone.utc).replace(tzinfo=None)
-    except (KeyError, ValueError, OverflowError, OSError):
-        since = now  # the first call: start waiting from this moment
-    read = reader_services.latest_read_for(terminal, since, now)
-    if read is not None:
-        audit.record("reader.fill", "card_read", read.id, application=application.reference, terminal_id=terminal.id)
-        response = steps.identity_from_card(application, read)
+    wait = reader_services.wait_for_card(request)
+    if wait.read is not None:
+        response = steps.identity_from_card(application, wait.read)
         response.headers["HX-Retarget"] = "#wizard"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
-    timed_out = now - since > CARD_WAIT
-    return page("opening/_card_status.html", application=application, since=since.replace(tzinfo=timezone.utc).timestamp(),
-                timed_out=timed_out)
+    return page("reader/_card_status.html", wait=wait,
+                card_url=url_for("opening.card_read", reference=application.reference),
+                pair_next=url_for("opening.step", reference=application.reference, key="identity"))
 
 
 @bp.route("/<reference>/submitted")

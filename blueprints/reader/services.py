@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app, g
@@ -284,3 +285,34 @@ def identity_values(read: CardRead) -> dict:
     else:
         values["valid_to"] = fields.get("valid_to")
     return {key: value for key, value in values.items() if value not in (None, "")}
+
+
+# How long the 读卡 button waits for a card before it says so.
+CARD_WAIT = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class CardWait:
+    """Where one poll of 读卡 stands: no reader paired here, a read arrived, still waiting, or given up."""
+
+    unpaired: bool = False
+    read: CardRead | None = None
+    since: float | None = None  # the wait's start, sent back by the browser with the next poll
+    timed_out: bool = False
+
+
+def wait_for_card(request) -> CardWait:
+    """One poll of the terminal's reader since the browser's `since` (the first poll starts the wait)."""
+    terminal = terminal_for(request)
+    if terminal is None or terminal.reader is None:
+        return CardWait(unpaired=True)
+    now = utcnow()
+    try:
+        since = datetime.fromtimestamp(float(request.args["since"]), timezone.utc).replace(tzinfo=None)
+    except (KeyError, ValueError, OverflowError, OSError):
+        since = now
+    read = latest_read_for(terminal, since, now)
+    if read is not None:
+        audit.record("reader.fill", "card_read", read.id, terminal_id=terminal.id)
+        return CardWait(read=read)
+    return CardWait(since=since.replace(tzinfo=timezone.utc).timestamp(), timed_out=now - since > CARD_WAIT)
