@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.accounts.lifecycle import ACCOUNT_STATUS_LABELS, AccountStatus  # noqa: F401 (re-exported)
 from blueprints.customers.models import Customer
+from core.reference import BANKS  # noqa: F401 (re-exported)
 from core.crypto import EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
@@ -28,14 +29,6 @@ BINDING_STATUS_LABELS = {
 
 MARKETS = {"SH": "上海A股账户", "SZ": "深圳A股账户"}
 
-BANKS = {
-    "ICBC": "中国工商银行",
-    "ABC": "中国农业银行",
-    "BOC": "中国银行",
-    "CCB": "中国建设银行",
-    "BOCOM": "交通银行",
-    "CMB": "招商银行",
-}
 
 
 class FundAccount(db.Model):

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from stdnum import luhn
 
-from blueprints.accounts.models import BANKS
+from core.reference import BANKS
 from blueprints.opening import choices, rules
 from core.timeutil import business_today
 

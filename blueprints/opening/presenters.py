@@ -1,20 +1,18 @@
 """Read-only views of an application for templates, shared by every blueprint that shows one."""
-import hashlib
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime
 
 from flask_login import current_user
 from sqlalchemy import select
 
-from blueprints.accounts import services as account_services
-from blueprints.accounts.models import BANKS, BINDING_STATUS_LABELS, DepositoryBinding, SecuritiesAccount
 from blueprints.auth.models import Staff
 from blueprints.opening import choices, scoring, services, workflow
 from blueprints.opening.models import Application
 from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.opening.workflow import Status
 from core.extensions import db
-from core.outbox import MessageStatus
+from core.reference import BANKS
 from core.roles import ROLE_LABELS, Role
 from core.security import sees_full_id
 from core.timeutil import business_today
@@ -22,6 +20,25 @@ from core.timeutil import business_today
 # The witness step's two images (见证现场合影, 客户手写签名): URL name → key in the step data.
 WITNESS_IMAGES = {"photo": "photo_sha256", "signature": "signature_sha256"}
 WITNESS_IMAGE_TITLES = {"photo": "见证现场合影", "signature": "客户手写签名"}
+
+
+# What other packages show on an application's pages (the accounts opened, the review decisions):
+# they register a provider here, so that opening imports none of them.
+_CONTRIBUTIONS: dict[str, Callable] = {}
+
+
+def contributes(name: str):
+    """Register `provider(application)` as the value of `name` on the application's detail page."""
+
+    def register(provider):
+        _CONTRIBUTIONS[name] = provider
+        return provider
+
+    return register
+
+
+def contributions(application) -> dict:
+    return {name: provider(application) for name, provider in _CONTRIBUTIONS.items()}
 
 
 def summary_context(application) -> dict:
@@ -43,7 +60,6 @@ def summary_context(application) -> dict:
         "assessment_expired": bool(assessment and assessment.expires_on < business_today()),
         "witness": witness_record(witness_data, people),
         "channel_label": choices.CHANNELS.get(application.channel, application.channel),
-        "accounts": accounts_progress(application),
         "show_full_id": sees_full_id(current_user),
         "choices": choices,
         "id_type_labels": ID_TYPE_LABELS,
@@ -160,67 +176,3 @@ def customer_witness_records(customer) -> list[tuple[Application, WitnessRecord]
 def consistency(application) -> list:
     """The key-information consistency check (第九条) as it stands now: the conflicts, none when it passes."""
     return services.consistency_conflicts(application, current_user)
-
-
-@dataclass(frozen=True)
-class AccountsProgress:
-    """What happened after approval: the fund account, the sub-accounts, the depository, requests on their way."""
-
-    fund_account: object | None
-    sub_accounts: list
-    depository: object | None
-    pending_requests: list
-    finished: bool       # every account is open: nothing is awaited any more
-    needs_attention: bool  # an external system refused: a person must act, waiting will not help
-
-    @property
-    def polling(self) -> bool:
-        return not (self.finished or self.needs_attention)
-
-    @property
-    def binding_label(self) -> str:
-        return BINDING_STATUS_LABELS.get(self.depository.status, self.depository.status) if self.depository else "—"
-
-    @staticmethod
-    def system_label(topic: str) -> str:
-        return account_services.SYSTEM_LABELS.get(topic, topic)
-
-    @property
-    def digest(self) -> str:
-        """A fingerprint of what the block shows, so a poll can tell that nothing changed."""
-        fund = self.fund_account
-        # Ids and states only: the value ends up in a URL, account numbers must not.
-        parts = [fund.id if fund else None, fund.status if fund else None,
-                 [(s.id, s.status) for s in self.sub_accounts],
-                 self.depository.status if self.depository else None,
-                 [(m.id, m.status, m.attempts, m.next_attempt_at) for m in self.pending_requests],
-                 self.finished, self.needs_attention]
-        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-
-
-AFTER_APPROVAL = (Status.APPROVED, Status.ACCOUNTS_OPENING, Status.AWAITING_RETURN_VISIT, Status.ACTIVE,
-                  Status.INACTIVE)
-
-
-def accounts_progress(application) -> AccountsProgress | None:
-    """The accounts of an approved application (also of one voided after a refusal); None before approval."""
-    if application.status not in AFTER_APPROVAL and application.status != Status.WITHDRAWN:
-        return None
-    fund_account = account_services.fund_account_of(application)
-    if fund_account is None and application.status not in AFTER_APPROVAL:
-        return None
-    sub_accounts, depository = [], None
-    if fund_account is not None:
-        sub_accounts = list(db.session.scalars(select(SecuritiesAccount)
-                                               .where(SecuritiesAccount.fund_account_id == fund_account.id)
-                                               .order_by(SecuritiesAccount.market)))
-        depository = db.session.scalar(select(DepositoryBinding)
-                                       .where(DepositoryBinding.fund_account_id == fund_account.id))
-    pending = account_services.pending_requests(application)
-    return AccountsProgress(
-        fund_account=fund_account, sub_accounts=sub_accounts, depository=depository, pending_requests=pending,
-        # The last delivery moves the application on to the return visit (accounts.services).
-        finished=application.status not in (Status.APPROVED, Status.ACCOUNTS_OPENING),
-        needs_attention=any(m.status == MessageStatus.REJECTED for m in pending),
-    )
-

@@ -7,7 +7,6 @@ from flask_login import current_user
 from blueprints.opening import documents, presenters, services, steps, workflow
 from blueprints.opening.forms import WithdrawForm
 from blueprints.reader import services as reader_services
-from blueprints.review import services as review_services
 from core import audit, files
 from core.render import page, see_other
 from core.roles import Role
@@ -67,8 +66,7 @@ def detail(reference: str):
     application = _load(reference)
     audit.record("application.view", "application", application.reference, step="detail")
     return page("opening/detail.html", application=application, **presenters.summary_context(application),
-                history=services.status_history(application),
-                decisions=review_services.decisions(application),
+                **presenters.contributions(application), history=services.status_history(application),
                 current_documents=documents.current_by_kind(application),
                 document_labels=documents.KIND_LABELS,
                 step_label=lambda key: workflow.step_label(application.channel, key))

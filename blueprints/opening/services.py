@@ -3,6 +3,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import Callable
+
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -124,14 +126,23 @@ def resume_step(application: Application, rejection=None) -> str:
     return workflow.first_incomplete(application.completed_steps, application.channel)
 
 
+# The review package tells opening where a returned application's rejection is kept (rejections_from),
+# so that opening imports none of review's code.
+_REJECTIONS: dict[str, Callable] = {}
+
+
+def rejections_from(provider):
+    """Register `provider(application)`: the latest decision on the application (with return_step, reason,
+    reviewer, decided_at and decision), or None."""
+    _REJECTIONS["latest"] = provider
+    return provider
+
+
 def open_rejection(application: Application):
     """The reviewer's rejection of a returned application (None unless it is returned)."""
-    from blueprints.review.models import ReviewDecision
-
-    if application.status != Status.REJECTED:
+    if application.status != Status.REJECTED or "latest" not in _REJECTIONS:
         return None
-    decision = db.session.scalar(select(ReviewDecision).where(ReviewDecision.application_id == application.id)
-                                 .order_by(ReviewDecision.id.desc()).limit(1))
+    decision = _REJECTIONS["latest"](application)
     return decision if decision is not None and decision.decision == "reject" else None
 
 

@@ -9,6 +9,7 @@ from blueprints.auth import services as auth_services
 from blueprints.opening import choices, documents, scoring, workflow
 from blueprints.opening import services as opening_services
 from blueprints.opening import presenters
+from blueprints.accounts import presenters as account_presenters
 from blueprints.review import services
 from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
 from core import audit, files
@@ -226,13 +227,13 @@ def accounts_progress(reference: str):
     empty 204 (htmx swaps nothing and keeps polling), so only an answer carrying account data is audited.
     """
     application = _load(reference)
-    progress = presenters.accounts_progress(application)
+    progress = account_presenters.accounts_progress(application)
     if progress is not None and request.args.get("seen") == progress.digest:
         response = make_response("", 204)
         response.headers["Vary"] = "HX-Request"
         return response
     audit.record("application.view", "application", application.reference, step="accounts")
-    return page("opening/_accounts_progress.html", application=application, accounts=progress,
+    return page("accounts/_accounts_progress.html", application=application, accounts=progress,
                 oob=bool(request.htmx))
 
 

@@ -19,7 +19,7 @@ from blueprints.accounts import services as account_services
 from blueprints.customers import services as customer_services
 from blueprints.auth.models import Branch, Staff
 from blueprints.opening import services as opening_services
-from blueprints.opening import documents, workflow
+from blueprints.opening import documents, presenters, workflow
 from blueprints.opening.models import Application, ApplicationStep
 from blueprints.opening.workflow import Status
 from blueprints.review.models import ReviewClaim, ReviewDecision
@@ -284,11 +284,13 @@ def inbox_summary(user: Staff) -> InboxSummary:
     return InboxSummary(count=count, oldest_submitted_at=oldest)
 
 
+@opening_services.rejections_from
 def latest_decision(application: Application) -> ReviewDecision | None:
     return db.session.scalar(select(ReviewDecision).where(ReviewDecision.application_id == application.id)
                              .order_by(ReviewDecision.id.desc()).limit(1))
 
 
+@presenters.contributes("decisions")
 def decisions(application: Application) -> list[ReviewDecision]:
     return list(db.session.scalars(select(ReviewDecision).where(ReviewDecision.application_id == application.id)
                                    .order_by(ReviewDecision.id)))

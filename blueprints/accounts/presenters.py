@@ -1,0 +1,77 @@
+"""The accounts of an approved application as the progress block shows them."""
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from blueprints.accounts import services as account_services
+from blueprints.accounts.models import BINDING_STATUS_LABELS, DepositoryBinding, SecuritiesAccount
+from blueprints.opening import presenters as opening_presenters
+from blueprints.opening.workflow import Status
+from core.extensions import db
+from core.outbox import MessageStatus
+
+
+@dataclass(frozen=True)
+class AccountsProgress:
+    """What happened after approval: the fund account, the sub-accounts, the depository, requests on their way."""
+
+    fund_account: object | None
+    sub_accounts: list
+    depository: object | None
+    pending_requests: list
+    finished: bool       # every account is open: nothing is awaited any more
+    needs_attention: bool  # an external system refused: a person must act, waiting will not help
+
+    @property
+    def polling(self) -> bool:
+        return not (self.finished or self.needs_attention)
+
+    @property
+    def binding_label(self) -> str:
+        return BINDING_STATUS_LABELS.get(self.depository.status, self.depository.status) if self.depository else "—"
+
+    @staticmethod
+    def system_label(topic: str) -> str:
+        return account_services.SYSTEM_LABELS.get(topic, topic)
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of what the block shows, so a poll can tell that nothing changed."""
+        fund = self.fund_account
+        # Ids and states only: the value ends up in a URL, account numbers must not.
+        parts = [fund.id if fund else None, fund.status if fund else None,
+                 [(s.id, s.status) for s in self.sub_accounts],
+                 self.depository.status if self.depository else None,
+                 [(m.id, m.status, m.attempts, m.next_attempt_at) for m in self.pending_requests],
+                 self.finished, self.needs_attention]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+AFTER_APPROVAL = (Status.APPROVED, Status.ACCOUNTS_OPENING, Status.AWAITING_RETURN_VISIT, Status.ACTIVE,
+                  Status.INACTIVE)
+
+
+@opening_presenters.contributes("accounts")
+def accounts_progress(application) -> AccountsProgress | None:
+    """The accounts of an approved application (also of one voided after a refusal); None before approval."""
+    if application.status not in AFTER_APPROVAL and application.status != Status.WITHDRAWN:
+        return None
+    fund_account = account_services.fund_account_of(application)
+    if fund_account is None and application.status not in AFTER_APPROVAL:
+        return None
+    sub_accounts, depository = [], None
+    if fund_account is not None:
+        sub_accounts = list(db.session.scalars(select(SecuritiesAccount)
+                                               .where(SecuritiesAccount.fund_account_id == fund_account.id)
+                                               .order_by(SecuritiesAccount.market)))
+        depository = db.session.scalar(select(DepositoryBinding)
+                                       .where(DepositoryBinding.fund_account_id == fund_account.id))
+    pending = account_services.pending_requests(application)
+    return AccountsProgress(
+        fund_account=fund_account, sub_accounts=sub_accounts, depository=depository, pending_requests=pending,
+        # The last delivery moves the application on to the return visit (accounts.services).
+        finished=application.status not in (Status.APPROVED, Status.ACCOUNTS_OPENING),
+        needs_attention=any(m.status == MessageStatus.REJECTED for m in pending),
+    )
+
