@@ -35,10 +35,12 @@ def _holdings_detail(holdings: list[dict]) -> str:
 
 
 def precheck(*, holdings: list[dict], open_orders: int, in_transit: Decimal, fund_balance: Decimal, frozen: bool,
-             margin_account: bool, designated_sh: bool, pending_changes: int,
-             undelivered_messages: int) -> list[Condition]:
+             margin_account: bool, designated_sh: bool, pending_changes: int, undelivered_messages: int,
+             option_account: bool = False, permissions: tuple | list = (),
+             credited_today: Decimal = Decimal("0")) -> list[Condition]:
     """Every closure condition in the order the clerk works through them."""
     securities = held(holdings)
+    granted = "、".join(permissions)
     return [
         Condition("no_holdings", "无证券持仓", not securities, _holdings_detail(securities) if securities else ""),
         Condition("designation_revoked", "已撤销上海指定交易", not designated_sh,
@@ -50,8 +52,15 @@ def precheck(*, holdings: list[dict], open_orders: int, in_transit: Decimal, fun
         # Exactly zero: a cent of interest credited today is still money the customer must take out.
         Condition("zero_balance", "资金余额为零", fund_balance == 0,
                   f"资金余额 {_yuan(fund_balance)}，须先转出" if fund_balance != 0 else ""),
+        # Money credited today (a dividend, interest) may still arrive in the account after it closes.
+        Condition("nothing_credited_today", "当日无红利、利息入账", credited_today == 0,
+                  f"今日有 {_yuan(credited_today)} 红利或利息入账，须次日办理" if credited_today != 0 else ""),
         Condition("no_margin_account", "无融资融券账户", not margin_account,
                   "尚有融资融券账户，须先注销" if margin_account else ""),
+        Condition("no_option_account", "无股票期权账户", not option_account,
+                  "尚有股票期权账户，须先注销" if option_account else ""),
+        Condition("permissions_cancelled", "已取消各项业务权限", not permissions,
+                  f"尚未取消的权限：{granted}" if permissions else ""),
         Condition("not_frozen", "账户未冻结", not frozen, "账户处于冻结状态" if frozen else ""),
         Condition("no_pending_changes", "无未完成的资料变更", pending_changes == 0,
                   f"尚有 {pending_changes} 笔资料变更未完成" if pending_changes else ""),

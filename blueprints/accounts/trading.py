@@ -19,6 +19,7 @@ class TradingSystem(Protocol):
     def position(self, fund_account_no: str) -> dict:
         """What the fund account holds and owes: {"holdings": [{"code", "name", "quantity"}], "open_orders",
         "in_transit": Decimal, "frozen", "last_trade_on": date | None, "margin_account", "designated_sh",
+        "option_account", "permissions": [names], "credited_today": Decimal,
         "simulated"}."""
 
     def revoke_designation(self, fund_account_no: str, idempotency_key: str) -> dict:
@@ -39,6 +40,10 @@ sim_trading_position = Table(
     Column("last_trade_on", Date),
     Column("margin_account", Boolean, nullable=False, default=False),
     Column("designated_sh", Boolean, nullable=False, default=False),
+    Column("option_account", Boolean, nullable=False, default=False),
+    # Business permissions still open (创业板, 科创板, …), and money credited today (dividends, interest).
+    Column("permissions", JSON, nullable=False, default=list),
+    Column("credited_today", Numeric(18, 2), nullable=False, default=ZERO),
 )
 sim_trading_request = Table(
     "sim_trading_request", db.metadata,
@@ -48,7 +53,8 @@ sim_trading_request = Table(
 
 # An account the trading system has never seen holds nothing and owes nothing.
 EMPTY_POSITION = {"holdings": [], "open_orders": 0, "in_transit": ZERO, "frozen": False, "last_trade_on": None,
-                  "margin_account": False, "designated_sh": False}
+                  "margin_account": False, "designated_sh": False, "option_account": False, "permissions": [],
+                  "credited_today": ZERO}
 
 
 class SimulatedTradingSystem:
@@ -74,7 +80,9 @@ class SimulatedTradingSystem:
         return {"holdings": [dict(holding) for holding in row.holdings], "open_orders": row.open_orders,
                 "in_transit": Decimal(row.in_transit).quantize(ZERO), "frozen": row.frozen,
                 "last_trade_on": row.last_trade_on, "margin_account": row.margin_account,
-                "designated_sh": row.designated_sh, "simulated": True}
+                "designated_sh": row.designated_sh, "option_account": row.option_account,
+                "permissions": list(row.permissions or []), "credited_today": Decimal(row.credited_today).quantize(ZERO),
+                "simulated": True}
 
     def revoke_designation(self, fund_account_no: str, idempotency_key: str) -> dict:
         self.faults.before_call()
@@ -113,8 +121,9 @@ class SimulatedTradingSystem:
         unknown = set(fields) - set(EMPTY_POSITION)
         if unknown:
             raise TypeError(f"unknown position fields: {', '.join(sorted(unknown))}")
-        if "in_transit" in fields:
-            fields["in_transit"] = Decimal(str(fields["in_transit"])).quantize(ZERO)
+        for amount in ("in_transit", "credited_today"):
+            if amount in fields:
+                fields[amount] = Decimal(str(fields[amount])).quantize(ZERO)
         with db.engine.begin() as conn:
             where = sim_trading_position.c.fund_account_no == fund_account_no
             if conn.execute(select(sim_trading_position.c.fund_account_no).where(where)).first() is None:

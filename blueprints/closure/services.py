@@ -212,7 +212,8 @@ def precheck(customer: Customer, fund_account: FundAccount, facts: Facts,
         holdings=position["holdings"], open_orders=position["open_orders"], in_transit=position["in_transit"],
         fund_balance=facts.balance, frozen=position["frozen"], margin_account=position["margin_account"],
         designated_sh=position["designated_sh"], pending_changes=customer_changes.open_change_count(customer.id),
-        undelivered_messages=undelivered_count(customer.id))
+        undelivered_messages=undelivered_count(customer.id), option_account=position.get("option_account", False),
+        permissions=position.get("permissions", []), credited_today=position.get("credited_today", Decimal("0")))
     return Precheck(fund_account, conditions, refusal, simulated=facts.simulated,
                     facts={"balance": facts.balance, "last_trade_on": position.get("last_trade_on")})
 

@@ -109,7 +109,8 @@ def test_bank_faults_apply_to_the_new_calls(bank, bound):
 def test_an_account_the_trading_system_never_saw_holds_nothing(trading):
     assert trading.position(FUND) == {
         "holdings": [], "open_orders": 0, "in_transit": Decimal("0.00"), "frozen": False, "last_trade_on": None,
-        "margin_account": False, "designated_sh": False, "simulated": True}
+        "margin_account": False, "designated_sh": False, "option_account": False, "permissions": [],
+        "credited_today": Decimal("0.00"), "simulated": True}
 
 
 def test_a_set_position_is_answered_and_changed_field_by_field(trading):

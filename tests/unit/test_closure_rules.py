@@ -10,9 +10,11 @@ CLEAR = dict(holdings=[], open_orders=0, in_transit=Decimal("0.00"), fund_balanc
              margin_account=False, designated_sh=False, pending_changes=0, undelivered_messages=0)
 
 ORDER = ["no_holdings", "designation_revoked", "no_open_orders", "no_in_transit", "zero_balance",
-         "no_margin_account", "not_frozen", "no_pending_changes", "no_undelivered_messages"]
+         "nothing_credited_today", "no_margin_account", "no_option_account", "permissions_cancelled", "not_frozen",
+         "no_pending_changes", "no_undelivered_messages"]
 LABELS = ["无证券持仓", "已撤销上海指定交易", "无未成交委托", "无在途资金", "资金余额为零",
-          "无融资融券账户", "账户未冻结", "无未完成的资料变更", "无未送达的外部请求"]
+          "当日无红利、利息入账", "无融资融券账户", "无股票期权账户", "已取消各项业务权限", "账户未冻结",
+          "无未完成的资料变更", "无未送达的外部请求"]
 
 
 def test_a_clear_account_passes_every_condition_in_a_fixed_order():
@@ -101,3 +103,19 @@ def test_three_years_from_29_february_end_on_1_march():
     quiet = {**QUIET, "last_trade_on": date(2024, 2, 29)}
     assert is_dormant(**{**quiet, "today": date(2027, 2, 28)}) is False
     assert is_dormant(**{**quiet, "today": date(2027, 3, 1)}) is True
+
+
+def _clear(**changes):
+    values = dict(holdings=[], open_orders=0, in_transit=Decimal("0"), fund_balance=Decimal("0"), frozen=False,
+                  margin_account=False, designated_sh=False, pending_changes=0, undelivered_messages=0)
+    values.update(changes)
+    return {c.key: c for c in precheck(**values)}
+
+
+def test_an_option_account_open_permissions_and_money_credited_today_each_block_closure():
+    assert not blocks(list(_clear().values()))
+    assert not _clear(option_account=True)["no_option_account"].passed
+    permissions = _clear(permissions=["创业板", "科创板"])["permissions_cancelled"]
+    assert not permissions.passed and permissions.detail == "尚未取消的权限：创业板、科创板"
+    credited = _clear(credited_today=Decimal("0.35"))["nothing_credited_today"]
+    assert not credited.passed and "¥0.35" in credited.detail and "次日" in credited.detail
