@@ -125,7 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.reader.routes import bp as reader_bp
     from blueprints.auth.services import load_staff
     from blueprints.home.routes import bp as home_bp
-    from blueprints.customers.change_routes import bp as changes_bp
+    from blueprints.changes.routes import bp as changes_bp
     from blueprints.customers.routes import bp as customers_bp
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.return_visit.routes import bp as return_visit_bp

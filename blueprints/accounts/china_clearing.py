@@ -7,7 +7,7 @@ from typing import Callable, Protocol
 from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, select, update
 
 from blueprints.accounts.simulation import FaultPlan, ServiceHours
-from blueprints.customers.change_rules import accounts_named, blocking_links, blocking_message
+from blueprints.changes.rules import accounts_named, blocking_links, blocking_message
 from core import crypto
 from core.extensions import db
 from core.outbox import Rejected

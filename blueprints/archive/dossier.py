@@ -3,7 +3,7 @@ from blueprints.opening import choices, scoring
 from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.opening.workflow import STATUS_LABELS
 from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS
-from blueprints.customers.changes import display_value
+from blueprints.changes.services import display_value
 from core import masking
 
 SECTION_TITLES = {

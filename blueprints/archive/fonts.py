@@ -14,7 +14,7 @@ from pathlib import Path
 
 LOGGER = logging.getLogger(__name__)
 
-# Families in the order of templates/archive/dossier.css and templates/customers/slip.css,
+# Families in the order of templates/archive/dossier.css and templates/changes/slip.css,
 # with their Debian package.
 # Noto Sans CJK SC covers everything a dossier normally holds, CJK Extension A
 # included (䶮 U+4DAE); it lacks most of Extension B and later (𠀀 U+20000),

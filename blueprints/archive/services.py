@@ -25,7 +25,7 @@ from blueprints.archive.models import (
     ScanType,
 )
 from blueprints.auth.models import Branch, Staff
-from blueprints.customers import changes
+from blueprints.changes import services as changes
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind, CustomerProfile, IdDocument
 from blueprints.opening import documents, scoring

@@ -10,6 +10,7 @@ from blueprints.closure import services
 from blueprints.closure.forms import (BusinessReviewForm, ResubmitForm, StartClosureForm, StartReactivationForm,
                                       WithdrawForm)
 from blueprints.closure.models import ClosureStatus, ReactivationStatus
+from blueprints.customers import page as customer_page
 from blueprints.customers.models import Customer, CustomerKind
 from core import audit
 from core.extensions import db
@@ -322,3 +323,8 @@ def reactivation_withdraw(reference: str):
         return _reactivation_page(reactivation, status=error.status, block="actions", refused=str(error))
     flash(f"{reactivation.reference} 已撤回。", "success")
     return see_other(url_for("closure.reactivation", reference=reactivation.reference))
+
+
+@customer_page.contributes
+def _on_the_customer_page(customer, user) -> dict:
+    return {"closure_panel": services.panel_for(customer, user)}

@@ -18,7 +18,7 @@ from blueprints.auth.models import Staff
 from blueprints.closure.models import (CLOSURE_TRANSITIONS, REACTIVATION_TRANSITIONS, STEP_LABELS, AccountClosure,
                                        AccountReactivation, ClosureDecision, ClosureStatus, ClosureStep,
                                        ClosureStepRecord, ReactivationStatus, move)
-from blueprints.customers import changes as customer_changes
+from blueprints.changes import services as customer_changes
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind
 from blueprints.customers.review_rules import checker_refusal

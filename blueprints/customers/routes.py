@@ -3,19 +3,16 @@ from flask import Blueprint, abort, request
 from flask_login import current_user
 
 from blueprints.accounts.models import BINDING_STATUS_LABELS
-from blueprints.closure import services as closure_services
-from blueprints.customers import changes, services
-from blueprints.customers.changes import display_value
-from blueprints.customers.change_rules import CHANGE_KIND_LABELS
-from blueprints.customers.change_workflow import STATUS_LABELS as CHANGE_STATUS_LABELS
+from blueprints.customers import page as page_parts
+from blueprints.customers import services
 from blueprints.customers.models import KIND_LABELS
 from blueprints.opening import choices
 from blueprints.opening.rules import ID_TYPE_LABELS
 from core import audit
 from core.render import page
-from core.timeutil import business_today
 from core.roles import Role
 from core.security import roles_required, sees_full_id
+from core.timeutil import business_today
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -44,19 +41,7 @@ def detail(customer_no: str):
                 accounts=services.accounts_of(current_user, customer),
                 id_documents=services.id_documents(customer), versions=services.profile_versions(customer),
                 kind_changes=services.kind_changes(customer), staff_names=services.staff_names_of(customer),
-                **_change_history(customer), closure_panel=closure_services.panel_for(customer, current_user),
+                **page_parts.contributions(customer, current_user),
                 today=business_today(), home_branch=services.branch(customer.branch_id),
                 show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, choices=choices,
                 id_type_labels=ID_TYPE_LABELS, binding_labels=BINDING_STATUS_LABELS)
-
-
-def _change_history(customer) -> dict:
-    """The customer's change businesses with their comparisons and the systems' answers, in batched queries."""
-    history = changes.history(customer)
-    return {"changes": history, "change_messages": changes.messages_of(history),
-            "change_names": changes.staff_names(history),
-            "change_rows": {c.id: changes.comparison(c, c.before, c.after) for c in history},
-            "change_kind_labels": CHANGE_KIND_LABELS, "change_status_labels": CHANGE_STATUS_LABELS,
-            "system_label": changes.system_label, "display_value": display_value,
-            "depository_out_of_sync": changes.depository_out_of_sync(customer.id),
-            "open_change": changes.open_change(customer.id)}

@@ -7,7 +7,8 @@ from blueprints.accounts.models import SecuritiesAccount
 from blueprints.auth.models import Staff
 from blueprints.closure import services
 from blueprints.closure.models import AccountClosure, ClosureDecision, ClosureStatus
-from blueprints.customers.models import Customer, CustomerChange, CustomerKind
+from blueprints.changes.models import CustomerChange
+from blueprints.customers.models import Customer, CustomerKind
 from core import outbox
 from core.extensions import db
 from core.outbox import MessageStatus, OutboxMessage

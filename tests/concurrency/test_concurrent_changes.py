@@ -2,12 +2,12 @@
 import pytest
 from sqlalchemy import func, select
 
-from blueprints.customers.models import CustomerChange
+from blueprints.changes.models import CustomerChange
 from core.extensions import db
 from tests.concurrency.test_concurrent_requests import _race
 from tests.conftest import Auth
 from tests.lifecycle import activate_customer
-from tests.requests.test_customer_changes import _form_values, _ordinary_change, _review, _submit_ordinary
+from tests.changes.test_change_requests import _form_values, _ordinary_change, _review, _submit_ordinary
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from blueprints.customers.change_rules import (
+from blueprints.changes.rules import (
     FIELD_LABELS, KEY_FIELDS, ORDINARY_FIELDS, VALIDITY_FIELDS, ChangeKind, FieldChange, blocking_links,
     blocking_message, check_key_change, diff, is_id_upgrade, kind_of,
 )

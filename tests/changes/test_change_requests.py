@@ -5,7 +5,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from blueprints.customers.models import ChangeStatusChange, Customer, CustomerChange, CustomerProfile, IdDocument
+from blueprints.changes.models import ChangeStatusChange, CustomerChange
+from blueprints.customers.models import Customer, CustomerProfile, IdDocument
 from core import outbox
 from core.extensions import db
 from core.outbox import MessageStatus, OutboxMessage

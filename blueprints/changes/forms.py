@@ -4,8 +4,8 @@ from wtforms import BooleanField, DateField, FileField, HiddenField, RadioField,
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from blueprints.customers.change_rules import CHANGE_KIND_LABELS, ChangeKind
-from blueprints.customers.changes import SYSTEMS
+from blueprints.changes.rules import CHANGE_KIND_LABELS, ChangeKind
+from blueprints.changes.services import SYSTEMS
 from blueprints.opening import rules
 from blueprints.opening.forms import DATE_FORMAT_MESSAGE, REQUIRED, ContactForm
 

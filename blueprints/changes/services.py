@@ -9,10 +9,12 @@ from sqlalchemy import func, or_, select
 from blueprints.accounts.lifecycle import LIVE
 from blueprints.accounts.models import DepositoryBinding, FundAccount
 from blueprints.auth.models import Branch, Staff
-from blueprints.customers import change_rules, services
-from blueprints.customers.change_rules import ChangeKind
-from blueprints.customers.change_workflow import OPEN, STATUS_LABELS, ChangeStatus, check_transition
-from blueprints.customers.models import ChangeStatusChange, Customer, CustomerChange
+from blueprints.changes import rules as change_rules
+from blueprints.changes.models import ChangeStatusChange, CustomerChange
+from blueprints.changes.rules import ChangeKind
+from blueprints.changes.workflow import OPEN, STATUS_LABELS, ChangeStatus, check_transition
+from blueprints.customers import services
+from blueprints.customers.models import Customer
 from blueprints.customers.review_rules import checker_refusal
 from blueprints.opening import choices
 from blueprints.opening.rules import ID_TYPE_LABELS

@@ -8,13 +8,16 @@ from flask import Blueprint, abort, current_app, flash, make_response, request, 
 from flask_login import current_user
 
 from blueprints.auth import services as auth_services
-from blueprints.customers import change_rules, changes, services
-from blueprints.customers.changes import display_value
-from blueprints.customers.change_rules import CHANGE_KIND_LABELS, FIELD_LABELS, ChangeKind
-from blueprints.customers.change_workflow import STATUS_LABELS, ChangeStatus
-from blueprints.customers.forms import (ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
+from blueprints.changes import rules as change_rules
+from blueprints.changes import services as changes
+from blueprints.changes.rules import CHANGE_KIND_LABELS, FIELD_LABELS, ChangeKind
+from blueprints.changes.services import display_value
+from blueprints.changes.workflow import STATUS_LABELS, ChangeStatus
+from blueprints.customers import page as customer_page
+from blueprints.customers import services
+from blueprints.changes.forms import (ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
                                         OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
-from blueprints.customers.slips import render_change_slip
+from blueprints.changes.slips import render_change_slip
 from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.reader import services as reader_services
 from core import audit, files, masking
@@ -472,3 +475,16 @@ def index():
     return page("changes/index.html", status=200 if valid else 422, form=form, found=found, customers=customers,
                 counts=changes.counts(current_user, query), kind_labels=CHANGE_KIND_LABELS,
                 status_labels=STATUS_LABELS, field_labels=FIELD_LABELS)
+
+
+@customer_page.contributes
+def _on_the_customer_page(customer, user) -> dict:
+    """The customer's change businesses with their comparisons and the systems' answers, in batched queries."""
+    history = changes.history(customer)
+    return {"changes": history, "change_messages": changes.messages_of(history),
+            "change_names": changes.staff_names(history),
+            "change_rows": {c.id: changes.comparison(c, c.before, c.after) for c in history},
+            "change_kind_labels": CHANGE_KIND_LABELS, "change_status_labels": STATUS_LABELS,
+            "system_label": changes.system_label, "display_value": display_value,
+            "depository_out_of_sync": changes.depository_out_of_sync(customer.id),
+            "open_change": changes.open_change(customer.id)}

@@ -12,7 +12,7 @@ import functools
 from blueprints.archive import pdf
 from core.timeutil import BEIJING
 
-TEMPLATE = "customers/slip.html"
+TEMPLATE = "changes/slip.html"
 
 ORDINARY_TITLE = "客户普通资料修改确认单"
 KEY_TITLE = "客户关键信息变更确认单"

@@ -7,7 +7,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from blueprints.customers import slips
+from blueprints.changes import slips
 
 DECIDED_AT = dt.datetime(2026, 12, 2, 6, 5, tzinfo=dt.timezone.utc)  # 14:05 in Beijing
 LONG_ADDRESS = "北京市朝阳区朝阳门外大街一百二十三号院四号楼二单元一千五百零一室（近地铁朝阳门站东南口）"

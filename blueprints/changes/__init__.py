@@ -1,0 +1,1 @@
+"""Changes to customer information (资料变更): the businesses that change the record after opening."""
