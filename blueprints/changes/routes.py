@@ -107,10 +107,16 @@ def ordinary(customer_no: str):
     return see_other(url_for("changes.detail", reference=change.reference))
 
 
+def _entry(response, status: int):
+    """An entry page answering 403/409 is swapped where the form was (htmx), not into the flash area."""
+    return in_place(response, "#change-entry") if status in (403, 409) else response
+
+
 def _ordinary_page(customer, form, status: int = 200, rows=None, query=None, refused=None):
-    return page("changes/ordinary.html", status=status, customer=customer, form=form, rows=rows, query=query,
-                refused=refused, display_value=display_value, pending=changes.open_change(customer.id),
-                system_labels=changes.SYSTEMS, full=False)
+    response = page("changes/ordinary.html", status=status, customer=customer, form=form, rows=rows, query=query,
+                    refused=refused, display_value=display_value, pending=changes.open_change(customer.id),
+                    system_labels=changes.SYSTEMS, full=False)
+    return _entry(response, status)
 
 
 # --- key information ------------------------------------------------------------------------------
@@ -260,11 +266,13 @@ def _posted_certificate(form, customer):
 def _key_page(customer, form, status: int = 200, rows=None, query=None, refused=None, certificate=None,
               card_read=None, block=None):
     document = services.current_id_document(customer.id)
-    return page("changes/key.html", status=status, block=block, card_read=card_read, customer=customer, form=form, rows=rows, query=query,
-                refused=refused, display_value=display_value, document=document, certificate=certificate,
-                certificate_ref=certificate_ref(form, customer, certificate) if certificate else None,
-                pending=changes.open_change(customer.id), id_type_labels=ID_TYPE_LABELS,
-                system_labels=changes.SYSTEMS, full=sees_full_id(current_user))
+    response = page("changes/key.html", status=status, block=block, card_read=card_read, customer=customer, form=form,
+                    rows=rows, query=query, refused=refused, display_value=display_value, document=document,
+                    certificate=certificate,
+                    certificate_ref=certificate_ref(form, customer, certificate) if certificate else None,
+                    pending=changes.open_change(customer.id), id_type_labels=ID_TYPE_LABELS,
+                    system_labels=changes.SYSTEMS, full=sees_full_id(current_user))
+    return _entry(response, status)
 
 
 # --- relationship confirmation ----------------------------------------------------------------------
@@ -294,8 +302,8 @@ def links(customer_no: str):
 def _links_page(customer, form, query, status: int = 200, refused=None):
     from blueprints.accounts.markets import MARKETS
 
-    return page("changes/links.html", status=status, customer=customer, form=form, query=query, refused=refused,
-                markets=MARKETS, pending=changes.open_change(customer.id))
+    return _entry(page("changes/links.html", status=status, customer=customer, form=form, query=query, refused=refused,
+                       markets=MARKETS, pending=changes.open_change(customer.id)), status)
 
 
 # --- one change -----------------------------------------------------------------------------------

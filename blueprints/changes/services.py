@@ -335,14 +335,26 @@ def prepare_key_change(customer: Customer, element: str, *, name: str | None, id
 
 
 def key_conflicts(customer: Customer, after: dict) -> list[str]:
-    """第九条 again after a key change: the new key information may not belong to another customer of the firm."""
-    from blueprints.customers.models import CustomerProfile
+    """第九条 again after a key change: every record carrying the new ID number must name the same person.
 
-    others = db.session.scalars(services.current_profiles().where(
-        CustomerProfile.id_number_index == crypto.blind_index(after["id_number"]),
-        CustomerProfile.customer_id != customer.id)).all()
-    return [f"该证件号码已属于另一位客户（客户号 {db.session.get(Customer, other.customer_id).customer_no}），"
-            "不能变更为该号码；如系同一人，须先核实并合并客户档案" for other in others]
+    Another customer holding the number, or an opening application in progress for it under another
+    name, is a conflict; the customer's own accounts share the record and follow the change.
+    """
+    from blueprints.customers.models import CustomerProfile
+    from blueprints.opening.models import Application
+    from blueprints.opening.workflow import Status
+
+    index = crypto.blind_index(after["id_number"])
+    conflicts = [f"该证件号码已属于另一位客户（客户号 {db.session.get(Customer, other.customer_id).customer_no}），"
+                 "不能变更为该号码；如系同一人，须先核实并合并客户档案"
+                 for other in db.session.scalars(services.current_profiles().where(
+                     CustomerProfile.id_number_index == index, CustomerProfile.customer_id != customer.id))]
+    in_progress = db.session.scalars(select(Application).where(
+        Application.id_number_index == index, Application.customer_name != after["name"],
+        Application.status.in_((Status.DRAFT, Status.SUBMITTED, Status.REJECTED, Status.RESUBMITTED))))
+    conflicts += [f"开户申请 {application.reference}（{application.status_label}）使用该证件号码但姓名不同，"
+                  "须先核实或作废该申请" for application in in_progress]
+    return conflicts
 
 
 def verify_identity(after: dict) -> dict:

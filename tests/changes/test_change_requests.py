@@ -492,3 +492,19 @@ def test_the_signed_slip_once_archived_is_not_replaced(app, auth, customer_no):
                                content_type="multipart/form-data")
     assert upload().status_code == 303
     assert upload().status_code == 409
+
+
+def test_a_key_change_to_a_number_an_application_in_progress_uses_under_another_name_is_refused(app, auth, customer_no):
+    other = factories.start(auth, token="other-person")
+    with app.app_context():
+        from blueprints.auth.models import Staff
+
+        clerk_id = db.session.scalar(select(Staff.id).where(Staff.username == "clerk"))
+    new_number = factories.make_id("110105", "19880612", "337")  # the customer's birth date and sex, another person
+    factories.walk_with(auth, other, "contact", clerk_id, identity=factories.identity(name="王五", id_number=new_number))
+    values = _key_change(auth, customer_no, element="id_number", id_type="resident_id", id_number=new_number,
+                         valid_from="2026-11-01", valid_to="2046-11-01")
+    values["certificate"] = (io.BytesIO(factories.scan_png()), "certificate.png")
+    response = auth.post(f"/changes/new/{customer_no}/key", data=values, content_type="multipart/form-data")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and other in body and "姓名不同" in body
