@@ -150,3 +150,26 @@ def test_a_key_change_held_by_an_unconfirmed_link_goes_through_once_the_link_is_
     expect(page.locator("#id-documents")).to_contain_text("2046-11-01")
     expect(page.locator("#id-documents")).to_contain_text("已被新证件替代")
     _shot(page, "customer-after-key-change", viewport)
+
+
+def test_a_session_that_ends_while_a_change_is_typed_keeps_what_was_typed(page: Page, customer_no, console_errors):
+    login(page)
+    entry_url = f"/changes/new/{customer_no}/ordinary"
+    page.goto(entry_url)
+    page.fill("#mobile", "13912345678")
+    page.fill("#employer", "上海某咨询有限公司")
+    # Another tab of the same browser logs out: the same cookies post the logout form.
+    token = page.locator("form[action='/auth/logout'] input[name=csrf_token]").input_value()
+    assert page.context.request.post("/auth/logout", form={"csrf_token": token}, max_redirects=0).status in (302, 303)
+
+    page.get_by_role("button", name="查看修改对比").click()
+    expect(page.locator("#network-error")).to_contain_text("登录已失效，请重新登录")
+    console_errors.clear()  # htmx logs the 401 this test provokes
+    page.locator("#network-error a", has_text="重新登录").click()
+    page.fill("#username", "clerk")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#restored-unsaved")).to_be_visible()
+    expect(page.locator("#employer")).to_have_value("上海某咨询有限公司")
+    page.get_by_role("button", name="查看修改对比").click()
+    expect(page.locator("#change-comparison")).to_contain_text("上海某咨询有限公司")
