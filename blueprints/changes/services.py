@@ -605,7 +605,7 @@ def slip_context(change: CustomerChange, customer: Customer, mask) -> dict:
         "kind": change.kind, "reference": change.reference,
         "firm_name": current_app.config["FIRM_NAME"], "branch_name": branch.name,
         "decided_at": (change.decided_at or utcnow()).replace(tzinfo=timezone.utc),
-        "customer": {"customer_no": customer.customer_no, "name": customer.name,
+        "customer": {"customer_no": customer.customer_no, "name": customer.name, "customer_type": customer.customer_type,
                      "id_type_label": mask["id_type"](customer.id_type),
                      "id_number_masked": mask["id_number"](customer.id_number)},
         "changes": [{"label": row.label, "before": mask["value"](row.field, row.before),

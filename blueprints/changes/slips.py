@@ -68,6 +68,8 @@ def slip_context(slip: dict) -> dict:
         "branch_name": slip["branch_name"],
         "decided_at": beijing_minute(slip["decided_at"]),
         "customer": slip["customer"],
+        # Institutions sign with the company seal, the legal representative's seal and the agent's signature.
+        "institution": slip["customer"].get("customer_type") == "institution",
         "changes": [{"label": change["label"], "before": _shown(change["before"]), "after": _shown(change["after"])}
                     for change in slip["changes"]],
         "systems": [{"label": system["label"], "state": system["state"]} for system in slip["systems"]],

@@ -174,3 +174,13 @@ def test_unknown_kind_and_naive_time_are_refused():
         slips.slip_context({**make_slip(), "kind": "closure"})
     with pytest.raises(ValueError):
         slips.slip_context({**make_slip(), "decided_at": DECIDED_AT.replace(tzinfo=None)})
+
+
+def test_the_institution_signature_line_prints_only_for_institutions():
+    individual = make_slip("key")
+    institution = make_slip("key")
+    institution["customer"] = dict(institution["customer"], customer_type="institution")
+    _, text = read(slips.render_change_slip(individual))
+    assert "机构客户须加盖单位公章" not in text and "客户签名" in text
+    _, text = read(slips.render_change_slip(institution))
+    assert "机构客户须加盖单位公章及法定代表人签章" in text
