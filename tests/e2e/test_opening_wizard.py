@@ -132,6 +132,9 @@ def walk_from_contact(page: Page, then: str) -> None:
 def test_clerk_completes_the_wizard_without_page_reloads(page: Page):
     login(page)
     page.get_by_role("link", name="新建现场开户").click()
+    # The wizard's own page first: a marker set before it loads would be lost with the page it was set on.
+    page.wait_for_url("**/opening/new")
+    page.wait_for_load_state("load")
     # A marker on window survives only if no step reloads the page.
     page.evaluate("window.__noReload = true")
     save(page, "identity")
