@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from blueprints.accounts import services as account_services
-from blueprints.accounts.models import BINDING_STATUS_LABELS, DepositoryBinding, SecuritiesAccount
+from blueprints.accounts.models import AccountStatus, BINDING_STATUS_LABELS, DepositoryBinding, SecuritiesAccount
 from blueprints.opening import presenters as opening_presenters
+from blueprints.opening import progress as opening_progress
 from blueprints.opening.workflow import Status
 from core.extensions import db
 from core.outbox import MessageStatus
@@ -20,8 +21,14 @@ class AccountsProgress:
     sub_accounts: list
     depository: object | None
     pending_requests: list
-    finished: bool       # every account is open: nothing is awaited any more
+    finished: bool       # the opening is over (every account open, or failed): nothing is awaited any more
     needs_attention: bool  # an external system refused: a person must act, waiting will not help
+    stage: opening_progress.Progress  # where the application's opening stands (for its status badge)
+
+    @property
+    def opened(self) -> bool:
+        return self.fund_account is not None and self.fund_account.status not in (AccountStatus.OPENING,
+                                                                                   AccountStatus.FAILED)
 
     @property
     def polling(self) -> bool:
@@ -44,22 +51,16 @@ class AccountsProgress:
                  [(s.id, s.status) for s in self.sub_accounts],
                  self.depository.status if self.depository else None,
                  [(m.id, m.status, m.attempts, m.next_attempt_at) for m in self.pending_requests],
-                 self.finished, self.needs_attention]
+                 self.finished, self.needs_attention, self.stage.key]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-
-
-AFTER_APPROVAL = (Status.APPROVED, Status.ACCOUNTS_OPENING, Status.AWAITING_RETURN_VISIT, Status.ACTIVE,
-                  Status.INACTIVE)
 
 
 @opening_presenters.contributes("accounts")
 def accounts_progress(application) -> AccountsProgress | None:
-    """The accounts of an approved application (also of one voided after a refusal); None before approval."""
-    if application.status not in AFTER_APPROVAL and application.status != Status.WITHDRAWN:
+    """The accounts of an approved application; None before approval."""
+    if application.status != Status.APPROVED:
         return None
     fund_account = account_services.fund_account_of(application)
-    if fund_account is None and application.status not in AFTER_APPROVAL:
-        return None
     sub_accounts, depository = [], None
     if fund_account is not None:
         sub_accounts = list(db.session.scalars(select(SecuritiesAccount)
@@ -70,8 +71,9 @@ def accounts_progress(application) -> AccountsProgress | None:
     pending = account_services.pending_requests(application)
     return AccountsProgress(
         fund_account=fund_account, sub_accounts=sub_accounts, depository=depository, pending_requests=pending,
-        # The last delivery moves the application on to the return visit (accounts.services).
-        finished=application.status not in (Status.APPROVED, Status.ACCOUNTS_OPENING),
+        # The last delivery moves the fund account on from opening (accounts.services).
+        finished=fund_account is not None and fund_account.status != AccountStatus.OPENING,
         needs_attention=any(m.status == MessageStatus.REJECTED for m in pending),
+        stage=opening_progress.of_one(application),
     )
 

@@ -6,6 +6,7 @@ from blueprints.accounts import exceptions
 from blueprints.accounts.exceptions import STATE_LABELS, State
 from blueprints.accounts.forms import CORRECTION_FORMS, CancelForm, RetryForm
 from blueprints.accounts.services import SYSTEM_LABELS, fund_account_of
+from blueprints.opening import progress as opening_progress
 from blueprints.opening.models import Application
 from core import audit, outbox
 from core.extensions import db
@@ -146,6 +147,7 @@ def _detail_page(message, resend_form=None, cancel_form=None, status: int = 200,
         "accounts/exception.html", block=block, status=status,
         message=message,
         application=application,
+        progress=opening_progress.of_one(application),
         fund_account=fund_account_of(application),
         state=exceptions.state_of(message),
         state_labels=STATE_LABELS,

@@ -1,5 +1,6 @@
 """Opening the accounts after approval, and recording what the external systems answered."""
 import secrets
+from typing import Callable
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -13,7 +14,6 @@ from blueprints.auth.models import Branch, Staff
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind
 from blueprints.opening.models import Application
-from blueprints.opening.workflow import Status
 from core import audit, outbox
 from core.extensions import db
 from core.outbox import MessageStatus, OutboxMessage
@@ -107,29 +107,42 @@ def pending_requests(application: Application) -> list[OutboxMessage]:
     ).order_by(OutboxMessage.id)))
 
 
+# What happens once an application's accounts are open (the return visit starts): the package
+# that carries the opening on registers it here, so that accounts imports none of it.
+_WHEN_OPENED: list[Callable[[Application, FundAccount, str], None]] = []
+
+
+def when_opened(callback):
+    """Register `callback(application, fund_account, note)`, called once the accounts are open."""
+    _WHEN_OPENED.append(callback)
+    return callback
+
+
 def _finish_if_complete(application_id: int) -> None:
-    """Move the application on once no external request is still open.
+    """Open the fund account once no external request of its opening is still open.
 
     A request is open while it is pending or refused; a cancelled bank binding does not hold
     the opening up (the customer binds a card later), a cancelled China Clearing request has
-    already failed the fund account.
+    already failed the fund account. The fund account's row is locked, so two answers
+    applied at once move it only once.
     """
-    from blueprints.opening import services as opening_services
-
-    application = db.session.get(Application, application_id, with_for_update=True)
-    if application.status != Status.ACCOUNTS_OPENING:
+    fund_account = db.session.scalar(select(FundAccount).where(FundAccount.application_id == application_id)
+                                     .with_for_update())
+    if fund_account is None or fund_account.status != AccountStatus.OPENING:
         return
     still_open = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.application_id == application_id,
+        OutboxMessage.application_id == application_id, OutboxMessage.topic.in_(SYSTEM_LABELS_OF_OPENING),
         OutboxMessage.status.in_((MessageStatus.PENDING, MessageStatus.REJECTED))))
-    fund_account = db.session.scalar(select(FundAccount).where(FundAccount.application_id == application_id))
-    if still_open == 0 and fund_account.status == AccountStatus.OPENING:
-        transition_account(fund_account, AccountStatus.INACTIVE, None, "开户请求均已处理，待回访")
-        binding = db.session.scalar(select(DepositoryBinding).where(DepositoryBinding.fund_account_id == fund_account.id))
-        reason = "账户开立完成，待回访"
-        if binding is not None and binding.status == BindingStatus.FAILED:
-            reason = "账户开立完成（第三方存管未绑定，须另行办理），待回访"
-        opening_services.transition(application, Status.AWAITING_RETURN_VISIT, None, reason=reason)
+    if still_open:
+        return
+    binding = db.session.scalar(select(DepositoryBinding).where(DepositoryBinding.fund_account_id == fund_account.id))
+    note = "账户开立完成，待回访"
+    if binding is not None and binding.status == BindingStatus.FAILED:
+        note = "账户开立完成（第三方存管未绑定，须另行办理），待回访"
+    transition_account(fund_account, AccountStatus.INACTIVE, None, note)
+    application = db.session.get(Application, application_id)
+    for callback in _WHEN_OPENED:
+        callback(application, fund_account, note)
 
 
 def _record_rejection(action: str, message: OutboxMessage, reason: str) -> None:
@@ -145,13 +158,11 @@ def _binding_of(message: OutboxMessage) -> DepositoryBinding:
 def _fail_opening(message: OutboxMessage, reason: str, actor: Staff) -> None:
     """China Clearing's refusal was cancelled: no securities account, so the opening has failed.
 
-    The fund account is marked failed (nothing is deleted), a refused bank binding of the same
-    application is cancelled with it, and the application is voided so that the customer may
-    apply again. A bank binding still on its way is left to finish: what the bank did is
-    recorded, and unbinding belongs to closure.
+    The fund account is marked failed (nothing is deleted) and a refused bank binding of the
+    same application is cancelled with it; the approved application stays as it was decided,
+    and the customer may apply again. A bank binding still on its way is left to finish: what
+    the bank did is recorded, and unbinding belongs to closure.
     """
-    from blueprints.opening import services as opening_services
-
     fund_account = db.session.get(FundAccount, message.payload["fund_account_id"])
     transition_account(fund_account, AccountStatus.FAILED, actor, f"中国结算拒绝开户，请求已撤销：{reason}")
     for sibling in db.session.scalars(select(OutboxMessage).where(
@@ -165,10 +176,6 @@ def _fail_opening(message: OutboxMessage, reason: str, actor: Staff) -> None:
     if not others:
         # No account was opened for them after all.
         customer_services.change_kind(customer, CustomerKind.POTENTIAL, actor, f"开户失败：{reason}")
-    application = db.session.get(Application, message.application_id, with_for_update=True)
-    if application.status == Status.ACCOUNTS_OPENING:
-        opening_services.transition(application, Status.WITHDRAWN, actor,
-                                    reason=f"中国结算拒绝开户，请求已撤销：{reason}")
 
 
 @outbox.handler(OPEN_ACCOUNTS)

@@ -3,6 +3,7 @@ from blueprints.opening import choices, scoring
 from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.opening.workflow import STATUS_LABELS
 from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS
+from blueprints.return_visit.rules import CASE_STATUS_LABELS
 from blueprints.changes.services import display_value
 from core import masking
 
@@ -114,7 +115,11 @@ def build_sections(record: dict, scans: list[dict]) -> list[dict]:
                          "tables": [{"headers": ["时间", "从", "到", "操作人", "原因"],
                                      "widths": ["20%", "17%", "17%", "14%", "32%"],
                                      "rows": [[h["at"], _label(STATUS_LABELS, h["from"]), _label(STATUS_LABELS, h["to"]),
-                                               h["actor"], h["reason"] or "—"] for h in application["history"]]}]})
+                                               h["actor"], h["reason"] or "—"] for h in application["history"]]
+                                     + [[h["at"], "回访·" + _label(CASE_STATUS_LABELS, h["from"], "账户开立"),
+                                         f"回访·{_label(CASE_STATUS_LABELS, h['to'])}（第 {h['round_no']} 轮）",
+                                         h["actor"], h["reason"] or "—"]
+                                        for h in application.get("return_visit_history", [])]}]})
     if record.get("changes"):
         sections.append({"key": "changes", "title": SECTION_TITLES["changes"],
                          "tables": [{"headers": ["业务", "修改内容（修改前 → 修改后）", "经办 / 复核", "同步系统", "状态"],

@@ -33,7 +33,7 @@ from blueprints.opening import services as opening_services
 from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.opening.models import Application, ApplicationDocument
 from blueprints.opening.rules import ID_TYPE_LABELS
-from blueprints.return_visit.models import ReturnVisit
+from blueprints.return_visit.models import ReturnVisit, ReturnVisitCase, ReturnVisitCaseChange
 from blueprints.review.models import ReviewDecision
 from core import audit, files, masking
 from core.extensions import db
@@ -250,6 +250,13 @@ def dossier_record(customer: Customer) -> dict:
                                   ReturnVisit.application_id == application.id).order_by(ReturnVisit.id))],
             "history": [{"from": h.from_status, "to": h.to_status, "actor": staff_names.get(h.actor_id, "系统"),
                          "reason": h.reason, "at": _bj(h.at)} for h in opening_services.status_history(application)],
+            "return_visit_history": [{"from": c.from_status, "to": c.to_status, "round_no": c.round_no,
+                                      "actor": staff_names.get(c.actor_id, "系统"), "reason": c.reason, "at": _bj(c.at)}
+                                     for c in db.session.scalars(
+                                         select(ReturnVisitCaseChange)
+                                         .join(ReturnVisitCase, ReturnVisitCase.id == ReturnVisitCaseChange.case_id)
+                                         .where(ReturnVisitCase.application_id == application.id)
+                                         .order_by(ReturnVisitCaseChange.id))],
         }
         result["applications"].append(entry)
     for fund in db.session.scalars(select(FundAccount).where(FundAccount.customer_id == customer.id).order_by(FundAccount.id)):

@@ -3,6 +3,7 @@ from flask import Blueprint, abort
 from flask_login import current_user
 
 from blueprints.home import durations, services
+from blueprints.opening import progress
 from blueprints.opening import services as opening_services
 from blueprints.opening.services import OPENING_ROLES
 from core import audit
@@ -62,7 +63,8 @@ def queue(key: str):
         abort(404)
     rows = services.queue_rows(current_user, key, mine, limit=services.LIST_LIMIT)
     audit.record("home.queue_list", None, None, queue=key, rows=len(rows))
-    return page("home/queue.html", key=key, rows=rows, mine=mine, limit=services.LIST_LIMIT)
+    return page("home/queue.html", key=key, rows=rows, mine=mine, limit=services.LIST_LIMIT,
+                progress=progress.of(row[0] for row in rows))
 
 
 @bp.route("/health")

@@ -7,7 +7,7 @@ counts, so it can later be swapped for a summary from the owning blueprint.
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import case, exists, func, literal, select
+from sqlalchemy import exists, func, literal, select, union_all
 
 from blueprints.accounts import exceptions
 from blueprints.accounts.exceptions import State
@@ -17,7 +17,8 @@ from blueprints.auth.models import Branch, Staff
 from blueprints.customers.models import Customer
 from blueprints.opening.models import Application, StatusChange
 from blueprints.opening.workflow import Status
-from blueprints.return_visit.models import Outcome, ReturnVisit
+from blueprints.return_visit.models import Outcome, ReturnVisit, ReturnVisitCase
+from blueprints.return_visit.rules import CaseStatus
 from blueprints.review.models import ReviewDecision
 from core.extensions import db
 from core.outbox import OutboxMessage
@@ -28,13 +29,12 @@ LIST_LIMIT = 200
 LENDING_DAYS = 7
 CHANNELS = ("onsite", "witness")
 
-# The application queues the home page counts, by the statuses that put an application in them.
+# The application queues the home page counts before approval, by the statuses that put an
+# application in them; after approval the accounts and the return visit carry it (see _queue).
 QUEUE_STATUSES: dict[str, tuple[Status, ...]] = {
     "drafts": (Status.DRAFT,),
     "returned": (Status.REJECTED,),
     "in_review": (Status.SUBMITTED, Status.RESUBMITTED),
-    "accounts_opening": (Status.ACCOUNTS_OPENING,),
-    "return_visit": (Status.AWAITING_RETURN_VISIT,),
 }
 # A clerk's or witness's own applications, from draft to the return visit.
 MY_QUEUES = ("drafts", "returned", "in_review", "accounts_opening", "return_visit")
@@ -90,13 +90,28 @@ def _entered_current_status():
     return func.coalesce(entered, Application.created_at)
 
 
+def _queue(key: str, *columns):
+    """The applications in one queue with `columns` and since when each has waited there.
+
+    Before approval the application's status puts it in a queue; after it, its fund account
+    being opened (账户开立中), then its return-visit case awaiting calls (待回访).
+    """
+    if key == "accounts_opening":
+        return (select(*columns, FundAccount.opened_at.label("since")).select_from(Application)
+                .join(FundAccount, FundAccount.application_id == Application.id)
+                .where(FundAccount.status == AccountStatus.OPENING))
+    if key == "return_visit":
+        return (select(*columns, ReturnVisitCase.entered_at.label("since")).select_from(Application)
+                .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id)
+                .where(ReturnVisitCase.status == CaseStatus.AWAITING))
+    return (select(*columns, _entered_current_status().label("since")).select_from(Application)
+            .where(Application.status.in_(QUEUE_STATUSES[key])))
+
+
 def application_queue_counts(keys: tuple[str, ...], *where) -> dict[int, dict[str, Waiting]]:
     """Per branch and queue: how many applications, and since when the oldest has waited."""
-    queue = case(*[(Application.status.in_(QUEUE_STATUSES[key]), literal(key)) for key in keys])
-    statuses = [status for key in keys for status in QUEUE_STATUSES[key]]
-    rows = (select(Application.branch_id.label("branch_id"), queue.label("queue"),
-                   _entered_current_status().label("since"))
-            .where(Application.status.in_(statuses), *where).subquery())
+    rows = union_all(*[_queue(key, Application.branch_id.label("branch_id"), literal(key).label("queue"))
+                       .where(*where) for key in keys]).subquery()
     result: dict[int, dict[str, Waiting]] = {}
     for branch_id, key, count, oldest in db.session.execute(
             select(rows.c.branch_id, rows.c.queue, func.count(), func.min(rows.c.since))
@@ -107,10 +122,9 @@ def application_queue_counts(keys: tuple[str, ...], *where) -> dict[int, dict[st
 
 def oldest_application(key: str, *where) -> tuple[str, datetime, int] | None:
     """The application that has waited longest in one queue: its reference, since when, its branch."""
-    since = _entered_current_status()
-    row = db.session.execute(select(Application.reference, since, Application.branch_id)
-                             .where(Application.status.in_(QUEUE_STATUSES[key]), *where)
-                             .order_by(since, Application.id).limit(1)).first()
+    rows = _queue(key, Application.reference, Application.id, Application.branch_id).where(*where).subquery()
+    row = db.session.execute(select(rows.c.reference, rows.c.since, rows.c.branch_id)
+                             .order_by(rows.c.since, rows.c.id).limit(1)).first()
     return tuple(row) if row else None
 
 
@@ -158,8 +172,9 @@ def branch_queues(user: Staff, keys: tuple[str, ...] = BRANCH_QUEUES) -> dict[st
 
 def called_not_reached(user: Staff) -> int:
     """Accounts awaiting a return visit that have been called at least once without success."""
-    return db.session.scalar(select(func.count()).select_from(Application).where(
-        Application.status == Status.AWAITING_RETURN_VISIT,
+    return db.session.scalar(select(func.count()).select_from(Application)
+                             .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id).where(
+        ReturnVisitCase.status == CaseStatus.AWAITING,
         exists(select(ReturnVisit.id).where(ReturnVisit.application_id == Application.id,
                                             ReturnVisit.outcome != "passed")),
         *_branch_scope(user, Application.branch_id))) or 0
@@ -304,17 +319,16 @@ def queue_rows(user: Staff, key: str, mine: bool, limit: int = 200) -> list[tupl
 
     Returned applications come with the reviewer's latest reason.
     """
-    since = _entered_current_status()
-    where = [Application.status.in_(QUEUE_STATUSES[key])]
-    where += [Application.created_by_id == user.id] if mine else _branch_scope(user, Application.branch_id)
+    where = [Application.created_by_id == user.id] if mine else _branch_scope(user, Application.branch_id)
     latest = (select(ReviewDecision.reason).where(ReviewDecision.application_id == Application.id)
               .order_by(ReviewDecision.id.desc()).limit(1).correlate(Application).scalar_subquery())
-    rows = db.session.execute(select(Application, since, latest if key == "returned" else literal(None))
-                              .where(*where).order_by(since, Application.id).limit(limit)).all()
-    return [tuple(row) for row in rows]
+    query = _queue(key, Application, latest.label("reason") if key == "returned" else literal(None).label("reason"))
+    rows = db.session.execute(query.where(*where).order_by("since", Application.id).limit(limit)).all()
+    return [(row.Application, row.since, row.reason) for row in rows]
 
 
 def escalated_visits(user: Staff) -> int:
     """Accounts whose return visits ran out of attempts and wait for the branch manager."""
-    return db.session.scalar(select(func.count()).select_from(Application).where(
-        Application.status == Status.INACTIVE, *_branch_scope(user, Application.branch_id))) or 0
+    return db.session.scalar(select(func.count()).select_from(Application)
+                             .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id).where(
+        ReturnVisitCase.status == CaseStatus.ESCALATED, *_branch_scope(user, Application.branch_id))) or 0

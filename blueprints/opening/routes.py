@@ -4,7 +4,7 @@ import os
 from flask import Blueprint, abort, flash, request, send_file, url_for
 from flask_login import current_user
 
-from blueprints.opening import documents, presenters, services, steps, workflow
+from blueprints.opening import documents, presenters, progress, services, steps, workflow
 from blueprints.opening.forms import WithdrawForm
 from blueprints.reader import services as reader_services
 from core import audit, files
@@ -36,8 +36,9 @@ def _load_editable(reference: str):
 def index():
     """List the clerk's to-do (我的待办) and what the clerk has submitted (已提交)."""
     audit.record("application.list", "application", None, list="mine")
-    return page("opening/index.html", todo=services.my_todo(current_user),
-                submitted=services.my_submitted(current_user), withdraw_form=WithdrawForm())
+    submitted = services.my_submitted(current_user)
+    return page("opening/index.html", todo=services.my_todo(current_user), submitted=submitted,
+                progress=progress.of(submitted), withdraw_form=WithdrawForm())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -65,7 +66,8 @@ def detail(reference: str):
     """Show an application read-only, with its status history."""
     application = _load(reference)
     audit.record("application.view", "application", application.reference, step="detail")
-    return page("opening/detail.html", application=application, **presenters.summary_context(application),
+    return page("opening/detail.html", application=application, progress=progress.of_one(application),
+                **presenters.summary_context(application),
                 **presenters.contributions(application), history=services.status_history(application),
                 current_documents=documents.current_by_kind(application),
                 document_labels=documents.KIND_LABELS,
@@ -134,7 +136,7 @@ def card_read(reference: str):
 def submitted(reference: str):
     """Confirm that the application is in the review queue."""
     application = _load(reference)
-    return page("opening/submitted.html", application=application)
+    return page("opening/submitted.html", application=application, progress=progress.of_one(application))
 
 
 @bp.route("/<reference>/withdraw", methods=["POST"])

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from blueprints.auth.models import Staff
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer
-from blueprints.opening import documents, scoring, workflow
+from blueprints.opening import documents, progress, scoring, workflow
 from blueprints.opening import witness as witness_rules
 from blueprints.opening.identity_service import Answer, IdentityCheck
 from blueprints.opening.models import (
@@ -360,12 +360,16 @@ def _conflicts(index: str, name: str, id_type: str, application_id: int | None, 
                                       f"已有客户 {customer.customer_no} 使用该证件号码，但{problems}，与本次录入（{name}，{type_label}）不一致"))
         elif problems:
             conflicts.append(Conflict("customer", "", ELSEWHERE))
-    others = select(Application).where(
+    others = list(db.session.scalars(select(Application).where(
         Application.id_number_index == index,
         Application.id != application_id,
-        Application.status.not_in((Status.WITHDRAWN, Status.INACTIVE)),
-    )
-    for other in db.session.scalars(others):
+        Application.status != Status.WITHDRAWN,
+    )))
+    stages = progress.stages_of(other.id for other in others if other.status == Status.APPROVED)
+    for other in others:
+        stage = stages.get(other.id)
+        if stage in progress.SETTLED_WITHOUT_ACCOUNT:
+            continue  # the opening ended without an active account; the customer may apply again
         problems = _key_differences(other.customer_name, other.id_type, name, id_type)
         if problems and other.status in OPEN_STATUSES and not include_in_flight:
             continue  # another draft may still be corrected or voided; it is checked at submit
@@ -374,8 +378,9 @@ def _conflicts(index: str, name: str, id_type: str, application_id: int | None, 
                                       f"开户申请 {other.reference} 使用该证件号码，但{problems}，与本次录入不一致"))
         elif problems:
             conflicts.append(Conflict("application", "", ELSEWHERE.replace("现有客户", "在途开户申请的客户")))
-        elif include_in_flight and other.status not in (Status.ACTIVE,) and other.status not in OPEN_STATUSES:
-            where = f" {other.reference}（{other.status_label}）" if visible(other.branch_id) else "（在其他营业部办理）"
+        elif include_in_flight and stage != progress.Stage.ACTIVE and other.status not in OPEN_STATUSES:
+            label = progress.STAGE_LABELS[stage] if stage else other.status_label
+            where = f" {other.reference}（{label}）" if visible(other.branch_id) else "（在其他营业部办理）"
             conflicts.append(Conflict("application", other.reference if visible(other.branch_id) else "",
                                       f"该客户已有在途开户申请{where}，不能重复提交"))
     unique = {conflict.message: conflict for conflict in conflicts}

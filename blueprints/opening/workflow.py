@@ -9,10 +9,6 @@ class Status(enum.StrEnum):
     REJECTED = "rejected"
     RESUBMITTED = "resubmitted"
     APPROVED = "approved"
-    ACCOUNTS_OPENING = "accounts_opening"
-    AWAITING_RETURN_VISIT = "awaiting_return_visit"
-    ACTIVE = "active"
-    INACTIVE = "inactive"
     WITHDRAWN = "withdrawn"
 
 
@@ -22,25 +18,18 @@ STATUS_LABELS = {
     Status.REJECTED: "已退回",
     Status.RESUBMITTED: "重新提交待复核",
     Status.APPROVED: "复核通过",
-    Status.ACCOUNTS_OPENING: "账户开立中",
-    Status.AWAITING_RETURN_VISIT: "待回访",
-    Status.ACTIVE: "已激活",
-    Status.INACTIVE: "未激活（回访未通过，待负责人处理）",
     Status.WITHDRAWN: "已作废",
 }
 
-# The one table of allowed transitions; anything not listed is refused.
+# The one table of allowed transitions; anything not listed is refused. The application's own
+# lifecycle ends at approval: what follows is the accounts' (accounts/lifecycle.py) and the
+# return visit's (return_visit/models.py), and opening shows it through progress.py.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.DRAFT: frozenset({Status.SUBMITTED, Status.WITHDRAWN}),
     Status.SUBMITTED: frozenset({Status.APPROVED, Status.REJECTED}),
     Status.REJECTED: frozenset({Status.RESUBMITTED, Status.WITHDRAWN}),
     Status.RESUBMITTED: frozenset({Status.APPROVED, Status.REJECTED}),
-    Status.APPROVED: frozenset({Status.ACCOUNTS_OPENING}),
-    # Withdrawn when China Clearing refused and the request was cancelled: no account was opened.
-    Status.ACCOUNTS_OPENING: frozenset({Status.AWAITING_RETURN_VISIT, Status.WITHDRAWN}),
-    Status.AWAITING_RETURN_VISIT: frozenset({Status.ACTIVE, Status.INACTIVE}),
-    Status.ACTIVE: frozenset(),
-    Status.INACTIVE: frozenset({Status.AWAITING_RETURN_VISIT}),
+    Status.APPROVED: frozenset(),
     Status.WITHDRAWN: frozenset(),
 }
 

@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
-from blueprints.return_visit.rules import Outcome
+from blueprints.return_visit.rules import CASE_STATUS_LABELS, CaseStatus, Outcome
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -69,3 +69,46 @@ class ReturnVisit(db.Model):
     @property
     def outcome_label(self) -> str:
         return OUTCOME_LABELS[Outcome(self.outcome)]
+
+
+class ReturnVisitCase(db.Model):
+    """An opening's return visit as a business of its own: awaiting calls, with the branch manager, passed.
+
+    Opened when the application's accounts are open; `round_no` counts the rounds of calls
+    (the first, and one more each time the branch manager sends the case back). The state
+    moves only through rules.CASE_TRANSITIONS, every move a ReturnVisitCaseChange row.
+    """
+
+    __tablename__ = "return_visit_case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
+    status: Mapped[CaseStatus] = mapped_column(String(16), default=CaseStatus.AWAITING, index=True)
+    round_no: Mapped[int] = mapped_column(default=1)
+    # When the current round began (the queue's order), when it went to the manager, when it passed.
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    escalated_at: Mapped[datetime | None]
+    passed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def status_label(self) -> str:
+        return CASE_STATUS_LABELS[CaseStatus(self.status)]
+
+
+class ReturnVisitCaseChange(db.Model):
+    """One move of a return-visit case: who, when, why (opened, escalated, sent back, passed)."""
+
+    __tablename__ = "return_visit_case_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("return_visit_case.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))  # None: the case was opened
+    to_status: Mapped[str] = mapped_column(String(16))
+    round_no: Mapped[int]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[Staff | None] = relationship()

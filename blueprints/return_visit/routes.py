@@ -6,10 +6,10 @@ from flask_login import current_user
 
 from blueprints.opening import services as opening_services
 from blueprints.opening.models import Application
-from blueprints.opening.workflow import STATUS_LABELS, Status
 from blueprints.return_visit import script, services
 from blueprints.return_visit.forms import RECORDING_TYPES, ReturnVisitForm, RevealMobileForm, SendBackForm
 from blueprints.return_visit.models import CHECK_ITEM_SHORT, ReturnVisit
+from blueprints.return_visit.rules import CASE_STATUS_LABELS, CaseStatus
 from core import audit, files
 from core.extensions import db
 from core.render import page, see_other
@@ -19,8 +19,6 @@ from core.timeutil import to_beijing
 
 bp = Blueprint("return_visit", __name__, url_prefix="/return-visits")
 
-# Applications a return-visit agent has any business with: from accounts opened onwards.
-VISIT_STATUSES = frozenset({Status.AWAITING_RETURN_VISIT, Status.ACTIVE, Status.INACTIVE})
 # Who may download call recordings (and so is shown the links).
 RECORDING_ROLES = (Role.RETURN_VISIT, Role.BRANCH_MANAGER)
 
@@ -80,7 +78,7 @@ def reveal_mobile(reference: str):
     application = _load(reference)
     if not RevealMobileForm(prefix="reveal").validate_on_submit():
         abort(400)
-    if application.status != Status.AWAITING_RETURN_VISIT:
+    if services.case_of(application).status != CaseStatus.AWAITING:
         abort(403, "该账户不在回访队列中，不能查看完整手机号码。")
     audit.record("customer.reveal_mobile", "application", application.reference, field="mobile")
     form = ReturnVisitForm(formdata=None, required_items=services.required_items(application))
@@ -144,8 +142,9 @@ def send_back(reference: str):
 
 
 def _load(reference: str, for_update: bool = False) -> Application:
-    application = opening_services.find_visible(current_user, reference, for_update=for_update)
-    if application is None or application.status not in VISIT_STATUSES:
+    """A visible application whose accounts are open (it has a return-visit case); the case is locked for a write."""
+    application = opening_services.find_visible(current_user, reference)
+    if application is None or services.case_of(application, for_update=for_update) is None:
         abort(404)
     return application
 
@@ -185,20 +184,22 @@ def _already_recorded(application: Application, form: ReturnVisitForm, visit: Re
               "重复提交未再保存", "warning")
         return see_other(url_for("return_visit.queue"))
     message = f"第 {visit.attempt_no} 次回访已由{visit.agent.full_name}于 {when} 记录（{visit.outcome_label}），本次未保存。"
-    if application.status == Status.AWAITING_RETURN_VISIT:
+    case_ = services.case_of(application)
+    if case_.status == CaseStatus.AWAITING:
         message += "请核对回访记录；如仍需记录本次通话，请再次提交。"
         _fresh(form, application)
     else:
-        message += f"该账户当前状态为“{application.status_label}”，无需再记录。"
+        message += f"该账户当前状态为“{case_.status_label}”，无需再记录。"
     form.outcome.errors = [*form.outcome.errors, message]
     return _visit_page(application, form, status=422, block="visit_form")
 
 
 def _flash_recorded(application: Application, visit: ReturnVisit) -> None:
     message = f"{application.reference} 回访已记录（第 {visit.attempt_no} 次）：{visit.outcome_label}"
-    if application.status == Status.ACTIVE:
+    status = services.case_of(application).status
+    if status == CaseStatus.PASSED:
         flash(message + "，账户已激活", "success")
-    elif application.status == Status.INACTIVE:
+    elif status == CaseStatus.ESCALATED:
         flash(message + f"。本轮 {services.round_state(application).attempts} 次回访均未成功，已转营业部负责人处理", "warning")
     else:
         flash(message + f"。本轮还可回访 {services.round_state(application).attempts_left} 次", "success")
@@ -210,9 +211,10 @@ def _visit_page(application: Application, form: ReturnVisitForm, status: int = 2
     return page(
         "return_visit/visit.html", block=block, status=status,
         application=application,
+        case=(case_ := services.case_of(application)),
         form=form,
         reveal_form=RevealMobileForm(formdata=None, prefix="reveal"),
-        awaiting=application.status == Status.AWAITING_RETURN_VISIT,
+        awaiting=case_.status == CaseStatus.AWAITING,
         contact=services.contact_of(application) or {},
         facts=facts,
         has_agent="agent" in services.required_items(application),
@@ -233,14 +235,15 @@ def _case_page(application: Application, form: SendBackForm, status: int = 200, 
     return page(
         "return_visit/escalated_case.html", block=block, status=status,
         application=application,
+        case=(case_ := services.case_of(application)),
         form=form,
         facts=services.script_facts(application, current_app.config["FIRM_NAME"]),
         has_agent="agent" in services.required_items(application),
         contact=services.contact_of(application) or {},
         state=services.round_state(application),
         attempts=services.attempts(application),
-        history=services.status_history(application),
-        status_labels=STATUS_LABELS,
+        history=services.case_history(case_),
+        status_labels=CASE_STATUS_LABELS,
         check_items=CHECK_ITEM_SHORT,
         can_send_back=current_user.role == Role.BRANCH_MANAGER,
         can_download=current_user.role in RECORDING_ROLES,

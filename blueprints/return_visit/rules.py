@@ -8,7 +8,36 @@ the manager has the full allowance again.
 """
 import enum
 
-from blueprints.opening.workflow import Status
+
+class CaseStatus(enum.StrEnum):
+    AWAITING = "awaiting"     # in the agents' queue
+    ESCALATED = "escalated"   # the round's attempts are used up: with the branch manager
+    PASSED = "passed"         # a call passed and activated the accounts
+
+
+CASE_STATUS_LABELS = {
+    CaseStatus.AWAITING: "待回访",
+    CaseStatus.ESCALATED: "未激活（回访未通过，待负责人处理）",
+    CaseStatus.PASSED: "回访通过，已激活",
+}
+
+# The one table of a case's moves: the manager sends an escalated case back for a new round.
+CASE_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.AWAITING: frozenset({CaseStatus.ESCALATED, CaseStatus.PASSED}),
+    CaseStatus.ESCALATED: frozenset({CaseStatus.AWAITING}),
+    CaseStatus.PASSED: frozenset(),
+}
+
+
+class IllegalCaseTransition(Exception):
+    def __init__(self, current: CaseStatus, target: CaseStatus):
+        super().__init__(f"{current} -> {target} is not allowed")
+        self.current, self.target = current, target
+
+
+def check_case_transition(current: str, target: str) -> None:
+    if CaseStatus(target) not in CASE_TRANSITIONS[CaseStatus(current)]:
+        raise IllegalCaseTransition(CaseStatus(current), CaseStatus(target))
 
 
 class Outcome(enum.StrEnum):
@@ -27,19 +56,14 @@ def attempts_left(attempts_in_round: int, max_attempts: int) -> int:
     return max(max_attempts - attempts_in_round, 0)
 
 
-def status_after(outcome: Outcome, attempts_in_round: int, max_attempts: int) -> Status:
-    """Where an account goes after a call; `attempts_in_round` includes this call.
+def status_after(outcome: Outcome, attempts_in_round: int, max_attempts: int) -> CaseStatus:
+    """Where a case goes after a call; `attempts_in_round` includes this call.
 
-    Passed activates it; an unsuccessful call keeps it in the queue while the round has
-    attempts left, and hands it to the branch manager (inactive) when they are used up.
+    Passed activates the accounts; an unsuccessful call keeps the case in the queue while the
+    round has attempts left, and hands it to the branch manager when they are used up.
     """
     if Outcome(outcome) == Outcome.PASSED:
-        return Status.ACTIVE
+        return CaseStatus.PASSED
     if attempts_in_round >= max_attempts:
-        return Status.INACTIVE
-    return Status.AWAITING_RETURN_VISIT
-
-
-def round_of(queue_entries: int) -> int:
-    """The round an account is in, from how often it entered the queue (at least the first)."""
-    return max(queue_entries, 1)
+        return CaseStatus.ESCALATED
+    return CaseStatus.AWAITING

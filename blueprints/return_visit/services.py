@@ -11,16 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
 from blueprints.accounts import services as account_services
-from blueprints.accounts.models import FundAccount
+from blueprints.accounts.models import AccountStatus, FundAccount
 from blueprints.auth.models import Staff
 from blueprints.customers import services as customer_services
-from blueprints.opening import choices, presenters
+from blueprints.opening import choices, presenters, progress
 from blueprints.opening import services as opening_services
-from blueprints.opening.models import Application, StatusChange
+from blueprints.opening.models import Application
 from blueprints.opening.rules import ID_TYPE_LABELS
-from blueprints.opening.workflow import Status
 from blueprints.return_visit import rules, script
-from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS, Outcome, ReturnVisit
+from blueprints.return_visit.models import (CHECK_ITEMS, OUTCOME_LABELS, Outcome, ReturnVisit, ReturnVisitCase,
+                                            ReturnVisitCaseChange)
+from blueprints.return_visit.rules import CaseStatus
 from core import audit
 from core.extensions import db
 from core.files import StoredFile
@@ -74,16 +75,74 @@ def max_attempts() -> int:
     return int(current_app.config["RETURN_VISIT_MAX_ATTEMPTS"])
 
 
+# --- the case: opened with the accounts, moved by calls and the branch manager ----------------------
+
+@account_services.when_opened
+def open_case(application: Application, fund_account: FundAccount, note: str) -> ReturnVisitCase:
+    """The accounts are open: the customer enters the agents' queue for the first round of calls."""
+    case_ = ReturnVisitCase(application_id=application.id, fund_account_id=fund_account.id,
+                            status=CaseStatus.AWAITING, round_no=1)
+    db.session.add(case_)
+    db.session.flush()
+    db.session.add(ReturnVisitCaseChange(case_id=case_.id, from_status=None, to_status=CaseStatus.AWAITING,
+                                         round_no=1, actor_id=None, reason=note))
+    return case_
+
+
+def case_of(application: Application, for_update: bool = False) -> ReturnVisitCase | None:
+    query = select(ReturnVisitCase).where(ReturnVisitCase.application_id == application.id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
+
+
+def _move(case_: ReturnVisitCase, target: CaseStatus, actor: Staff | None, reason: str) -> None:
+    rules.check_case_transition(case_.status, target)
+    now = utcnow()
+    if target == CaseStatus.AWAITING:
+        case_.round_no += 1
+        case_.entered_at = now
+    elif target == CaseStatus.ESCALATED:
+        case_.escalated_at = now
+    elif target == CaseStatus.PASSED:
+        case_.passed_at = now
+    db.session.add(ReturnVisitCaseChange(case_id=case_.id, from_status=case_.status, to_status=target,
+                                         round_no=case_.round_no, actor_id=getattr(actor, "id", None),
+                                         reason=reason, at=now))
+    case_.status, case_.updated_at = target, now
+
+
+def case_history(case_: ReturnVisitCase | None) -> list[ReturnVisitCaseChange]:
+    if case_ is None:
+        return []
+    return list(db.session.scalars(select(ReturnVisitCaseChange).options(joinedload(ReturnVisitCaseChange.actor))
+                                   .where(ReturnVisitCaseChange.case_id == case_.id)
+                                   .order_by(ReturnVisitCaseChange.id)))
+
+
+@progress.after_approval_from
+def stages(application_ids: list[int]) -> dict[int, progress.Stage]:
+    """Where each approved application's opening stands: its fund account's state, then its case's."""
+    found = {}
+    rows = db.session.execute(
+        select(FundAccount.application_id, FundAccount.status, ReturnVisitCase.status)
+        .outerjoin(ReturnVisitCase, ReturnVisitCase.application_id == FundAccount.application_id)
+        .where(FundAccount.application_id.in_(application_ids)))
+    for application_id, account_status, case_status in rows:
+        if account_status == AccountStatus.OPENING:
+            found[application_id] = progress.Stage.ACCOUNTS_OPENING
+        elif account_status == AccountStatus.FAILED:
+            found[application_id] = progress.Stage.OPENING_FAILED
+        elif case_status == CaseStatus.AWAITING:
+            found[application_id] = progress.Stage.AWAITING_RETURN_VISIT
+        elif case_status == CaseStatus.ESCALATED:
+            found[application_id] = progress.Stage.ESCALATED
+        else:
+            found[application_id] = progress.Stage.ACTIVE
+    return found
+
+
 # --- the agents' queue ----------------------------------------------------------------------------
-
-def _queue_entries():
-    """Per application: how often it entered the return-visit queue (its round) and when it last did."""
-    return (select(StatusChange.application_id.label("application_id"), func.count().label("entries"),
-                   func.max(StatusChange.at).label("entered_at"))
-            .where(StatusChange.to_status == Status.AWAITING_RETURN_VISIT)
-            .group_by(StatusChange.application_id)
-            .subquery("queue_entries"))
-
 
 def _queue_select(user: Staff):
     """The user's queue with each account's round, calls in the round and last call, in working order.
@@ -92,8 +151,7 @@ def _queue_select(user: Staff):
     then those not reached; within each, the longest waiting first (since entering the queue,
     or since the last call).
     """
-    entries = _queue_entries()
-    round_no = func.coalesce(entries.c.entries, 1)
+    round_no = ReturnVisitCase.round_no
     in_round = (select(ReturnVisit.application_id.label("application_id"), ReturnVisit.round_no.label("round_no"),
                        func.count().label("attempts"))
                 .group_by(ReturnVisit.application_id, ReturnVisit.round_no).subquery("in_round"))
@@ -103,16 +161,16 @@ def _queue_select(user: Staff):
     last = aliased(ReturnVisit, name="last_visit")
     untried = in_round.c.attempts.is_(None)
     tier = case((untried, 0), (last.outcome == Outcome.NOT_REACHED, 2), else_=1)
-    waiting_since = case((untried, func.coalesce(entries.c.entered_at, Application.updated_at)), else_=last.visited_at)
+    waiting_since = case((untried, ReturnVisitCase.entered_at), else_=last.visited_at)
     return (opening_services.visible_applications(user)
             .add_columns(round_no.label("round_no"), func.coalesce(in_round.c.attempts, 0).label("attempts"),
                          last.outcome.label("last_outcome"), last.visited_at.label("last_at"),
                          waiting_since.label("waiting_since"))
-            .outerjoin(entries, entries.c.application_id == Application.id)
+            .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id)
             .outerjoin(in_round, and_(in_round.c.application_id == Application.id, in_round.c.round_no == round_no))
             .outerjoin(latest, latest.c.application_id == Application.id)
             .outerjoin(last, and_(last.application_id == Application.id, last.attempt_no == latest.c.attempt_no))
-            .where(Application.status == Status.AWAITING_RETURN_VISIT)
+            .where(ReturnVisitCase.status == CaseStatus.AWAITING)
             .order_by(tier, waiting_since, Application.id))
 
 
@@ -163,9 +221,8 @@ def attempts(application: Application) -> list[ReturnVisit]:
 
 
 def round_state(application: Application) -> RoundState:
-    entries = db.session.scalar(select(func.count()).select_from(StatusChange).where(
-        StatusChange.application_id == application.id, StatusChange.to_status == Status.AWAITING_RETURN_VISIT)) or 0
-    round_no = rules.round_of(entries)
+    case_ = case_of(application)
+    round_no = case_.round_no if case_ is not None else 1
     in_round, last_no = db.session.execute(
         select(func.sum(case((ReturnVisit.round_no == round_no, 1), else_=0)), func.max(ReturnVisit.attempt_no))
         .where(ReturnVisit.application_id == application.id)).one()
@@ -173,18 +230,15 @@ def round_state(application: Application) -> RoundState:
                       next_attempt_no=(last_no or 0) + 1)
 
 
-def last_send_back(application: Application) -> StatusChange | None:
+def last_send_back(application: Application) -> ReturnVisitCaseChange | None:
     """The branch manager's latest send-back of this account to the queue, if any."""
     return db.session.scalar(
-        select(StatusChange).options(joinedload(StatusChange.actor))
-        .where(StatusChange.application_id == application.id, StatusChange.from_status == Status.INACTIVE,
-               StatusChange.to_status == Status.AWAITING_RETURN_VISIT)
-        .order_by(StatusChange.id.desc()).limit(1))
-
-
-def status_history(application: Application) -> list[StatusChange]:
-    return list(db.session.scalars(select(StatusChange).options(joinedload(StatusChange.actor))
-                                   .where(StatusChange.application_id == application.id).order_by(StatusChange.id)))
+        select(ReturnVisitCaseChange).options(joinedload(ReturnVisitCaseChange.actor))
+        .join(ReturnVisitCase, ReturnVisitCase.id == ReturnVisitCaseChange.case_id)
+        .where(ReturnVisitCase.application_id == application.id,
+               ReturnVisitCaseChange.from_status == CaseStatus.ESCALATED,
+               ReturnVisitCaseChange.to_status == CaseStatus.AWAITING)
+        .order_by(ReturnVisitCaseChange.id.desc()).limit(1))
 
 
 def fund_account_of(application: Application) -> FundAccount | None:
@@ -242,8 +296,10 @@ def visit_errors(application: Application, outcome: str, items: list[str], notes
 
     `attempt_no` is the number of the attempt the form was opened for (None: not from a form).
     """
-    if application.status != Status.AWAITING_RETURN_VISIT or fund_account_numbers([application.id]) == {}:
-        return {"outcome": f"该账户当前状态为“{application.status_label}”，不在回访队列中"}
+    case_ = case_of(application)
+    if case_ is None or case_.status != CaseStatus.AWAITING:
+        label = case_.status_label if case_ is not None else progress.of_one(application).label
+        return {"outcome": f"该账户当前状态为“{label}”，不在回访队列中"}
     if attempt_no is not None and attempt_no != round_state(application).next_attempt_no:
         return {"outcome": "回访记录已有变化，本页已过期：请刷新页面，核对回访记录后再记录本次回访"}
     if outcome not in set(Outcome):
@@ -292,42 +348,32 @@ def record_visit(application: Application, agent: Staff, outcome: str, items: li
             raise
         raise AlreadyRecorded(already) from None
 
+    case_ = case_of(application)
     target = rules.status_after(outcome, state.attempts + 1, state.max_attempts)
-    if target == Status.ACTIVE:
-        _activate(application, agent)
-    elif target == Status.INACTIVE:
+    if target == CaseStatus.PASSED:
+        _move(case_, CaseStatus.PASSED, agent, "回访通过，账户激活")
+        account_services.activate(fund_account_of(application), agent, "回访通过，账户激活")
+    elif target == CaseStatus.ESCALATED:
         reason = f"第 {state.round_no} 轮回访 {state.attempts + 1} 次未成功，转营业部负责人处理（最后一次：{visit.outcome_label}"
         reason += f"，{visit.notes}）" if visit.notes else "）"
-        opening_services.transition(application, Status.INACTIVE, agent, reason=reason)
+        _move(case_, CaseStatus.ESCALATED, agent, reason)
     else:
-        application.updated_at = utcnow()  # stays queued; also makes a concurrent write of the row conflict
+        case_.updated_at = utcnow()  # stays queued
     audit.record("application.return_visit", "application", application.reference, actor=agent,
                  outcome=outcome, attempt=visit.attempt_no, round=state.round_no, status=target)
     db.session.flush()
     return visit
 
 
-def _activate(application: Application, agent: Staff) -> None:
-    opening_services.transition(application, Status.ACTIVE, agent, reason="回访通过，账户激活")
-    account_services.activate(fund_account_of(application), agent, "回访通过，账户激活")
-
-
 # --- the branch manager's list --------------------------------------------------------------------
 
 def _escalated_select(user: Staff):
     """Accounts whose return visits did not pass within a round, longest waiting for the manager first."""
-    escalation = (select(StatusChange.application_id.label("application_id"),
-                         func.max(StatusChange.at).label("escalated_at"))
-                  .where(StatusChange.to_status == Status.INACTIVE)
-                  .group_by(StatusChange.application_id).subquery("escalation"))
-    entries = _queue_entries()
     return (opening_services.visible_applications(user)
-            .add_columns(escalation.c.escalated_at.label("escalated_at"),
-                         func.coalesce(entries.c.entries, 1).label("round_no"))
-            .outerjoin(escalation, escalation.c.application_id == Application.id)
-            .outerjoin(entries, entries.c.application_id == Application.id)
-            .where(Application.status == Status.INACTIVE)
-            .order_by(escalation.c.escalated_at, Application.id))
+            .add_columns(ReturnVisitCase.escalated_at.label("escalated_at"), ReturnVisitCase.round_no.label("round_no"))
+            .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id)
+            .where(ReturnVisitCase.status == CaseStatus.ESCALATED)
+            .order_by(ReturnVisitCase.escalated_at, Application.id))
 
 
 def escalated(user: Staff) -> list[Application]:
@@ -357,8 +403,10 @@ def escalated_rows(user: Staff) -> list[dict]:
 
 def send_back_errors(application: Application, reason: str) -> dict[str, str]:
     """What is wrong with sending this account back to the queue, by form field; empty when it may be."""
-    if application.status != Status.INACTIVE:
-        return {"reason": f"该账户当前状态为“{application.status_label}”，无需退回回访队列"}
+    case_ = case_of(application)
+    if case_ is None or case_.status != CaseStatus.ESCALATED:
+        label = case_.status_label if case_ is not None else progress.of_one(application).label
+        return {"reason": f"该账户当前状态为“{label}”，无需退回回访队列"}
     if not reason.strip():
         return {"reason": "请填写退回重新回访的原因"}
     return {}
@@ -369,8 +417,9 @@ def send_back(application: Application, manager: Staff, reason: str) -> int:
     errors = send_back_errors(application, reason)
     if errors:
         raise SendBackRefused(errors)
-    new_round = round_state(application).round_no + 1
-    opening_services.transition(application, Status.AWAITING_RETURN_VISIT, manager, reason=reason.strip())
+    case_ = case_of(application)
+    _move(case_, CaseStatus.AWAITING, manager, reason.strip())
+    new_round = case_.round_no
     audit.record("application.return_visit_send_back", "application", application.reference, actor=manager,
                  round=new_round)
     db.session.flush()

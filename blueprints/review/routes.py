@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from blueprints.auth import services as auth_services
 from blueprints.opening import choices, documents, scoring, workflow
+from blueprints.opening import progress as opening_progress
 from blueprints.opening import services as opening_services
 from blueprints.opening import presenters
 from blueprints.accounts import presenters as account_presenters
@@ -305,6 +306,7 @@ def _render_same_terminal(application, form=None, status: int = 200, refused: st
         summary = dict(presenters.summary_context(application), conflicts=presenters.consistency(application))
     response = page(
         "review/same_terminal.html", block="same_terminal", status=status, application=application, **summary,
+        progress=opening_progress.of_one(application),
         form=form or SameTerminalForm(channel=application.channel, maker=_maker_label(application)),
         refused=refused, in_review=in_review,
         decision=services.latest_decision(application), can_edit=opening_services.can_edit(current_user, application),

@@ -334,7 +334,6 @@ def approve(application: Application, reviewer: Staff, operator: Staff) -> Revie
     opening_services.link_to_customer(application, customer.id)
     agreements = application.step_data("agreements") or {}
     account_services.open_accounts(application, customer, reviewer, agreements["bank_code"], agreements["bank_card"])
-    opening_services.transition(application, Status.ACCOUNTS_OPENING, None, reason="已向中国结算、存管银行发送开户请求")
     audit.record("application.approve", "application", application.reference, actor=reviewer,
                  operator=operator.username, same_terminal=record.same_terminal)
     db.session.flush()

@@ -54,3 +54,15 @@ def app_row(app):
             db.session.expunge(application)
             return application
     return read
+
+
+@pytest.fixture
+def stage(app):
+    """Where an application's opening stands after approval (accounts, then the return visit)."""
+    from blueprints.opening import progress
+
+    def read(reference: str) -> str:
+        with app.app_context():
+            application = db.session.scalar(select(Application).where(Application.reference == reference))
+            return progress.of_one(application).key
+    return read

@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 from blueprints.accounts.china_clearing import sim_sub_account, sim_unified_account
 from blueprints.accounts.models import DepositoryBinding, FundAccount, SecuritiesAccount
 from blueprints.customers.models import Customer
+from blueprints.auth.models import Staff
 from blueprints.opening.models import StatusChange
+from blueprints.return_visit.models import ReturnVisitCase
 from core import outbox
 from core.extensions import db
 from core.outbox import MessageStatus, OutboxMessage
@@ -32,18 +34,18 @@ def messages(app, application_id):
         return [(m.topic, m.status, m.attempts, m.last_error, m.next_attempt_at) for m in rows]
 
 
-def test_approval_queues_requests_and_the_worker_opens_every_account(app, submitted, approve, app_row):
+def test_approval_queues_requests_and_the_worker_opens_every_account(app, submitted, approve, app_row, stage):
     reference = submitted()
     approve(reference)
     application = app_row(reference)
-    assert application.status == "accounts_opening"
+    assert (application.status, stage(reference)) == ("approved", "accounts_opening")
     assert [(topic, status) for topic, status, *_ in messages(app, application.id)] == [
         ("csdc.open_accounts", "pending"), ("bank.bind_depository", "pending")]
 
     summary = deliver(app)
 
     assert summary.delivered == 2
-    assert app_row(reference).status == "awaiting_return_visit"
+    assert stage(reference) == "awaiting_return_visit"
     with app.app_context():
         fund = db.session.scalar(select(FundAccount).where(FundAccount.application_id == application.id))
         assert fund.status == "inactive" and fund.number.startswith("0101") and len(fund.number) == 12
@@ -54,12 +56,15 @@ def test_approval_queues_requests_and_the_worker_opens_every_account(app, submit
         assert all(s.simulated and s.status == "inactive" for s in subs)
         binding = db.session.scalar(select(DepositoryBinding).where(DepositoryBinding.fund_account_id == fund.id))
         assert binding.status == "bound" and binding.simulated and binding.bank_card == factories.BANK_CARD
+        # The application's own lifecycle ended at approval; the return visit has a case of its own.
         reasons = [c.to_status for c in db.session.scalars(select(StatusChange).where(
             StatusChange.application_id == application.id).order_by(StatusChange.id))]
-        assert reasons == ["submitted", "approved", "accounts_opening", "awaiting_return_visit"]
+        assert reasons == ["submitted", "approved"]
+        case = db.session.scalar(select(ReturnVisitCase).where(ReturnVisitCase.application_id == application.id))
+        assert (case.status, case.round_no, case.fund_account_id) == ("awaiting", 1, fund.id)
 
 
-def test_china_clearing_down_three_times_then_back_opens_exactly_one_set(app, submitted, approve, app_row):
+def test_china_clearing_down_three_times_then_back_opens_exactly_one_set(app, submitted, approve, app_row, stage):
     reference = submitted()
     approve(reference)
     csdc = app.extensions["china_clearing"]
@@ -73,12 +78,12 @@ def test_china_clearing_down_three_times_then_back_opens_exactly_one_set(app, su
         assert (status, attempts) == ("pending", attempt)
         assert "中国结算" in error and "模拟" in error
         assert next_at > now  # backing off, not hammering
-        assert app_row(reference).status == "accounts_opening"
+        assert stage(reference) == "accounts_opening"
         now = next_at + timedelta(seconds=1)
 
     deliver(app, now=now)
 
-    assert app_row(reference).status == "awaiting_return_visit"
+    assert stage(reference) == "awaiting_return_visit"
     assert csdc.faults.calls == 4
     assert count(app, sim_unified_account) == 1
     assert count(app, sim_sub_account) == 2
@@ -92,13 +97,13 @@ def test_backoff_grows_and_is_capped():
     assert max(delays) <= outbox.MAX_BACKOFF_SECONDS * 1.2
 
 
-def test_a_message_not_yet_due_is_left_alone(app, submitted, approve, app_row):
+def test_a_message_not_yet_due_is_left_alone(app, submitted, approve, app_row, stage):
     reference = submitted()
     approve(reference)
     app.extensions["china_clearing"].faults.fail_next(1)
     deliver(app)
     assert deliver(app).delivered == 0  # the failed one waits for its backoff
-    assert app_row(reference).status == "accounts_opening"
+    assert stage(reference) == "accounts_opening"
 
 
 def test_a_request_repeated_after_a_lost_answer_opens_nothing_twice(app, submitted, approve, app_row):
@@ -128,11 +133,13 @@ def test_an_existing_unified_account_is_reused(app, submitted, approve, app_row)
     first = submitted()
     approve(first)
     deliver(app)
-    # The same person opens again (e.g. at another branch): mark the first one done.
+    # The same person opens again (e.g. at another branch): the first one passed its return visit.
     with app.app_context():
         from blueprints.opening.models import Application
+        from blueprints.return_visit import services as return_visit
         application = db.session.scalar(select(Application).where(Application.reference == first))
-        application.status = "active"
+        agent = db.session.scalar(select(Staff).where(Staff.username == "visitor"))
+        return_visit.record_visit(application, agent, "passed", return_visit.required_items(application), "")
         db.session.commit()
     second = submitted()
     approve(second)
@@ -148,7 +155,7 @@ def test_an_existing_unified_account_is_reused(app, submitted, approve, app_row)
     assert results[0]["sub_accounts"] == results[1]["sub_accounts"]
 
 
-def test_a_refusal_stops_retries_and_is_recorded(app, submitted, approve, app_row):
+def test_a_refusal_stops_retries_and_is_recorded(app, submitted, approve, app_row, stage):
     reference = submitted()
     approve(reference)
     app.extensions["depository_bank"].faults.reject_next("银行卡户名与证件姓名不符")
@@ -156,7 +163,7 @@ def test_a_refusal_stops_retries_and_is_recorded(app, submitted, approve, app_ro
     summary = deliver(app)
 
     assert (summary.delivered, summary.rejected) == (1, 1)
-    assert app_row(reference).status == "accounts_opening"
+    assert stage(reference) == "accounts_opening"
     with app.app_context():
         binding = db.session.scalar(select(DepositoryBinding))
         assert binding.status == "rejected" and "户名与证件姓名不符" in binding.message
@@ -179,13 +186,13 @@ def test_a_slow_service_counts_as_unavailable(app, submitted, approve, app_row):
     assert "超时" in messages(app, app_row(reference).id)[0][3]
 
 
-def test_worker_command_delivers_what_is_due(app, submitted, approve, app_row):
+def test_worker_command_delivers_what_is_due(app, submitted, approve, app_row, stage):
     reference = submitted()
     approve(reference)
     result = app.test_cli_runner().invoke(args=["outbox-worker", "--once"])
     assert result.exit_code == 0, result.output
     assert "delivered 2" in result.output
-    assert app_row(reference).status == "awaiting_return_visit"
+    assert stage(reference) == "awaiting_return_visit"
 
 
 @pytest.fixture(autouse=True)

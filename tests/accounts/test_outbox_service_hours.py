@@ -39,7 +39,7 @@ def csdc_message(app, application_id):
 
 
 def test_outside_service_hours_a_request_waits_unsent_until_the_opening_and_is_then_delivered(
-        app, submitted, approve, app_row, csdc):
+        app, submitted, approve, app_row, csdc, stage):
     reference = submitted()
     approve(reference)
     application_id = app_row(reference).id
@@ -56,7 +56,7 @@ def test_outside_service_hours_a_request_waits_unsent_until_the_opening_and_is_t
     [(kind, label, attempt, note)] = waiting["events"]
     assert (kind, label, attempt) == ("deferred", "未在服务时间，等待发送", None)
     assert "12-07 09:00" in note
-    assert app_row(reference).status == "accounts_opening"
+    assert stage(reference) == "accounts_opening"
 
     assert deliver(app, now=MONDAY_OPEN - timedelta(minutes=1)).deferred == 0  # not due before the opening
 
@@ -68,7 +68,7 @@ def test_outside_service_hours_a_request_waits_unsent_until_the_opening_and_is_t
     assert done["status"] == "delivered" and done["delivery_label"] == "处理成功"
     assert done["attempts"] == 1
     assert [kind for kind, *_ in done["events"]] == ["deferred", "delivered"]
-    assert app_row(reference).status == "awaiting_return_visit"
+    assert stage(reference) == "awaiting_return_visit"
 
 
 def test_a_request_that_failed_once_shows_sent_and_stays_sent_while_it_waits_for_opening(

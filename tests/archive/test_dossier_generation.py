@@ -63,7 +63,9 @@ def test_dossier_is_pdf_a3b_with_the_record_attached(app, active_customer):
     assert hashlib.sha256(record_bytes).hexdigest() == record_sha256
     record = json.loads(record_bytes)
     assert record["customer"]["name"] == "刘䶮"
-    assert record["applications"][0]["status"] == "active"
+    assert record["applications"][0]["status"] == "approved"
+    assert [(h["from"], h["to"], h["round_no"]) for h in record["applications"][0]["return_visit_history"]] == [
+        (None, "awaiting", 1), ("awaiting", "passed", 1)]
     assert record["applications"][0]["assessment"]["answers"]
 
 

@@ -32,7 +32,7 @@ def test_two_managers_resending_at_once_make_one_request(app):
         assert resends == 1
         outbox.run_once()
         assert db.session.scalar(select(func.count()).select_from(sim_bank_request)) == 1
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     # The one who lost the race is told who did it, and nothing was sent twice.
     notices = [client.get(f"/exceptions/{message_id}").get_data(as_text=True) for client in (first, second)]
     assert sum("本次未重复操作" in notice for notice in notices) == 1

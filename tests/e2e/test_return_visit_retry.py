@@ -49,7 +49,7 @@ def test_failed_visit_is_retried_with_an_empty_form_and_passes(page: Page, app, 
     row = page.locator("tr", has_text=reference)
     expect(row.locator(".attempts")).to_have_text("1 / 3")
     expect(row.locator(".last-outcome")).to_contain_text("已接通，回访未通过")
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
 
     # Second attempt: the form starts empty, the first attempt is listed below it.
     row.get_by_role("link", name="继续回访").click()
@@ -65,7 +65,7 @@ def test_failed_visit_is_retried_with_an_empty_form_and_passes(page: Page, app, 
     expect(page.locator("#flash")).to_contain_text("账户已激活")
     expect(page.locator("tr", has_text=reference)).to_have_count(0)
 
-    assert application_row(app, reference)["status"] == "active"
+    assert application_row(app, reference)["stage"] == "active"
     page.goto(f"/return-visits/{reference}")
     expect(page.locator("#return-visit h1")).to_contain_text("已激活")
     expect(page.locator("#visit-attempts tbody tr")).to_have_count(2)

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from blueprints.auth.cli import DEMO_PASSWORD
 from blueprints.auth.models import Branch, Staff
+from blueprints.opening import progress
 from blueprints.opening.models import Application, StatusChange
 from core.extensions import db
 
@@ -134,6 +135,8 @@ def application_row(app, reference: str) -> dict:
         return {
             "id": application.id,
             "status": str(application.status),
+            # Before approval the status; after it, where the opening stands (accounts, return visit).
+            "stage": progress.of_one(application).key,
             "customer_name": application.customer_name,
             "id_number": application.id_number,
             "completed": set(application.completed_steps),

@@ -136,7 +136,7 @@ def test_a_refused_binding_corrected_and_resent_completes_the_opening(app, clerk
 
     assert deliver(app).delivered == 1
 
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     binding = binding_of(app, reference)
     assert (binding.status, binding.bank_card) == ("bound", GOOD_CARD)
     kinds = [kind for kind, *_ in message_of(app, reference, BIND)["events"]]
@@ -209,7 +209,7 @@ def test_cancelling_a_refused_binding_with_a_reason_lets_the_opening_go_on(app, 
     assert message["events"][-1][:3] == ("cancelled", staff_id(app, "manager"), "客户暂不办理存管，改日到银行办理")
     binding = binding_of(app, reference)
     assert binding.status == "failed" and "客户暂不办理存管" in binding.message
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     detail = clerk.get(f"/opening/{reference}/detail").get_data(as_text=True)
     assert "存管银行请求已撤销" in detail and "吴经理" in detail and "客户暂不办理存管" in detail
     assert "outbox.cancel" in audit_actions(app, reference)
@@ -247,15 +247,17 @@ def test_cancelling_a_china_clearing_refusal_fails_the_opening_and_its_refused_b
     assert message_of(app, reference, CSDC)["status"] == "cancelled"
     bank = message_of(app, reference, BIND)
     assert bank["status"] == "cancelled" and "随中国结算开户请求一并撤销" in bank["events"][-1][2]
-    assert application_row(app, reference)["status"] == "withdrawn"
+    # The application stays approved, as it was decided; its opening has failed.
+    assert (application_row(app, reference)["status"], application_row(app, reference)["stage"]) == \
+        ("approved", "opening_failed")
     with app.app_context():
         fund = db.session.scalar(select(FundAccount))
         assert fund.status == "failed"
         assert db.session.get(Customer, fund.customer_id).kind == "potential"
     assert binding_of(app, reference).status == "failed"
     detail = clerk.get(f"/opening/{reference}/detail").get_data(as_text=True)
-    assert "已作废" in detail and "开立失败" in detail and "中国结算请求已撤销" in detail
-    # The customer may apply again: the voided application no longer blocks a new one.
+    assert "开户失败（中国结算拒绝，请求已撤销）" in detail and "开立失败" in detail and "中国结算请求已撤销" in detail
+    # The customer may apply again: the failed opening no longer blocks a new one.
     again = factories.start(clerk, token="exc-again")
     factories.walk_with(clerk, again, "summary", staff_id(app, "clerk"))
     assert clerk.post(factories.step_url(again, "summary")).status_code == 303
@@ -289,7 +291,7 @@ def test_china_clearing_contact_details_corrected_and_resent(app, clerk, manager
     assert message["payload"]["mobile"] == "13812348000"  # left empty: unchanged
     assert message["events"][-1][3] == {"address": ["北京市朝阳区建国路88号院3号楼1201", "北京市朝阳区建国路88号院3号楼1201室"]}
     assert deliver(app).delivered == 1
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
 
 
 def test_key_information_cannot_be_corrected_on_the_exceptions_screen(app, clerk, manager):
@@ -334,7 +336,7 @@ def test_a_failing_message_shows_its_attempts_and_can_be_retried_now(app, clerk,
     assert [kind for kind, *_ in message["events"]].count("retry_now") == 1
     assert "已在发送队列中" in manager.get(f"/exceptions/{csdc['id']}").get_data(as_text=True)
     assert deliver(app).delivered == 1  # due now, not after its backoff
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     assert "outbox.retry_now" in audit_actions(app, reference)
 
 

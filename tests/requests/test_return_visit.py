@@ -11,13 +11,13 @@ from sqlalchemy import event, func, select
 from blueprints.accounts.models import FundAccount, SecuritiesAccount
 from blueprints.auth.models import Staff
 from blueprints.opening.models import Application
-from blueprints.return_visit.models import CHECK_ITEMS, ReturnVisit
+from blueprints.return_visit.models import CHECK_ITEMS, ReturnVisit, ReturnVisitCase, ReturnVisitCaseChange
 from core.extensions import db
 from core.masking import mask_id_number, mask_mobile
 from core.models import AuditEvent
 from core.roles import Role
 from tests import factories
-from tests.requests.helpers import Page, add_staff, application_row, login_as, page_of, staff_id, status_changes
+from tests.requests.helpers import Page, add_staff, application_row, login_as, page_of, staff_id
 
 MOBILE = "13812348000"
 ALL_BUT_AGENT = [key for key in CHECK_ITEMS if key != "agent"]
@@ -50,7 +50,7 @@ def awaiting_visit(app, clerk="clerk", reviewer="reviewer", with_agent=False, id
         review.approve(application, checker, checker)
         db.session.commit()
         outbox.run_once()
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     return reference
 
 
@@ -98,6 +98,17 @@ def visits(app, reference) -> list[dict]:
                  "recording_name": v.recording_name, "agent_id": v.agent_id} for v in rows]
 
 
+def case_changes(app, reference) -> list[tuple[str | None, str, str | None]]:
+    """The moves of the application's return-visit case: (from, to, reason), oldest first."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(ReturnVisitCaseChange.from_status, ReturnVisitCaseChange.to_status, ReturnVisitCaseChange.reason)
+            .join(ReturnVisitCase, ReturnVisitCase.id == ReturnVisitCaseChange.case_id)
+            .join(Application, Application.id == ReturnVisitCase.application_id)
+            .where(Application.reference == reference).order_by(ReturnVisitCaseChange.id)).all()
+        return [tuple(row) for row in rows]
+
+
 def account_states(app, reference) -> tuple[str, list[str]]:
     with app.app_context():
         fund = db.session.scalar(select(FundAccount).join(Application, Application.id == FundAccount.application_id)
@@ -128,7 +139,7 @@ def test_only_return_visit_agents_open_the_queue_and_the_visit_form(app, usernam
     assert other.get(visit_url(reference)).status_code == 403
     assert post_visit(other, reference).status_code == 403
     assert other.post(f"{visit_url(reference)}/mobile").status_code == 403
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
 
 
 def test_queue_lists_the_branchs_accounts_awaiting_a_visit_with_masked_personal_data(app):
@@ -164,7 +175,7 @@ def test_agent_of_another_branch_gets_404_for_the_visit(app):
     assert post_visit(shanghai, reference).status_code == 404
     assert shanghai.post(f"{visit_url(reference)}/mobile").status_code == 404
     assert visits(app, reference) == []
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     assert audit_events(app, "application.view") == []
 
 
@@ -233,13 +244,13 @@ def test_passed_visit_with_every_item_activates_the_accounts(app):
     response = post_visit(agent, reference, notes="客户确认本人开户")
     assert response.status_code == 303
     assert response.headers["Location"] == "/return-visits/"
-    assert application_row(app, reference)["status"] == "active"
+    assert application_row(app, reference)["stage"] == "active"
     assert account_states(app, reference) == ("active", ["active", "active"])
     [visit] = visits(app, reference)
     assert visit["outcome"] == "passed" and visit["attempt_no"] == 1
     assert set(visit["items"]) == set(ALL_BUT_AGENT)
     assert visit["agent_id"] == staff_id(app, "visitor")
-    assert status_changes(app, reference)[-1][:2] == ("awaiting_return_visit", "active")
+    assert case_changes(app, reference)[-1][:2] == ("awaiting", "passed")
 
     queue = agent.get("/return-visits/").get_data(as_text=True)
     assert "已接通，回访通过" in queue and "账户已激活" in queue  # the flash names the outcome
@@ -251,7 +262,7 @@ def test_passed_visit_through_htmx_redirects_to_the_queue(app):
     response = post_visit(login_as(app, "visitor"), reference, htmx=True)
     assert response.status_code == 204
     assert response.headers["HX-Redirect"] == "/return-visits/"
-    assert application_row(app, reference)["status"] == "active"
+    assert application_row(app, reference)["stage"] == "active"
 
 
 @pytest.mark.parametrize("missing", ALL_BUT_AGENT)
@@ -268,7 +279,7 @@ def test_passed_visit_with_an_item_missing_is_refused_and_nothing_is_recorded(ap
     assert page.checked("outcome") == ["passed"]
     assert "已核对" in page.html
     assert visits(app, reference) == []
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     assert account_states(app, reference) == ("inactive", ["inactive", "inactive"])
 
 
@@ -297,7 +308,7 @@ def test_agent_item_is_required_when_an_agent_opened(app):
     assert visits(app, reference) == []
 
     assert post_visit(agent, reference, items=list(CHECK_ITEMS)).status_code == 303
-    assert application_row(app, reference)["status"] == "active"
+    assert application_row(app, reference)["stage"] == "active"
     assert "agent" in visits(app, reference)[0]["items"]
 
 
@@ -306,7 +317,7 @@ def test_agent_item_is_neither_shown_nor_required_without_an_agent(app):
     agent = login_as(app, "visitor")
     assert CHECK_ITEMS["agent"] not in agent.get(visit_url(reference)).get_data(as_text=True)
     assert post_visit(agent, reference, items=ALL_BUT_AGENT).status_code == 303
-    assert application_row(app, reference)["status"] == "active"
+    assert application_row(app, reference)["stage"] == "active"
 
 
 def test_failed_visit_needs_notes_and_goes_back_to_the_queue_for_attempt_2(app):
@@ -320,8 +331,8 @@ def test_failed_visit_needs_notes_and_goes_back_to_the_queue_for_attempt_2(app):
 
     reason = "客户表示未阅读风险揭示书，不理解相关条款"
     assert post_visit(agent, reference, outcome="failed", items=["identity"], notes=reason).status_code == 303
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
-    assert status_changes(app, reference)[-1][1] == "awaiting_return_visit"  # no transition: still queued
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
+    assert case_changes(app, reference)[-1][1] == "awaiting"  # no transition: still queued
     assert account_states(app, reference) == ("inactive", ["inactive", "inactive"])
     assert visits(app, reference)[0]["notes"] == reason
     queue = agent.get("/return-visits/").get_data(as_text=True)
@@ -337,7 +348,7 @@ def test_refused_visit_counts_as_an_attempt_and_stays_in_the_queue(app):
     agent = login_as(app, "visitor")
     assert post_visit(agent, reference, outcome="refused", items=[]).status_code == 422
     assert post_visit(agent, reference, outcome="refused", items=[], notes="客户拒绝接受回访").status_code == 303
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     assert [(v["attempt_no"], v["outcome"]) for v in visits(app, reference)] == [(1, "refused")]
     assert 'data-attempts="1"' in queue_row(agent.get("/return-visits/").get_data(as_text=True), reference)
 
@@ -358,7 +369,7 @@ def test_not_reached_keeps_the_account_in_the_queue_and_counts_the_attempt(app):
     assert "未接通" in page_of(response).errors_for("items")[0] and page_of(response).checked("items") == ["identity"]
     assert post_visit(agent, reference, outcome="not_reached", items=[], notes="无人接听").status_code == 303
     assert post_visit(agent, reference, outcome="not_reached", items=[]).status_code == 303
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     assert [v["attempt_no"] for v in visits(app, reference)] == [1, 2]
     row = queue_row(agent.get("/return-visits/").get_data(as_text=True), reference)
     assert 'data-attempts="2"' in row and "2 / 3" in row and "未接通" in row
@@ -367,7 +378,7 @@ def test_not_reached_keeps_the_account_in_the_queue_and_counts_the_attempt(app):
 
     assert post_visit(agent, reference).status_code == 303
     assert [v["attempt_no"] for v in visits(app, reference)] == [1, 2, 3]
-    assert application_row(app, reference)["status"] == "active"
+    assert application_row(app, reference)["stage"] == "active"
 
 
 def test_a_second_visit_after_activation_is_refused(app):
@@ -442,7 +453,7 @@ def test_recording_that_is_not_audio_is_refused_next_to_the_field(app, name, con
     assert [m for m in page.errors_for("recording") if message in m]
     assert page.checked("outcome") == ["passed"] and set(page.checked("items")) == set(ALL_BUT_AGENT)
     assert visits(app, reference) == []
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
 
 
 def test_recording_over_the_size_limit_is_refused(app, monkeypatch):
@@ -498,7 +509,7 @@ def use_up_round(app, reference, agent=None, outcomes=("failed", "not_reached", 
     for outcome in outcomes:
         items = [] if outcome == "not_reached" else ["identity"]
         assert post_visit(agent, reference, outcome=outcome, items=items, notes=f"{outcome}：未能完成回访").status_code == 303
-    assert application_row(app, reference)["status"] == "inactive"
+    assert application_row(app, reference)["stage"] == "inactive"
 
 
 def escalated_visit(app, monkeypatch, **kwargs) -> str:
@@ -544,14 +555,14 @@ def test_unsuccessful_calls_up_to_the_limit_hand_the_account_to_the_branch_manag
     assert post_visit(agent, reference, outcome="failed", items=["identity"], notes="客户对风险揭示书内容不清楚",
                       recording=("第一次.wav", wav_bytes())).status_code == 303
     assert post_visit(agent, reference, outcome="not_reached", items=[], notes="无人接听").status_code == 303
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     assert "本次为本轮最后一次回访" in agent.get(visit_url(reference)).get_data(as_text=True)
 
     assert post_visit(agent, reference, outcome="refused", items=[], notes="客户拒绝接受回访").status_code == 303
-    assert application_row(app, reference)["status"] == "inactive"
+    assert application_row(app, reference)["stage"] == "inactive"
     assert account_states(app, reference) == ("inactive", ["inactive", "inactive"])
-    before, after, reason = status_changes(app, reference)[-1]
-    assert (before, after) == ("awaiting_return_visit", "inactive")
+    before, after, reason = case_changes(app, reference)[-1]
+    assert (before, after) == ("awaiting", "escalated")
     assert "3 次未成功" in reason and "营业部负责人" in reason and "客户拒绝接受回访" in reason
     # It leaves the agents' queue and cannot be called again until the manager sends it back.
     queue = agent.get("/return-visits/").get_data(as_text=True)
@@ -591,7 +602,7 @@ def test_the_attempt_limit_is_the_return_visit_max_attempts_setting(app, monkeyp
     assert post_visit(agent, reference, outcome="not_reached", items=[]).status_code == 303
     assert "1 / 2" in queue_row(agent.get("/return-visits/").get_data(as_text=True), reference)
     assert post_visit(agent, reference, outcome="not_reached", items=[]).status_code == 303
-    assert application_row(app, reference)["status"] == "inactive"
+    assert application_row(app, reference)["stage"] == "inactive"
 
 
 def test_branch_manager_sends_the_account_back_for_a_fresh_round_with_the_reason(app):
@@ -601,8 +612,8 @@ def test_branch_manager_sends_the_account_back_for_a_fresh_round_with_the_reason
     reason = "已与客户电话沟通，客户同意重新回访，请于工作日白天联系"
     response = manager.post(send_back_url(reference), {"reason": reason})
     assert response.status_code == 303 and response.headers["Location"] == MANAGER_LIST
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
-    assert status_changes(app, reference)[-1] == ("inactive", "awaiting_return_visit", reason)
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
+    assert case_changes(app, reference)[-1] == ("escalated", "awaiting", reason)
     [sent] = audit_events(app, "application.return_visit_send_back")
     assert sent.object_id == reference and sent.actor_id == staff_id(app, "manager") and sent.detail == {"round": 2}
     listing = manager.get(MANAGER_LIST).get_data(as_text=True)
@@ -610,7 +621,7 @@ def test_branch_manager_sends_the_account_back_for_a_fresh_round_with_the_reason
     # A second send-back (a late double submit) changes nothing.
     again = manager.post(send_back_url(reference), {"reason": reason})
     assert again.status_code == 422 and "无需退回回访队列" in page_of(again).errors_for("reason")[0]
-    assert [c[:2] for c in status_changes(app, reference)].count(("inactive", "awaiting_return_visit")) == 1
+    assert [c[:2] for c in case_changes(app, reference)].count(("escalated", "awaiting")) == 1
 
     # Back in the agents' queue, untried in the new round, with the manager's reason on the call screen.
     agent = login_as(app, "visitor")
@@ -622,9 +633,9 @@ def test_branch_manager_sends_the_account_back_for_a_fresh_round_with_the_reason
     # The new round has the full allowance again: two more misses keep it queued, the third hands it over.
     for _ in range(2):
         assert post_visit(agent, reference, outcome="not_reached", items=[]).status_code == 303
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
     assert post_visit(agent, reference, outcome="failed", items=[], notes="客户仍不确认开户意愿").status_code == 303
-    assert application_row(app, reference)["status"] == "inactive"
+    assert application_row(app, reference)["stage"] == "inactive"
     assert [(v["attempt_no"], v["round_no"]) for v in visits(app, reference)] == [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)]
     assert f'id="case-{reference}"' in manager.get(MANAGER_LIST).get_data(as_text=True)
 
@@ -634,7 +645,7 @@ def test_pass_after_a_failed_attempt_activates_the_accounts(app):
     agent = login_as(app, "visitor")
     assert post_visit(agent, reference, outcome="failed", items=["identity"], notes="客户不理解风险条款").status_code == 303
     assert post_visit(agent, reference, notes="再次讲解后客户确认").status_code == 303
-    assert application_row(app, reference)["status"] == "active"
+    assert application_row(app, reference)["stage"] == "active"
     assert account_states(app, reference) == ("active", ["active", "active"])
     assert [(v["attempt_no"], v["outcome"]) for v in visits(app, reference)] == [(1, "failed"), (2, "passed")]
 
@@ -644,7 +655,7 @@ def test_pass_in_a_round_sent_back_by_the_manager_activates_the_accounts(app):
     use_up_round(app, reference)
     assert login_as(app, "manager").post(send_back_url(reference), {"reason": "客户已回电，请重新回访"}).status_code == 303
     assert post_visit(login_as(app, "visitor"), reference).status_code == 303
-    assert application_row(app, reference)["status"] == "active"
+    assert application_row(app, reference)["stage"] == "active"
     assert account_states(app, reference) == ("active", ["active", "active"])
 
 
@@ -692,7 +703,7 @@ def test_double_submit_records_one_attempt(app, outcome):
     assert len(visits(app, reference)) == 1
     assert len(audit_events(app, "application.return_visit")) == 1
     if outcome == "passed":
-        assert [c[:2] for c in status_changes(app, reference)].count(("awaiting_return_visit", "active")) == 1
+        assert [c[:2] for c in case_changes(app, reference)].count(("awaiting", "passed")) == 1
 
 
 def test_simultaneous_submits_of_one_form_record_one_attempt(app):
@@ -749,7 +760,7 @@ def test_an_insert_that_loses_the_race_past_the_checks_is_reported_as_already_re
         assert raised.value.visit.agent_id == colleague_id
         db.session.commit()
     assert [(v["attempt_no"], v["agent_id"]) for v in visits(app, reference)] == [(1, colleague_id)]
-    assert application_row(app, reference)["status"] == "awaiting_return_visit"
+    assert application_row(app, reference)["stage"] == "awaiting_return_visit"
 
 
 def test_queue_puts_the_untried_first_then_the_longest_waiting_and_the_not_reached_last(app):
@@ -810,7 +821,7 @@ def test_only_the_branch_manager_and_hq_reach_the_escalated_accounts(app, monkey
     assert other.get(MANAGER_LIST).status_code == 403
     assert other.get(case_url(reference)).status_code == 403
     assert other.post(send_back_url(reference), {"reason": "请重新回访"}).status_code == 403
-    assert application_row(app, reference)["status"] == "inactive"
+    assert application_row(app, reference)["stage"] == "inactive"
 
 
 def test_manager_of_another_branch_gets_404_and_hq_sees_all_without_sending_back(app, monkeypatch):
@@ -825,7 +836,7 @@ def test_manager_of_another_branch_gets_404_and_hq_sees_all_without_sending_back
     assert f'id="case-{shanghai}"' in listing and f'id="case-{beijing}"' not in listing
     assert manager_sh.get(case_url(beijing)).status_code == 404
     assert manager_sh.post(send_back_url(beijing), {"reason": "请重新回访"}).status_code == 404
-    assert application_row(app, beijing)["status"] == "inactive"
+    assert application_row(app, beijing)["stage"] == "inactive"
 
     admin = login_as(app, "admin")
     listing = admin.get(MANAGER_LIST).get_data(as_text=True)
@@ -833,14 +844,14 @@ def test_manager_of_another_branch_gets_404_and_hq_sees_all_without_sending_back
     case = page_of(admin.get(case_url(beijing)))
     assert not [url for url in case.urls if url.endswith("/send-back")] and 'name="reason"' not in case.html
     assert admin.post(send_back_url(beijing), {"reason": "请重新回访"}).status_code == 403
-    assert application_row(app, beijing)["status"] == "inactive"
+    assert application_row(app, beijing)["stage"] == "inactive"
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
 def test_send_back_needs_a_reason_shown_next_to_the_field(app, monkeypatch, htmx):
     reference = escalated_visit(app, monkeypatch)
     manager = login_as(app, "manager")
-    changes = status_changes(app, reference)
+    changes = case_changes(app, reference)
     response = manager.post(send_back_url(reference), {"reason": "   "}, htmx=htmx)
     assert response.status_code == 422
     assert page_of(response).errors_for("reason") == ["请填写退回重新回访的原因"]
@@ -851,8 +862,8 @@ def test_send_back_needs_a_reason_shown_next_to_the_field(app, monkeypatch, htmx
     assert response.status_code == 422
     assert "不能超过 500 字" in page_of(response).errors_for("reason")[0]
     assert textarea(response.get_data(as_text=True), "reason") == too_long
-    assert status_changes(app, reference) == changes
-    assert application_row(app, reference)["status"] == "inactive"
+    assert case_changes(app, reference) == changes
+    assert application_row(app, reference)["stage"] == "inactive"
     assert audit_events(app, "application.return_visit_send_back") == []
 
 
@@ -860,4 +871,4 @@ def test_send_back_requires_the_csrf_token(app, monkeypatch):
     reference = escalated_visit(app, monkeypatch)
     manager = login_as(app, "manager")
     assert manager.client.post(send_back_url(reference), data={"reason": "请重新回访"}).status_code == 400
-    assert application_row(app, reference)["status"] == "inactive"
+    assert application_row(app, reference)["stage"] == "inactive"

@@ -666,15 +666,13 @@ def test_approve_opens_the_accounts(app):
     assert response.headers["Location"] == "/review/"
     assert "已复核通过" in reviewer.get("/review/").get_data(as_text=True)
 
-    assert application_row(app, reference)["status"] == "accounts_opening"
+    assert application_row(app, reference)["stage"] == "accounts_opening"
     [decision] = decisions_of(app, reference)
     reviewer_id = staff_id(app, "reviewer")
     assert (decision.decision, decision.reviewer_id, decision.operator_id, decision.same_terminal,
             decision.submission_no) == ("approve", reviewer_id, reviewer_id, False, 1)
-    assert status_changes(app, reference)[-2:] == [
-        ("submitted", "approved", "复核通过"),
-        ("approved", "accounts_opening", "已向中国结算、存管银行发送开户请求"),
-    ]
+    # The application's own lifecycle ends at approval: the accounts carry it on.
+    assert status_changes(app, reference)[-1:] == [("submitted", "approved", "复核通过")]
     assert count_for(app, FundAccount, reference) == 1
     assert count_for(app, OutboxMessage, reference) == 2
     # The approved application leaves the queue.
@@ -686,7 +684,7 @@ def test_approve_from_htmx_redirects_to_the_queue(app):
     response = login_as(app, "reviewer").post(f"/review/{reference}/approve", htmx=True)
     assert response.status_code == 204
     assert response.headers["HX-Redirect"] == "/review/"
-    assert application_row(app, reference)["status"] == "accounts_opening"
+    assert application_row(app, reference)["stage"] == "accounts_opening"
 
 
 def test_second_approval_is_a_conflict_with_a_clear_message(app):
@@ -709,7 +707,7 @@ def test_second_approval_is_a_conflict_with_a_clear_message(app):
 
     assert len(decisions_of(app, reference)) == 1
     assert count_for(app, FundAccount, reference) == 1
-    assert application_row(app, reference)["status"] == "accounts_opening"
+    assert application_row(app, reference)["stage"] == "accounts_opening"
 
 
 def test_reviewer_who_edited_a_step_cannot_decide(app):
@@ -814,7 +812,7 @@ def test_rejected_application_resubmitted_returns_to_the_queue(app):
 
     assert reviewer.post(f"/review/{reference}/approve").status_code == 303
     assert [(d.submission_no, d.decision) for d in decisions_of(app, reference)] == [(1, "reject"), (2, "approve")]
-    assert application_row(app, reference)["status"] == "accounts_opening"
+    assert application_row(app, reference)["stage"] == "accounts_opening"
 
 
 # --- return steps by channel --------------------------------------------------------------------

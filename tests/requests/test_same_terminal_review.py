@@ -278,7 +278,7 @@ def test_reviewer_approves_on_the_clerks_screen_and_the_session_stays_the_clerks
     [decision] = decisions_of(app, reference)
     assert (decision.decision, decision.reviewer_id, decision.operator_id, decision.same_terminal) == \
         ("approve", staff_id(app, "reviewer"), staff_id(app, "clerk"), True)
-    assert application_row(app, reference)["status"] == "accounts_opening"
+    assert application_row(app, reference)["stage"] == "accounts_opening"
     assert count_for(app, FundAccount, reference) == 1
 
     # Still the clerk: the header names the clerk, and the reviewer's queue stays closed.

@@ -1,35 +1,49 @@
 """Return-visit rules and script without an app: where an account goes, rounds, the text read aloud."""
 import pytest
 
-from blueprints.opening.workflow import Status
+import itertools
+
 from blueprints.return_visit import rules, script
 from blueprints.return_visit.models import CHECK_ITEMS
-from blueprints.return_visit.rules import Outcome
+from blueprints.return_visit.rules import CaseStatus, Outcome
 
 
 @pytest.mark.parametrize("outcome, attempts_in_round, max_attempts, expected", [
-    (Outcome.PASSED, 1, 3, Status.ACTIVE),
-    (Outcome.PASSED, 3, 3, Status.ACTIVE),
-    (Outcome.FAILED, 1, 3, Status.AWAITING_RETURN_VISIT),
-    (Outcome.REFUSED, 2, 3, Status.AWAITING_RETURN_VISIT),
-    (Outcome.NOT_REACHED, 2, 3, Status.AWAITING_RETURN_VISIT),
-    (Outcome.FAILED, 3, 3, Status.INACTIVE),
-    (Outcome.REFUSED, 3, 3, Status.INACTIVE),
-    (Outcome.NOT_REACHED, 3, 3, Status.INACTIVE),
-    (Outcome.NOT_REACHED, 5, 3, Status.INACTIVE),  # the setting lowered while a round ran
-    (Outcome.NOT_REACHED, 1, 1, Status.INACTIVE),
+    (Outcome.PASSED, 1, 3, CaseStatus.PASSED),
+    (Outcome.PASSED, 3, 3, CaseStatus.PASSED),
+    (Outcome.FAILED, 1, 3, CaseStatus.AWAITING),
+    (Outcome.REFUSED, 2, 3, CaseStatus.AWAITING),
+    (Outcome.NOT_REACHED, 2, 3, CaseStatus.AWAITING),
+    (Outcome.FAILED, 3, 3, CaseStatus.ESCALATED),
+    (Outcome.REFUSED, 3, 3, CaseStatus.ESCALATED),
+    (Outcome.NOT_REACHED, 3, 3, CaseStatus.ESCALATED),
+    (Outcome.NOT_REACHED, 5, 3, CaseStatus.ESCALATED),  # the setting lowered while a round ran
+    (Outcome.NOT_REACHED, 1, 1, CaseStatus.ESCALATED),
 ])
 def test_status_after_a_call(outcome, attempts_in_round, max_attempts, expected):
     assert rules.status_after(outcome, attempts_in_round, max_attempts) == expected
 
 
 def test_every_unsuccessful_outcome_counts_and_only_passed_activates():
-    assert {o for o in Outcome if rules.status_after(o, 1, 1) == Status.INACTIVE} == set(Outcome) - {Outcome.PASSED}
+    assert {o for o in Outcome if rules.status_after(o, 1, 1) == CaseStatus.ESCALATED} == set(Outcome) - {Outcome.PASSED}
 
 
-@pytest.mark.parametrize("entries, round_no", [(0, 1), (1, 1), (2, 2), (5, 5)])
-def test_round_is_how_often_the_account_entered_the_queue(entries, round_no):
-    assert rules.round_of(entries) == round_no
+CASE_MOVES = {(CaseStatus.AWAITING, CaseStatus.ESCALATED), (CaseStatus.AWAITING, CaseStatus.PASSED),
+              (CaseStatus.ESCALATED, CaseStatus.AWAITING)}
+
+
+@pytest.mark.parametrize("current, target", sorted(itertools.product(CaseStatus, CaseStatus)))
+def test_a_case_moves_only_as_the_table_says(current, target):
+    """Calls escalate or pass a case; only the manager's send-back returns it to the queue; passed is final."""
+    if (current, target) in CASE_MOVES:
+        rules.check_case_transition(current, target)
+    else:
+        with pytest.raises(rules.IllegalCaseTransition):
+            rules.check_case_transition(current, target)
+
+
+def test_every_case_status_has_a_chinese_label():
+    assert set(rules.CASE_STATUS_LABELS) == set(CaseStatus)
 
 
 def test_attempts_left_never_goes_below_zero():

@@ -11,10 +11,6 @@ ALLOWED = {
     (Status.SUBMITTED, Status.APPROVED), (Status.SUBMITTED, Status.REJECTED),
     (Status.REJECTED, Status.RESUBMITTED), (Status.REJECTED, Status.WITHDRAWN),
     (Status.RESUBMITTED, Status.APPROVED), (Status.RESUBMITTED, Status.REJECTED),
-    (Status.APPROVED, Status.ACCOUNTS_OPENING),
-    (Status.ACCOUNTS_OPENING, Status.AWAITING_RETURN_VISIT), (Status.ACCOUNTS_OPENING, Status.WITHDRAWN),
-    (Status.AWAITING_RETURN_VISIT, Status.ACTIVE), (Status.AWAITING_RETURN_VISIT, Status.INACTIVE),
-    (Status.INACTIVE, Status.AWAITING_RETURN_VISIT),
 }
 
 
@@ -33,6 +29,13 @@ def test_any_other_transition_is_refused(current, target):
 def test_the_table_is_exactly_the_documented_flow():
     table = {(a, b) for a, targets in workflow.TRANSITIONS.items() for b in targets}
     assert table == ALLOWED
+
+
+def test_the_application_lifecycle_ends_at_approval():
+    """What follows approval is the accounts' and the return visit's, not the application's."""
+    assert workflow.TRANSITIONS[Status.APPROVED] == frozenset()
+    assert set(Status) == {Status.DRAFT, Status.SUBMITTED, Status.REJECTED, Status.RESUBMITTED, Status.APPROVED,
+                           Status.WITHDRAWN}
 
 
 def test_every_status_has_a_chinese_label():
