@@ -160,30 +160,24 @@ def same_terminal_decide(reference: str):
     form = SameTerminalForm(channel=application.channel, maker=_maker_label(application))
     if not form.validate_on_submit():
         return _render_same_terminal(application, form, status=422)
-    login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data)
-    if login.staff is None:
-        form.reviewer_password.errors.append(login.error)
-        return _render_same_terminal(application, form, status=422)
-    reviewer, operator = login.staff, current_user._get_current_object()
-    refused = services.refusal_reason(application, reviewer)
-    if refused:
-        status = _refusal_status(application, reviewer)
-        if status == 403:
-            # This person may not decide: say so next to the name they typed.
-            form.reviewer_username.errors.append(refused)
-            refused = None
-        return _render_same_terminal(application, form, status=status, refused=refused)
-    try:
+    operator = current_user._get_current_object()
+
+    def decide(reviewer):
+        # Both first ask services.refusal_reason; _refusal_status tells a reviewer who may not decide (403,
+        # next to their name) from a decision already taken or held by another (409).
         if form.rejecting:
             services.reject(application, reviewer=reviewer, operator=operator, reason=form.reason.data,
                             return_step=form.return_step.data)
         else:
             services.approve(application, reviewer=reviewer, operator=operator)
-    except services.DecisionRefused as error:
-        return _render_same_terminal(application, form, status=_refusal_status(application, reviewer),
-                                     refused=str(error))
+
+    outcome = auth_services.review_on_terminal(
+        form, decide, services.DecisionRefused,
+        status_of=lambda refusal, reviewer: _refusal_status(application, reviewer))
+    if outcome.status:
+        return _render_same_terminal(application, form, status=outcome.status, refused=outcome.refused)
     verb = f"已退回{_maker_label(application)}" if form.rejecting else "已复核通过"
-    flash(f"同机复核完成：{application.reference} {verb}（复核人：{reviewer.full_name}）", "success")
+    flash(f"同机复核完成：{application.reference} {verb}（复核人：{outcome.reviewer.full_name}）", "success")
     # The clerk (or witness) goes back to the page the application was submitted from, now showing the decision.
     return see_other(url_for("opening.submitted", reference=application.reference))
 
