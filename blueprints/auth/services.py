@@ -1,4 +1,5 @@
-"""Authentication: password check, failure counting and lockout."""
+"""Authentication: password check, failure counting and lockout; same-terminal review."""
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +15,8 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 # One message for an unknown user and a wrong password, so logins reveal no usernames.
 BAD_CREDENTIALS = f"用户名或密码错误（连续{MAX_FAILED_LOGINS}次错误将锁定账户{int(LOCKOUT.total_seconds() // 60)}分钟）"
+# What a same-terminal review (同机复核) records as its purpose unless it names its own.
+SAME_TERMINAL_REVIEW = "same_terminal_review"
 # Checked against when the username is unknown, so both paths cost the same time.
 _DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
 
@@ -78,12 +81,51 @@ def authenticate(username: str, password: str, now: datetime | None = None, purp
     return LoginResult(staff)
 
 
-def verify_credentials(username: str, password: str, purpose: str = "same_terminal_review") -> LoginResult:
+def verify_credentials(username: str, password: str, purpose: str = SAME_TERMINAL_REVIEW) -> LoginResult:
     """Check another person's credentials for one action (同机复核), with the same lockout.
 
     It is not a login: the session stays its owner's, and the trail says what it was for.
     """
     return authenticate(username, password, purpose=purpose)
+
+
+@dataclass(frozen=True)
+class TerminalReview:
+    """What came of a same-terminal review: `status` is None once decided, else the status to answer with
+    the form again; `refusal` is a refusal to show on the page rather than next to a field."""
+
+    reviewer: Staff | None = None
+    status: int | None = None
+    refusal: Exception | None = None
+
+    @property
+    def refused(self) -> str | None:
+        return None if self.refusal is None else str(self.refusal)
+
+
+def review_on_terminal(form, decide: Callable[[Staff], object], refusals: type[Exception] | tuple,
+                       purpose: str = SAME_TERMINAL_REVIEW,
+                       status_of: Callable[[Exception, Staff], int] | None = None) -> TerminalReview:
+    """Take a decision with the reviewer's own credentials, typed into `form` on the maker's terminal (同机复核).
+
+    `form` is a validated core.forms.ReviewerCredentialsForm. Credentials that do not pass answer 422, the
+    reason next to the password. Then `decide(reviewer)`: a refusal it raises (one of `refusals`) answers
+    with `status_of(refusal, reviewer)`, else the refusal's own `status`; a 403 (this person may not decide)
+    goes next to the username they typed.
+    """
+    login = verify_credentials(form.reviewer_username.data, form.reviewer_password.data, purpose=purpose)
+    if login.staff is None:
+        form.reviewer_password.errors.append(login.error)
+        return TerminalReview(status=422)
+    try:
+        decide(login.staff)
+    except refusals as refusal:
+        status = status_of(refusal, login.staff) if status_of else refusal.status
+        if status == 403:
+            form.reviewer_username.errors.append(str(refusal))
+            return TerminalReview(login.staff, 403)
+        return TerminalReview(login.staff, status, refusal)
+    return TerminalReview(login.staff)
 
 
 def _minutes_left(until: datetime, now: datetime) -> int:

@@ -349,25 +349,23 @@ def decide(reference: str):
     form = ChangeDecisionForm()
     if not form.validate():
         return _detail_page(change, customer, status=422, form=form, block="review")
-    login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data,
-                                             purpose="change_review")
-    if login.staff is None:
-        form.reviewer_password.errors.append(login.error)
-        return _detail_page(change, customer, status=422, form=form, block="review")
-    refused = changes.refusal_reason(change, login.staff)
-    if refused and change.status == ChangeStatus.SUBMITTED:
-        form.reviewer_username.errors.append(refused)
-        return _detail_page(change, customer, status=403, form=form, block="review")
-    try:
+
+    def decide(reviewer):
+        refused = changes.refusal_reason(change, reviewer)
+        if refused and change.status == ChangeStatus.SUBMITTED:
+            raise changes.ChangeRefused(refused, status=403)  # this person may not decide it
         if form.rejecting:
-            changes.reject(change, login.staff, current_user, form.reason.data)
+            changes.reject(change, reviewer, current_user, form.reason.data)
         else:
-            changes.approve(change, login.staff, current_user)
+            changes.approve(change, reviewer, current_user)
             _print_slip(change, customer)
-    except changes.ChangeRefused as error:
-        return _detail_page(change, customer, status=error.status, form=form, refused=str(error), block="review")
+
+    outcome = auth_services.review_on_terminal(form, decide, changes.ChangeRefused, purpose="change_review")
+    if outcome.status:
+        return _detail_page(change, customer, status=outcome.status, form=form, refused=outcome.refused,
+                            block="review")
     flash(f"同机复核完成：资料变更 {change.reference} {'已退回' if form.rejecting else '已复核通过并生效'}"
-          f"（复核人：{login.staff.full_name}）", "success")
+          f"（复核人：{outcome.reviewer.full_name}）", "success")
     return see_other(url_for("changes.detail", reference=change.reference))
 
 

@@ -1,9 +1,9 @@
 """Forms of closure and reactivation: start, same-terminal review (同机复核), withdraw."""
-from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from core.forms import BaseForm
+from core.forms import BaseForm, ReviewerCredentialsForm
 
 REASON_MAX = 500
 
@@ -26,16 +26,9 @@ class StartReactivationForm(BaseForm):
                               validators=[DataRequired("请核验客户出示的有效身份证件后勾选")])
 
 
-class BusinessReviewForm(BaseForm):
+class BusinessReviewForm(ReviewerCredentialsForm):
     """A reviewer's own credentials and decision, entered on the clerk's screen (同机复核)."""
 
-    # Named apart from the login form's fields so the browser does not offer the clerk's saved login.
-    reviewer_username = StringField("复核人用户名", validators=[DataRequired("请输入复核人用户名"),
-                                                          Length(max=32, message="复核人用户名不超过32个字符")],
-                                    render_kw={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"})
-    reviewer_password = PasswordField("复核人密码", validators=[DataRequired("请输入复核人密码"),
-                                                           Length(max=128, message="复核人密码不超过128个字符")],
-                                      render_kw={"autocomplete": "off"})
     decision = RadioField("复核结论", choices=[SelectChoice("approve", "复核通过"), SelectChoice("reject", "退回柜员")],
                           validators=[InputRequired("请选择复核结论")])
     reason = TextAreaField("退回原因（退回时必填）",

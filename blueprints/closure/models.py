@@ -1,9 +1,10 @@
 """Closure (销户) and reactivation (休眠账户激活) businesses, their decisions and closure steps."""
 import enum
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from core.extensions import db
 from core.outbox import OutboxMessage
@@ -78,22 +79,45 @@ STEP_LABELS = {
 }
 
 
-class AccountClosure(db.Model):
+class FundAccountBusiness:
+    """What a closure and a reactivation share: a business on one fund account of a customer at a branch,
+    holding the account while open, versioned against a lost update. Each keeps its own table."""
+
+    status_labels: ClassVar[dict]  # each status's label, for status_label
+
+    # sort_order keeps these columns first, where the tables have them.
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    # Shown to staff and used in URLs; carries no personal data.
+    reference: Mapped[str] = mapped_column(String(20), unique=True, sort_order=-1)
+    # Sent by the start form, so a double submit records one business.
+    client_token: Mapped[str] = mapped_column(String(64), unique=True, sort_order=-1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, sort_order=-1)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True, sort_order=-1)
+    # The fund account while the business is open, None once it ended: one open business of a kind per account.
+    open_fund_account_id: Mapped[int | None] = mapped_column(unique=True, sort_order=-1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, sort_order=-1)
+    status: Mapped[str] = mapped_column(String(16), index=True, sort_order=-1)
+    version: Mapped[int] = mapped_column(default=1)
+
+    @declared_attr
+    def fund_account(cls):
+        return relationship("FundAccount")
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.__table__.c.version}
+
+    @property
+    def status_label(self) -> str:
+        return self.status_labels[self.status]
+
+
+class AccountClosure(FundAccountBusiness, db.Model):
     """A closure business (销户) for one fund account of a customer."""
 
     __tablename__ = "account_closure"
+    status_labels = CLOSURE_STATUS_LABELS
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # Shown to staff and used in URLs; carries no personal data.
-    reference: Mapped[str] = mapped_column(String(20), unique=True)
-    # Sent by the start form, so a double submit records one closure.
-    client_token: Mapped[str] = mapped_column(String(64), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
-    # The fund account while the closure is open, None once it ended: one open closure per fund account.
-    open_fund_account_id: Mapped[int | None] = mapped_column(unique=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    status: Mapped[ClosureStatus] = mapped_column(String(16), index=True)
     # Each submission is decided once; a resubmission after a rejection is the next number.
     submission_no: Mapped[int] = mapped_column(default=1)
     # The conditions as last checked (at submission or approval): [{key, label, passed, detail}].
@@ -108,18 +132,10 @@ class AccountClosure(db.Model):
     closed_at: Mapped[datetime | None]
     # Why the closure failed (a cancelled step), or was withdrawn.
     end_reason: Mapped[str | None] = mapped_column(String(500))
-    version: Mapped[int] = mapped_column(default=1)
 
     steps: Mapped[list["ClosureStepRecord"]] = relationship(order_by="ClosureStepRecord.step",
                                                             back_populates="closure")
     created_by = relationship("Staff", foreign_keys=[created_by_id])
-    fund_account = relationship("FundAccount")
-
-    __mapper_args__ = {"version_id_col": version}
-
-    @property
-    def status_label(self) -> str:
-        return CLOSURE_STATUS_LABELS[ClosureStatus(self.status)]
 
 
 class ClosureStepRecord(db.Model):
@@ -187,20 +203,12 @@ REACTIVATION_STATUS_LABELS = {
 }
 
 
-class AccountReactivation(db.Model):
+class AccountReactivation(FundAccountBusiness, db.Model):
     """Reactivating a dormant fund account at the counter (休眠账户激活), with the ID re-checked."""
 
     __tablename__ = "account_reactivation"
+    status_labels = REACTIVATION_STATUS_LABELS
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(20), unique=True)
-    client_token: Mapped[str] = mapped_column(String(64), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
-    # Set while waiting for review: one open reactivation per fund account.
-    open_fund_account_id: Mapped[int | None] = mapped_column(unique=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    status: Mapped[ReactivationStatus] = mapped_column(String(16), index=True)
     # The ID document version the clerk checked against the one the customer showed.
     id_document_id: Mapped[int | None] = mapped_column(ForeignKey("customer_id_document.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
@@ -209,15 +217,7 @@ class AccountReactivation(db.Model):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(String(500))
-    version: Mapped[int] = mapped_column(default=1)
 
     created_by = relationship("Staff", foreign_keys=[created_by_id])
     reviewer = relationship("Staff", foreign_keys=[reviewer_id])
     operator = relationship("Staff", foreign_keys=[operator_id])
-    fund_account = relationship("FundAccount")
-
-    __mapper_args__ = {"version_id_col": version}
-
-    @property
-    def status_label(self) -> str:
-        return REACTIVATION_STATUS_LABELS[ReactivationStatus(self.status)]

@@ -1,5 +1,6 @@
 """Closure (销户) and reactivation (休眠账户激活) screens: pre-check, start, same-terminal review, progress."""
 import secrets
+from functools import partial
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
@@ -9,7 +10,7 @@ from blueprints.auth import services as auth_services
 from blueprints.closure import services
 from blueprints.closure.forms import (BusinessReviewForm, ResubmitForm, StartClosureForm, StartReactivationForm,
                                       WithdrawForm)
-from blueprints.closure.models import ClosureStatus, ReactivationStatus
+from blueprints.closure.models import AccountClosure, AccountReactivation, ClosureStatus, ReactivationStatus
 from blueprints.customers import page as customer_page
 from blueprints.customers.models import Customer, CustomerKind
 from core import audit
@@ -160,16 +161,17 @@ def business(reference: str):
     return _business_page(closure)
 
 
-def _business_page(closure, status: int = 200, block: str | None = None, form=None, refused: str | None = None,
-                   conditions=None, withdraw_form=None):
+def _business_page(closure, status: int = 200, block: str | None = None, form=None,
+                   refusal: services.ClosureRefused | None = None, withdraw_form=None):
     customer = db.session.get(Customer, closure.customer_id)
     response = page(
         "closure/business.html", block=block, status=status, closure=closure, customer=customer,
         fund_account=closure.fund_account, steps=services.steps_of(closure), polling=services.polling(closure),
         refused_step=services.refused_step(closure), decisions=services.decisions_of(closure),
-        form=form or BusinessReviewForm(approve_label="复核通过，执行销户"), refused=refused,
-        failed_conditions=conditions or [], withdraw_form=withdraw_form or WithdrawForm(prefix="withdraw"),
-        resubmit_form=ResubmitForm(prefix="resubmit"), retention_until=services.retention_until(customer),
+        form=form or BusinessReviewForm(approve_label="复核通过，执行销户"), refused=str(refusal) if refusal else None,
+        failed_conditions=refusal.conditions if refusal else [],
+        withdraw_form=withdraw_form or WithdrawForm(prefix="withdraw"), resubmit_form=ResubmitForm(prefix="resubmit"),
+        retention_until=services.retention_until(customer),
         historical=customer.kind == CustomerKind.HISTORICAL, statuses=ClosureStatus)
     return _in_place(response, "#review-panel", status) if block == "review_panel" else response
 
@@ -200,24 +202,23 @@ def review(reference: str):
     # Approval checks the conditions again: ask first, then lock the closure for the decision.
     facts = None if form.rejecting else _ask_systems([closure.fund_account.number])[closure.fund_account.number]
     closure = _closure(reference, for_update=True)
-    login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data,
-                                             purpose="closure_review")
-    if login.staff is None:
-        form.reviewer_password.errors.append(login.error)
-        return _business_page(closure, status=422, block="review_panel", form=form)
-    try:
-        services.decide_closure(closure, login.staff, current_user._get_current_object(),
-                                approve=not form.rejecting, reason=form.reason.data, facts=facts)
-    except services.ClosureRefused as error:
-        if error.status == 403:
-            # This person may not decide: say so next to the name they typed.
-            form.reviewer_username.errors.append(str(error))
-            return _business_page(closure, status=403, block="review_panel", form=form)
-        return _business_page(closure, status=error.status, block="review_panel", form=form, refused=str(error),
-                              conditions=error.conditions)
-    verb = "已退回柜员" if form.rejecting else "已复核通过，开始销户"
-    flash(f"同机复核完成：{closure.reference} {verb}（复核人：{login.staff.full_name}）", "success")
-    return see_other(url_for("closure.business", reference=closure.reference))
+    return _decide_on_terminal(closure, form, partial(services.decide_closure, facts=facts), "closure_review",
+                               approved="已复核通过，开始销户")
+
+
+def _decide_on_terminal(business, form, decide, purpose: str, approved: str):
+    """Decide a closure or a reactivation with the reviewer's credentials in `form`, then show the business."""
+    operator = current_user._get_current_object()
+    outcome = auth_services.review_on_terminal(
+        form, lambda reviewer: decide(business, reviewer, operator, approve=not form.rejecting,
+                                      reason=form.reason.data),
+        services.ClosureRefused, purpose=purpose)
+    show, endpoint = _SHOWN[type(business)]
+    if outcome.status:
+        return show(business, status=outcome.status, block="review_panel", form=form, refusal=outcome.refusal)
+    verb = "已退回柜员" if form.rejecting else approved
+    flash(f"同机复核完成：{business.reference} {verb}（复核人：{outcome.reviewer.full_name}）", "success")
+    return see_other(url_for(endpoint, reference=business.reference))
 
 
 @bp.route("/<closure_ref:reference>/resubmit", methods=["POST"])
@@ -233,8 +234,7 @@ def resubmit(reference: str):
     try:
         services.resubmit_closure(closure, current_user, facts)
     except services.ClosureRefused as error:
-        return _business_page(closure, status=error.status, block="actions", refused=str(error),
-                              conditions=error.conditions)
+        return _business_page(closure, status=error.status, block="actions", refusal=error)
     flash(f"{closure.reference} 已重新提交复核。", "success")
     return see_other(url_for("closure.business", reference=closure.reference))
 
@@ -243,17 +243,22 @@ def resubmit(reference: str):
 @roles_required(Role.CLERK)
 def withdraw(reference: str):
     """Withdraw a closure that is not yet approved, with the reason."""
-    closure = _closure(reference, for_update=True)
-    _refuse_if_closed(closure.customer_id)
+    return _withdraw(_closure(reference, for_update=True), services.withdraw_closure)
+
+
+def _withdraw(business, withdraw):
+    """Withdraw a closure or a reactivation with the reason typed, then show the business."""
+    _refuse_if_closed(business.customer_id)
+    show, endpoint = _SHOWN[type(business)]
     form = WithdrawForm(prefix="withdraw")
     if not form.validate_on_submit():
-        return _business_page(closure, status=422, block="actions", withdraw_form=form)
+        return show(business, status=422, block="actions", withdraw_form=form)
     try:
-        services.withdraw_closure(closure, current_user, form.reason.data.strip())
+        withdraw(business, current_user, form.reason.data.strip())
     except services.ClosureRefused as error:
-        return _business_page(closure, status=error.status, block="actions", refused=str(error))
-    flash(f"{closure.reference} 已撤回。", "success")
-    return see_other(url_for("closure.business", reference=closure.reference))
+        return show(business, status=error.status, block="actions", refusal=error)
+    flash(f"{business.reference} 已撤回。", "success")
+    return see_other(url_for(endpoint, reference=business.reference))
 
 
 # -- reactivation
@@ -269,13 +274,13 @@ def reactivation(reference: str):
 
 
 def _reactivation_page(reactivation, status: int = 200, block: str | None = None, form=None,
-                       refused: str | None = None, withdraw_form=None):
+                       refusal: services.ClosureRefused | None = None, withdraw_form=None):
     customer = db.session.get(Customer, reactivation.customer_id)
     response = page(
         "closure/reactivation.html", block=block, status=status, reactivation=reactivation, customer=customer,
         fund_account=reactivation.fund_account, form=form or BusinessReviewForm(approve_label="复核通过，激活账户"),
-        refused=refused, withdraw_form=withdraw_form or WithdrawForm(prefix="withdraw"), statuses=ReactivationStatus,
-        id_document=services.customer_services.current_id_document(customer.id),
+        refused=str(refusal) if refusal else None, withdraw_form=withdraw_form or WithdrawForm(prefix="withdraw"),
+        statuses=ReactivationStatus, id_document=services.customer_services.current_id_document(customer.id),
         id_refusal=services.id_refusal(customer))
     return _in_place(response, "#review-panel", status) if block == "review_panel" else response
 
@@ -289,40 +294,20 @@ def reactivation_review(reference: str):
     form = BusinessReviewForm(approve_label="复核通过，激活账户")
     if not form.validate_on_submit():
         return _reactivation_page(reactivation, status=422, block="review_panel", form=form)
-    login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data,
-                                             purpose="reactivation_review")
-    if login.staff is None:
-        form.reviewer_password.errors.append(login.error)
-        return _reactivation_page(reactivation, status=422, block="review_panel", form=form)
-    try:
-        services.decide_reactivation(reactivation, login.staff, current_user._get_current_object(),
-                                     approve=not form.rejecting, reason=form.reason.data)
-    except services.ClosureRefused as error:
-        if error.status == 403:
-            form.reviewer_username.errors.append(str(error))
-            return _reactivation_page(reactivation, status=403, block="review_panel", form=form)
-        return _reactivation_page(reactivation, status=error.status, block="review_panel", form=form,
-                                  refused=str(error))
-    verb = "已退回柜员" if form.rejecting else "已复核通过，账户已激活，下一交易日起可正常交易"
-    flash(f"同机复核完成：{reactivation.reference} {verb}（复核人：{login.staff.full_name}）", "success")
-    return see_other(url_for("closure.reactivation", reference=reactivation.reference))
+    return _decide_on_terminal(reactivation, form, services.decide_reactivation, "reactivation_review",
+                               approved="已复核通过，账户已激活，下一交易日起可正常交易")
 
 
 @bp.route("/reactivation/<reference>/withdraw", methods=["POST"])
 @roles_required(Role.CLERK)
 def reactivation_withdraw(reference: str):
     """Withdraw a reactivation still waiting for review, with the reason."""
-    reactivation = _reactivation(reference, for_update=True)
-    _refuse_if_closed(reactivation.customer_id)
-    form = WithdrawForm(prefix="withdraw")
-    if not form.validate_on_submit():
-        return _reactivation_page(reactivation, status=422, block="actions", withdraw_form=form)
-    try:
-        services.withdraw_reactivation(reactivation, current_user, form.reason.data.strip())
-    except services.ClosureRefused as error:
-        return _reactivation_page(reactivation, status=error.status, block="actions", refused=str(error))
-    flash(f"{reactivation.reference} 已撤回。", "success")
-    return see_other(url_for("closure.reactivation", reference=reactivation.reference))
+    return _withdraw(_reactivation(reference, for_update=True), services.withdraw_reactivation)
+
+
+# Where a closure and a reactivation are shown: the page function, and the endpoint to go back to.
+_SHOWN = {AccountClosure: (_business_page, "closure.business"),
+          AccountReactivation: (_reactivation_page, "closure.reactivation")}
 
 
 @customer_page.contributes

@@ -1,5 +1,6 @@
 """Closure (销户) and dormancy (休眠): pre-check, submission, same-terminal review, the closure steps, reactivation."""
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,7 +18,7 @@ from blueprints.accounts.services import transition_account
 from blueprints.auth.models import Staff
 from blueprints.closure.models import (CLOSURE_TRANSITIONS, REACTIVATION_TRANSITIONS, STEP_LABELS, AccountClosure,
                                        AccountReactivation, ClosureDecision, ClosureStatus, ClosureStep,
-                                       ClosureStepRecord, ReactivationStatus, move)
+                                       ClosureStepRecord, FundAccountBusiness, ReactivationStatus, move)
 from blueprints.changes import services as customer_changes
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind
@@ -92,22 +93,21 @@ def historical_message(customer: Customer) -> str:
             "如客户重新开户，请办理开户。")
 
 
-def find_closure(user: Staff, reference: str, for_update: bool = False) -> AccountClosure | None:
-    query = select(AccountClosure).where(AccountClosure.reference == reference)
+def _find(model: type[FundAccountBusiness], user: Staff, reference: str, for_update: bool):
+    query = select(model).where(model.reference == reference)
     if not user.sees_all_branches:
-        query = query.where(AccountClosure.branch_id == user.branch_id)
+        query = query.where(model.branch_id == user.branch_id)
     if for_update:
         query = query.with_for_update()
     return db.session.scalar(query)
+
+
+def find_closure(user: Staff, reference: str, for_update: bool = False) -> AccountClosure | None:
+    return _find(AccountClosure, user, reference, for_update)
 
 
 def find_reactivation(user: Staff, reference: str, for_update: bool = False) -> AccountReactivation | None:
-    query = select(AccountReactivation).where(AccountReactivation.reference == reference)
-    if not user.sees_all_branches:
-        query = query.where(AccountReactivation.branch_id == user.branch_id)
-    if for_update:
-        query = query.with_for_update()
-    return db.session.scalar(query)
+    return _find(AccountReactivation, user, reference, for_update)
 
 
 def fund_accounts_for(user: Staff, customer: Customer) -> list[FundAccount]:
@@ -244,10 +244,31 @@ def _new_reference(prefix: str, model) -> str:
             return reference
 
 
+def _made_with(model: type[FundAccountBusiness], client_token: str):
+    """The business a start form's client token already made, or None."""
+    return db.session.scalar(select(model).where(model.client_token == client_token))
+
+
+def _add_once(business: FundAccountBusiness, taken: Callable[[], str]):
+    """Add a new business (None), or give back the one its client token made first: the same click twice at once.
+
+    A colleague's business of the same fund account that got in first refuses with `taken()`.
+    """
+    try:
+        with db.session.begin_nested():
+            db.session.add(business)
+    except IntegrityError:
+        same = _made_with(type(business), business.client_token)
+        if same is not None:
+            return same
+        raise ClosureRefused(taken(), status=409) from None
+    return None
+
+
 def start_closure(actor: Staff, customer: Customer, fund_account: FundAccount, client_token: str,
                   facts: Facts) -> AccountClosure:
     """Submit a closure for review after a passing pre-check; the same client token returns the same closure."""
-    existing = db.session.scalar(select(AccountClosure).where(AccountClosure.client_token == client_token))
+    existing = _made_with(AccountClosure, client_token)
     if existing is not None:
         return existing
     check = precheck(customer, fund_account, facts)
@@ -256,17 +277,14 @@ def start_closure(actor: Staff, customer: Customer, fund_account: FundAccount, c
         reference=_new_reference("XH", AccountClosure), client_token=client_token, customer_id=customer.id,
         fund_account_id=fund_account.id, open_fund_account_id=fund_account.id, branch_id=fund_account.branch_id,
         status=ClosureStatus.SUBMITTED, precheck=_snapshot(check), created_by_id=actor.id, submitted_at=utcnow())
-    try:
-        with db.session.begin_nested():
-            db.session.add(closure)
-    except IntegrityError:
-        # The same click twice at once, or a colleague's closure of the same account got in first.
-        same = db.session.scalar(select(AccountClosure).where(AccountClosure.client_token == client_token))
-        if same is not None:
-            return same
+
+    def taken() -> str:
         holder = open_closure_of(fund_account.id)
-        raise ClosureRefused(f"资金账户 {fund_account.number} 已有销户业务"
-                             f"{' ' + holder.reference if holder else ''}，不能重复办理。", status=409) from None
+        return f"资金账户 {fund_account.number} 已有销户业务{' ' + holder.reference if holder else ''}，不能重复办理。"
+
+    same = _add_once(closure, taken)
+    if same is not None:
+        return same
     audit.record("closure.submit", "closure", closure.reference, customer=customer.customer_no,
                  fund_account=fund_account.number)
     return closure
@@ -282,17 +300,21 @@ def review_refusal(closure: AccountClosure, reviewer: Staff) -> str | None:
                            business=CLOSURE_BUSINESS)
 
 
+def _refuse_unless_awaiting_review(business: FundAccountBusiness, awaiting, what: str, refused: str | None) -> None:
+    """Decide only a business awaiting review (409 otherwise), and only as a reviewer who may check it (403)."""
+    if business.status != awaiting:
+        raise ClosureRefused(f"该{what}当前为“{business.status_label}”，已不在待复核状态，本次未处理。", status=409)
+    if refused:
+        raise ClosureRefused(refused, status=403)
+
+
 def decide_closure(closure: AccountClosure, reviewer: Staff, operator: Staff, approve: bool,
                    reason: str | None = None, facts: Facts | None = None) -> ClosureDecision:
     """Record the reviewer's decision on the current submission; approval re-checks and starts the steps.
 
     The caller locked the row; the decision's unique (closure, submission) makes a second one fail too.
     """
-    if closure.status != ClosureStatus.SUBMITTED:
-        raise ClosureRefused(f"该销户业务当前为“{closure.status_label}”，已不在待复核状态，本次未处理。", status=409)
-    refused = review_refusal(closure, reviewer)
-    if refused:
-        raise ClosureRefused(refused, status=403)
+    _refuse_unless_awaiting_review(closure, ClosureStatus.SUBMITTED, "销户业务", review_refusal(closure, reviewer))
     customer = db.session.get(Customer, closure.customer_id)
     fund_account = db.session.get(FundAccount, closure.fund_account_id)
     if approve:
@@ -686,7 +708,7 @@ def id_refusal(customer: Customer, today: date | None = None) -> str | None:
 def start_reactivation(actor: Staff, customer: Customer, fund_account: FundAccount,
                        client_token: str) -> AccountReactivation:
     """Submit a reactivation of a dormant fund account for review, the ID document re-checked."""
-    existing = db.session.scalar(select(AccountReactivation).where(AccountReactivation.client_token == client_token))
+    existing = _made_with(AccountReactivation, client_token)
     if existing is not None:
         return existing
     if customer.kind == CustomerKind.HISTORICAL:
@@ -702,14 +724,9 @@ def start_reactivation(actor: Staff, customer: Customer, fund_account: FundAccou
         fund_account_id=fund_account.id, open_fund_account_id=fund_account.id, branch_id=fund_account.branch_id,
         status=ReactivationStatus.SUBMITTED, id_document_id=customer_services.current_id_document(customer.id).id,
         created_by_id=actor.id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(reactivation)
-    except IntegrityError:
-        same = db.session.scalar(select(AccountReactivation).where(AccountReactivation.client_token == client_token))
-        if same is not None:
-            return same
-        raise ClosureRefused(f"资金账户 {fund_account.number} 已有待复核的激活业务，不能重复办理。", status=409) from None
+    same = _add_once(reactivation, lambda: f"资金账户 {fund_account.number} 已有待复核的激活业务，不能重复办理。")
+    if same is not None:
+        return same
     audit.record("reactivation.submit", "reactivation", reactivation.reference, customer=customer.customer_no,
                  fund_account=fund_account.number)
     return reactivation
@@ -723,11 +740,8 @@ def reactivation_refusal(reactivation: AccountReactivation, reviewer: Staff) -> 
 def decide_reactivation(reactivation: AccountReactivation, reviewer: Staff, operator: Staff, approve: bool,
                         reason: str | None = None) -> None:
     """Approve (the account is active again, usable from the next trading day) or reject; the caller locked the row."""
-    if reactivation.status != ReactivationStatus.SUBMITTED:
-        raise ClosureRefused(f"该激活业务当前为“{reactivation.status_label}”，已不在待复核状态，本次未处理。", status=409)
-    refused = reactivation_refusal(reactivation, reviewer)
-    if refused:
-        raise ClosureRefused(refused, status=403)
+    _refuse_unless_awaiting_review(reactivation, ReactivationStatus.SUBMITTED, "激活业务",
+                                   reactivation_refusal(reactivation, reviewer))
     customer = db.session.get(Customer, reactivation.customer_id)
     fund_account = db.session.get(FundAccount, reactivation.fund_account_id)
     if approve:

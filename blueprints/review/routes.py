@@ -49,6 +49,12 @@ def _refusal_status(application, reviewer) -> int:
     return 409 if claim is not None and reason == services.held_message(claim) else 403
 
 
+def _refused(application, reviewer, refusal, reject_form=None):
+    """The review page again with `refusal` (a reason or a DecisionRefused), answered with the status it means."""
+    return _render_review(application, status=_refusal_status(application, reviewer), refused=str(refusal),
+                          reject_form=reject_form)
+
+
 @bp.route("/")
 @roles_required(Role.REVIEWER)
 def queue():
@@ -82,13 +88,11 @@ def approve(reference: str):
     """Approve the application (复核通过): the accounts are opened."""
     application = _load(reference, for_update=True)
     reviewer = current_user._get_current_object()
-    refused = services.refusal_reason(application, reviewer)
-    if refused:
-        return _render_review(application, status=_refusal_status(application, reviewer), refused=refused)
     try:
+        # Refuses first with services.refusal_reason, as reject does before its form is read.
         services.approve(application, reviewer=reviewer, operator=reviewer)
     except services.DecisionRefused as error:
-        return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error))
+        return _refused(application, reviewer, error)
     flash(f"{application.reference} 已复核通过", "success")
     return see_other(url_for("review.queue"))
 
@@ -101,7 +105,7 @@ def reject(reference: str):
     reviewer = current_user._get_current_object()
     refused = services.refusal_reason(application, reviewer)
     if refused:
-        return _render_review(application, status=_refusal_status(application, reviewer), refused=refused)
+        return _refused(application, reviewer, refused)
     form = RejectForm(channel=application.channel)
     if not form.validate_on_submit():
         return _render_review(application, status=422, reject_form=form)
@@ -109,8 +113,7 @@ def reject(reference: str):
         services.reject(application, reviewer=reviewer, operator=reviewer, reason=form.reason.data,
                         return_step=form.return_step.data)
     except services.DecisionRefused as error:
-        return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error),
-                              reject_form=form)
+        return _refused(application, reviewer, error, reject_form=form)
     flash(f"{application.reference} 已退回{_maker_label(application)}", "success")
     return see_other(url_for("review.queue"))
 
@@ -124,7 +127,7 @@ def take(reference: str):
     try:
         claim = services.take(application, reviewer)
     except services.DecisionRefused as error:
-        return _render_review(application, status=_refusal_status(application, reviewer), refused=str(error))
+        return _refused(application, reviewer, error)
     flash(f"已认领 {application.reference}，认领至 {to_beijing(claim.expires_at):%H:%M}", "success")
     return see_other(url_for("review.review", reference=application.reference))
 
@@ -160,30 +163,24 @@ def same_terminal_decide(reference: str):
     form = SameTerminalForm(channel=application.channel, maker=_maker_label(application))
     if not form.validate_on_submit():
         return _render_same_terminal(application, form, status=422)
-    login = auth_services.verify_credentials(form.reviewer_username.data, form.reviewer_password.data)
-    if login.staff is None:
-        form.reviewer_password.errors.append(login.error)
-        return _render_same_terminal(application, form, status=422)
-    reviewer, operator = login.staff, current_user._get_current_object()
-    refused = services.refusal_reason(application, reviewer)
-    if refused:
-        status = _refusal_status(application, reviewer)
-        if status == 403:
-            # This person may not decide: say so next to the name they typed.
-            form.reviewer_username.errors.append(refused)
-            refused = None
-        return _render_same_terminal(application, form, status=status, refused=refused)
-    try:
+    operator = current_user._get_current_object()
+
+    def decide(reviewer):
+        # Both first ask services.refusal_reason; _refusal_status tells a reviewer who may not decide (403,
+        # next to their name) from a decision already taken or held by another (409).
         if form.rejecting:
             services.reject(application, reviewer=reviewer, operator=operator, reason=form.reason.data,
                             return_step=form.return_step.data)
         else:
             services.approve(application, reviewer=reviewer, operator=operator)
-    except services.DecisionRefused as error:
-        return _render_same_terminal(application, form, status=_refusal_status(application, reviewer),
-                                     refused=str(error))
+
+    outcome = auth_services.review_on_terminal(
+        form, decide, services.DecisionRefused,
+        status_of=lambda refusal, reviewer: _refusal_status(application, reviewer))
+    if outcome.status:
+        return _render_same_terminal(application, form, status=outcome.status, refused=outcome.refused)
     verb = f"已退回{_maker_label(application)}" if form.rejecting else "已复核通过"
-    flash(f"同机复核完成：{application.reference} {verb}（复核人：{reviewer.full_name}）", "success")
+    flash(f"同机复核完成：{application.reference} {verb}（复核人：{outcome.reviewer.full_name}）", "success")
     # The clerk (or witness) goes back to the page the application was submitted from, now showing the decision.
     return see_other(url_for("opening.submitted", reference=application.reference))
 
@@ -249,7 +246,7 @@ def decide_document(reference: str, document_id: int):
     reviewer = current_user._get_current_object()
     refused = services.refusal_reason(application, reviewer)
     if refused:
-        return _render_review(application, status=_refusal_status(application, reviewer), refused=refused)
+        return _refused(application, reviewer, refused)
     decision, reason = request.form.get("decision"), request.form.get("reason", "")
     try:
         if decision == "accept":
