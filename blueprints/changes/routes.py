@@ -7,6 +7,7 @@ import secrets
 from flask import Blueprint, abort, current_app, flash, make_response, request, send_file, url_for
 from flask_login import current_user
 
+from blueprints.accounts.links import accounts_named
 from blueprints.auth import services as auth_services
 from blueprints.changes import rules as change_rules
 from blueprints.changes import services as changes
@@ -285,7 +286,7 @@ def links(customer_no: str):
     query = changes.query_unified_account(customer)
     form = LinkConfirmationForm() if request.method == "POST" else LinkConfirmationForm(
         formdata=None, data={"client_token": _new_token(), "base_version": customer.profile_version})
-    form.confirm.choices = [(sub["number"], change_rules.accounts_named([sub])) for sub in query.blocking]
+    form.confirm.choices = [(sub["number"], accounts_named([sub])) for sub in query.blocking]
     if request.method == "GET" or not query.available or not query.blocking:
         return _links_page(customer, form, query)
     if not form.validate():

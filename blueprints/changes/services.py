@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from flask import current_app
 from sqlalchemy import func, or_, select
 
+from blueprints.accounts import links as account_links
 from blueprints.accounts.lifecycle import LIVE
 from blueprints.accounts.models import DepositoryBinding, FundAccount
 from blueprints.auth.models import Branch, Staff
@@ -197,10 +198,10 @@ def query_unified_account(customer: Customer) -> UnifiedAccountQuery:
         return UnifiedAccountQuery(available=True, found=False, simulated=clearing.simulated,
                                    message="中国结算未查询到该客户的一码通账户，本次不向中国结算报送")
     subs = answer["sub_accounts"]
-    blocking = change_rules.blocking_links(subs)
+    blocking = account_links.blocking_links(subs)
     return UnifiedAccountQuery(available=True, found=True, unified_account_no=answer["unified_account_no"],
                                sub_accounts=subs, blocking=blocking, simulated=bool(answer.get("simulated")),
-                               message=change_rules.blocking_message(blocking) if blocking else "")
+                               message=account_links.blocking_message(blocking) if blocking else "")
 
 
 # --- entry ----------------------------------------------------------------------------------------
