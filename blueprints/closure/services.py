@@ -13,7 +13,7 @@ from blueprints.accounts.closure_rules import Condition
 from blueprints.accounts.forms import ResendForm
 from blueprints.accounts.lifecycle import LIVE, AccountStatus
 from blueprints.accounts.models import FundAccount, SecuritiesAccount
-from blueprints.accounts.services import transition_account
+from blueprints.accounts.services import accounts_of, transition_account
 from blueprints.auth.models import Staff
 from blueprints.closure.models import (CLOSURE_TRANSITIONS, REACTIVATION_TRANSITIONS, STEP_LABELS, AccountClosure,
                                        AccountReactivation, ClosureDecision, ClosureStatus, ClosureStep,
@@ -112,7 +112,7 @@ def find_reactivation(user: Staff, reference: str, for_update: bool = False) -> 
 
 def fund_accounts_for(user: Staff, customer: Customer) -> list[FundAccount]:
     """The customer's fund accounts opened at the user's branch (all for HQ)."""
-    return [entry["fund_account"] for entry in customer_services.accounts_of(user, customer)]
+    return [entry["fund_account"] for entry in accounts_of(user, customer)]
 
 
 def fund_account_of(user: Staff, customer: Customer, number: str) -> FundAccount | None:

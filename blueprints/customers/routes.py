@@ -2,7 +2,6 @@
 from flask import Blueprint, abort, request
 from flask_login import current_user
 
-from blueprints.accounts.models import BINDING_STATUS_LABELS
 from blueprints.customers import page as page_parts
 from blueprints.customers import services
 from blueprints.customers.models import KIND_LABELS
@@ -38,10 +37,9 @@ def detail(customer_no: str):
         abort(404)
     audit.record("customer.view", "customer", customer.customer_no)
     return page("customers/detail.html", customer=customer, profile=customer.profile,
-                accounts=services.accounts_of(current_user, customer),
                 id_documents=services.id_documents(customer), versions=services.profile_versions(customer),
                 kind_changes=services.kind_changes(customer), staff_names=services.staff_names_of(customer),
                 **page_parts.contributions(customer, current_user),
                 today=business_today(), home_branch=services.branch(customer.branch_id),
                 show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, choices=choices,
-                id_type_labels=ID_TYPE_LABELS, binding_labels=BINDING_STATUS_LABELS)
+                id_type_labels=ID_TYPE_LABELS)
