@@ -11,10 +11,10 @@ from blueprints.archive import forms, services
 from blueprints.archive.models import ExportStatus, LendingAction
 from blueprints.customers.models import KIND_LABELS, CustomerKind
 from blueprints.opening import presenters
-from blueprints.opening.rules import ID_TYPE_LABELS
 from core import audit
 from core.extensions import db
 from core.pdf.renderer import DossierResourceMissing, DossierUnavailable
+from core.reference import ID_TYPE_LABELS
 from core.render import error_response, page, see_other
 from core.roles import Role
 from core.security import roles_required, sees_full_id

@@ -32,12 +32,12 @@ from blueprints.opening import documents, scoring
 from blueprints.opening import services as opening_services
 from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.opening.models import Application, ApplicationDocument
-from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.return_visit.models import ReturnVisit, ReturnVisitCase, ReturnVisitCaseChange
 from blueprints.review.models import ReviewDecision
 from core import audit, files, masking
 from core.extensions import db
 from core.pdf import renderer
+from core.reference import ID_TYPE_LABELS
 from core.roles import Role
 from core.timeutil import BEIJING, to_beijing, utcnow
 

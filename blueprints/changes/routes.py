@@ -19,10 +19,10 @@ from blueprints.customers import services
 from blueprints.changes.forms import (ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
                                         OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
 from blueprints.changes.slips import render_change_slip
-from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.reader import services as reader_services
 from core import audit, files, masking
 from core.extensions import db
+from core.reference import ID_TYPE_LABELS
 from core.render import in_place, page, see_other
 from core.roles import Role
 from core.security import roles_required, sees_full_id

@@ -3,7 +3,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Iterable
 
-from blueprints.opening.rules import IdType, eighteen_digit_form, normalize_id_number
+from blueprints.opening.rules import eighteen_digit_form, normalize_id_number
+from core.reference import IdType
 
 # The three elements (三要素) China Clearing knows a person by.
 KEY_FIELDS = ("name", "id_type", "id_number")

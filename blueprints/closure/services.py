@@ -24,6 +24,7 @@ from blueprints.customers.models import Customer, CustomerKind
 from blueprints.customers.review_rules import checker_refusal
 from blueprints.opening.models import Application
 from core import audit, outbox
+from core.choices import CLOSURE_METHODS
 from core.extensions import db
 from core.outbox import DELIVERY_LABELS, MessageStatus, OutboxMessage, Rejected, TransientError
 from core.roles import Role
@@ -151,8 +152,6 @@ def undelivered_count(customer_id: int) -> int:
 
 def method_refusal(customer: Customer) -> str | None:
     """Closure goes the way agreed at opening (第十三条); only the counter way is done here."""
-    from blueprints.opening.choices import CLOSURE_METHODS
-
     method = customer.profile.closure_method
     if method in (None, COUNTER):
         return None

@@ -5,9 +5,8 @@ from flask_login import current_user
 from blueprints.customers import page as page_parts
 from blueprints.customers import services
 from blueprints.customers.models import KIND_LABELS
-from blueprints.opening import choices
-from blueprints.opening.rules import ID_TYPE_LABELS
-from core import audit
+from core import audit, choices
+from core.reference import ID_TYPE_LABELS
 from core.render import page
 from core.roles import Role
 from core.security import roles_required, sees_full_id

@@ -22,10 +22,10 @@ from blueprints.opening.models import (
     StatusChange,
     SuitabilityAssessment,
 )
-from blueprints.opening.rules import ID_TYPE_LABELS, IdType
 from blueprints.opening.workflow import Status
 from core import audit, crypto, files
 from core.extensions import db
+from core.reference import ID_TYPE_LABELS, IdType
 from core.roles import Role
 from core.timeutil import business_today, utcnow
 

@@ -6,14 +6,14 @@ from flask import Blueprint, abort, flash, make_response, request, send_file, ur
 from flask_login import current_user
 
 from blueprints.auth import services as auth_services
-from blueprints.opening import choices, documents, scoring, workflow
+from blueprints.opening import documents, scoring, workflow
 from blueprints.opening import progress as opening_progress
 from blueprints.opening import services as opening_services
 from blueprints.opening import presenters
 from blueprints.accounts import presenters as account_presenters
 from blueprints.review import services
 from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
-from core import audit, files
+from core import audit, choices, files
 from core.render import in_place, page, see_other
 from core.roles import Role
 from core.security import roles_required
