@@ -5,6 +5,7 @@ fontconfig, which the rest of the app does not need.
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import datetime as dt
 import decimal
@@ -160,6 +161,10 @@ class _Renderer:
         weasyprint_speedups.install()
         return self.font_config, self.stylesheets
 
+    def release(self):
+        """Drop the font configuration, so that WeasyPrint removes the folder it copied the prepared face to."""
+        self.font_config, self.stylesheets, self._pid = None, [], None
+
 
 def _prepared_font_stylesheets(font_config) -> list:
     """Return the @font-face stylesheet of the prepared face, or none (with a warning) if it is unusable."""
@@ -181,6 +186,9 @@ def _prepared_font_stylesheets(font_config) -> list:
 
 
 _renderer = _Renderer()
+# While the interpreter is whole: at shutdown WeasyPrint's modules may be torn down before this one,
+# and the font configuration's cleanup then fails and leaves its temporary folder behind.
+atexit.register(_renderer.release)
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
