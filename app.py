@@ -278,8 +278,8 @@ def _register_template_helpers(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     from blueprints.accounts.cli import outbox_worker_command
-    from blueprints.auth.cli import seed_demo_command
     from blueprints.closure.cli import accounts_cli
+    from blueprints.home.demo import seed_demo_command
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_worker_command)

@@ -65,20 +65,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="renders in all (the first is cold)")
     parser.add_argument("--rows", type=int, default=12, help="changed rows on the slip")
     parser.add_argument("--kind", default="key", help="ordinary, key, renewal, upgrade or link_confirmation")
-    parser.add_argument("--warm-up", action="store_true", help="run pdf.warm_up() before the first render")
+    parser.add_argument("--warm-up", action="store_true", help="run the dossier's warm_up() before the first render")
     parser.add_argument("--out", type=Path, help="write the last PDF here")
     args = parser.parse_args()
 
     started = time.perf_counter()
     from pypdf import PdfReader
 
-    from blueprints.archive import pdf
-    from blueprints.customers import slips
+    from blueprints.archive import dossier_pdf
+    from blueprints.changes import slips
+    from core.pdf import renderer
 
     warm_up = None
     if args.warm_up:
         begun = time.perf_counter()
-        pdf.warm_up(pdf.template_environment())
+        dossier_pdf.warm_up(renderer.template_environment())
         warm_up = time.perf_counter() - begun
     imported = time.perf_counter() - started
 

@@ -1,4 +1,4 @@
-"""Measure dossier PDF rendering: stock WeasyPrint against blueprints.archive.pdf.render_pdf.
+"""Measure dossier PDF rendering: stock WeasyPrint against core.pdf.renderer.render_pdf.
 
 Usage:
     .venv/bin/python bench/dossier_pdf.py [--runs 11] [--fonttools-runs 3] [--no-fonttools]
@@ -22,7 +22,7 @@ machine slows all variants alike:
   dossier/GC on    the same with Python's garbage collector left running
   dossier/before   render_pdf() as it was before the prepared face and the
                    layout caches: installed fonts, WeasyPrint's own code
-  dossier+warm_up  the same after pdf.warm_up() at process start
+  dossier+warm_up  the same after warm_up() at process start
   fonttools        stock, with WeasyPrint forced onto its fontTools subsetter, as
                    it is when Debian's libharfbuzz-subset0 is missing
                    (monkeypatched in the child; no package is removed)
@@ -246,7 +246,7 @@ def build_context(*, change_rows: int = 110, seed: int = 0) -> tuple[dict, dict]
 
 def context_and_record(change_rows: int = 110, seed: int = 0) -> tuple[dict, dict]:
     """Return (template context, record) with the fingerprint of the record filled in."""
-    from blueprints.archive import pdf
+    from core.pdf import renderer
 
     sections, record = build_context(change_rows=change_rows, seed=seed)
     context = {
@@ -255,7 +255,7 @@ def context_and_record(change_rows: int = 110, seed: int = 0) -> tuple[dict, dic
         "customer": record["customer"],
         "archive_no": f"DA-2026-110105-{731 + seed:06d}",
         "generated_at": (CREATED + timedelta(minutes=seed)).strftime("%Y-%m-%d %H:%M:%S（北京时间）"),
-        "fingerprint": pdf.sha256_hex(pdf.record_json(record)),
+        "fingerprint": renderer.sha256_hex(renderer.record_json(record)),
         "sections": sections,
     }
     return context, record
@@ -295,7 +295,8 @@ def serve(variant: str, folder: Path, out: Path) -> None:
     started = time.perf_counter()
     import weasyprint
 
-    from blueprints.archive import pdf
+    from blueprints.archive import dossier_pdf
+    from core.pdf import renderer
 
     ready = {"import": time.perf_counter() - started, "rss_after_import": peak_rss_mb(), "warm_up": None}
 
@@ -315,23 +316,23 @@ def serve(variant: str, folder: Path, out: Path) -> None:
             return weasyprint.HTML(string=html, base_url=base_url).write_pdf()
     else:
         def render(number):
-            return pdf.render_pdf(
-                htmls[number], base_url=base_url, attachments=[pdf.record_attachment(records[number])],
+            return renderer.render_pdf(
+                htmls[number], base_url=base_url, attachments=[renderer.record_attachment(records[number])],
                 title="客户开户档案", author="华夏远景证券股份有限公司 北京朝阳门营业部", created=CREATED)
 
         if variant == "dossier/before":
-            from blueprints.archive import fonts, weasyprint_speedups
+            from core.pdf import fonts, weasyprint_speedups
 
             fonts.prepared_font = lambda directory=None: None
             weasyprint_speedups.install = lambda: False
-            logging.getLogger("blueprints.archive.pdf").setLevel(logging.ERROR)
+            logging.getLogger("core.pdf.renderer").setLevel(logging.ERROR)
         if variant == "dossier/GC on":
             import gc
 
             gc.disable = lambda: None  # render_pdf calls gc.disable() through the module
         if variant == "dossier+warm_up":
             begun = time.perf_counter()
-            pdf.warm_up(pdf.template_environment())
+            dossier_pdf.warm_up(renderer.template_environment())
             ready["warm_up"] = time.perf_counter() - begun
 
     print(json.dumps(ready), flush=True)
@@ -463,14 +464,15 @@ def main() -> None:
         serve(args.child, args.html, args.out)
         return
 
-    from blueprints.archive import pdf
+    from blueprints.archive.dossier_pdf import render_dossier_html
+    from core.pdf import renderer
 
     out = args.out or Path(tempfile.mkdtemp(prefix="dossier-bench-"))
     out.mkdir(parents=True, exist_ok=True)
-    env = pdf.template_environment()
+    env = renderer.template_environment()
     for number in range(1 if args.same_customer else max(args.runs, args.fonttools_runs)):
         context, record = context_and_record(seed=number)
-        (out / f"dossier-{number}.html").write_text(pdf.render_dossier_html(env, context))
+        (out / f"dossier-{number}.html").write_text(render_dossier_html(env, context))
         (out / f"record-{number}.json").write_text(json.dumps(record, ensure_ascii=False))
 
     variants = [v for v in VARIANTS if not (args.no_fonttools and v == "fonttools")]

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from blueprints.auth.cli import seed_demo  # noqa: E402
 from blueprints.auth.models import Staff  # noqa: E402
+from blueprints.home.demo import seed_demo  # noqa: E402
 from blueprints.opening.workflow import STEP_KEYS  # noqa: E402
 from core.extensions import db  # noqa: E402
 from tests import factories  # noqa: E402

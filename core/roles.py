@@ -24,5 +24,8 @@ ROLE_LABELS = {
     Role.HQ_ADMIN: "总部管理员",
 }
 
+# Who opens accounts: counter clerks on site, witness staff off site (见证开户).
+OPENING_ROLES = (Role.CLERK, Role.WITNESS)
+
 # Roles whose work needs the full ID number on screen (checking it against the document).
 ROLES_SEEING_FULL_ID = frozenset({Role.CLERK, Role.REVIEWER, Role.WITNESS})

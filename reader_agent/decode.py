@@ -52,7 +52,7 @@ KEYS: tuple[str, ...] = (
     "pass_number", "issue_count",
 )
 
-# card_type values are the server's IdType values (blueprints/opening/rules.py),
+# card_type values are the server's IdType values (core/reference.py),
 # so the server can take them as they are.
 RESIDENT_ID = "resident_id"
 HMT_RESIDENCE_PERMIT = "hmt_residence_permit"

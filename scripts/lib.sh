@@ -129,7 +129,7 @@ ensure_venv() {
 # installed Noto Sans CJK SC into instance/fonts (or $DOSSIER_FONT_DIR). Takes
 # 15-30 s once; afterwards it only checks that the face is up to date.
 ensure_dossier_font() {
-    (cd "$REPO_ROOT" && .venv/bin/python -m blueprints.archive.fonts build) || return 1
+    (cd "$REPO_ROOT" && .venv/bin/python -m core.pdf.fonts build) || return 1
 }
 
 # ---------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from app import create_app
-from blueprints.auth.cli import DEMO_PASSWORD, seed_demo
 from blueprints.auth.services import hash_password
+from blueprints.home.demo import DEMO_PASSWORD, seed_demo
 from core.extensions import db
 
 # A scrypt check costs 0.3 s per login; the tests hash with a cheap method (production keeps scrypt).

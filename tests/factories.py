@@ -183,7 +183,7 @@ def today_minus(years: int = 0, days: int = 0) -> str:
 # --- helpers added for the request-level tests -------------------------------------------
 
 AGENT_PASSPORT = "E12345678"
-# An existing customer seeded by blueprints/auth/cli.py (张建国, female, born 1949-12-31).
+# An existing customer seeded by blueprints/home/demo.py (张建国, female, born 1949-12-31).
 EXISTING_CUSTOMER_ID = "11010519491231002X"
 
 

@@ -6,8 +6,8 @@ from typing import Callable, Protocol
 
 from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, select, update
 
+from blueprints.accounts.links import accounts_named, blocking_links, blocking_message
 from blueprints.accounts.simulation import FaultPlan, ServiceHours
-from blueprints.changes.rules import accounts_named, blocking_links, blocking_message
 from core import crypto
 from core.extensions import db
 from core.outbox import Rejected

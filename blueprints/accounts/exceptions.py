@@ -17,10 +17,10 @@ from blueprints.accounts.models import BANKS, MARKETS
 from blueprints.accounts.services import BIND_DEPOSITORY, OPEN_ACCOUNTS, SYSTEM_LABELS
 from blueprints.auth.models import Branch, Staff
 from blueprints.opening.models import Application
-from blueprints.opening.rules import ID_TYPE_LABELS
 from core import audit, masking, outbox
 from core.extensions import db
 from core.outbox import MessageStatus, OutboxEvent, OutboxMessage
+from core.reference import ID_TYPE_LABELS
 from core.roles import Role
 
 ACTING_ROLES = (Role.BRANCH_MANAGER, Role.HQ_ADMIN)

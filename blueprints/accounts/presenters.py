@@ -1,4 +1,4 @@
-"""The accounts of an approved application as the progress block shows them."""
+"""Accounts on other packages' pages: an approved application's progress block and the customer page."""
 import hashlib
 from dataclasses import dataclass
 
@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from blueprints.accounts import services as account_services
 from blueprints.accounts.models import AccountStatus, BINDING_STATUS_LABELS, DepositoryBinding, SecuritiesAccount
+from blueprints.customers import page as customer_page
 from blueprints.opening import presenters as opening_presenters
 from blueprints.opening import progress as opening_progress
 from blueprints.opening.workflow import Status
@@ -77,3 +78,8 @@ def accounts_progress(application) -> AccountsProgress | None:
         stage=opening_progress.of_one(application),
     )
 
+
+@customer_page.contributes
+def _on_the_customer_page(customer, user) -> dict:
+    """The customer's fund accounts the user may see, with their securities accounts and depository."""
+    return {"accounts": account_services.accounts_of(user, customer), "binding_labels": BINDING_STATUS_LABELS}

@@ -99,6 +99,36 @@ def fund_account_of(application: Application) -> FundAccount | None:
     return db.session.scalar(select(FundAccount).where(FundAccount.application_id == application.id))
 
 
+def accounts_of(user: Staff, customer: Customer) -> list[dict]:
+    """The customer's fund accounts the user may see, each with its securities accounts and depository."""
+    query = select(FundAccount).where(FundAccount.customer_id == customer.id)
+    if not user.sees_all_branches:
+        query = query.where(FundAccount.branch_id == user.branch_id)
+    fund_accounts = list(db.session.scalars(query.order_by(FundAccount.opened_at, FundAccount.id)))
+    ids = [account.id for account in fund_accounts]
+    securities, bindings, branches = {}, {}, {}
+    if ids:
+        for account in db.session.scalars(select(SecuritiesAccount).where(SecuritiesAccount.fund_account_id.in_(ids))
+                                          .order_by(SecuritiesAccount.market)):
+            securities.setdefault(account.fund_account_id, []).append(account)
+        bindings = {b.fund_account_id: b for b in db.session.scalars(
+            select(DepositoryBinding).where(DepositoryBinding.fund_account_id.in_(ids)))}
+        branches = {b.id: b for b in db.session.scalars(
+            select(Branch).where(Branch.id.in_({account.branch_id for account in fund_accounts})))}
+    return [{
+        "fund_account": account,
+        "branch": branches.get(account.branch_id),
+        "securities": securities.get(account.id, []),
+        "depository": bindings.get(account.id),
+    } for account in fund_accounts]
+
+
+@customer_services.also_visible
+def _opened_at_the_branch(user: Staff):
+    """Staff also see the customers whose accounts were opened at their branch."""
+    return select(FundAccount.customer_id).where(FundAccount.branch_id == user.branch_id)
+
+
 def pending_requests(application: Application) -> list[OutboxMessage]:
     """The opening requests of this application that are not yet delivered (a later closure's are its own)."""
     return list(db.session.scalars(select(OutboxMessage).where(

@@ -1,11 +1,11 @@
 """What a customer's dossier contains: the machine-readable record and its printed sections."""
-from blueprints.opening import choices, scoring
-from blueprints.opening.rules import ID_TYPE_LABELS
+from blueprints.opening import scoring
 from blueprints.opening.workflow import STATUS_LABELS
 from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS
 from blueprints.return_visit.rules import CASE_STATUS_LABELS
 from blueprints.changes.services import display_value
-from core import masking
+from core import choices, masking
+from core.reference import ID_TYPE_LABELS
 
 SECTION_TITLES = {
     "application": "开户申请表",

@@ -7,13 +7,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, send_
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from blueprints.archive import forms, pdf, services
+from blueprints.archive import forms, services
 from blueprints.archive.models import ExportStatus, LendingAction
 from blueprints.customers.models import KIND_LABELS, CustomerKind
 from blueprints.opening import presenters
-from blueprints.opening.rules import ID_TYPE_LABELS
 from core import audit
 from core.extensions import db
+from core.pdf.renderer import DossierResourceMissing, DossierUnavailable
+from core.reference import ID_TYPE_LABELS
 from core.render import error_response, page, see_other
 from core.roles import Role
 from core.security import roles_required, sees_full_id
@@ -137,9 +138,9 @@ def generate_dossier(customer_no: str):
     db.session.commit()
     try:
         data = services.render_dossier(inputs)
-    except pdf.DossierUnavailable as unavailable:
+    except DossierUnavailable as unavailable:
         return error_response(503, "档案生成不可用", str(unavailable))
-    except pdf.DossierResourceMissing:
+    except DossierResourceMissing:
         current_app.logger.exception("dossier of %s: a scan could not be read", customer.customer_no)
         return error_response(503, "档案生成失败", "档案所引用的影像文件无法读取，请联系系统管理员。")
     try:

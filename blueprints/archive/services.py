@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 
 from blueprints.accounts.models import DepositoryBinding, FundAccount, SecuritiesAccount
 from blueprints.archive import dossier as dossier_content
-from blueprints.archive import pdf
+from blueprints.archive.dossier_pdf import render_dossier_html
 from blueprints.archive.models import (
     SCAN_MIME_TYPES,
     ArchiveScan,
@@ -32,11 +32,12 @@ from blueprints.opening import documents, scoring
 from blueprints.opening import services as opening_services
 from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.opening.models import Application, ApplicationDocument
-from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.return_visit.models import ReturnVisit, ReturnVisitCase, ReturnVisitCaseChange
 from blueprints.review.models import ReviewDecision
 from core import audit, files, masking
 from core.extensions import db
+from core.pdf import renderer
+from core.reference import ID_TYPE_LABELS
 from core.roles import Role
 from core.timeutil import BEIJING, to_beijing, utcnow
 
@@ -304,9 +305,9 @@ def _document_images(record: dict) -> list[dict]:
 
 
 def _document_attachments(record: dict) -> list:
-    return [pdf.Attachment(name=f"{application['reference']}-{document['kind']}-v{document['version']}.pdf",
-                           data=_read(document["sha256"]), mime_type="application/pdf", description=document["label"],
-                           relationship="Source")
+    return [renderer.Attachment(name=f"{application['reference']}-{document['kind']}-v{document['version']}.pdf",
+                                data=_read(document["sha256"]), mime_type="application/pdf",
+                                description=document["label"], relationship="Source")
             for application in record["applications"] for document in application.get("documents", [])
             if document["current"] and document["mime"] == "application/pdf"]
 
@@ -355,7 +356,7 @@ def dossier_inputs(customer: Customer) -> DossierInputs:
     """Read what the dossier shows. Assigns the archive number on first use (a write)."""
     archive_no = archive_no_of(customer)
     record = dossier_record(customer)
-    record_bytes = pdf.record_json(record)
+    record_bytes = renderer.record_json(record)
     scans = scans_of(customer)
     scan_context = [{"title": f"{s.label}（{_bj(s.uploaded_at)}）", "src": "file://" + files.path_for(s.sha256),
                      "mime": s.mime} for s in scans] + _document_images(record) + _witness_images(record)
@@ -367,24 +368,25 @@ def dossier_inputs(customer: Customer) -> DossierInputs:
                      "id_type_label": ID_TYPE_LABELS.get(customer.id_type, customer.id_type),
                      "id_number_masked": masking.mask_id_number(customer.id_number)},
         "archive_no": archive_no, "generated_at": now.strftime("%Y-%m-%d %H:%M:%S"),
-        "fingerprint": pdf.sha256_hex(record_bytes),
+        "fingerprint": renderer.sha256_hex(record_bytes),
         "sections": dossier_content.build_sections(record, scan_context),
     }
-    attachments = [pdf.record_attachment(record)]
-    attachments += [pdf.Attachment(name=f"scan-{s.id}.pdf", data=_read(s.sha256), mime_type="application/pdf",
-                                   description=s.label, relationship="Source")
+    attachments = [renderer.record_attachment(record)]
+    attachments += [renderer.Attachment(name=f"scan-{s.id}.pdf", data=_read(s.sha256), mime_type="application/pdf",
+                                        description=s.label, relationship="Source")
                     for s in scans if s.mime == "application/pdf"]
     attachments += _document_attachments(record)
     return DossierInputs(customer_id=customer.id, archive_no=archive_no,
                          title=f"{customer.name} 客户开户档案 {archive_no}",
-                         html=pdf.render_dossier_html(_template_env(), context), attachments=attachments,
+                         html=render_dossier_html(_template_env(), context), attachments=attachments,
                          record_sha256=context["fingerprint"], created=now)
 
 
 def render_dossier(inputs: DossierInputs) -> bytes:
     """Render the PDF; touches no database, so callers end their transaction first (it takes ~1 s)."""
-    return pdf.render_pdf(inputs.html, base_url=current_app.config["FILE_STORE"], attachments=inputs.attachments,
-                          title=inputs.title, author=current_app.config["FIRM_NAME"], created=inputs.created)
+    return renderer.render_pdf(inputs.html, base_url=current_app.config["FILE_STORE"],
+                               attachments=inputs.attachments, title=inputs.title,
+                               author=current_app.config["FIRM_NAME"], created=inputs.created)
 
 
 def save_dossier(inputs: DossierInputs, data: bytes, actor: Staff) -> Dossier:
@@ -414,7 +416,7 @@ _env = None
 def _template_env():
     global _env
     if _env is None:
-        _env = pdf.template_environment()
+        _env = renderer.template_environment()
     return _env
 
 

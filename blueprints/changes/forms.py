@@ -6,8 +6,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from blueprints.changes.rules import CHANGE_KIND_LABELS, ChangeKind
 from blueprints.changes.services import SYSTEMS
-from blueprints.opening import rules
 from blueprints.opening.forms import DATE_FORMAT_MESSAGE, REQUIRED, ContactForm
+from core.reference import ID_TYPE_LABELS, IdType
 
 REASON_MAX = 500
 
@@ -55,7 +55,7 @@ class KeyChangeForm(_ChangeEntry, BaseForm):
     element = RadioField("变更事项", choices=[SelectChoice(k, v) for k, v in KEY_ELEMENTS.items()],
                          validators=[InputRequired("请选择变更事项")])
     name = StringField("新姓名", validators=[Optional(), Length(max=60, message="姓名过长")])
-    id_type = SelectField("新证件类型", choices=[SelectChoice(t.value, rules.ID_TYPE_LABELS[t]) for t in rules.IdType],
+    id_type = SelectField("新证件类型", choices=[SelectChoice(t.value, ID_TYPE_LABELS[t]) for t in IdType],
                           validators=[Optional()])
     id_number = StringField("新证件号码", validators=[Optional(), Length(max=32, message="证件号码过长")])
     valid_from = DateField("新证件有效期起", validators=[Optional()], invalid_value_message=DATE_FORMAT_MESSAGE)

@@ -7,6 +7,7 @@ import secrets
 from flask import Blueprint, abort, current_app, flash, make_response, request, send_file, url_for
 from flask_login import current_user
 
+from blueprints.accounts.links import accounts_named
 from blueprints.auth import services as auth_services
 from blueprints.changes import rules as change_rules
 from blueprints.changes import services as changes
@@ -18,10 +19,10 @@ from blueprints.customers import services
 from blueprints.changes.forms import (ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
                                         OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
 from blueprints.changes.slips import render_change_slip
-from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.reader import services as reader_services
 from core import audit, files, masking
 from core.extensions import db
+from core.reference import ID_TYPE_LABELS
 from core.render import in_place, page, see_other
 from core.roles import Role
 from core.security import roles_required, sees_full_id
@@ -285,7 +286,7 @@ def links(customer_no: str):
     query = changes.query_unified_account(customer)
     form = LinkConfirmationForm() if request.method == "POST" else LinkConfirmationForm(
         formdata=None, data={"client_token": _new_token(), "base_version": customer.profile_version})
-    form.confirm.choices = [(sub["number"], change_rules.accounts_named([sub])) for sub in query.blocking]
+    form.confirm.choices = [(sub["number"], accounts_named([sub])) for sub in query.blocking]
     if request.method == "GET" or not query.available or not query.blocking:
         return _links_page(customer, form, query)
     if not form.validate():

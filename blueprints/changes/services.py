@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from flask import current_app
 from sqlalchemy import func, or_, select
 
+from blueprints.accounts import links as account_links
 from blueprints.accounts.lifecycle import LIVE
 from blueprints.accounts.models import DepositoryBinding, FundAccount
 from blueprints.auth.models import Branch, Staff
@@ -16,12 +17,11 @@ from blueprints.changes.workflow import OPEN, STATUS_LABELS, ChangeStatus, check
 from blueprints.customers import services
 from blueprints.customers.models import Customer
 from blueprints.customers.review_rules import checker_refusal
-from blueprints.opening import choices
-from blueprints.opening.rules import ID_TYPE_LABELS
-from core import audit, crypto, files, masking, outbox
+from core import audit, choices, crypto, files, masking, outbox
 from core.db import release_for_external_call
 from core.extensions import db
 from core.outbox import MessageStatus, OutboxMessage, Rejected, TransientError
+from core.reference import ID_TYPE_LABELS, IdType
 from core.timeutil import to_beijing, utcnow
 
 # The systems a clerk may choose to sync (the seed's 一码通, shareholder records, funds).
@@ -197,10 +197,10 @@ def query_unified_account(customer: Customer) -> UnifiedAccountQuery:
         return UnifiedAccountQuery(available=True, found=False, simulated=clearing.simulated,
                                    message="中国结算未查询到该客户的一码通账户，本次不向中国结算报送")
     subs = answer["sub_accounts"]
-    blocking = change_rules.blocking_links(subs)
+    blocking = account_links.blocking_links(subs)
     return UnifiedAccountQuery(available=True, found=True, unified_account_no=answer["unified_account_no"],
                                sub_accounts=subs, blocking=blocking, simulated=bool(answer.get("simulated")),
-                               message=change_rules.blocking_message(blocking) if blocking else "")
+                               message=account_links.blocking_message(blocking) if blocking else "")
 
 
 # --- entry ----------------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ def prepare_key_change(customer: Customer, element: str, *, name: str | None, id
     errors: list = []
     if element == "upgrade":
         upgraded = rules.eighteen_digit_form(before.get("id_number") or "")
-        if before.get("id_type") != rules.IdType.RESIDENT_ID or upgraded is None:
+        if before.get("id_type") != IdType.RESIDENT_ID or upgraded is None:
             return KeyChangeDraft(None, after, [rules.FieldError("element", "客户现有证件号码不是有效的15位居民身份证号码，不适用升位")])
         after["id_number"] = upgraded
         return KeyChangeDraft(ChangeKind.UPGRADE, after)
@@ -311,7 +311,7 @@ def prepare_key_change(customer: Customer, element: str, *, name: str | None, id
         after["name"] = (name or "").strip()
     elif element == "id_number":
         after["id_type"] = id_type or before["id_type"]
-        after["id_number"] = rules.normalize_id_number(rules.IdType(after["id_type"]), id_number or "")
+        after["id_number"] = rules.normalize_id_number(IdType(after["id_type"]), id_number or "")
     after["id_valid_from"] = valid_from.isoformat() if valid_from else None
     after["id_valid_to"] = valid_to.isoformat() if valid_to else None
     kind = change_rules.kind_of(before, after)
@@ -326,9 +326,9 @@ def prepare_key_change(customer: Customer, element: str, *, name: str | None, id
         birth = profile.birth_date or (document.birth_date if document else None)
         sex = profile.sex or (document.sex if document else None)
         if birth is None or sex is None:
-            birth = birth or rules.birth_date_from_id(rules.IdType(after["id_type"]), after["id_number"])
-            sex = sex or rules.sex_from_id(rules.IdType(after["id_type"]), after["id_number"])
-        doc = rules.IdDocument(id_type=rules.IdType(after["id_type"]), id_number=after["id_number"], name=after["name"],
+            birth = birth or rules.birth_date_from_id(IdType(after["id_type"]), after["id_number"])
+            sex = sex or rules.sex_from_id(IdType(after["id_type"]), after["id_number"])
+        doc = rules.IdDocument(id_type=IdType(after["id_type"]), id_number=after["id_number"], name=after["name"],
                                sex=sex or "M", birth_date=birth or today, valid_from=valid_from, valid_to=valid_to)
         errors.extend(rules.check_id_document(doc, today, require_ethnicity=False))
     return KeyChangeDraft(kind if not errors else None, after, errors)
@@ -360,7 +360,6 @@ def key_conflicts(customer: Customer, after: dict) -> list[str]:
 def verify_identity(after: dict) -> dict:
     """Check the new key information with the public-security identity service (公民身份信息核查)."""
     from blueprints.opening.identity_service import Answer
-    from blueprints.opening.rules import IdType
 
     if after["id_type"] != IdType.RESIDENT_ID:
         return {"result": "not_applicable", "message": "该证件类型不适用公民身份信息核查，须核对证件原件"}

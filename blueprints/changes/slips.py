@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from blueprints.archive import pdf
+from core.pdf import renderer
 from core.timeutil import BEIJING
 
 TEMPLATE = "changes/slip.html"
@@ -82,7 +82,7 @@ def slip_context(slip: dict) -> dict:
 
 @functools.cache
 def _template_env():
-    return pdf.template_environment()
+    return renderer.template_environment()
 
 
 def render_change_slip_html(slip: dict) -> str:
@@ -97,13 +97,13 @@ def render_change_slip(slip: dict) -> bytes:
     reference, firm_name, branch_name, decided_at (aware), customer: {customer_no,
     name, id_type_label, id_number_masked}, changes: [{label, before, after}],
     systems: [{label, state}], clerk_name, reviewer_name, simulated}. Values are
-    printed as given (None or "" as （空）). Raises pdf.DossierUnavailable when
+    printed as given (None or "" as （空）). Raises renderer.DossierUnavailable when
     this machine cannot print PDFs.
     """
     html = render_change_slip_html(slip)
     title, _ = slip_title(slip["kind"])
-    attachment = pdf.record_attachment(slip, name="slip.json", description="确认单数据（机器可读）")
-    return pdf.render_pdf(
+    attachment = renderer.record_attachment(slip, name="slip.json", description="确认单数据（机器可读）")
+    return renderer.render_pdf(
         html,
         base_url="file:///",
         attachments=[attachment],

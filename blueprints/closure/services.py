@@ -14,7 +14,7 @@ from blueprints.accounts.closure_rules import Condition
 from blueprints.accounts.forms import ResendForm
 from blueprints.accounts.lifecycle import LIVE, AccountStatus
 from blueprints.accounts.models import FundAccount, SecuritiesAccount
-from blueprints.accounts.services import transition_account
+from blueprints.accounts.services import accounts_of, transition_account
 from blueprints.auth.models import Staff
 from blueprints.closure.models import (CLOSURE_TRANSITIONS, REACTIVATION_TRANSITIONS, STEP_LABELS, AccountClosure,
                                        AccountReactivation, ClosureDecision, ClosureStatus, ClosureStep,
@@ -25,6 +25,7 @@ from blueprints.customers.models import Customer, CustomerKind
 from blueprints.customers.review_rules import checker_refusal
 from blueprints.opening.models import Application
 from core import audit, outbox
+from core.choices import CLOSURE_METHODS
 from core.extensions import db
 from core.outbox import DELIVERY_LABELS, MessageStatus, OutboxMessage, Rejected, TransientError
 from core.roles import Role
@@ -112,7 +113,7 @@ def find_reactivation(user: Staff, reference: str, for_update: bool = False) -> 
 
 def fund_accounts_for(user: Staff, customer: Customer) -> list[FundAccount]:
     """The customer's fund accounts opened at the user's branch (all for HQ)."""
-    return [entry["fund_account"] for entry in customer_services.accounts_of(user, customer)]
+    return [entry["fund_account"] for entry in accounts_of(user, customer)]
 
 
 def fund_account_of(user: Staff, customer: Customer, number: str) -> FundAccount | None:
@@ -151,8 +152,6 @@ def undelivered_count(customer_id: int) -> int:
 
 def method_refusal(customer: Customer) -> str | None:
     """Closure goes the way agreed at opening (第十三条); only the counter way is done here."""
-    from blueprints.opening.choices import CLOSURE_METHODS
-
     method = customer.profile.closure_method
     if method in (None, COUNTER):
         return None

@@ -1,4 +1,4 @@
-"""What other packages show on the customer page (changes, closure), registered by them at start-up.
+"""What other packages show on the customer page (accounts, changes, closure), registered by them at start-up.
 
 The customer record is below the businesses that change it: they add their part of the page here,
 so that customers imports none of them.

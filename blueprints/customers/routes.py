@@ -2,13 +2,11 @@
 from flask import Blueprint, abort, request
 from flask_login import current_user
 
-from blueprints.accounts.models import BINDING_STATUS_LABELS
 from blueprints.customers import page as page_parts
 from blueprints.customers import services
 from blueprints.customers.models import KIND_LABELS
-from blueprints.opening import choices
-from blueprints.opening.rules import ID_TYPE_LABELS
-from core import audit
+from core import audit, choices
+from core.reference import ID_TYPE_LABELS
 from core.render import page
 from core.roles import Role
 from core.security import roles_required, sees_full_id
@@ -38,10 +36,9 @@ def detail(customer_no: str):
         abort(404)
     audit.record("customer.view", "customer", customer.customer_no)
     return page("customers/detail.html", customer=customer, profile=customer.profile,
-                accounts=services.accounts_of(current_user, customer),
                 id_documents=services.id_documents(customer), versions=services.profile_versions(customer),
                 kind_changes=services.kind_changes(customer), staff_names=services.staff_names_of(customer),
                 **page_parts.contributions(customer, current_user),
                 today=business_today(), home_branch=services.branch(customer.branch_id),
                 show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, choices=choices,
-                id_type_labels=ID_TYPE_LABELS, binding_labels=BINDING_STATUS_LABELS)
+                id_type_labels=ID_TYPE_LABELS)

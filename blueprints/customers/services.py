@@ -2,10 +2,10 @@
 import re
 import secrets
 from datetime import date
+from typing import Callable
 
 from sqlalchemy import and_, func, or_, select
 
-from blueprints.accounts.models import DepositoryBinding, FundAccount, SecuritiesAccount
 from blueprints.auth.models import Branch, Staff
 from blueprints.customers import lifecycle, names
 from blueprints.customers.models import Customer, CustomerKind, CustomerKindChange, CustomerProfile, IdDocument
@@ -205,15 +205,26 @@ LIST_LIMIT = 50
 CUSTOMER_NO_QUERY = re.compile(r"[A-Za-z0-9]{1,16}")
 
 
+# Customers staff see besides their own branch's (accounts adds those with an account opened there):
+# registered by the packages above, so that customers imports none of them.
+_VISIBILITY_SCOPES: list[Callable] = []
+
+
+def also_visible(scope: Callable) -> Callable:
+    """Register `scope(user)`, a select of the ids of further customers `user` sees outside HQ."""
+    _VISIBILITY_SCOPES.append(scope)
+    return scope
+
+
 def visible(user: Staff):
-    """Customers `user` may see: all for HQ; otherwise those of the branch or with an account there.
+    """Customers `user` may see: all for HQ; otherwise those of the branch or of a registered scope.
 
     A closed (historical) customer drops out: after closure only archivists read the file.
     """
     query = select(Customer).where(Customer.kind != CustomerKind.HISTORICAL)
     if not user.sees_all_branches:
-        opened_here = select(FundAccount.customer_id).where(FundAccount.branch_id == user.branch_id)
-        query = query.where(or_(Customer.branch_id == user.branch_id, Customer.id.in_(opened_here)))
+        query = query.where(or_(Customer.branch_id == user.branch_id,
+                                *(Customer.id.in_(scope(user)) for scope in _VISIBILITY_SCOPES)))
     return query
 
 
@@ -235,30 +246,6 @@ def find_visible(user: Staff, customer_no: str) -> Customer | None:
 
 def branch(branch_id: int) -> Branch | None:
     return db.session.get(Branch, branch_id)
-
-
-def accounts_of(user: Staff, customer: Customer) -> list[dict]:
-    """The customer's fund accounts the user may see, each with its securities accounts and depository."""
-    query = select(FundAccount).where(FundAccount.customer_id == customer.id)
-    if not user.sees_all_branches:
-        query = query.where(FundAccount.branch_id == user.branch_id)
-    fund_accounts = list(db.session.scalars(query.order_by(FundAccount.opened_at, FundAccount.id)))
-    ids = [account.id for account in fund_accounts]
-    securities, bindings, branches = {}, {}, {}
-    if ids:
-        for account in db.session.scalars(select(SecuritiesAccount).where(SecuritiesAccount.fund_account_id.in_(ids))
-                                          .order_by(SecuritiesAccount.market)):
-            securities.setdefault(account.fund_account_id, []).append(account)
-        bindings = {b.fund_account_id: b for b in db.session.scalars(
-            select(DepositoryBinding).where(DepositoryBinding.fund_account_id.in_(ids)))}
-        branches = {b.id: b for b in db.session.scalars(
-            select(Branch).where(Branch.id.in_({account.branch_id for account in fund_accounts})))}
-    return [{
-        "fund_account": account,
-        "branch": branches.get(account.branch_id),
-        "securities": securities.get(account.id, []),
-        "depository": bindings.get(account.id),
-    } for account in fund_accounts]
 
 
 def staff_names_of(customer: Customer) -> dict[int, str]:

@@ -5,10 +5,9 @@ from flask_login import current_user
 from blueprints.home import durations, services
 from blueprints.opening import progress
 from blueprints.opening import services as opening_services
-from blueprints.opening.services import OPENING_ROLES
 from core import audit
 from core.render import page
-from core.roles import Role
+from core.roles import OPENING_ROLES, Role
 from core.security import roles_required
 from core.timeutil import business_today, utcnow
 

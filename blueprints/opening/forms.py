@@ -19,8 +19,9 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from stdnum import luhn
 
-from core.reference import BANKS
-from blueprints.opening import choices, rules
+from blueprints.opening import rules
+from core import choices
+from core.reference import BANKS, ID_TYPE_LABELS, IdType
 from core.timeutil import business_today
 
 REQUIRED = "此项为必填项"
@@ -60,7 +61,7 @@ class ChannelForm(BaseForm):
 def _id_document_fields(prefix: str = "", prefix_label: str = "") -> dict:
     """Fields shared by the customer's and the agent's identity document."""
     fields = dict(
-        id_type=SelectField(f"{prefix_label}证件类型", choices=_options({t.value: rules.ID_TYPE_LABELS[t] for t in rules.IdType}),
+        id_type=SelectField(f"{prefix_label}证件类型", choices=_options({t.value: ID_TYPE_LABELS[t] for t in IdType}),
                             validators=[InputRequired("请选择证件类型")]),
         id_number=StringField(f"{prefix_label}证件号码", validators=[DataRequired(REQUIRED), Length(max=32, message="证件号码过长")]),
         name=StringField(f"{prefix_label}姓名", validators=[DataRequired(REQUIRED), Length(max=60, message="姓名过长")]),
@@ -82,7 +83,7 @@ def _add_fields(form_class, fields: dict) -> None:
 def _id_document_errors(form, today: date, require_ethnicity: bool = True) -> list[rules.FieldError]:
     if not form.valid_long_term.data and form.valid_to.data is None:
         return [rules.FieldError("valid_to", "请填写有效期止，或勾选“长期有效”")]
-    id_type = rules.IdType(form.id_type.data)
+    id_type = IdType(form.id_type.data)
     number = rules.normalize_id_number(id_type, form.id_number.data or "")
     form.id_number.data = number
     doc = rules.IdDocument(

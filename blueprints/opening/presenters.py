@@ -7,12 +7,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.auth.models import Staff
-from blueprints.opening import choices, scoring, services, workflow
+from blueprints.opening import scoring, services, workflow
 from blueprints.opening.models import Application
-from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.opening.workflow import Status
+from core import choices
 from core.extensions import db
-from core.reference import BANKS
+from core.reference import BANKS, ID_TYPE_LABELS
 from core.roles import ROLE_LABELS, Role
 from core.security import sees_full_id
 from core.timeutil import business_today

@@ -9,7 +9,7 @@ from blueprints.opening.forms import WithdrawForm
 from blueprints.reader import services as reader_services
 from core import audit, files
 from core.render import page, see_other
-from core.roles import Role
+from core.roles import OPENING_ROLES, Role
 from core.security import roles_required
 
 bp = Blueprint("opening", __name__, url_prefix="/opening")
@@ -32,7 +32,7 @@ def _load_editable(reference: str):
 
 
 @bp.route("/")
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def index():
     """List the clerk's to-do (我的待办) and what the clerk has submitted (已提交)."""
     audit.record("application.list", "application", None, list="mine")
@@ -42,7 +42,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def new():
     """Start an application with its channel and customer type."""
     if request.method == "GET":
@@ -51,7 +51,7 @@ def new():
 
 
 @bp.route("/<reference>")
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def resume(reference: str):
     """Open an application where the clerk stopped (the returned step after a rejection)."""
     application = _load(reference)
@@ -61,7 +61,7 @@ def resume(reference: str):
 
 
 @bp.route("/<reference>/detail")
-@roles_required(*services.OPENING_ROLES, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+@roles_required(*OPENING_ROLES, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
 def detail(reference: str):
     """Show an application read-only, with its status history."""
     application = _load(reference)
@@ -75,7 +75,7 @@ def detail(reference: str):
 
 
 @bp.route("/<reference>/step/<key>", methods=["GET", "POST"])
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def step(reference: str, key: str):
     """Show or save one wizard step."""
     if key not in workflow.STEP_KEYS:
@@ -97,7 +97,7 @@ def step(reference: str, key: str):
 
 
 @bp.route("/<reference>/file/<sha256>")
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def step_file(reference: str, sha256: str):
     """Send an image the clerk saved on this application (scan, photo, signature) to show it again."""
     application = _load(reference)
@@ -114,7 +114,7 @@ def step_file(reference: str, sha256: str):
 
 
 @bp.route("/<reference>/card")
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def card_read(reference: str):
     """Wait for a card on this terminal's reader, then fill the identity step (htmx polls this)."""
     application = _load(reference)
@@ -132,7 +132,7 @@ def card_read(reference: str):
 
 
 @bp.route("/<reference>/submitted")
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def submitted(reference: str):
     """Confirm that the application is in the review queue."""
     application = _load(reference)
@@ -140,7 +140,7 @@ def submitted(reference: str):
 
 
 @bp.route("/<reference>/withdraw", methods=["POST"])
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def withdraw(reference: str):
     """Void (作废) an application the customer no longer wants, with a reason; it stays on record."""
     application = _load(reference, for_update=True)
@@ -156,7 +156,7 @@ def withdraw(reference: str):
 
 
 @bp.route("/<reference>/documents", methods=["GET", "POST"])
-@roles_required(*services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def resupply(reference: str):
     """Replace the scans a reviewer asked for again, while the application stays in review."""
     application = _load(reference, for_update=request.method == "POST")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -12,20 +11,7 @@ from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.iso7064 import mod_11_2
 
-
-class IdType(enum.StrEnum):
-    RESIDENT_ID = "resident_id"  # 居民身份证
-    HMT_RESIDENCE_PERMIT = "hmt_residence_permit"  # 港澳台居民居住证
-    FOREIGN_PERMANENT_RESIDENCE = "foreign_permanent_residence"  # 外国人永久居留身份证
-    PASSPORT = "passport"  # 护照
-
-
-ID_TYPE_LABELS: dict[IdType, str] = {
-    IdType.RESIDENT_ID: "居民身份证",
-    IdType.HMT_RESIDENCE_PERMIT: "港澳台居民居住证",
-    IdType.FOREIGN_PERMANENT_RESIDENCE: "外国人永久居留身份证",
-    IdType.PASSPORT: "护照",
-}
+from core.reference import ID_TYPE_LABELS, IdType
 
 LONG_TERM = "长期"
 MINIMUM_AGE = 18

@@ -22,16 +22,14 @@ from blueprints.opening.models import (
     StatusChange,
     SuitabilityAssessment,
 )
-from blueprints.opening.rules import ID_TYPE_LABELS, IdType
 from blueprints.opening.workflow import Status
 from core import audit, crypto, files
 from core.extensions import db
-from core.roles import Role
+from core.reference import ID_TYPE_LABELS, IdType
+from core.roles import OPENING_ROLES, Role
 from core.timeutil import business_today, utcnow
 
 OPEN_STATUSES = (Status.DRAFT, Status.REJECTED)
-# Who opens accounts: counter clerks on site, witness staff off site (见证开户).
-OPENING_ROLES = (Role.CLERK, Role.WITNESS)
 REFERENCE_PATTERN = re.compile(r"KH\d{14}")
 
 

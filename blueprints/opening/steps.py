@@ -17,7 +17,7 @@ from flask import current_app, request, session, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from blueprints.opening import choices, documents, presenters, scoring, services, workflow
+from blueprints.opening import documents, presenters, scoring, services, workflow
 from blueprints.opening import witness as witness_rules
 from blueprints.opening.forms import (
     AgentForm,
@@ -30,11 +30,11 @@ from blueprints.opening.forms import (
     WitnessForm,
 )
 from blueprints.opening.identity_service import ANSWER_LABELS
-from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.reader import services as reader_services
 from blueprints.reader.models import CardRead
-from core import files
+from core import choices, files
 from core.extensions import db
+from core.reference import ID_TYPE_LABELS
 from core.render import page, see_other
 from core.timeutil import business_today, utcnow
 

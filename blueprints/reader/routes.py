@@ -10,12 +10,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from blueprints.auth.models import Branch
-from blueprints.opening.services import OPENING_ROLES
 from blueprints.reader import services
 from blueprints.reader.models import ReaderDevice
 from core.extensions import csrf, db
 from core.render import page, see_other
-from core.roles import Role
+from core.roles import OPENING_ROLES, Role
 from core.security import roles_required
 
 bp = Blueprint("reader", __name__)

@@ -12,11 +12,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
-from blueprints.opening.rules import IdType
 from reader_agent import signing
 from blueprints.reader.models import CardRead, ReaderDevice, ReaderNonce, Terminal
 from core import audit
 from core.extensions import db
+from core.reference import IdType
 from core.timeutil import utcnow
 
 MAX_CLOCK_SKEW = timedelta(seconds=60)

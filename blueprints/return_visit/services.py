@@ -14,18 +14,18 @@ from blueprints.accounts import services as account_services
 from blueprints.accounts.models import AccountStatus, FundAccount
 from blueprints.auth.models import Staff
 from blueprints.customers import services as customer_services
-from blueprints.opening import choices, presenters, progress
+from blueprints.opening import presenters, progress
 from blueprints.opening import services as opening_services
 from blueprints.opening.models import Application
-from blueprints.opening.rules import ID_TYPE_LABELS
 from blueprints.return_visit import rules, script
 from blueprints.return_visit.models import (CHECK_ITEMS, OUTCOME_LABELS, Outcome, ReturnVisit, ReturnVisitCase,
                                             ReturnVisitCaseChange)
 from blueprints.return_visit.rules import CaseStatus
-from core import audit
+from core import audit, choices
 from core.extensions import db
 from core.files import StoredFile
 from core.masking import mask_name
+from core.reference import ID_TYPE_LABELS
 from core.timeutil import to_beijing, utcnow
 
 

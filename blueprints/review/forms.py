@@ -4,9 +4,10 @@ from wtforms import DateField, PasswordField, RadioField, SelectField, StringFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from blueprints.opening import choices, workflow
+from blueprints.opening import workflow
 from blueprints.opening.workflow import STATUS_LABELS
 from blueprints.review.services import IN_REVIEW, InboxFilters
+from core import choices
 
 REASON_REQUIRED = "退回须填写原因"
 STEP_REQUIRED = "请选择需要修改的步骤"

@@ -6,16 +6,16 @@ from flask import Blueprint, abort, flash, make_response, request, send_file, ur
 from flask_login import current_user
 
 from blueprints.auth import services as auth_services
-from blueprints.opening import choices, documents, scoring, workflow
+from blueprints.opening import documents, scoring, workflow
 from blueprints.opening import progress as opening_progress
 from blueprints.opening import services as opening_services
 from blueprints.opening import presenters
 from blueprints.accounts import presenters as account_presenters
 from blueprints.review import services
 from blueprints.review.forms import ApproveForm, QueueFilterForm, RejectForm, SameTerminalForm
-from core import audit, files
+from core import audit, choices, files
 from core.render import in_place, page, see_other
-from core.roles import Role
+from core.roles import OPENING_ROLES, Role
 from core.security import roles_required
 from core.timeutil import to_beijing
 
@@ -147,7 +147,7 @@ def release(reference: str):
 
 
 @bp.route("/<reference>/same-terminal")
-@roles_required(*opening_services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def same_terminal(reference: str):
     """Show the same-terminal review panel (同机复核) with the summary to check, or the decision once taken."""
     application = _load(reference)
@@ -156,7 +156,7 @@ def same_terminal(reference: str):
 
 
 @bp.route("/<reference>/same-terminal", methods=["POST"])
-@roles_required(*opening_services.OPENING_ROLES)
+@roles_required(*OPENING_ROLES)
 def same_terminal_decide(reference: str):
     """Take a decision with a reviewer's own credentials; the session stays the operator's."""
     application = _load(reference, for_update=True)
@@ -217,7 +217,7 @@ def witness_image(reference: str, kind: str):
 
 
 @bp.route("/<reference>/accounts")
-@roles_required(*opening_services.OPENING_ROLES, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+@roles_required(*OPENING_ROLES, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
 def accounts_progress(reference: str):
     """The accounts block of an approved application, which htmx polls until every account is open.
 

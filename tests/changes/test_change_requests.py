@@ -77,7 +77,7 @@ def _submit_ordinary(auth, customer_no, **changes):
 
 
 def _review(auth, reference, reviewer="reviewer", decision="approve", reason="", password=None):
-    from blueprints.auth.cli import DEMO_PASSWORD
+    from blueprints.home.demo import DEMO_PASSWORD
 
     return auth.post(f"/changes/{reference}/review", data={
         "reviewer_username": reviewer, "reviewer_password": password or DEMO_PASSWORD,

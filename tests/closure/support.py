@@ -4,9 +4,9 @@ import re
 from sqlalchemy import select
 
 from blueprints.accounts.models import FundAccount
-from blueprints.auth.cli import DEMO_PASSWORD
 from blueprints.closure.models import AccountClosure
 from blueprints.customers.models import Customer
+from blueprints.home.demo import DEMO_PASSWORD
 from core import outbox
 from core.extensions import db
 from tests.lifecycle import activate_customer

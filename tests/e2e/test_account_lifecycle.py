@@ -2,7 +2,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from blueprints.auth.cli import DEMO_PASSWORD
+from blueprints.home.demo import DEMO_PASSWORD
 from core import outbox
 from tests.e2e.test_opening_wizard import complete_wizard, login
 

@@ -4,7 +4,7 @@ import os
 import pytest
 from playwright.sync_api import Page, expect
 
-from blueprints.auth.cli import DEMO_PASSWORD
+from blueprints.home.demo import DEMO_PASSWORD
 from tests.closure.support import active_customer, drain
 from tests.conftest import Auth
 from tests.e2e.test_opening_wizard import login

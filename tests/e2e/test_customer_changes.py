@@ -7,8 +7,8 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from blueprints.auth.cli import DEMO_PASSWORD
 from blueprints.customers.models import Customer
+from blueprints.home.demo import DEMO_PASSWORD
 from core import outbox
 from core.extensions import db
 from tests import factories

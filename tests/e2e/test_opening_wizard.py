@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from blueprints.auth.cli import DEMO_PASSWORD
+from blueprints.home.demo import DEMO_PASSWORD
 from tests import factories
 
 pytestmark = pytest.mark.e2e

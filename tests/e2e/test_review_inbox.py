@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from blueprints.auth.cli import DEMO_PASSWORD
+from blueprints.home.demo import DEMO_PASSWORD
 from blueprints.review.models import ReviewDecision
 from core import outbox
 from core.extensions import db

@@ -3,6 +3,7 @@
 import pytest
 
 from blueprints.opening import rules
+from core.reference import IdType
 from reader_agent.decode import (
     ETHNICITY_CODES,
     KEYS,
@@ -158,6 +159,6 @@ def test_sex_and_card_type_values_are_the_servers_field_values():
 
     assert set(SEX_CODES.values()) == set(rules.SEX_LABELS)
     assert card_types == {
-        rules.IdType.RESIDENT_ID, rules.IdType.HMT_RESIDENCE_PERMIT, rules.IdType.FOREIGN_PERMANENT_RESIDENCE,
+        IdType.RESIDENT_ID, IdType.HMT_RESIDENCE_PERMIT, IdType.FOREIGN_PERMANENT_RESIDENCE,
     }
     assert rules.LONG_TERM == "长期"

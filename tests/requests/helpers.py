@@ -3,8 +3,8 @@ from html.parser import HTMLParser
 
 from sqlalchemy import func, select
 
-from blueprints.auth.cli import DEMO_PASSWORD
 from blueprints.auth.models import Branch, Staff
+from blueprints.home.demo import DEMO_PASSWORD
 from blueprints.opening import progress
 from blueprints.opening.models import Application, StatusChange
 from core.extensions import db

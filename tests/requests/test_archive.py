@@ -496,7 +496,7 @@ def test_dossier_of_another_branchs_customer_is_neither_generated_nor_downloaded
 
 
 def test_dossier_generation_when_this_machine_cannot_render_answers_503(app, monkeypatch):
-    from blueprints.archive import pdf
+    from core.pdf import renderer as pdf
 
     def unavailable(*_args, **_kwargs):
         raise pdf.DossierUnavailable(pdf.HARFBUZZ_SUBSET_MISSING)

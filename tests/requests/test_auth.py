@@ -5,9 +5,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from blueprints.auth.cli import DEMO_PASSWORD
 from blueprints.auth.models import Staff
 from blueprints.auth.services import MAX_FAILED_LOGINS
+from blueprints.home.demo import DEMO_PASSWORD
 from core.extensions import db
 from core.models import AuditEvent
 from core.timeutil import utcnow

@@ -4,9 +4,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from blueprints.opening import choices
 from blueprints.opening.models import Application, IdentityVerification, SuitabilityAssessment
 from blueprints.opening.workflow import next_step
+from core import choices
 from tests.factories import STEP_KEYS
 from core.extensions import db
 from core.models import AuditEvent

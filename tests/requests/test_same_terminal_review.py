@@ -3,9 +3,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from blueprints.accounts.models import FundAccount, SecuritiesAccount
-from blueprints.auth.cli import DEMO_PASSWORD
 from blueprints.auth.models import Staff
 from blueprints.auth.services import MAX_FAILED_LOGINS
+from blueprints.home.demo import DEMO_PASSWORD
 from blueprints.opening.models import Application, ApplicationStep
 from core.extensions import db
 from core.models import AuditEvent

@@ -6,13 +6,13 @@ import pytest
 from fontTools.pens.recordingPen import DecomposingRecordingPen
 from fontTools.ttLib import TTFont
 
-from blueprints.archive import fonts
+from core.pdf import fonts
 
 
 @pytest.fixture(scope="module")
 def prepared():
     path = fonts.prepared_font()
-    assert path is not None, "run: python -m blueprints.archive.fonts build"
+    assert path is not None, "run: python -m core.pdf.fonts build"
     return TTFont(str(path))
 
 

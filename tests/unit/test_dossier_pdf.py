@@ -15,7 +15,9 @@ from fontTools.ttLib import TTFont
 from PIL import Image
 from pypdf import PdfReader
 
-from blueprints.archive import fonts, pdf, weasyprint_speedups
+from blueprints.archive.dossier_pdf import render_dossier_html
+from core.pdf import fonts, weasyprint_speedups
+from core.pdf import renderer as pdf
 
 CREATED = dt.datetime(2026, 11, 25, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 NAME = "刘䶮"  # 䶮 U+4DAE: CJK Extension A
@@ -81,7 +83,7 @@ def dossier(tmp_path_factory):
     scan_path = tmp_path_factory.mktemp("scans") / "id-back.png"
     scan_path.write_bytes(png_bytes((900, 560)))
     record = make_record()
-    html = pdf.render_dossier_html(pdf.template_environment(), make_context(record, scan_path))
+    html = render_dossier_html(pdf.template_environment(), make_context(record, scan_path))
     data = render(html, [pdf.record_attachment(record)])
     return {"pdf": data, "reader": PdfReader(io.BytesIO(data)), "record": record, "html": html}
 
@@ -274,7 +276,7 @@ def test_created_without_time_zone_is_refused():
 
 
 def test_prepared_font_is_built_here():
-    assert fonts.prepared_font() is not None, "run: python -m blueprints.archive.fonts build"
+    assert fonts.prepared_font() is not None, "run: python -m core.pdf.fonts build"
 
 
 @pytest.fixture
@@ -327,4 +329,4 @@ def test_without_the_prepared_font_dossiers_still_print_and_say_why(monkeypatch,
     data = render("<p>客户刘䶮</p>")
     assert "客户刘䶮" in all_text(PdfReader(io.BytesIO(data)))
     assert "Dossier-Sans" not in _font_names(data)
-    assert "python -m blueprints.archive.fonts build" in caplog.text
+    assert "python -m core.pdf.fonts build" in caplog.text

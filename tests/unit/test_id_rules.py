@@ -6,7 +6,8 @@ import pytest
 from stdnum.iso7064 import mod_11_2
 
 from blueprints.opening import rules
-from blueprints.opening.rules import FieldError, IdDocument, IdType
+from blueprints.opening.rules import FieldError, IdDocument
+from core.reference import ID_TYPE_LABELS, IdType
 
 TODAY = date(2025, 6, 15)
 
@@ -67,8 +68,8 @@ def test_there_are_56_distinct_ethnicities_with_han_first():
 
 
 def test_every_id_type_has_a_chinese_label():
-    assert set(rules.ID_TYPE_LABELS) == set(IdType)
-    assert rules.ID_TYPE_LABELS[IdType.RESIDENT_ID] == "居民身份证"
+    assert set(ID_TYPE_LABELS) == set(IdType)
+    assert ID_TYPE_LABELS[IdType.RESIDENT_ID] == "居民身份证"
 
 
 # --- normalisation ---------------------------------------------------------

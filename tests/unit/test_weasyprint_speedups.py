@@ -10,7 +10,7 @@ from weasyprint.text import fonts as text_fonts
 from weasyprint.text import line_break
 from weasyprint.text.fonts import FontConfiguration
 
-from blueprints.archive import weasyprint_speedups as speedups
+from core.pdf import weasyprint_speedups as speedups
 
 # Text that takes every branch the caches sit on: wrapping, justification,
 # spacing, decorations, hyphenation, tabs, ellipsis, languages, sizes, bold,
@@ -229,7 +229,7 @@ def test_stand_in_glyph_widths_follow_the_last_line_as_in_weasyprint(stock_and_c
 
 
 def test_a_new_font_face_empties_the_caches(stock_and_cached, tmp_path):
-    from blueprints.archive import fonts
+    from core.pdf import fonts
 
     stock, cached = stock_and_cached
     face = fonts.prepared_font()

@@ -1,4 +1,7 @@
-"""Command that loads the demo branch and one user for each role."""
+"""Command that loads the demo branches, one user for each role and a sample customer (seed-demo).
+
+It sits at the top of the packages because it fills in the tables of several of them.
+"""
 from datetime import date
 
 import click
@@ -9,7 +12,6 @@ from blueprints.auth.models import Branch, Staff
 from blueprints.auth.services import hash_password
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer
-
 from core.extensions import db
 from core.roles import ROLE_LABELS, Role
 

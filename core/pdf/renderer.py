@@ -1,10 +1,11 @@
-"""Render customer dossiers (客户开户档案) to PDF/A-3b with WeasyPrint; no Flask, no database.
+"""Render HTML to PDF/A-3b with WeasyPrint, files attached (dossiers, change slips); no Flask, no database.
 
 WeasyPrint is imported on first use: importing it loads Pango, HarfBuzz and
 fontconfig, which the rest of the app does not need.
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import datetime as dt
 import decimal
@@ -19,11 +20,10 @@ from pathlib import Path
 
 import jinja2
 
-from blueprints.archive import fonts
+from core.pdf import fonts
 
 LOGGER = logging.getLogger(__name__)
 
-TEMPLATE = "archive/dossier.html"
 PDF_VARIANT = "pdf/a-3b"
 GENERATOR = "客户账户与档案管理系统"
 
@@ -86,16 +86,11 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 
 def template_environment() -> jinja2.Environment:
-    """Return a Jinja environment that renders dossiers as Flask's would, without an app."""
+    """Return a Jinja environment that renders the project's templates as Flask's would, without an app."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=jinja2.select_autoescape(["html"]),
     )
-
-
-def render_dossier_html(env, context: dict) -> str:
-    """Render the dossier template from a plain dict context (see its header for the keys)."""
-    return env.get_template(TEMPLATE).render(**context)
 
 
 HARFBUZZ_SUBSET_MISSING = (
@@ -152,7 +147,7 @@ class _Renderer:
 
     def prepare(self):
         """Return the warm font configuration and its stylesheets, checking the machine once per process."""
-        from blueprints.archive import weasyprint_speedups
+        from core.pdf import weasyprint_speedups
 
         if self._pid != os.getpid():
             from weasyprint.text.fonts import FontConfiguration
@@ -165,6 +160,10 @@ class _Renderer:
             self._fonts_checked = True
         weasyprint_speedups.install()
         return self.font_config, self.stylesheets
+
+    def release(self):
+        """Drop the font configuration, so that WeasyPrint removes the folder it copied the prepared face to."""
+        self.font_config, self.stylesheets, self._pid = None, [], None
 
 
 def _prepared_font_stylesheets(font_config) -> list:
@@ -179,7 +178,7 @@ def _prepared_font_stylesheets(font_config) -> list:
     if prepared is None:
         LOGGER.warning(
             "the prepared dossier font is missing or out of date: dossiers print with the installed "
-            "fonts, slower and larger; run: python -m blueprints.archive.fonts build")
+            "fonts, slower and larger; run: python -m core.pdf.fonts build")
         return []
     return [weasyprint.CSS(
         string=f'@font-face {{ font-family: "{fonts.PREPARED_FAMILY}"; src: url("{prepared.as_uri()}") }}',
@@ -187,6 +186,9 @@ def _prepared_font_stylesheets(font_config) -> list:
 
 
 _renderer = _Renderer()
+# While the interpreter is whole: at shutdown WeasyPrint's modules may be torn down before this one,
+# and the font configuration's cleanup then fails and leaves its temporary folder behind.
+atexit.register(_renderer.release)
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
@@ -273,39 +275,6 @@ def _write_pdf(html, base_url, fetcher, font_config, stylesheets, attachments, t
     )
     missing = sorted({chr(code) for font in document.fonts.values() for code in font.missing})
     return pdf, missing
-
-
-# Enough of a dossier to open every font and style the real one uses.
-_WARM_UP_CONTEXT = {
-    "firm": "证券股份有限公司",
-    "branch": "营业部",
-    "customer": {"name": "刘䶮", "customer_no": "C0", "id_type_label": "居民身份证", "id_number_masked": "1*X"},
-    "archive_no": "DA-0",
-    "generated_at": "2026-01-01 00:00:00",
-    "fingerprint": "0" * 64,
-    "sections": [
-        {"key": "warm-up", "title": "预热", "rows": [("曾用名", "刘𠀀")], "paragraphs": ["风险揭示。"],
-         "tables": [{"headers": ["序号", "问题"], "rows": [["1", "回答"]]}]},
-    ],
-}
-
-
-def warm_up(env) -> None:
-    """Render a one-page dossier so that the first real one finds WeasyPrint warm.
-
-    Call it once per worker process after it starts (or forks): it imports
-    WeasyPrint, checks this machine, and opens the fonts, so the first clerk
-    to ask for a dossier does not wait for it.
-    """
-    html = render_dossier_html(env, _WARM_UP_CONTEXT)
-    render_pdf(
-        html,
-        base_url="file:///",
-        attachments=[],
-        title="warm-up",
-        author="warm-up",
-        created=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
-    )
 
 
 def _list_associated_files_once(document, pdf) -> None:

@@ -1,6 +1,6 @@
-"""The fonts dossier PDFs print with, the Debian packages that provide them, and the prepared face.
+"""The fonts PDFs (dossiers, change slips) print with, the Debian packages that provide them, and the prepared face.
 
-Run ``python -m blueprints.archive.fonts build`` once per machine (the setup
+Run ``python -m core.pdf.fonts build`` once per machine (the setup
 scripts do) to cut the prepared face, Dossier Sans, out of Noto Sans CJK SC.
 """
 from __future__ import annotations
@@ -230,7 +230,7 @@ def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "check"
     current = prepared_font()
     if command == "check":
-        print(current or "not built: python -m blueprints.archive.fonts build")
+        print(current or "not built: python -m core.pdf.fonts build")
         return 0 if current else 1
     if command == "build":
         if current and "--force" not in argv:

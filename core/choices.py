@@ -1,4 +1,4 @@
-"""Dictionaries for the opening forms: value → Chinese label."""
+"""Dictionaries of what an opening records, for its forms and every page that shows it: value → Chinese label."""
 
 CHANNELS = {"onsite": "现场开户", "witness": "见证开户", "online": "网上开户"}
 # Channels this release can open; the others appear disabled on the form.
