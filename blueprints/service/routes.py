@@ -124,6 +124,7 @@ def _detail_page(record, status=200, refused=None, **forms):
     manager = current_user.role in services.MANAGER_ROLES
     open_ = record.status != ServiceStatus.CLOSED
     return page("service/detail.html", status=status, record=record, complaint=complaint, customer=customer,
+                customer_visible=services.sees_customer(current_user, customer),
                 events=events, extensions=extensions, kept=kept, names=services.staff_names(ids),
                 overdue=services.overdue_reasons(record), settings=services.deadlines(), refused=refused,
                 can_assign=complaint is not None and manager and complaint.handler_id is None and open_,

@@ -326,15 +326,21 @@ def _sees_branch(user: Staff) -> bool:
 
 
 def visible_records(user: Staff):
-    """Records `user` may see: of customers they see; complaints only for the branch manager, handler and recorder."""
+    """Records `user` may see, in the branch: those they own or recorded (a complaint's handler need not be the
+    customer's manager), and the others of customers they see, complaints there only for the branch manager."""
     customers = customer_services.visible(user).with_only_columns(Customer.id)
-    query = select(ServiceRecord).where(ServiceRecord.customer_id.in_(customers))
+    of_visible_customers = ServiceRecord.customer_id.in_(customers)
+    if not _sees_branch(user):
+        of_visible_customers = and_(of_visible_customers, ServiceRecord.kind != ServiceKind.COMPLAINT)
+    query = select(ServiceRecord).where(or_(ServiceRecord.owner_id == user.id, ServiceRecord.created_by_id == user.id,
+                                            of_visible_customers))
     if not user.sees_all_branches:
         query = query.where(ServiceRecord.branch_id == user.branch_id)
-    if not _sees_branch(user):
-        query = query.where(or_(ServiceRecord.kind != ServiceKind.COMPLAINT, ServiceRecord.owner_id == user.id,
-                                ServiceRecord.created_by_id == user.id))
     return query
+
+
+def sees_customer(user: Staff, customer: Customer) -> bool:
+    return customer_services.find_visible(user, customer.customer_no) is not None
 
 
 def find(user: Staff, reference: str) -> ServiceRecord | None:
