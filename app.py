@@ -58,6 +58,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         RETURN_VISIT_MAX_ATTEMPTS=int(env.get("RETURN_VISIT_MAX_ATTEMPTS", "3")),  # calls per round, then the branch manager
         REVIEW_CLAIM_MINUTES=int(env.get("REVIEW_CLAIM_MINUTES", "30")),  # how long a reviewer's take (认领) holds
         REVIEW_INBOX_PAGE_SIZE=int(env.get("REVIEW_INBOX_PAGE_SIZE", "50")),
+        # Complaint deadlines: the firm's own settings (no official day count is known).
+        COMPLAINT_FIRST_CONTACT_WORKING_DAYS=int(env.get("COMPLAINT_FIRST_CONTACT_WORKING_DAYS", "1")),
+        COMPLAINT_RESOLUTION_DAYS=env.get("COMPLAINT_RESOLUTION_DAYS", "general:15,important:10,urgent:5"),
+        COMPLAINT_EXTENSION_DAYS=int(env.get("COMPLAINT_EXTENSION_DAYS", "15")),
+        COMPLAINT_MAX_EXTENSIONS=int(env.get("COMPLAINT_MAX_EXTENSIONS", "1")),
+        # Working days are Monday–Friday less these holidays, plus these weekend workdays (调休): ISO dates, commas.
+        SERVICE_HOLIDAYS=env.get("SERVICE_HOLIDAYS", ""),
+        SERVICE_WORKDAYS=env.get("SERVICE_WORKDAYS", ""),
+        REMINDER_DAYS_AHEAD=int(env.get("REMINDER_DAYS_AHEAD", "2")),
     )
     app.config["SECRET_KEY"] = env.get("SECRET_KEY") or _instance_secret(app.instance_path, "secret_key")
     app.config["DATA_KEY"] = env.get("DATA_KEY") or _instance_secret(app.instance_path, "data_key")
@@ -113,6 +122,8 @@ def _register_models() -> None:
     import blueprints.review.models  # noqa: F401
     import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
+    import blueprints.managers.models  # noqa: F401
+    import blueprints.service.models  # noqa: F401
     import blueprints.opening.models  # noqa: F401
     import core.models  # noqa: F401
 
@@ -127,6 +138,8 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.home.routes import bp as home_bp
     from blueprints.changes.routes import bp as changes_bp
     from blueprints.customers.routes import bp as customers_bp
+    from blueprints.managers.routes import bp as managers_bp
+    from blueprints.service.routes import bp as service_bp
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.return_visit.routes import bp as return_visit_bp
     from blueprints.review.routes import bp as review_bp
@@ -144,6 +157,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reader_bp)
     app.register_blueprint(exceptions_bp)
     app.register_blueprint(closure_bp)
+    app.register_blueprint(managers_bp)
+    app.register_blueprint(service_bp)
 
 
 def _unauthorized():
@@ -280,7 +295,11 @@ def _register_commands(app: Flask) -> None:
     from blueprints.accounts.cli import outbox_worker_command
     from blueprints.closure.cli import accounts_cli
     from blueprints.home.demo import seed_demo_command
+    from blueprints.managers.cli import managers_cli
+    from blueprints.service.cli import service_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_worker_command)
     app.cli.add_command(accounts_cli)
+    app.cli.add_command(managers_cli)
+    app.cli.add_command(service_cli)

@@ -14,7 +14,9 @@ from core.timeutil import business_today
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
-CUSTOMER_ROLES = (Role.CLERK, Role.REVIEWER, Role.RETURN_VISIT, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+# Customer managers and brokers are admitted too, and see only the customers assigned to them (services.visible).
+CUSTOMER_ROLES = (Role.CLERK, Role.REVIEWER, Role.RETURN_VISIT, Role.BRANCH_MANAGER, Role.HQ_ADMIN,
+                  Role.CUSTOMER_MANAGER, Role.BROKER)
 
 
 @bp.route("/")

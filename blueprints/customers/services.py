@@ -216,15 +216,31 @@ def also_visible(scope: Callable) -> Callable:
     return scope
 
 
+# Scopes that narrow what some roles see (customer managers: their assigned customers), registered by
+# the packages above, so that customers imports none of them.
+_NARROWING_SCOPES: list[Callable] = []
+
+
+def only_visible(scope: Callable) -> Callable:
+    """Register `scope(user)`: a select of the only customer ids `user` may see, or None to leave the scope as is."""
+    _NARROWING_SCOPES.append(scope)
+    return scope
+
+
 def visible(user: Staff):
     """Customers `user` may see: all for HQ; otherwise those of the branch or of a registered scope.
 
+    A registered narrowing scope cuts that down further (a customer manager sees the assigned ones only).
     A closed (historical) customer drops out: after closure only archivists read the file.
     """
     query = select(Customer).where(Customer.kind != CustomerKind.HISTORICAL)
     if not user.sees_all_branches:
         query = query.where(or_(Customer.branch_id == user.branch_id,
                                 *(Customer.id.in_(scope(user)) for scope in _VISIBILITY_SCOPES)))
+    for scope in _NARROWING_SCOPES:
+        only = scope(user)
+        if only is not None:
+            query = query.where(Customer.id.in_(only))
     return query
 
 

@@ -32,6 +32,9 @@ DEMO_USERS = (
     ("manager", "吴经理", Role.BRANCH_MANAGER, "0101"),
     ("admin", "郑管理", Role.HQ_ADMIN, "0000"),
     ("clerk_sh", "冯柜员", Role.CLERK, "0201"),
+    ("cmanager", "陈客户经理", Role.CUSTOMER_MANAGER, "0101"),
+    ("cmanager2", "林客户经理", Role.CUSTOMER_MANAGER, "0101"),
+    ("broker", "何经纪", Role.BROKER, "0101"),
 )
 # Qualification facts for 第十七条: (qualification no., regular employee, marketing, trained on).
 DEMO_QUALIFICATIONS = {
@@ -40,9 +43,14 @@ DEMO_QUALIFICATIONS = {
     "witness2": ("S0101210003", True, False, date(2025, 6, 1)),
     "marketing": ("S0101220004", False, True, None),
     "manager": ("S0101150005", True, False, date(2024, 1, 1)),
+    "cmanager": ("S0101180006", True, False, None),
+    "cmanager2": ("S0101190007", True, False, None),
+    "broker": ("S0101230008", False, True, None),  # 证券经纪人: a contracted agent, not an employee
 }
 # An existing customer, so the key-information consistency check has something to find.
 DEMO_CUSTOMERS = (("C0101000001", "0101", "张建国", "resident_id", "11010519491231002X"),)
+# Who serves the demo customers from the day they are seeded: {customer no.: username}.
+DEMO_ASSIGNMENTS = {"C0101000001": "cmanager"}
 
 
 def seed_demo(password_hash: str | None = None) -> list[tuple[str, str, str]]:
@@ -69,11 +77,23 @@ def seed_demo(password_hash: str | None = None) -> list[tuple[str, str, str]]:
         logins.append((username, ROLE_LABELS[role], branches[code].name))
     for customer_no, code, name, id_type, id_number in DEMO_CUSTOMERS:
         if db.session.scalar(select(Customer).filter_by(customer_no=customer_no)) is None:
-            customer_services.create_customer(branch=branches[code], customer_no=customer_no, source="import",
-                                              actor=None, reason="演示数据",
-                                              values={"name": name, "id_type": id_type, "id_number": id_number})
+            customer = customer_services.create_customer(branch=branches[code], customer_no=customer_no, source="import",
+                                                         actor=None, reason="演示数据",
+                                                         values={"name": name, "id_type": id_type, "id_number": id_number})
+            _seed_assignment(customer)
     db.session.commit()
     return logins
+
+
+def _seed_assignment(customer: Customer) -> None:
+    from blueprints.managers.models import CustomerAssignment
+    from blueprints.managers.services import today
+
+    username = DEMO_ASSIGNMENTS.get(customer.customer_no)
+    staff = db.session.scalar(select(Staff).filter_by(username=username)) if username else None
+    if staff is not None:
+        db.session.add(CustomerAssignment(customer_id=customer.id, staff_id=staff.id, effective_from=today(),
+                                          reason="演示数据"))
 
 
 @click.command("seed-demo")

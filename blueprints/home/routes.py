@@ -5,6 +5,7 @@ from flask_login import current_user
 from blueprints.home import durations, services
 from blueprints.opening import progress
 from blueprints.opening import services as opening_services
+from blueprints.service.reminders import reminders_for
 from core import audit
 from core.render import page
 from core.roles import OPENING_ROLES, Role
@@ -50,7 +51,7 @@ def index():
                                                         exception_queues),
                        pass_rate_days=services.PASS_RATE_DAYS, today=business_today(),
                        escalated_visits=services.escalated_visits(current_user))
-    return page("home/index.html", **context)
+    return page("home/index.html", reminders=reminders_for(current_user), **context)
 
 
 @bp.route("/work/<key>")

@@ -1,0 +1,1 @@
+"""Customer managers and brokers: assignment of customers and handover (移交)."""
