@@ -10,6 +10,8 @@ from typing import Protocol
 from core.timeutil import business_today
 
 CARD_ROWS = 5
+# The card counts up to this many per reminder, so it costs the same at a million customers.
+CARD_COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Reminder:
     count: int
     rows: list[ReminderRow] = field(default_factory=list)
     severity: str = "info"  # info, warning, danger
+    capped: bool = False  # the count stopped at CARD_COUNT_CAP: there are at least that many
 
 
 class ReminderSource(Protocol):
@@ -38,7 +41,7 @@ class ReminderSource(Protocol):
     title: str
     severity: str
 
-    def count(self, user, today: date) -> int: ...
+    def count(self, user, today: date, cap: int | None = None) -> int: ...
 
     def rows(self, user, today: date, offset: int, limit: int) -> list[ReminderRow]: ...
 
@@ -67,9 +70,9 @@ def reminders_for(user, today: date | None = None, rows: int = CARD_ROWS) -> lis
     today = today or business_today()
     found = []
     for item in _SOURCES.values():
-        count = item.count(user, today)
+        count = item.count(user, today, cap=CARD_COUNT_CAP)
         found.append(Reminder(item.key, item.title, count, item.rows(user, today, 0, rows) if count else [],
-                              item.severity))
+                              item.severity, capped=count >= CARD_COUNT_CAP))
     return found
 
 

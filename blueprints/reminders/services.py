@@ -33,12 +33,22 @@ class QuerySource:
     order: Callable[[date], list]
     note: Callable[[date, date | None], str]
 
-    def _select(self, base, today: date):
-        return self.join(base).join(CustomerProfile, _profile).where(*self.conditions(today))
+    # Birthdays filter on the profile; the others need it only for the names they list.
+    needs_profile: bool = False
 
-    def count(self, user, today: date) -> int:
-        query = self._select(customer_services.visible(user), today)
-        return db.session.scalar(query.with_only_columns(func.count(Customer.id))) or 0
+    def _select(self, base, today: date, names: bool = True):
+        query = self.join(base)
+        if names or self.needs_profile:
+            query = query.join(CustomerProfile, _profile)
+        return query.where(*self.conditions(today))
+
+    def count(self, user, today: date, cap: int | None = None) -> int:
+        """How many customers are due; with `cap`, counting stops there (the card shows "cap+")."""
+        query = self._select(customer_services.visible(user), today, names=False)
+        if cap is None:
+            return db.session.scalar(query.with_only_columns(func.count(Customer.id))) or 0
+        limited = query.with_only_columns(Customer.id).limit(cap).subquery()
+        return db.session.scalar(select(func.count()).select_from(limited)) or 0
 
     def rows(self, user, today: date, offset: int, limit: int) -> list[ReminderRow]:
         query = self._select(customer_services.visible(user), today).with_only_columns(
@@ -113,6 +123,7 @@ def _birthdays(key: str, title: str, start: int, days: int) -> QuerySource:
 
     return QuerySource(
         key=key, title=title, severity="info", join=lambda query: query, column=CustomerProfile.birth_date,
+        needs_profile=True,
         conditions=lambda today: [CustomerProfile.birth_month_day.in_(list(month_days(today)))],
         # The nearest birthday first: the month-day's offset from today, not its place in the calendar.
         order=lambda today: [case(month_days(today), value=CustomerProfile.birth_month_day, else_=99)],

@@ -143,7 +143,7 @@ def test_another_package_adds_its_reminder(app):
     class Complaints:
         key, title, severity = "test_complaints", "投诉待处理", "warning"
 
-        def count(self, user, today):
+        def count(self, user, today, cap=None):
             return 1
 
         def rows(self, user, today, offset, limit):
@@ -158,3 +158,14 @@ def test_another_package_adds_its_reminder(app):
         assert 'id="reminder-test_complaints" data-count="1"' in body and "投诉待处理" in body
     finally:
         registry._SOURCES.pop("test_complaints")
+
+
+def test_card_count_stops_at_the_cap(app, monkeypatch):
+    today = business_today()
+    for number in range(1, 5):
+        customer_with(app, number, valid_to=today - timedelta(days=number))
+    monkeypatch.setattr(registry, "CARD_COUNT_CAP", 3)
+    body = login_as(app, "clerk").get("/").get_data(as_text=True)
+    assert 'id="reminder-id_expired" data-count="3"' in body and "3+" in body
+    # The full list still counts them all.
+    assert "共 4 位" in login_as(app, "clerk").get("/reminders/id_expired").get_data(as_text=True)
