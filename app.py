@@ -67,6 +67,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SERVICE_HOLIDAYS=env.get("SERVICE_HOLIDAYS", ""),
         SERVICE_WORKDAYS=env.get("SERVICE_WORKDAYS", ""),
         REMINDER_DAYS_AHEAD=int(env.get("REMINDER_DAYS_AHEAD", "2")),
+        # Days an expired ID document may go unrenewed before the customer's business is restricted.
+        ID_EXPIRY_GRACE_DAYS=int(env.get("ID_EXPIRY_GRACE_DAYS", "30")),
     )
     app.config["SECRET_KEY"] = env.get("SECRET_KEY") or _instance_secret(app.instance_path, "secret_key")
     app.config["DATA_KEY"] = env.get("DATA_KEY") or _instance_secret(app.instance_path, "data_key")
@@ -124,6 +126,9 @@ def _register_models() -> None:
     import blueprints.customers.models  # noqa: F401
     import blueprints.managers.models  # noqa: F401
     import blueprints.service.models  # noqa: F401
+    import blueprints.dictionaries.models  # noqa: F401
+    import blueprints.id_expiry.models  # noqa: F401
+    import blueprints.prospects.models  # noqa: F401
     import blueprints.opening.models  # noqa: F401
     import core.models  # noqa: F401
 
@@ -143,6 +148,10 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.return_visit.routes import bp as return_visit_bp
     from blueprints.review.routes import bp as review_bp
+    from blueprints.reminders.routes import bp as reminders_bp
+    from blueprints.reminders.services import register_built_in as register_reminders
+    from blueprints.dictionaries.routes import bp as dictionaries_bp
+    from blueprints.prospects.routes import bp as prospects_bp
 
     login_manager.user_loader(load_staff)
     login_manager.unauthorized_handler(_unauthorized)
@@ -159,6 +168,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(closure_bp)
     app.register_blueprint(managers_bp)
     app.register_blueprint(service_bp)
+    app.register_blueprint(reminders_bp)
+    app.register_blueprint(dictionaries_bp)
+    app.register_blueprint(prospects_bp)
+    register_reminders()
+    import blueprints.id_expiry.panel  # noqa: F401  (the restriction's part of the customer page)
 
 
 def _unauthorized():
@@ -297,9 +311,11 @@ def _register_commands(app: Flask) -> None:
     from blueprints.home.demo import seed_demo_command
     from blueprints.managers.cli import managers_cli
     from blueprints.service.cli import service_cli
+    from blueprints.id_expiry.cli import customers_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_worker_command)
     app.cli.add_command(accounts_cli)
     app.cli.add_command(managers_cli)
     app.cli.add_command(service_cli)
+    app.cli.add_command(customers_cli)

@@ -70,6 +70,11 @@ def clean_db(request):
                 db.session.execute(table.delete())
         db.session.commit()
         seed_demo(password_hash=demo_hash)
+        # The dictionaries' starting entries (seeded by their migration) come back after the wipe.
+        from blueprints.dictionaries.services import seed_defaults
+
+        seed_defaults()
+        db.session.commit()
         app.extensions["identity_service"].reset()
         for simulator in ("china_clearing", "depository_bank", "trading"):
             app.extensions[simulator].reset()  # faults, service hours and clock back to the configured ones

@@ -1,5 +1,6 @@
 """What a customer's dossier contains: the machine-readable record and its printed sections."""
 from blueprints.opening import scoring
+from blueprints.dictionaries import services as dictionaries
 from blueprints.opening.workflow import STATUS_LABELS
 from blueprints.return_visit.models import CHECK_ITEMS, OUTCOME_LABELS
 from blueprints.return_visit.rules import CASE_STATUS_LABELS
@@ -42,7 +43,7 @@ def build_sections(record: dict, scans: list[dict]) -> list[dict]:
             ("证件地址", identity.get("address")), ("签发机关", identity.get("authority")),
             ("证件有效期", f"{identity.get('valid_from')} 至 {identity.get('valid_to') or '长期'}"),
             ("手机号码", masking.mask_mobile(contact.get("mobile"))), ("联系地址", contact.get("address")),
-            ("邮政编码", contact.get("postcode")), ("职业", _label(choices.OCCUPATIONS, contact.get("occupation"))),
+            ("邮政编码", contact.get("postcode")), ("职业", dictionaries.label("occupation", contact.get("occupation"), "—")),
             ("学历", _label(choices.EDUCATION, contact.get("education"))), ("工作单位", contact.get("employer") or "—"),
             ("税收居民身份", _label(choices.TAX_RESIDENCY, contact.get("tax_residency"))),
             ("代理人", f"{agent['name']}（{_label(choices.AGENT_RELATIONSHIPS, agent.get('relationship'))}，"

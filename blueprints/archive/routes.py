@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from blueprints.archive import forms, services
 from blueprints.archive.models import ExportStatus, LendingAction
+from blueprints.customers import page as customer_page
 from blueprints.customers.models import KIND_LABELS, CustomerKind
 from blueprints.opening import presenters
 from core import audit
@@ -311,3 +312,8 @@ def _upload_page(customer, form, status: int = 200):
 def _exports_page(form, status: int = 200, refusal: str | None = None):
     return page("archive/exports.html", status=status, form=form, refusal=refusal,
                 jobs=services.exports_of(current_user), branch_names=services.branch_names())
+
+
+@customer_page.contributes
+def _on_the_customer_page(customer, user) -> dict:
+    return services.panel_for(customer)

@@ -584,3 +584,14 @@ def scan_path(scan: ArchiveScan) -> str | None:
     """Where the scan's bytes are kept, or None when the file is missing from the store."""
     path = files.path_for(scan.sha256)
     return path if os.path.exists(path) else None
+
+
+def panel_for(customer) -> dict:
+    """The customer page's archive part: the scans and dossier versions on file (what, when; not the files)."""
+    scans = list(db.session.scalars(select(ArchiveScan).where(ArchiveScan.customer_id == customer.id)
+                                    .order_by(ArchiveScan.uploaded_at.desc(), ArchiveScan.id.desc())))
+    dossiers = list(db.session.scalars(select(Dossier).where(Dossier.customer_id == customer.id)
+                                       .order_by(Dossier.version.desc())))
+    return {"archive_scans": [{"label": s.label, "uploaded_at": s.uploaded_at, "mime": s.mime} for s in scans],
+            "archive_dossiers": [{"version": d.version, "archive_no": d.archive_no, "pages": d.pages,
+                                  "generated_at": d.generated_at} for d in dossiers]}

@@ -16,7 +16,8 @@ from blueprints.changes.services import display_value
 from blueprints.changes.workflow import STATUS_LABELS, ChangeStatus
 from blueprints.customers import page as customer_page
 from blueprints.customers import services
-from blueprints.changes.forms import (ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
+from blueprints.id_expiry import services as id_expiry
+from blueprints.changes.forms import (KEY_ELEMENTS, ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
                                         OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
 from blueprints.changes.slips import render_change_slip
 from blueprints.reader import services as reader_services
@@ -69,11 +70,12 @@ def ordinary(customer_no: str):
         earlier = changes.find(request.args.get("from", ""))
         if earlier is not None and earlier.customer_id == customer.id and earlier.kind == ChangeKind.ORDINARY:
             values.update({k: earlier.after.get(k) for k in change_rules.ORDINARY_FIELDS})
-        form = OrdinaryChangeForm(formdata=None, data={**values, "client_token": _new_token(),
-                                                       "base_version": customer.profile_version,
-                                                       "systems": ["csdc", "shareholder", "funds"]})
-        return _ordinary_page(customer, form)
-    form = OrdinaryChangeForm()
+        form = OrdinaryChangeForm(formdata=None, keep_occupation=customer.profile.occupation,
+                                  data={**values, "client_token": _new_token(),
+                                        "base_version": customer.profile_version,
+                                        "systems": ["csdc", "shareholder", "funds"]})
+        return _ordinary_page(customer, form, refused=id_expiry.refusal(customer))
+    form = OrdinaryChangeForm(keep_occupation=customer.profile.occupation)
     if request.form.get("edit"):
         form.confirmed.data = ""
         return _ordinary_page(customer, form)
@@ -131,9 +133,11 @@ def key(customer_no: str):
     query = changes.query_unified_account(customer)
     if request.method == "GET":
         audit.record("customer.view", "customer", customer.customer_no, purpose="change_entry")
+        # 完善资料 from the customer page or a reminder arrives with the renewal chosen.
+        element = request.args.get("element") if request.args.get("element") in KEY_ELEMENTS else None
         form = KeyChangeForm(formdata=None, data={"client_token": _new_token(), "base_version": customer.profile_version,
-                                                  "id_type": customer.id_type})
-        return _key_page(customer, form, query=query)
+                                                  "id_type": customer.id_type, "element": element})
+        return _key_page(customer, form, query=query, restriction=id_expiry.refusal(customer))
     form = KeyChangeForm()
     certificate, certificate_error = _posted_certificate(form, customer)
 
@@ -265,10 +269,11 @@ def _posted_certificate(form, customer):
 
 
 def _key_page(customer, form, status: int = 200, rows=None, query=None, refused=None, certificate=None,
-              card_read=None, block=None):
+              card_read=None, block=None, restriction=None):
     document = services.current_id_document(customer.id)
     response = page("changes/key.html", status=status, block=block, card_read=card_read, customer=customer, form=form,
                     rows=rows, query=query, refused=refused, display_value=display_value, document=document,
+                    restriction=restriction,
                     certificate=certificate,
                     certificate_ref=certificate_ref(form, customer, certificate) if certificate else None,
                     pending=changes.open_change(customer.id), id_type_labels=ID_TYPE_LABELS,
@@ -288,7 +293,7 @@ def links(customer_no: str):
         formdata=None, data={"client_token": _new_token(), "base_version": customer.profile_version})
     form.confirm.choices = [(sub["number"], accounts_named([sub])) for sub in query.blocking]
     if request.method == "GET" or not query.available or not query.blocking:
-        return _links_page(customer, form, query)
+        return _links_page(customer, form, query, refused=id_expiry.refusal(customer) if request.method == "GET" else None)
     if not form.validate():
         return _links_page(customer, form, query, status=422)
     try:

@@ -17,6 +17,8 @@ from blueprints.changes.workflow import OPEN, STATUS_LABELS, ChangeStatus, check
 from blueprints.customers import services
 from blueprints.customers.models import Customer
 from blueprints.customers.review_rules import checker_refusal
+from blueprints.dictionaries import services as dictionaries
+from blueprints.id_expiry import services as id_expiry
 from core import audit, choices, crypto, files, masking, outbox
 from core.db import release_for_external_call
 from core.extensions import db
@@ -55,7 +57,7 @@ class ChangeRefused(Exception):
 
 # --- reading ------------------------------------------------------------------------------------
 
-CHOICE_LABELS = {"occupation": choices.OCCUPATIONS, "education": choices.EDUCATION,
+CHOICE_LABELS = {"education": choices.EDUCATION,
                  "tax_residency": choices.TAX_RESIDENCY, "id_type": {t.value: l for t, l in ID_TYPE_LABELS.items()}}
 
 
@@ -63,6 +65,8 @@ def display_value(field: str, value, full: bool = False) -> str | None:
     """A value as staff and the slip show it: labels for codes, masks for personal data."""
     if value in (None, ""):
         return None
+    if field == "occupation":
+        return dictionaries.label("occupation", value)
     if field in CHOICE_LABELS:
         return CHOICE_LABELS[field].get(value, value)
     if full:
@@ -242,6 +246,13 @@ def _refuse_unless_changeable(customer: Customer, base_version: int, replacing: 
                             "须待其完成或撤销后再办理；您录入的内容已保留在表单中", status=409)
 
 
+def _refuse_while_restricted(customer: Customer, kind: ChangeKind, after: dict) -> None:
+    """Under the ID-expiry restriction only the business that records a valid document (完善资料) goes ahead."""
+    refused = id_expiry.refusal(customer)
+    if refused and not (kind in KEY_KINDS and id_expiry.records_valid_document(after)):
+        raise ChangeRefused(refused, status=409)
+
+
 def submit(customer: Customer, *, kind: ChangeKind, after: dict, systems: list[str], actor: Staff,
            client_token: str, base_version: int, query: UnifiedAccountQuery | None = None,
            verification: dict | None = None, certificate: files.StoredFile | None = None) -> CustomerChange:
@@ -256,6 +267,7 @@ def submit(customer: Customer, *, kind: ChangeKind, after: dict, systems: list[s
     if earlier is not None:
         return earlier
     _refuse_unless_changeable(customer, base_version, None)
+    _refuse_while_restricted(customer, kind, after)
     before = current_values(customer)
     if kind != ChangeKind.LINK_CONFIRMATION and not comparison(kind, before, after):
         raise ChangeRefused("没有任何修改，无需提交")
@@ -405,9 +417,12 @@ def approve(change: CustomerChange, reviewer: Staff, operator: Staff) -> None:
     if change.base_version != customer.profile_version:
         raise ChangeRefused(f"客户资料在提交后已被修改（现为第 {customer.profile_version} 版），本次变更不能生效，"
                             "请退回经办人核对", status=409)
+    _refuse_while_restricted(customer, ChangeKind(change.kind), change.after)
     change.reviewer_id, change.operator_id, change.decided_at = reviewer.id, operator.id, utcnow()
     _apply(change, customer, change.after, reviewer)
     _transition(change, ChangeStatus.APPLIED, reviewer, "同机复核通过，新版本资料生效")
+    if change.kind in KEY_KINDS:
+        id_expiry.lift_if_renewed(customer, reviewer, f"资料变更 {change.reference}（{kind_label(change)}）复核通过，已登记有效证件")
     sent = _send(change, customer)
     if not sent:
         _transition(change, ChangeStatus.COMPLETED, None, "无需报送外部系统")

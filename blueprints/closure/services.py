@@ -23,6 +23,7 @@ from blueprints.changes import services as customer_changes
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind
 from blueprints.customers.review_rules import checker_refusal
+from blueprints.id_expiry import services as id_expiry
 from blueprints.opening.models import Application
 from core import audit, outbox
 from core.choices import CLOSURE_METHODS
@@ -694,7 +695,10 @@ def open_reactivation_of(fund_account_id: int) -> AccountReactivation | None:
 
 
 def id_refusal(customer: Customer, today: date | None = None) -> str | None:
-    """The customer's ID document on record must be valid today to reactivate."""
+    """The customer's ID document on record must be valid today to reactivate (完善资料 first when restricted)."""
+    restricted = id_expiry.refusal(customer)
+    if restricted:
+        return restricted
     document = customer_services.current_id_document(customer.id)
     if document is None:
         return "客户档案中没有身份证件记录，须先办理证件登记（资料变更）后再激活。"

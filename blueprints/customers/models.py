@@ -33,6 +33,8 @@ class CustomerProfile(db.Model):
     name_initials: Mapped[str] = mapped_column(String(60), index=True)
     sex: Mapped[str | None] = mapped_column(String(1))
     birth_date: Mapped[date | None] = mapped_column(Date)
+    # The birth date as "MMDD", so that a birthday is found through an index (reminders).
+    birth_month_day: Mapped[str | None] = mapped_column(String(4), index=True)
     # Contact details and profile (普通资料).
     mobile: Mapped[str | None] = mapped_column(EncryptedText)
     mobile_index: Mapped[str | None] = mapped_column(String(64), index=True)

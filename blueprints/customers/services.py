@@ -46,6 +46,8 @@ def _indexed(values: dict) -> dict:
     values["id_number_index"] = crypto.blind_index(values["id_number"])
     values["mobile_index"] = crypto.blind_index(values.get("mobile"))
     values.update(search_columns(values["name"]))
+    birth = _date(values.get("birth_date"))
+    values["birth_month_day"] = f"{birth:%m%d}" if birth else None
     return values
 
 

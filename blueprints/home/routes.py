@@ -6,6 +6,7 @@ from blueprints.home import durations, services
 from blueprints.opening import progress
 from blueprints.opening import services as opening_services
 from blueprints.service.reminders import reminders_for
+from blueprints.reminders.routes import card_for as reminder_card
 from core import audit
 from core.render import page
 from core.roles import OPENING_ROLES, Role
@@ -51,7 +52,8 @@ def index():
                                                         exception_queues),
                        pass_rate_days=services.PASS_RATE_DAYS, today=business_today(),
                        escalated_visits=services.escalated_visits(current_user))
-    return page("home/index.html", reminders=reminders_for(current_user), **context)
+    return page("home/index.html", reminders=reminder_card(current_user), service_reminders=reminders_for(current_user),
+                **context)
 
 
 @bp.route("/work/<key>")

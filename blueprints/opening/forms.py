@@ -144,13 +144,26 @@ class ContactForm(BaseForm):
     email = StringField("电子邮箱", validators=[Optional(), Email("电子邮箱格式不正确"), Length(max=120, message="电子邮箱不超过120个字符")])
     address = StringField("联系地址", validators=[DataRequired(REQUIRED), Length(max=120, message="地址过长")])
     postcode = StringField("邮政编码", validators=[DataRequired(REQUIRED)])
-    occupation = SelectField("职业", choices=_options(choices.OCCUPATIONS, blank="请选择"), validators=[DataRequired("请选择职业")])
+    # Choices come from the occupation dictionary when the form is built (see __init__).
+    occupation = SelectField("职业", choices=[], validators=[DataRequired("请选择职业")], validate_choice=False)
     education = SelectField("学历", choices=_options(choices.EDUCATION, blank="请选择"), validators=[DataRequired("请选择学历")])
     employer = StringField("工作单位", validators=[Length(max=100, message="工作单位过长")])
     tax_residency = RadioField("税收居民身份声明", choices=_options(choices.TAX_RESIDENCY), validators=[InputRequired("请选择税收居民身份")])
     # No Optional(): it would stop the chain before the checks that require these.
     tax_country = StringField("税收居民国（地区）", validators=[Length(max=60, message="税收居民国（地区）不超过60个字符")])
     tax_id = StringField("纳税人识别号", validators=[Length(max=40, message="纳税人识别号不超过40个字符")])
+
+    def __init__(self, *args, keep_occupation: str | None = None, **kwargs):
+        """`keep_occupation`: the record's current occupation, still offered (and accepted) if since disabled."""
+        super().__init__(*args, **kwargs)
+        from blueprints.dictionaries import services as dictionaries
+
+        self._offered = dictionaries.options("occupation", keep=keep_occupation)
+        self.occupation.choices = [SelectChoice("", "请选择")] + [SelectChoice(code, text) for code, text in self._offered]
+
+    def validate_occupation(self, field):
+        if field.data and field.data not in {code for code, _ in self._offered}:
+            raise ValidationError("所选职业已停用或不存在，请重新选择")
 
     def validate_mobile(self, field):
         number, error = rules.check_mobile(field.data or "")

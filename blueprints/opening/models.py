@@ -151,7 +151,7 @@ class SuitabilityAssessment(db.Model):
     is_lowest: Mapped[bool] = mapped_column(default=False)
     assessor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     assessed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_on: Mapped[date]
+    expires_on: Mapped[date] = mapped_column(index=True)
 
     questionnaire: Mapped[Questionnaire] = relationship()
     assessor: Mapped[Staff] = relationship()

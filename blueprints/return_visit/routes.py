@@ -4,6 +4,7 @@ import os
 from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
 from flask_login import current_user
 
+from blueprints.customers import page as customer_page
 from blueprints.opening import services as opening_services
 from blueprints.opening.models import Application
 from blueprints.return_visit import script, services
@@ -248,3 +249,8 @@ def _case_page(application: Application, form: SendBackForm, status: int = 200, 
         can_send_back=current_user.role == Role.BRANCH_MANAGER,
         can_download=current_user.role in RECORDING_ROLES,
     )
+
+
+@customer_page.contributes
+def _on_the_customer_page(customer, user) -> dict:
+    return services.panel_for(customer, user)

@@ -424,3 +424,35 @@ def send_back(application: Application, manager: Staff, reason: str) -> int:
                  round=new_round)
     db.session.flush()
     return new_round
+
+
+# -- the customer page
+
+
+def panel_for(customer, user) -> dict:
+    """The customer's return-visit cases (one per opening) and calls, newest first, in two queries.
+
+    Staff outside HQ see the openings of their own branch. Call notes stay on the case page.
+    """
+    from sqlalchemy import select
+
+    from blueprints.opening.models import Application
+    from blueprints.return_visit.models import OUTCOME_LABELS, ReturnVisit, ReturnVisitCase
+    from blueprints.return_visit.rules import CASE_STATUS_LABELS
+    from core.extensions import db
+
+    query = (select(ReturnVisitCase, Application.reference).join(Application, Application.id == ReturnVisitCase.application_id)
+             .where(Application.customer_id == customer.id))
+    if not user.sees_all_branches:
+        query = query.where(Application.branch_id == user.branch_id)
+    cases = db.session.execute(query.order_by(ReturnVisitCase.id.desc())).all()
+    references = {case.application_id: reference for case, reference in cases}
+    calls = list(db.session.scalars(select(ReturnVisit).where(ReturnVisit.application_id.in_(list(references)))
+                                    .order_by(ReturnVisit.visited_at.desc(), ReturnVisit.id.desc()))) if cases else []
+    return {"return_visit_cases": [{"reference": reference, "status": str(case.status),
+                                    "status_label": CASE_STATUS_LABELS.get(case.status, case.status),
+                                    "round_no": case.round_no, "entered_at": case.entered_at,
+                                    "passed_at": case.passed_at} for case, reference in cases],
+            "return_visit_calls": [{"reference": references[call.application_id], "attempt_no": call.attempt_no,
+                                    "round_no": call.round_no, "outcome_label": OUTCOME_LABELS.get(call.outcome, call.outcome),
+                                    "visited_at": call.visited_at, "agent_id": call.agent_id} for call in calls]}

@@ -1,0 +1,87 @@
+"""The reminder sources other packages register (service records, complaints, grading add theirs later).
+
+A source answers three questions for a staff member, each in the database: how many customers it
+reminds of, one page of them (most urgent first), and whether one given customer is among them.
+"""
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from core.timeutil import business_today
+
+CARD_ROWS = 5
+# The card counts up to this many per reminder, so it costs the same at a million customers.
+CARD_COUNT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class ReminderRow:
+    """One customer in a reminder: who, and the date that makes it urgent (expiry, birthday)."""
+
+    customer_no: str
+    name: str
+    on: date | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """What the home page shows of one source: its count and its first rows."""
+
+    key: str
+    title: str
+    count: int
+    rows: list[ReminderRow] = field(default_factory=list)
+    severity: str = "info"  # info, warning, danger
+    capped: bool = False  # the count stopped at CARD_COUNT_CAP: there are at least that many
+
+
+class ReminderSource(Protocol):
+    key: str
+    title: str
+    severity: str
+
+    def count(self, user, today: date, cap: int | None = None) -> int: ...
+
+    def rows(self, user, today: date, offset: int, limit: int) -> list[ReminderRow]: ...
+
+    def for_customer(self, customer, today: date) -> ReminderRow | None: ...
+
+
+_SOURCES: dict[str, ReminderSource] = {}
+
+
+def register(source: ReminderSource) -> ReminderSource:
+    """Add a source; registering the same key again replaces it (a module imported twice)."""
+    _SOURCES[source.key] = source
+    return source
+
+
+def sources() -> list[ReminderSource]:
+    return list(_SOURCES.values())
+
+
+def source(key: str) -> ReminderSource | None:
+    return _SOURCES.get(key)
+
+
+def reminders_for(user, today: date | None = None, rows: int = CARD_ROWS) -> list[Reminder]:
+    """Every source's count for `user` and, where there is any, its first `rows` customers."""
+    today = today or business_today()
+    found = []
+    for item in _SOURCES.values():
+        count = item.count(user, today, cap=CARD_COUNT_CAP)
+        found.append(Reminder(item.key, item.title, count, item.rows(user, today, 0, rows) if count else [],
+                              item.severity, capped=count >= CARD_COUNT_CAP))
+    return found
+
+
+def for_customer(customer, today: date | None = None) -> list[tuple[ReminderSource, ReminderRow]]:
+    """The reminders that concern one customer (the customer page's own section)."""
+    today = today or business_today()
+    found = []
+    for item in _SOURCES.values():
+        row = item.for_customer(customer, today)
+        if row is not None:
+            found.append((item, row))
+    return found
