@@ -61,8 +61,11 @@ def test_sections_come_in_order_with_working_anchors(app):
     assert positions == sorted(positions)
     toc = body.split('id="customer-toc"')[1].split("</nav>")[0]
     assert all(f'href="#{anchor}"' in toc for anchor in SECTIONS)
-    # Grade, customer manager and service records wait for the packages that will supply them.
-    assert "客户分级尚未启用" in body and "尚未指定客户经理" in body and "尚无服务记录" in body
+    # Grading waits for the package that will supply it; the managers and service packages fill their sections.
+    assert "客户分级尚未启用" in body
+    manager = body.split('id="section-manager"')[1].split('id="section-service"')[0]
+    assert 'id="manager-panel"' in manager and "尚未分配客户经理" in manager
+    assert 'id="service-panel"' in body.split('id="section-service"')[1].split('id="section-changes"')[0]
     reminders = body.split('id="section-reminders"')[1]
     assert 'data-reminder="id_within_30"' in reminders and "5 天后到期" in reminders
 
