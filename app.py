@@ -111,6 +111,7 @@ def _register_models() -> None:
     import blueprints.reader.models  # noqa: F401
     import blueprints.return_visit.models  # noqa: F401
     import blueprints.review.models  # noqa: F401
+    import blueprints.statistics.indexes  # noqa: F401
     import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
     import blueprints.opening.models  # noqa: F401
@@ -130,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.return_visit.routes import bp as return_visit_bp
     from blueprints.review.routes import bp as review_bp
+    from blueprints.statistics.routes import bp as statistics_bp
 
     login_manager.user_loader(load_staff)
     login_manager.unauthorized_handler(_unauthorized)
@@ -144,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reader_bp)
     app.register_blueprint(exceptions_bp)
     app.register_blueprint(closure_bp)
+    app.register_blueprint(statistics_bp)
 
 
 def _unauthorized():
