@@ -6,6 +6,7 @@ Openings and return visits are counted by the home page's own queries (home.serv
 """
 from datetime import datetime, timedelta
 
+from flask import g, has_app_context
 from sqlalchemy import Date, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -98,10 +99,25 @@ def openings_by_branch(user: Staff, selection: Selection) -> list[dict]:
                  "branch", "channel")
 
 
+def customer_counts(user: Staff, selection: Selection) -> dict[tuple, int]:
+    """Customers per (branch, kind, risk class, lowest): one pass over the customer index, shared by two figures.
+
+    At a million customers this is the dashboard's largest read, so it runs once per request.
+    """
+    key = ("statistics.customer_counts", user.id, selection.branch_id)
+    memo = g.setdefault("statistics_memo", {}) if has_app_context() else {}
+    if key not in memo:
+        memo[key] = {(b, kind, risk_class, bool(lowest)): n for b, kind, risk_class, lowest, n in db.session.execute(
+            select(Customer.branch_id, Customer.kind, Customer.risk_class, Customer.risk_lowest, func.count())
+            .where(*scope(user, selection, Customer.branch_id))
+            .group_by(Customer.branch_id, Customer.kind, Customer.risk_class, Customer.risk_lowest))}
+    return memo[key]
+
+
 def customers_by_kind(user: Staff, selection: Selection) -> list[dict]:
-    counts = {(b, kind): n for b, kind, n in db.session.execute(
-        select(Customer.branch_id, Customer.kind, func.count()).where(*scope(user, selection, Customer.branch_id))
-        .group_by(Customer.branch_id, Customer.kind))}
+    counts: dict = {}
+    for (b, kind, _risk, _lowest), n in customer_counts(user, selection).items():
+        counts[(b, kind)] = counts.get((b, kind), 0) + n
     return _grid([(b.id, b.name) for b in branches(user, selection)], [(k.value, KIND_LABELS[k]) for k in CustomerKind],
                  counts, "branch", "kind")
 
@@ -119,12 +135,10 @@ RISK_LABELS = [LOWEST] + [risk_label(c, False) for c in INVESTOR_CLASSES] + [UNA
 
 def customers_by_risk(user: Staff, selection: Selection) -> list[dict]:
     counts: dict = {}
-    for b, risk_class, lowest, n in db.session.execute(
-            select(Customer.branch_id, Customer.risk_class, Customer.risk_lowest, func.count())
-            .where(Customer.kind == CustomerKind.CURRENT, *scope(user, selection, Customer.branch_id))
-            .group_by(Customer.branch_id, Customer.risk_class, Customer.risk_lowest)):
-        key = (b, risk_label(risk_class, bool(lowest)))
-        counts[key] = counts.get(key, 0) + n
+    for (b, kind, risk_class, lowest), n in customer_counts(user, selection).items():
+        if kind == CustomerKind.CURRENT:
+            key = (b, risk_label(risk_class, lowest))
+            counts[key] = counts.get(key, 0) + n
     return _grid([(b.id, b.name) for b in branches(user, selection)], [(label, label) for label in RISK_LABELS],
                  counts, "branch", "risk_class")
 

@@ -310,3 +310,19 @@ def test_dashboard_view_is_audited_with_the_selection_only(app, data):
     with app.app_context():
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "statistics.view"))
         assert event.detail == {"start": str(data["d2"]), "end": str(data["d1"]), "branch": "0101"}
+
+
+def test_approval_puts_the_latest_assessment_class_on_the_customer(app, auth):
+    from blueprints.opening.models import SuitabilityAssessment
+    from tests.requests.test_home import approve, submit
+
+    auth.login()
+    reference = submit(app, auth, "clerk", "stats-risk", "101")
+    approve(app, reference)
+    with app.app_context():
+        application = db.session.scalar(select(Application).where(Application.reference == reference))
+        latest = db.session.scalar(select(SuitabilityAssessment).where(SuitabilityAssessment.application_id == application.id)
+                                   .order_by(SuitabilityAssessment.id.desc()).limit(1))
+        customer = db.session.get(Customer, application.customer_id)
+        assert latest is not None and customer.risk_class == latest.investor_class
+        assert customer.risk_lowest == latest.is_lowest
