@@ -122,6 +122,7 @@ def _register_models() -> None:
     import blueprints.reader.models  # noqa: F401
     import blueprints.return_visit.models  # noqa: F401
     import blueprints.review.models  # noqa: F401
+    import blueprints.statistics.indexes  # noqa: F401
     import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
     import blueprints.managers.models  # noqa: F401
@@ -152,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.reminders.services import register_built_in as register_reminders
     from blueprints.dictionaries.routes import bp as dictionaries_bp
     from blueprints.prospects.routes import bp as prospects_bp
+    from blueprints.statistics.routes import bp as statistics_bp
 
     login_manager.user_loader(load_staff)
     login_manager.unauthorized_handler(_unauthorized)
@@ -173,6 +175,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(prospects_bp)
     register_reminders()
     import blueprints.id_expiry.panel  # noqa: F401  (the restriction's part of the customer page)
+    app.register_blueprint(statistics_bp)
 
 
 def _unauthorized():

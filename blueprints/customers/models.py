@@ -2,6 +2,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint, and_
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from blueprints.customers.lifecycle import KIND_LABELS, CustomerKind  # noqa: F401 (re-exported)
@@ -104,6 +105,10 @@ class Customer(db.Model):
     # The lifecycle state; changed only through customers.services.change_kind.
     kind: Mapped[CustomerKind] = mapped_column(String(16), default=CustomerKind.CURRENT, index=True)
     profile_version: Mapped[int] = mapped_column(default=1)
+    # The risk class (C1–C5) of the customer's latest suitability assessment, kept here so the
+    # statistics count customers per class from this row alone; None: never assessed.
+    risk_class: Mapped[str | None] = mapped_column(String(4))
+    risk_lowest: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # The unified account (一码通) China Clearing keeps for this person, once known.
     unified_account_no: Mapped[str | None] = mapped_column(String(16))
     # The archive number (档案编号), given when the customer's file is first archived.

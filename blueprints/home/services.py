@@ -73,12 +73,11 @@ class BranchFigures:
 
     @property
     def pass_rate(self) -> float | None:
-        """Passed attempts over all recorded attempts (each has an outcome, not reached included)."""
-        total = self.visits_total
-        return self.visits.get(Outcome.PASSED, 0) / total if total else None
+        return pass_rate(self.visits)
 
 
-def _branch_scope(user: Staff, column) -> list:
+def branch_scope(user: Staff, column) -> list:
+    """The condition that keeps `column` to the user's branch (none for HQ)."""
     return [] if user.sees_all_branches else [column == user.branch_id]
 
 
@@ -166,7 +165,7 @@ def returned_to(user: Staff, limit: int = 3) -> list[tuple[str, str | None, date
 
 def branch_queues(user: Staff, keys: tuple[str, ...] = BRANCH_QUEUES) -> dict[str, Waiting]:
     """The queues of the user's branch (all branches for HQ), with the oldest of each."""
-    scope = _branch_scope(user, Application.branch_id)
+    scope = branch_scope(user, Application.branch_id)
     return _with_oldest(_merge(application_queue_counts(keys, *scope), keys), *scope)
 
 
@@ -177,7 +176,7 @@ def called_not_reached(user: Staff) -> int:
         ReturnVisitCase.status == CaseStatus.AWAITING,
         exists(select(ReturnVisit.id).where(ReturnVisit.application_id == Application.id,
                                             ReturnVisit.outcome != "passed")),
-        *_branch_scope(user, Application.branch_id))) or 0
+        *branch_scope(user, Application.branch_id))) or 0
 
 
 def exception_counts(*where) -> dict[int, dict[str, Waiting]]:
@@ -206,7 +205,7 @@ def oldest_exception(key: str, *where) -> tuple[int, str, datetime, int] | None:
 
 
 def branch_exceptions(user: Staff) -> dict[str, Waiting]:
-    scope = _branch_scope(user, Application.branch_id)
+    scope = branch_scope(user, Application.branch_id)
     keys = (State.REJECTED.value, State.FAILING.value)
     merged = _merge(exception_counts(*scope), keys)
     named = {}
@@ -222,41 +221,57 @@ def beijing_day_in_utc(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def openings_query(start: datetime, end: datetime, *columns, where: tuple = ()):
+    """Fund accounts opened in [start, end) (stored UTC) with their application's channel, failed ones left out."""
+    return (select(*columns).select_from(FundAccount)
+            .join(Application, FundAccount.application_id == Application.id)
+            .where(FundAccount.opened_at >= start, FundAccount.opened_at < end,
+                   FundAccount.status != AccountStatus.FAILED, *where))
+
+
 def openings_by_channel(day: date | None = None, where: tuple = ()) -> dict[int, dict[str, int]]:
     """Per branch and channel: fund accounts opened on a Beijing day (today by default), failed ones left out."""
     start, end = beijing_day_in_utc(day or business_today())
     result: dict[int, dict[str, int]] = {}
     for branch_id, channel, count in db.session.execute(
-            select(FundAccount.branch_id, Application.channel, func.count())
-            .join(Application, FundAccount.application_id == Application.id)
-            .where(FundAccount.opened_at >= start, FundAccount.opened_at < end,
-                   FundAccount.status != AccountStatus.FAILED, *where)
+            openings_query(start, end, FundAccount.branch_id, Application.channel, func.count(), where=where)
             .group_by(FundAccount.branch_id, Application.channel)):
         result.setdefault(branch_id, {})[channel] = count
     return result
 
 
-def visit_outcomes(days: int = PASS_RATE_DAYS, now: datetime | None = None, where: tuple = ()) -> dict[int, dict[str, int]]:
-    """Per branch and outcome: return-visit attempts recorded over the last `days` days."""
-    since = (now or utcnow()) - timedelta(days=days)
+def visit_outcomes_between(start: datetime, end: datetime | None = None, where: tuple = ()) -> dict[int, dict[str, int]]:
+    """Per branch and outcome: return-visit attempts recorded in [start, end) (stored UTC)."""
+    until = () if end is None else (ReturnVisit.visited_at < end,)
     result: dict[int, dict[str, int]] = {}
     for branch_id, outcome, count in db.session.execute(
             select(Application.branch_id, ReturnVisit.outcome, func.count())
             .join(Application, ReturnVisit.application_id == Application.id)
-            .where(ReturnVisit.visited_at >= since, *where)
+            .where(ReturnVisit.visited_at >= start, *until, *where)
             .group_by(Application.branch_id, ReturnVisit.outcome)):
         result.setdefault(branch_id, {})[outcome] = count
     return result
 
 
+def visit_outcomes(days: int = PASS_RATE_DAYS, now: datetime | None = None, where: tuple = ()) -> dict[int, dict[str, int]]:
+    """Per branch and outcome: return-visit attempts recorded over the last `days` days."""
+    return visit_outcomes_between((now or utcnow()) - timedelta(days=days), where=where)
+
+
+def pass_rate(outcomes: dict[str, int]) -> float | None:
+    """Passed attempts over all recorded attempts (each has an outcome, not reached included)."""
+    total = sum(outcomes.values())
+    return outcomes.get(Outcome.PASSED, 0) / total if total else None
+
+
 def branch_figures(user: Staff) -> tuple[BranchFigures, list[BranchFigures]]:
     """The figures of the user's scope in total, and per branch (one line for a manager)."""
-    scope = _branch_scope(user, Application.branch_id)
+    scope = branch_scope(user, Application.branch_id)
     queues = application_queue_counts(BRANCH_QUEUES, *scope)
     failing = exception_counts(*scope)
-    openings = openings_by_channel(where=tuple(_branch_scope(user, FundAccount.branch_id)))
+    openings = openings_by_channel(where=tuple(branch_scope(user, FundAccount.branch_id)))
     visits = visit_outcomes(where=tuple(scope))
-    branches = db.session.scalars(select(Branch).where(Branch.is_headquarters.is_(False), *_branch_scope(user, Branch.id))
+    branches = db.session.scalars(select(Branch).where(Branch.is_headquarters.is_(False), *branch_scope(user, Branch.id))
                                   .order_by(Branch.code)).all()
     lines = [BranchFigures(branch, queues.get(branch.id, {}), failing.get(branch.id, {}),
                            openings.get(branch.id, {}), visits.get(branch.id, {})) for branch in branches]
@@ -319,7 +334,7 @@ def queue_rows(user: Staff, key: str, mine: bool, limit: int = 200) -> list[tupl
 
     Returned applications come with the reviewer's latest reason.
     """
-    where = [Application.created_by_id == user.id] if mine else _branch_scope(user, Application.branch_id)
+    where = [Application.created_by_id == user.id] if mine else branch_scope(user, Application.branch_id)
     latest = (select(ReviewDecision.reason).where(ReviewDecision.application_id == Application.id)
               .order_by(ReviewDecision.id.desc()).limit(1).correlate(Application).scalar_subquery())
     query = _queue(key, Application, latest.label("reason") if key == "returned" else literal(None).label("reason"))
@@ -331,4 +346,4 @@ def escalated_visits(user: Staff) -> int:
     """Accounts whose return visits ran out of attempts and wait for the branch manager."""
     return db.session.scalar(select(func.count()).select_from(Application)
                              .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id).where(
-        ReturnVisitCase.status == CaseStatus.ESCALATED, *_branch_scope(user, Application.branch_id))) or 0
+        ReturnVisitCase.status == CaseStatus.ESCALATED, *branch_scope(user, Application.branch_id))) or 0

@@ -440,9 +440,15 @@ def _uncorrected_rejection(application: Application) -> list[str]:
 def link_to_customer(application: Application, customer_id: int) -> None:
     """The approved application and its assessments now belong to the customer's record."""
     application.customer_id = customer_id
+    latest = None
     for assessment in db.session.scalars(select(SuitabilityAssessment)
-                                         .where(SuitabilityAssessment.application_id == application.id)):
+                                         .where(SuitabilityAssessment.application_id == application.id)
+                                         .order_by(SuitabilityAssessment.id)):
         assessment.customer_id = customer_id
+        latest = assessment
+    if latest is not None:
+        customer = db.session.get(Customer, customer_id)
+        customer.risk_class, customer.risk_lowest = latest.investor_class, latest.is_lowest
 
 
 def transition(application: Application, target: Status, actor: Staff | None, reason: str | None) -> None:

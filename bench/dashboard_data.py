@@ -1,0 +1,163 @@
+"""Rows for the statistics: customers, openings, return visits, changes and closures, inserted in bulk.
+
+Shared by bench/dashboard.py (which generates 10k to 1M customers) and the statistics tests
+(which insert a handful by hand). Rows go straight into the tables with Core inserts, many
+per statement, the way an import or a replica would load them: no business rules run, so a
+caller states every value the figures read (branch, kind, risk class, channel, times, states).
+"""
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select
+
+from blueprints.accounts.models import FundAccount
+from blueprints.auth.models import Branch, Staff
+from blueprints.changes.models import CustomerChange
+from blueprints.closure.models import AccountClosure
+from blueprints.customers.models import Customer
+from blueprints.opening.models import Application
+from blueprints.return_visit.models import ReturnVisit
+from core.extensions import db
+
+CHUNK = 5000
+
+
+def insert_rows(model, rows: list[dict]) -> None:
+    """Insert `rows` into the model's table, CHUNK at a time."""
+    for start in range(0, len(rows), CHUNK):
+        db.session.execute(insert(model), rows[start:start + CHUNK])
+
+
+@dataclass
+class Ids:
+    """Next free ids per table, so related rows can name each other before they are inserted."""
+
+    next: dict = field(default_factory=dict)
+
+    @classmethod
+    def after_existing(cls) -> "Ids":
+        ids = cls()
+        for model in (Customer, Application, FundAccount, ReturnVisit, CustomerChange, AccountClosure):
+            ids.next[model] = (db.session.scalar(select(func.max(model.id))) or 0) + 1
+        return ids
+
+    def take(self, model) -> int:
+        value = self.next[model]
+        self.next[model] = value + 1
+        return value
+
+
+def customer_row(ids: Ids, branch_id: int, kind: str = "current", risk_class: str | None = None,
+                 risk_lowest: bool = False, created_at: datetime | None = None) -> dict:
+    cid = ids.take(Customer)
+    return {"id": cid, "customer_no": f"B{cid:014d}", "branch_id": branch_id, "customer_type": "individual",
+            "kind": kind, "risk_class": risk_class, "risk_lowest": risk_lowest,
+            "created_at": created_at or datetime(2024, 1, 1)}
+
+
+def opening_rows(ids: Ids, customer_id: int, branch_id: int, staff_id: int, channel: str, opened_at: datetime,
+                 account_status: str = "active") -> tuple[dict, dict]:
+    """An approved application and the fund account opened from it at `opened_at` (stored UTC)."""
+    aid, fid = ids.take(Application), ids.take(FundAccount)
+    application = {"id": aid, "reference": f"KB{aid:012d}", "client_token": f"bench-{aid}", "branch_id": branch_id,
+                   "channel": channel, "customer_type": "individual", "status": "approved",
+                   "created_by_id": staff_id, "customer_id": customer_id,
+                   "created_at": opened_at - timedelta(hours=2), "updated_at": opened_at}
+    account = {"id": fid, "number": f"F{fid:012d}", "branch_id": branch_id, "customer_id": customer_id,
+               "application_id": aid, "status": account_status, "opened_at": opened_at}
+    return application, account
+
+
+def visit_row(ids: Ids, application_id: int, agent_id: int, outcome: str, visited_at: datetime,
+              attempt_no: int = 1) -> dict:
+    return {"id": ids.take(ReturnVisit), "application_id": application_id, "attempt_no": attempt_no, "round_no": 1,
+            "agent_id": agent_id, "outcome": outcome, "items": [], "visited_at": visited_at}
+
+
+def change_row(ids: Ids, customer_id: int, branch_id: int, staff_id: int, kind: str, status: str,
+               created_at: datetime) -> dict:
+    cid = ids.take(CustomerChange)
+    return {"id": cid, "reference": f"BG{cid:012d}", "client_token": f"bench-change-{cid}", "customer_id": customer_id,
+            "branch_id": branch_id, "kind": kind, "status": status, "base_version": 1, "before": {}, "after": {},
+            "systems": [], "created_by_id": staff_id, "created_at": created_at}
+
+
+def closure_row(ids: Ids, customer_id: int, fund_account_id: int, branch_id: int, staff_id: int, status: str,
+                created_at: datetime) -> dict:
+    cid = ids.take(AccountClosure)
+    return {"id": cid, "reference": f"XH{cid:012d}", "client_token": f"bench-closure-{cid}",
+            "customer_id": customer_id, "fund_account_id": fund_account_id, "branch_id": branch_id,
+            "status": status, "created_by_id": staff_id, "created_at": created_at}
+
+
+def add_branches(count: int) -> list[Branch]:
+    """Make sure `count` ordinary branches exist (codes 0101, 0201, … then 9001, 9002, …); return them by code."""
+    existing = list(db.session.scalars(select(Branch).where(Branch.is_headquarters.is_(False)).order_by(Branch.code)))
+    for n in range(len(existing), count):
+        db.session.add(Branch(code=f"9{n:03d}", name=f"测试第{n + 1}营业部"))
+    db.session.flush()
+    return list(db.session.scalars(select(Branch).where(Branch.is_headquarters.is_(False))
+                                   .order_by(Branch.code)))[:count]
+
+
+KINDS = (("current", 0.80), ("potential", 0.05), ("historical", 0.10), ("lost", 0.05))
+RISK = (("C1", 0.10), ("C2", 0.25), ("C3", 0.35), ("C4", 0.20), ("C5", 0.08), (None, 0.02))
+OUTCOMES = (("passed", 0.70), ("not_reached", 0.20), ("failed", 0.05), ("refused", 0.05))
+CHANGE_KINDS = (("ordinary", 0.8), ("key", 0.05), ("renewal", 0.12), ("upgrade", 0.01), ("link_confirmation", 0.02))
+CHANGE_STATUSES = (("completed", 0.85), ("applied", 0.05), ("submitted", 0.03), ("rejected", 0.03),
+                   ("refused", 0.02), ("withdrawn", 0.02))
+CLOSURE_STATUSES = (("closed", 0.8), ("closing", 0.05), ("submitted", 0.05), ("withdrawn", 0.05),
+                    ("failed", 0.03), ("step_refused", 0.02))
+
+
+def _pick(rng: random.Random, table) -> str:
+    return rng.choices([value for value, _w in table], weights=[w for _v, w in table])[0]
+
+
+def generate(customers: int, branches: int, now: datetime, years: int = 3, seed: int = 12,
+             progress=None) -> None:
+    """Generate `customers` customers over `branches` branches, opened over the last `years` years up to `now`.
+
+    Every current, historical or lost customer has an opening (70 % on site, 30 % witnessed) and
+    one to three return-visit calls; one in five has a change of information; historical ones a
+    closure. Inserted in batches of 50,000 customers and committed after each.
+    """
+    rng = random.Random(seed)
+    branch_ids = [b.id for b in add_branches(branches)]
+    staff_id = db.session.scalar(select(Staff.id).order_by(Staff.id).limit(1))
+    span = years * 365 * 86400
+    ids = Ids.after_existing()
+    batch = 50_000
+    for offset in range(0, customers, batch):
+        rows = {model: [] for model in (Customer, Application, FundAccount, ReturnVisit, CustomerChange, AccountClosure)}
+        for _ in range(min(batch, customers - offset)):
+            branch_id = rng.choice(branch_ids)
+            kind = _pick(rng, KINDS)
+            opened_at = now - timedelta(seconds=rng.randrange(span))
+            risk = None if kind == "potential" else _pick(rng, RISK)
+            customer = customer_row(ids, branch_id, kind, risk, risk == "C1" and rng.random() < 0.1, opened_at)
+            rows[Customer].append(customer)
+            if kind == "potential":
+                continue
+            application, account = opening_rows(ids, customer["id"], branch_id, staff_id,
+                                                 "onsite" if rng.random() < 0.7 else "witness", opened_at,
+                                                 "closed" if kind == "historical" else "active")
+            rows[Application].append(application)
+            rows[FundAccount].append(account)
+            for attempt in range(1, rng.choice((1, 1, 1, 2, 3)) + 1):
+                rows[ReturnVisit].append(visit_row(ids, application["id"], staff_id, _pick(rng, OUTCOMES),
+                                                   opened_at + timedelta(hours=20 * attempt), attempt))
+            if rng.random() < 0.2:
+                rows[CustomerChange].append(change_row(ids, customer["id"], branch_id, staff_id,
+                                                       _pick(rng, CHANGE_KINDS), _pick(rng, CHANGE_STATUSES),
+                                                       min(now, opened_at + timedelta(days=rng.randrange(1, 300)))))
+            if kind == "historical":
+                rows[AccountClosure].append(closure_row(ids, customer["id"], account["id"], branch_id, staff_id,
+                                                        _pick(rng, CLOSURE_STATUSES),
+                                                        min(now, opened_at + timedelta(days=rng.randrange(30, 600)))))
+        for model, model_rows in rows.items():
+            insert_rows(model, model_rows)
+        db.session.commit()
+        if progress:
+            progress(offset + len(rows[Customer]))
