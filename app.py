@@ -113,6 +113,8 @@ def _register_models() -> None:
     import blueprints.review.models  # noqa: F401
     import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
+    import blueprints.grading.models  # noqa: F401
+    import blueprints.products.models  # noqa: F401
     import blueprints.opening.models  # noqa: F401
     import core.models  # noqa: F401
 
@@ -127,6 +129,8 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.home.routes import bp as home_bp
     from blueprints.changes.routes import bp as changes_bp
     from blueprints.customers.routes import bp as customers_bp
+    from blueprints.grading.routes import bp as grading_bp
+    from blueprints.products.routes import bp as products_bp
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.return_visit.routes import bp as return_visit_bp
     from blueprints.review.routes import bp as review_bp
@@ -144,6 +148,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reader_bp)
     app.register_blueprint(exceptions_bp)
     app.register_blueprint(closure_bp)
+    app.register_blueprint(grading_bp)
+    app.register_blueprint(products_bp)
 
 
 def _unauthorized():
@@ -280,7 +286,9 @@ def _register_commands(app: Flask) -> None:
     from blueprints.accounts.cli import outbox_worker_command
     from blueprints.auth.cli import seed_demo_command
     from blueprints.closure.cli import accounts_cli
+    from blueprints.grading.cli import grading_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_worker_command)
     app.cli.add_command(accounts_cli)
+    app.cli.add_command(grading_cli)
