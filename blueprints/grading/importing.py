@@ -136,9 +136,11 @@ class Table:
 
         from openpyxl import load_workbook
 
+        handle = open(self.path, "rb")  # a handle: openpyxl would refuse a stored file's name without .xlsx
         try:
-            book = load_workbook(self.path, read_only=True, data_only=True)
+            book = load_workbook(handle, read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+            handle.close()
             raise FileError("不是有效的 Excel（.xlsx）文件") from error
         try:
             sheet = book.worksheets[0]
@@ -148,6 +150,7 @@ class Table:
                 yield number, [_cell(value) for value in row]
         finally:
             book.close()
+            handle.close()
 
 
 def header_map(kind: str, header: list[str]) -> dict[str, int]:

@@ -316,6 +316,22 @@ def job_errors(job: ImportJob, limit: int | None = None):
     return db.session.scalars(query)
 
 
+def error_pages(job_id: int, size: int = BATCH_ROWS):
+    """Every refused row of a job as (row_no, reason, raw), a page at a time (for a download of any size)."""
+    last = (-1, -1)
+    while True:
+        rows = db.session.execute(
+            select(ImportRowError.row_no, ImportRowError.id, ImportRowError.reason, ImportRowError.raw)
+            .where(ImportRowError.job_id == job_id,
+                   (ImportRowError.row_no > last[0]) | ((ImportRowError.row_no == last[0]) & (ImportRowError.id > last[1])))
+            .order_by(ImportRowError.row_no, ImportRowError.id).limit(size)).all()
+        db.session.rollback()  # no transaction (and on SQLite no write lock) held between pages
+        if not rows:
+            return
+        last = (rows[-1].row_no, rows[-1].id)
+        yield [(row.row_no, row.reason, row.raw) for row in rows]
+
+
 def find_job(user: Staff, job_id: int) -> ImportJob | None:
     """A job the user may see: HQ any, a branch manager those of their branch."""
     job = db.session.get(ImportJob, job_id)

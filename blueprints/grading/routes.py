@@ -9,7 +9,7 @@ from flask_login import current_user
 from blueprints.customers import page as customer_page
 from blueprints.customers import services as customer_services
 from blueprints.grading import forms, imports, rules, services
-from blueprints.grading.models import GradeRule
+from blueprints.grading.models import IMPORT_KIND_LABELS, GradeRule
 from blueprints.grading.valuation import HOLDING_KIND_LABELS, METHOD_LABELS
 from core import audit
 from core.extensions import db
@@ -56,7 +56,8 @@ def import_index():
 
 def _imports_page(form, status: int = 200):
     return page("grading/imports.html", status=status, form=form, jobs=imports.jobs_of(current_user),
-                columns=imports.importing.COLUMNS, kinds=imports.kinds_for(current_user))
+                columns=imports.importing.COLUMNS, kinds=imports.kinds_for(current_user),
+                kind_labels=IMPORT_KIND_LABELS)
 
 
 @bp.route("/imports/<int:job_id>")
@@ -74,19 +75,20 @@ def import_errors(job_id: int):
     """Download every refused row of an import (row number, reason, the row as read)."""
     job = _job(job_id)
     audit.record("grading.import_errors_download", "import_job", job.id)
-    rows = imports.job_errors(job)
+    job_id = job.id
 
     def generate():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
         writer.writerow(["行号", "原因", "原始内容"])
-        for error in rows:
-            writer.writerow([error.row_no, error.reason, error.raw or ""])
-            if buffer.tell() > 1 << 16:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        # Read page by page inside the stream: the request's own transaction has ended by now.
+        for page_rows in imports.error_pages(job_id):
+            for row_no, reason, raw in page_rows:
+                writer.writerow([row_no, reason, raw or ""])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
         yield buffer.getvalue()
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")

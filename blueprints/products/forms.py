@@ -1,5 +1,6 @@
 """Forms for products (HQ) and for recording a customer's insistence."""
 from flask_wtf.file import FileField, FileRequired
+from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
@@ -14,8 +15,8 @@ class ProductForm(BaseForm):
     code = StringField("产品代码", validators=[InputRequired("请填写产品代码"), Length(max=16, message="最多 16 位"),
                                             Regexp(r"^[0-9A-Za-z]+$", message="产品代码由字母和数字组成")])
     name = StringField("产品名称", validators=[InputRequired("请填写产品名称"), Length(max=100, message="最多 100 字")])
-    product_type = SelectField("产品类型", choices=list(PRODUCT_TYPES.items()))
-    risk_level = SelectField("风险等级", choices=list(RISK_LEVEL_LABELS.items()),
+    product_type = SelectField("产品类型", choices=[SelectChoice(k, v) for k, v in PRODUCT_TYPES.items()])
+    risk_level = SelectField("风险等级", choices=[SelectChoice(k, v) for k, v in RISK_LEVEL_LABELS.items()],
                              validators=[InputRequired("请选择风险等级")])
     on_sale = BooleanField("在售")
 
