@@ -290,4 +290,5 @@ def values_of(row: list[str], positions: dict[str, int]) -> dict:
 
 
 def is_blank(row: list[str]) -> bool:
-    return not any(cell.strip() for cell in row)
+    # Cells arrive stripped (Table strips them), so an empty string is an empty cell.
+    return not any(row)

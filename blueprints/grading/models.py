@@ -130,8 +130,8 @@ class ImportStaging(db.Model):
     amount2: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
     flag: Mapped[bool | None]
 
-    __table_args__ = (Index("ix_grading_import_staging_job_key", "job_id", "dedup_key"),
-                      Index("ix_grading_import_staging_job_code_day", "job_id", "code", "day"))
+    # One index only: each one slows every staged row; the swap's joins drive from the job's rows.
+    __table_args__ = (Index("ix_grading_import_staging_job_key", "job_id", "dedup_key"),)
 
 
 class Holding(db.Model):

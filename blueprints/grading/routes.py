@@ -2,6 +2,7 @@
 import csv
 import io
 import secrets
+from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, Response, abort, current_app, flash, request, stream_with_context, url_for
 from flask_login import current_user
@@ -23,6 +24,15 @@ IMPORT_ROLES = (Role.HQ_ADMIN, Role.BRANCH_MANAGER)
 # app.config["GRADING_IMPORT_INLINE"] = True runs an import inside the request that starts it (tests).
 IMPORT_INLINE = "GRADING_IMPORT_INLINE"
 ERRORS_SHOWN = 200
+
+
+@bp.app_template_filter("yuan")
+def yuan(value) -> str:
+    """An amount with thousands separators, to the cent: 1,250,000.00."""
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return str(value)
 
 
 @bp.route("/imports", methods=["GET", "POST"])

@@ -187,7 +187,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_grading_import_staging'))
     )
     with op.batch_alter_table('grading_import_staging', schema=None) as batch_op:
-        batch_op.create_index('ix_grading_import_staging_job_code_day', ['job_id', 'code', 'day'], unique=False)
         batch_op.create_index('ix_grading_import_staging_job_key', ['job_id', 'dedup_key'], unique=False)
 
     op.create_table('holding',
@@ -269,7 +268,6 @@ def downgrade():
     op.drop_table('holding')
     with op.batch_alter_table('grading_import_staging', schema=None) as batch_op:
         batch_op.drop_index('ix_grading_import_staging_job_key')
-        batch_op.drop_index('ix_grading_import_staging_job_code_day')
 
     op.drop_table('grading_import_staging')
     with op.batch_alter_table('grading_import_error', schema=None) as batch_op:

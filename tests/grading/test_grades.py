@@ -83,7 +83,7 @@ def test_hq_recomputes_one_customer_from_the_page_and_sees_the_history(app):
     assert response.status_code == 303
     html = admin.get(f"/customers/{DEMO_CUSTOMER}").get_data(as_text=True)
     assert 'id="customer-grade"' in html and "金卡" in html
-    assert 'id="grade-history"' in html and "2000000.00" in html
+    assert 'id="grade-history"' in html and "2,000,000.00" in html
     assert 'id="valued-holdings"' in html and "估值日收盘价" in html
 
 
