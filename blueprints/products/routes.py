@@ -119,7 +119,8 @@ def insist():
             problem = str(refused)
     if problem is None:
         flash(f"已记录：客户坚持购买 {product.name}，确认书已存档。", "success")
-        return see_other(url_for("customers.detail", customer_no=customer.customer_no) + "#products-panel")
+        # No #fragment: htmx follows HX-Redirect by assigning the location, and a change of hash alone would not reload.
+        return see_other(url_for("customers.detail", customer_no=customer.customer_no))
     if request.htmx:
         context = panel_for(customer, current_user, failed={product.id: problem})
         response = make_response(render_template("products/_customer_panel.html", products_panel=context), 422)
