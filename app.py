@@ -130,6 +130,8 @@ def _register_models() -> None:
     import blueprints.dictionaries.models  # noqa: F401
     import blueprints.id_expiry.models  # noqa: F401
     import blueprints.prospects.models  # noqa: F401
+    import blueprints.grading.models  # noqa: F401
+    import blueprints.products.models  # noqa: F401
     import blueprints.opening.models  # noqa: F401
     import core.models  # noqa: F401
 
@@ -146,6 +148,8 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.customers.routes import bp as customers_bp
     from blueprints.managers.routes import bp as managers_bp
     from blueprints.service.routes import bp as service_bp
+    from blueprints.grading.routes import bp as grading_bp
+    from blueprints.products.routes import bp as products_bp
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.return_visit.routes import bp as return_visit_bp
     from blueprints.review.routes import bp as review_bp
@@ -176,6 +180,8 @@ def _register_blueprints(app: Flask) -> None:
     register_reminders()
     import blueprints.id_expiry.panel  # noqa: F401  (the restriction's part of the customer page)
     app.register_blueprint(statistics_bp)
+    app.register_blueprint(grading_bp)
+    app.register_blueprint(products_bp)
 
 
 def _unauthorized():
@@ -315,6 +321,7 @@ def _register_commands(app: Flask) -> None:
     from blueprints.managers.cli import managers_cli
     from blueprints.service.cli import service_cli
     from blueprints.id_expiry.cli import customers_cli
+    from blueprints.grading.cli import grading_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_worker_command)
@@ -322,3 +329,4 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(managers_cli)
     app.cli.add_command(service_cli)
     app.cli.add_command(customers_cli)
+    app.cli.add_command(grading_cli)

@@ -45,7 +45,7 @@ def build(app, customers: int, branches: int) -> None:
     from sqlalchemy import func, select
 
     from bench.dashboard_data import generate
-    from blueprints.auth.cli import seed_demo
+    from blueprints.home.demo import seed_demo
     from blueprints.auth.services import hash_password
     from blueprints.customers.models import Customer
     from core.extensions import db

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from blueprints.auth.cli import seed_demo  # noqa: E402
+from blueprints.home.demo import seed_demo  # noqa: E402
 from blueprints.auth.models import Branch, Staff  # noqa: E402
 from blueprints.customers.models import Customer, CustomerProfile, IdDocument  # noqa: E402
 from blueprints.reminders import registry  # noqa: E402

@@ -2,6 +2,7 @@
 from flask import Blueprint, abort
 from flask_login import current_user
 
+from blueprints.grading.services import unread_notifications
 from blueprints.home import durations, services
 from blueprints.opening import progress
 from blueprints.opening import services as opening_services
@@ -52,6 +53,7 @@ def index():
                                                         exception_queues),
                        pass_rate_days=services.PASS_RATE_DAYS, today=business_today(),
                        escalated_visits=services.escalated_visits(current_user))
+    context["notifications"] = unread_notifications(current_user)
     return page("home/index.html", reminders=reminder_card(current_user), service_reminders=reminders_for(current_user),
                 **context)
 

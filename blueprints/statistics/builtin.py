@@ -20,7 +20,7 @@ from blueprints.closure.models import CLOSURE_STATUS_LABELS, AccountClosure
 from blueprints.customers.lifecycle import KIND_LABELS, CustomerKind
 from blueprints.customers.models import Customer
 from blueprints.home import services as home
-from blueprints.opening.choices import CHANNELS as CHANNEL_LABELS
+from core.choices import CHANNELS as CHANNEL_LABELS
 from blueprints.opening.models import Application
 from blueprints.opening.scoring import INVESTOR_CLASS_LABELS, INVESTOR_CLASSES
 from blueprints.return_visit.models import Outcome

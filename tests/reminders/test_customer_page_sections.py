@@ -61,8 +61,8 @@ def test_sections_come_in_order_with_working_anchors(app):
     assert positions == sorted(positions)
     toc = body.split('id="customer-toc"')[1].split("</nav>")[0]
     assert all(f'href="#{anchor}"' in toc for anchor in SECTIONS)
-    # Grading waits for the package that will supply it; the managers and service packages fill their sections.
-    assert "客户分级尚未启用" in body
+    # The grading, managers and service packages fill their sections.
+    assert 'id="grading-panel"' in body.split('id="section-grade"')[1].split('id="section-manager"')[0]
     manager = body.split('id="section-manager"')[1].split('id="section-service"')[0]
     assert 'id="manager-panel"' in manager and "尚未分配客户经理" in manager
     assert 'id="service-panel"' in body.split('id="section-service"')[1].split('id="section-changes"')[0]
