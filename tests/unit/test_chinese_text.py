@@ -15,7 +15,7 @@ FORM_MODULES = ("blueprints.accounts.forms", "blueprints.archive.forms", "bluepr
                 "blueprints.opening.forms", "blueprints.return_visit.forms", "blueprints.review.forms",
                 "blueprints.reader.routes")
 # Latin words a Chinese user of this product reads as they are: file formats, units, codes.
-ALLOWED = {"PDF", "JPEG", "PNG", "JPG", "MB", "KB", "ID", "HK", "CSV", "SHA", "UTC", "IP", "ZIP"}
+ALLOWED = {"PDF", "JPEG", "PNG", "JPG", "MB", "KB", "ID", "HK", "CSV", "SHA", "UTC", "IP", "ZIP", "Excel"}
 WORD = re.compile(r"[A-Za-z][A-Za-z]+")
 # The name of the file embedded in every dossier, which the archivist may need to find.
 ALLOWED_PHRASES = ("record.json",)
