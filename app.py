@@ -113,6 +113,8 @@ def _register_models() -> None:
     import blueprints.review.models  # noqa: F401
     import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
+    import blueprints.search.models  # noqa: F401
+    import blueprints.search.services  # noqa: F401  (keeps the search keys with every profile version)
     import blueprints.opening.models  # noqa: F401
     import core.models  # noqa: F401
 
@@ -130,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.return_visit.routes import bp as return_visit_bp
     from blueprints.review.routes import bp as review_bp
+    from blueprints.search.routes import bp as search_bp
 
     login_manager.user_loader(load_staff)
     login_manager.unauthorized_handler(_unauthorized)
@@ -144,6 +147,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reader_bp)
     app.register_blueprint(exceptions_bp)
     app.register_blueprint(closure_bp)
+    app.register_blueprint(search_bp)
 
 
 def _unauthorized():
@@ -280,7 +284,9 @@ def _register_commands(app: Flask) -> None:
     from blueprints.accounts.cli import outbox_worker_command
     from blueprints.auth.cli import seed_demo_command
     from blueprints.closure.cli import accounts_cli
+    from blueprints.search.cli import customers_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_worker_command)
     app.cli.add_command(accounts_cli)
+    app.cli.add_command(customers_cli)

@@ -103,10 +103,10 @@ class Customer(db.Model):
     kind: Mapped[CustomerKind] = mapped_column(String(16), default=CustomerKind.CURRENT, index=True)
     profile_version: Mapped[int] = mapped_column(default=1)
     # The unified account (一码通) China Clearing keeps for this person, once known.
-    unified_account_no: Mapped[str | None] = mapped_column(String(16))
+    unified_account_no: Mapped[str | None] = mapped_column(String(16), index=True)
     # The archive number (档案编号), given when the customer's file is first archived.
     archive_no: Mapped[str | None] = mapped_column(String(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # Retention (at least twenty years) counts from here.
     closed_at: Mapped[datetime | None]
 

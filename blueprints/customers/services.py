@@ -49,6 +49,17 @@ def _indexed(values: dict) -> dict:
     return values
 
 
+# Packages that keep something derived from the current profile (search keys, duplicate flags)
+# register here, so that the customer record imports none of them.
+_profile_listeners: list = []
+
+
+def on_profile_version(listener):
+    """Register `listener(customer, profile)`, called after every profile version is added."""
+    _profile_listeners.append(listener)
+    return listener
+
+
 def add_profile_version(customer: Customer, values: dict, *, source: str, actor: Staff | None,
                         application_id: int | None = None) -> CustomerProfile:
     """Add the next profile version and make it the customer's current one (nothing is overwritten)."""
@@ -61,6 +72,8 @@ def add_profile_version(customer: Customer, values: dict, *, source: str, actor:
     customer.profile_version = version
     db.session.flush()
     db.session.expire(customer, ["profile"])
+    for listener in _profile_listeners:
+        listener(customer, profile)
     return profile
 
 
