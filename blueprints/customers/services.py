@@ -225,8 +225,11 @@ def visible(user: Staff):
     """
     query = select(Customer).where(Customer.kind != CustomerKind.HISTORICAL)
     if not user.sees_all_branches:
-        opened_here = select(FundAccount.customer_id).where(FundAccount.branch_id == user.branch_id)
-        query = query.where(or_(Customer.branch_id == user.branch_id, Customer.id.in_(opened_here)))
+        # Correlated (one indexed probe per customer looked at), not IN (...): a search that stops after
+        # 20 rows must not first collect every account the branch ever opened.
+        opened_here = select(FundAccount.id).where(FundAccount.customer_id == Customer.id,
+                                                   FundAccount.branch_id == user.branch_id).exists()
+        query = query.where(or_(Customer.branch_id == user.branch_id, opened_here))
     return query
 
 
