@@ -4,6 +4,7 @@ import secrets
 from datetime import date
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 
 from blueprints.accounts.models import DepositoryBinding, FundAccount, SecuritiesAccount
 from blueprints.auth.models import Branch, Staff
@@ -227,8 +228,9 @@ def visible(user: Staff):
     if not user.sees_all_branches:
         # Correlated (one indexed probe per customer looked at), not IN (...): a search that stops after
         # 20 rows must not first collect every account the branch ever opened.
-        opened_here = select(FundAccount.id).where(FundAccount.customer_id == Customer.id,
-                                                   FundAccount.branch_id == user.branch_id).exists()
+        account = aliased(FundAccount)  # apart from any FundAccount the caller joins
+        opened_here = (select(account.id).where(account.customer_id == Customer.id, account.branch_id == user.branch_id)
+                       .correlate(Customer).exists())
         query = query.where(or_(Customer.branch_id == user.branch_id, opened_here))
     return query
 

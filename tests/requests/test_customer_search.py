@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from blueprints.auth.models import Branch
+from blueprints.auth.models import Branch, Staff
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind
 from blueprints.search.models import CustomerSearchKey
@@ -81,6 +81,35 @@ def test_each_key_finds_its_customer(app, customers, query, expected):
     response = suggest(login_as(app, "clerk"), query)
     assert response.status_code == 200
     assert expected in customer_nos(response), (query, response.get_data(as_text=True)[:1500])
+
+
+def test_account_numbers_find_their_customer_within_the_branch(app, customers):
+    from blueprints.accounts.models import FundAccount, SecuritiesAccount
+    from blueprints.opening.models import Application
+
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.customer_no == "C0101100004"))
+        clerk = db.session.scalar(select(Staff).where(Staff.username == "clerk"))
+        application = Application(reference="A-SEARCH-1", client_token="search-1", branch_id=customer.branch_id,
+                                  channel="counter", customer_type="individual", status="approved",
+                                  created_by_id=clerk.id, customer_id=customer.id)
+        db.session.add(application)
+        db.session.flush()
+        fund = FundAccount(number="010112345678", branch_id=customer.branch_id, customer_id=customer.id,
+                           application_id=application.id)
+        db.session.add(fund)
+        db.session.flush()
+        db.session.add(SecuritiesAccount(customer_id=customer.id, fund_account_id=fund.id, market="SH",
+                                         number="A123456789", unified_account_no="180000000042", simulated=True))
+        customer.unified_account_no = "180000000042"
+        db.session.commit()
+    for username in ("clerk", "manager", "admin"):
+        auth = login_as(app, username)
+        for number, label in (("010112345678", "资金账号"), ("180000000042", "一码通账号"), ("a123456789", "证券账户")):
+            response = suggest(auth, number)
+            assert response.status_code == 200, (username, number)
+            assert customer_nos(response) == ["C0101100004"] and f"按{label}" in response.get_data(as_text=True)
+    assert customer_nos(suggest(login_as(app, "clerk_sh"), "010112345678")) == []
 
 
 def test_polyphonic_surname_is_read_as_a_surname(app, customers):
