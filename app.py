@@ -132,6 +132,8 @@ def _register_models() -> None:
     import blueprints.prospects.models  # noqa: F401
     import blueprints.grading.models  # noqa: F401
     import blueprints.products.models  # noqa: F401
+    import blueprints.search.models  # noqa: F401
+    import blueprints.search.services  # noqa: F401  (keeps the search keys with every profile version)
     import blueprints.opening.models  # noqa: F401
     import core.models  # noqa: F401
 
@@ -158,6 +160,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.dictionaries.routes import bp as dictionaries_bp
     from blueprints.prospects.routes import bp as prospects_bp
     from blueprints.statistics.routes import bp as statistics_bp
+    from blueprints.search.routes import bp as search_bp
 
     login_manager.user_loader(load_staff)
     login_manager.unauthorized_handler(_unauthorized)
@@ -182,6 +185,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(statistics_bp)
     app.register_blueprint(grading_bp)
     app.register_blueprint(products_bp)
+    app.register_blueprint(search_bp)
 
 
 def _unauthorized():
@@ -320,7 +324,9 @@ def _register_commands(app: Flask) -> None:
     from blueprints.home.demo import seed_demo_command
     from blueprints.managers.cli import managers_cli
     from blueprints.service.cli import service_cli
-    from blueprints.id_expiry.cli import customers_cli
+    import blueprints.id_expiry.cli  # noqa: F401  (adds its commands to the customers group)
+    import blueprints.search.cli  # noqa: F401  (the same)
+    from blueprints.customers.cli import customers_cli
     from blueprints.grading.cli import grading_cli
 
     app.cli.add_command(seed_demo_command)

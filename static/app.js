@@ -154,6 +154,77 @@
     }, { timeout: 10000, maximumAge: 60000 });
   }
 
+  // The header's customer search (ARIA combobox): arrows move through the suggestions,
+  // Enter opens the one chosen (or posts the query to the results page), Esc closes them.
+  function searchParts(el) {
+    var form = el && el.closest && el.closest("form[data-customer-search]");
+    if (!form) { return null; }
+    return { form: form, input: form.querySelector("input[role=combobox]"), panel: form.querySelector(".search-panel") };
+  }
+  function searchOptions(parts) { return Array.prototype.slice.call(parts.panel.querySelectorAll("[role=option]")); }
+  function setSearchOpen(parts, open) {
+    parts.panel.hidden = !open;
+    parts.input.setAttribute("aria-expanded", open && parts.panel.querySelector("[role=listbox]") ? "true" : "false");
+    if (!open) { setSearchActive(parts, null); }
+  }
+  function setSearchActive(parts, option) {
+    searchOptions(parts).forEach(function (other) {
+      other.classList.toggle("is-active", other === option);
+      other.setAttribute("aria-selected", other === option ? "true" : "false");
+    });
+    if (option) {
+      parts.input.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({ block: "nearest" });
+    } else {
+      parts.input.removeAttribute("aria-activedescendant");
+    }
+  }
+  function openSearchOption(parts, option) {
+    if (option.hasAttribute("data-more")) { parts.form.submit(); return; }
+    var link = option.querySelector("a[href]");
+    if (link) { window.location.assign(link.href); }
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.target.getAttribute("role") !== "combobox") { return; }
+    var parts = searchParts(event.target);
+    if (!parts) { return; }
+    var options = searchOptions(parts);
+    var active = parts.panel.querySelector("[role=option].is-active");
+    var index = options.indexOf(active);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!options.length) { return; }
+      event.preventDefault();
+      setSearchOpen(parts, true);
+      var step = event.key === "ArrowDown" ? 1 : -1;
+      var next = index < 0 ? (step > 0 ? 0 : options.length - 1) : (index + step + options.length) % options.length;
+      setSearchActive(parts, options[next]);
+    } else if (event.key === "Enter") {
+      if (active && !parts.panel.hidden) {
+        event.preventDefault();
+        openSearchOption(parts, active);
+      } else if (!parts.input.value.trim()) {
+        event.preventDefault();
+      }
+    } else if (event.key === "Escape") {
+      if (!parts.panel.hidden) { event.preventDefault(); setSearchOpen(parts, false); }
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var parts = searchParts(event.detail.target);
+    if (!parts || event.detail.target !== parts.panel) { return; }
+    setSearchActive(parts, null);
+    setSearchOpen(parts, parts.panel.children.length > 0);
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("form[data-customer-search]").forEach(function (form) {
+      if (!form.contains(event.target)) { setSearchOpen(searchParts(form), false); }
+    });
+  });
+  document.addEventListener("focusin", function (event) {
+    var parts = searchParts(event.target);
+    if (parts && event.target === parts.input && parts.panel.children.length) { setSearchOpen(parts, true); }
+  });
+
   function init(root) {
     restoreUnsaved(root);
     initSignature(root);

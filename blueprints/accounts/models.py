@@ -61,7 +61,7 @@ class SecuritiesAccount(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
     market: Mapped[str] = mapped_column(String(4))
-    number: Mapped[str] = mapped_column(String(16))
+    number: Mapped[str] = mapped_column(String(16), index=True)
     unified_account_no: Mapped[str] = mapped_column(String(16))
     status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.INACTIVE)
     # Opened by the built-in simulator, not by China Clearing.

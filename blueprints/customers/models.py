@@ -110,10 +110,10 @@ class Customer(db.Model):
     risk_class: Mapped[str | None] = mapped_column(String(4))
     risk_lowest: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # The unified account (一码通) China Clearing keeps for this person, once known.
-    unified_account_no: Mapped[str | None] = mapped_column(String(16))
+    unified_account_no: Mapped[str | None] = mapped_column(String(16), index=True)
     # The archive number (档案编号), given when the customer's file is first archived.
     archive_no: Mapped[str | None] = mapped_column(String(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # Retention (at least twenty years) counts from here.
     closed_at: Mapped[datetime | None]
 

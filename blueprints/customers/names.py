@@ -4,13 +4,14 @@ import unicodedata
 from pypinyin import Style, lazy_pinyin
 
 # Middle-dot look-alikes typed or printed in transliterated names (阿卜杜·热合曼): all fold to U+00B7.
-MIDDLE_DOTS = "\u00b7\u2022\u2027\u2219\u30fb\uff65\u0387\u22c5\u16eb"
+# U+FF0E (full-width full stop) and its NFKC form "." stand in for the dot when typed in a Chinese IME.
+MIDDLE_DOTS = "\u00b7\u2022\u2027\u2219\u30fb\uff65\u0387\u22c5\u16eb\uff0e."
 _FOLD_DOTS = str.maketrans({dot: "\u00b7" for dot in MIDDLE_DOTS})
 
 
 def name_key(name: str) -> str:
     """The normalised form matched by searches: NFKC, one middle dot, no spaces."""
-    text = unicodedata.normalize("NFKC", name or "").translate(_FOLD_DOTS)
+    text = unicodedata.normalize("NFKC", (name or "").translate(_FOLD_DOTS)).translate(_FOLD_DOTS)
     return "".join(ch for ch in text if not ch.isspace())
 
 

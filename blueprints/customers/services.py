@@ -51,6 +51,17 @@ def _indexed(values: dict) -> dict:
     return values
 
 
+# Packages that keep something derived from the current profile (search keys, duplicate flags)
+# register here, so that the customer record imports none of them.
+_profile_listeners: list = []
+
+
+def on_profile_version(listener):
+    """Register `listener(customer, profile)`, called after every profile version is added."""
+    _profile_listeners.append(listener)
+    return listener
+
+
 def add_profile_version(customer: Customer, values: dict, *, source: str, actor: Staff | None,
                         application_id: int | None = None) -> CustomerProfile:
     """Add the next profile version and make it the customer's current one (nothing is overwritten)."""
@@ -63,6 +74,8 @@ def add_profile_version(customer: Customer, values: dict, *, source: str, actor:
     customer.profile_version = version
     db.session.flush()
     db.session.expire(customer, ["profile"])
+    for listener in _profile_listeners:
+        listener(customer, profile)
     return profile
 
 
@@ -213,7 +226,7 @@ _VISIBILITY_SCOPES: list[Callable] = []
 
 
 def also_visible(scope: Callable) -> Callable:
-    """Register `scope(user)`, a select of the ids of further customers `user` sees outside HQ."""
+    """Register `scope(user)`: a condition on Customer under which `user`, outside HQ, also sees a customer."""
     _VISIBILITY_SCOPES.append(scope)
     return scope
 
@@ -238,7 +251,7 @@ def visible(user: Staff):
     query = select(Customer).where(Customer.kind != CustomerKind.HISTORICAL)
     if not user.sees_all_branches:
         query = query.where(or_(Customer.branch_id == user.branch_id,
-                                *(Customer.id.in_(scope(user)) for scope in _VISIBILITY_SCOPES)))
+                                *(scope(user) for scope in _VISIBILITY_SCOPES)))
     for scope in _NARROWING_SCOPES:
         only = scope(user)
         if only is not None:

@@ -1,11 +1,9 @@
-"""The customers command group: restrict customers whose ID document expired and was not renewed."""
+"""In the customers command group: restrict customers whose ID document expired and was not renewed."""
 import click
-from flask.cli import AppGroup
 
 from blueprints.id_expiry import services
+from blueprints.customers.cli import customers_cli
 from core.extensions import db
-
-customers_cli = AppGroup("customers", help="Customer record housekeeping.")
 
 
 @customers_cli.command("restrict-expired")
