@@ -30,6 +30,11 @@ def customer_no(app, auth, file_store):
     return activate_customer(app, auth)
 
 
+# Approval checks the reviewer's password (scrypt) and renders the confirmation slip in the same request;
+# on a loaded machine that takes longer than the default wait (slips move to background jobs later).
+APPROVAL_TIMEOUT_MS = 20_000
+
+
 def _shot(page: Page, name: str, viewport) -> None:
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, f"{name}-{viewport[0]}.png"), full_page=True)
@@ -73,7 +78,7 @@ def test_an_ordinary_change_is_compared_reviewed_on_the_same_terminal_and_its_sl
     page.get_by_role("button", name="确认复核").click()
     expect(page.locator("#field-reviewer_username .field-error")).to_contain_text("只有复核岗")
     _approve_on_this_terminal(page)
-    expect(page.locator("#change-status")).to_have_text("已生效，报送中")
+    expect(page.locator("#change-status")).to_have_text("已生效，报送中", timeout=APPROVAL_TIMEOUT_MS)
     expect(page.locator(".who")).to_contain_text("王柜员")  # the session stays the clerk's
     expect(page.locator("#change-messages")).to_contain_text("未发送")
 
@@ -127,7 +132,7 @@ def test_a_key_change_held_by_an_unconfirmed_link_goes_through_once_the_link_is_
     expect(page.locator("#change-status")).to_have_text("待复核")
     page.wait_for_load_state("load")
     _approve_on_this_terminal(page)
-    expect(page.locator("#change-status")).to_have_text("已生效，报送中")
+    expect(page.locator("#change-status")).to_have_text("已生效，报送中", timeout=APPROVAL_TIMEOUT_MS)
     with app.app_context():
         outbox.run_once()
     page.reload()
@@ -142,7 +147,7 @@ def test_a_key_change_held_by_an_unconfirmed_link_goes_through_once_the_link_is_
     expect(page.locator("#change-status")).to_have_text("待复核")
     page.wait_for_load_state("load")
     _approve_on_this_terminal(page)
-    expect(page.locator("#change-status")).to_have_text("已生效，报送中")
+    expect(page.locator("#change-status")).to_have_text("已生效，报送中", timeout=APPROVAL_TIMEOUT_MS)
     with app.app_context():
         outbox.run_once()
     page.goto(f"/customers/{customer_no}")
