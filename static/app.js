@@ -243,4 +243,23 @@
     if (firstError) { firstError.scrollIntoView({ block: "start" }); }
   });
   document.addEventListener("htmx:afterSettle", function () { init(document); });
+  // Header menus: one open at a time; a tap or click elsewhere, or Escape, closes it.
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      if (menu !== except) { menu.open = false; }
+    });
+  }
+  document.addEventListener("toggle", function (event) {
+    var menu = event.target;
+    if (menu.matches && menu.matches("details[data-menu]") && menu.open) { closeMenus(menu); }
+  }, true);
+  document.addEventListener("click", function (event) {
+    var inside = event.target.closest && event.target.closest("details[data-menu]");
+    closeMenus(inside);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var open = document.querySelector("details[data-menu][open]");
+    if (open) { open.open = false; open.querySelector("summary").focus(); }
+  });
 })();

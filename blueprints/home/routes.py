@@ -3,7 +3,7 @@ from flask import Blueprint, abort
 from flask_login import current_user
 
 from blueprints.grading.services import unread_notifications
-from blueprints.home import durations, services
+from blueprints.home import durations, navigation, services
 from blueprints.opening import progress
 from blueprints.opening import services as opening_services
 from blueprints.service.reminders import reminders_for
@@ -19,6 +19,14 @@ bp = Blueprint("home", __name__)
 # Who sees which application lists: their own applications, or the branch's queues.
 MINE_ROLES = frozenset(OPENING_ROLES)
 BRANCH_ROLES = frozenset({Role.BRANCH_MANAGER, Role.HQ_ADMIN})
+
+
+@bp.app_context_processor
+def header_navigation():
+    """Give every page the header menu of the signed-in staff member's role."""
+    if not current_user.is_authenticated:
+        return {}
+    return {"navigation": navigation.nav_for(current_user.role)}
 
 
 @bp.app_template_filter("waited")

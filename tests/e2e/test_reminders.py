@@ -84,6 +84,7 @@ def test_hq_disables_an_occupation_and_the_wizard_no_longer_offers_it(page: Page
     factories.walk_with(clerk, reference, "contact", staff_id(app, "clerk"))
 
     login(page, "admin")
+    page.locator(".topnav summary", has_text="系统").click()
     page.locator(".topnav a", has_text="数据字典").click()
     expect(page.locator("#dictionary-occupation")).to_have_attribute("aria-current", "page")
     page.locator("#edit-freelancer").click()
