@@ -55,14 +55,27 @@ class ChineseMeta:
         return _Chinese(get_translations(self.locales))
 
 
-class BaseForm(FlaskForm):
+class _OneMessagePerField:
+    """A value typed that did not parse ("abc" for a number) already has its message; a field's own
+    checks (required, range) would only add a second one that misleads ("请输入" for something typed).
+    A field left empty still gets its required message."""
+
+    def validate(self, extra_validators=None):
+        for field in self._fields.values():
+            typed = field.raw_data and str(field.raw_data[0]).strip()
+            if field.process_errors and typed:
+                field.validators = ()  # this instance's list only; the class keeps its validators
+        return super().validate(extra_validators)
+
+
+class BaseForm(_OneMessagePerField, FlaskForm):
     """A posted form (with its CSRF token)."""
 
     class Meta(ChineseMeta):
         pass
 
 
-class QueryForm(Form):
+class QueryForm(_OneMessagePerField, Form):
     """A GET form read from the query string (filters): no CSRF token, Chinese messages."""
 
     class Meta(ChineseMeta):
