@@ -28,3 +28,14 @@ class ProspectForm(BaseForm):
         if error:
             raise ValidationError(error.message)
         field.data = number
+
+
+class ProspectEditForm(ProspectForm):
+    """The entry form again, for correcting a potential customer before any account exists.
+
+    For a role that does not see full ID numbers the number and the mobile are not shown; left empty they
+    stay as they are.
+    """
+
+    profile_version = HiddenField()
+    id_number = StringField("证件号码")
