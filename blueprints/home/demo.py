@@ -85,14 +85,18 @@ def seed_demo(password_hash: str | None = None) -> list[tuple[str, str, str]]:
     return logins
 
 
+# The demo customers are existing customers, served by their manager since long before today: a fixed
+# date, so that the assignment holds on any business day (tests move the day back and forth).
+DEMO_SERVED_SINCE = date(2020, 1, 2)
+
+
 def _seed_assignment(customer: Customer) -> None:
     from blueprints.managers.models import CustomerAssignment
-    from blueprints.managers.services import today
 
     username = DEMO_ASSIGNMENTS.get(customer.customer_no)
     staff = db.session.scalar(select(Staff).filter_by(username=username)) if username else None
     if staff is not None:
-        db.session.add(CustomerAssignment(customer_id=customer.id, staff_id=staff.id, effective_from=today(),
+        db.session.add(CustomerAssignment(customer_id=customer.id, staff_id=staff.id, effective_from=DEMO_SERVED_SINCE,
                                           reason="演示数据"))
 
 

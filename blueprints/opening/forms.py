@@ -66,9 +66,9 @@ def _id_document_fields(prefix: str = "", prefix_label: str = "") -> dict:
         id_number=StringField(f"{prefix_label}证件号码", validators=[DataRequired(REQUIRED), Length(max=32, message="证件号码过长")]),
         name=StringField(f"{prefix_label}姓名", validators=[DataRequired(REQUIRED), Length(max=60, message="姓名过长")]),
         sex=RadioField("性别", choices=_options(choices.SEXES), validators=[InputRequired("请选择性别")]),
-        birth_date=DateField("出生日期", validators=[InputRequired(DATE_FORMAT_MESSAGE)]),
-        valid_from=DateField("有效期起", validators=[InputRequired(DATE_FORMAT_MESSAGE)]),
-        valid_to=DateField("有效期止", validators=[Optional()]),
+        birth_date=DateField("出生日期", invalid_value_message=DATE_FORMAT_MESSAGE, validators=[InputRequired(DATE_FORMAT_MESSAGE)]),
+        valid_from=DateField("有效期起", invalid_value_message=DATE_FORMAT_MESSAGE, validators=[InputRequired(DATE_FORMAT_MESSAGE)]),
+        valid_to=DateField("有效期止", invalid_value_message=DATE_FORMAT_MESSAGE, validators=[Optional()]),
         valid_long_term=BooleanField("长期有效"),
     )
     return {prefix + name: field for name, field in fields.items()}

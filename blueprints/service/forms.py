@@ -68,6 +68,11 @@ class AssignHandlerForm(BaseForm):
     handler = SelectField("首办处理人", coerce=int, validate_choice=False, validators=[InputRequired("请选择处理人")])
 
 
+class ReassignHandlerForm(BaseForm):
+    handler = SelectField("新的处理人", coerce=int, validate_choice=False, validators=[InputRequired("请选择新的处理人")])
+    reason = TextAreaField("改派原因", validators=[Length(max=200, message="改派原因不超过200字")], render_kw={"rows": 2})
+
+
 class FollowUpForm(BaseForm):
     note = TextAreaField("跟进情况", validators=[DataRequired("请填写跟进情况"),
                                                  Length(max=1000, message="跟进情况不超过1000字")], render_kw={"rows": 2})

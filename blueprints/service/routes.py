@@ -7,7 +7,8 @@ from flask_login import current_user
 from blueprints.customers import page as customer_page
 from blueprints.customers import services as customer_services
 from blueprints.service import rules, services
-from blueprints.service.forms import AssignHandlerForm, CloseForm, ExtendForm, FileForm, FollowUpForm, RecordForm
+from blueprints.service.forms import (AssignHandlerForm, CloseForm, ExtendForm, FileForm, FollowUpForm, ReassignHandlerForm,
+                                      RecordForm)
 from blueprints.service.rules import ServiceKind, ServiceRefused, ServiceStatus
 from core import audit, files
 from core.render import page, see_other
@@ -109,10 +110,12 @@ def _detail_page(record, status=200, refused=None, **forms):
     customer = customer_services.customers_by_id([record.customer_id])[record.customer_id]
     complaint = record.complaint
     assign_form = forms.get("assign_form") or AssignHandlerForm()
+    reassign_form = forms.get("reassign_form") or ReassignHandlerForm()
     if complaint is not None:
         assign_form.handler.choices = [(s.id, f"{s.full_name}（{s.role_label}）")
                                        for s in services.branch_staff(record.branch_id)
                                        if s.id != complaint.complained_staff_id]
+        reassign_form.handler.choices = [choice for choice in assign_form.handler.choices if choice[0] != complaint.handler_id]
     events = services.events_of(record)
     extensions = services.extensions_of(record)
     kept = services.files_of(record)
@@ -128,6 +131,8 @@ def _detail_page(record, status=200, refused=None, **forms):
                 events=events, extensions=extensions, kept=kept, names=services.staff_names(ids),
                 overdue=services.overdue_reasons(record), settings=services.deadlines(), refused=refused,
                 can_assign=complaint is not None and manager and complaint.handler_id is None and open_,
+                can_reassign=complaint is not None and manager and complaint.handler_id is not None and open_,
+                reassign_form=reassign_form,
                 can_follow_up=is_owner and open_, can_close=is_owner and open_,
                 can_extend=complaint is not None and open_ and (manager or complaint.handler_id == current_user.id),
                 can_attach=complaint is not None and (manager or is_owner or record.created_by_id == current_user.id),
@@ -169,6 +174,16 @@ def assign(reference: str):
     form = AssignHandlerForm()
     return _act(reference, "assign_form", form, lambda r: services.assign_handler(r, form.handler.data, current_user),
                 "已指定首办处理人。")
+
+
+@bp.route("/<reference>/reassign", methods=["POST"])
+@roles_required(*services.MANAGER_ROLES)
+def reassign(reference: str):
+    """Move a complaint to another handler when its first handler can no longer carry it, with the reason."""
+    form = ReassignHandlerForm()
+    return _act(reference, "reassign_form", form,
+                lambda r: services.reassign_handler(r, form.handler.data, current_user, form.reason.data or ""),
+                "已改派处理人。")
 
 
 @bp.route("/<reference>/follow-up", methods=["POST"])

@@ -162,6 +162,26 @@ def handler_refusal(*, handler_id: int | None, complained_staff_id: int | None, 
     return None
 
 
+def reassignment_refusal(*, handler_id: int | None, complained_staff_id: int | None, current_handler_id: int | None,
+                         reason: str) -> tuple[str, str] | None:
+    """(field, message) of why the branch manager may not move a complaint to this handler, or None.
+
+    首办负责制 keeps a complaint with its first handler; only when that person can no longer carry it
+    (left the post, long leave, moved branch) does the branch manager move it, with the reason on record.
+    """
+    if current_handler_id is None:
+        return "handler", "本投诉尚未指定首办处理人，请先指定"
+    if handler_id is None:
+        return "handler", "请选择新的处理人"
+    if handler_id == current_handler_id:
+        return "handler", "新的处理人与现处理人相同"
+    if complained_staff_id is not None and handler_id == complained_staff_id:
+        return "handler", "被投诉人员须回避，不能担任本投诉的处理人"
+    if not reason.strip():
+        return "reason", "请填写改派原因（如处理人离岗、调岗、长期休假）"
+    return None
+
+
 def closing_refusal(*, is_complaint: bool, outcome: str, feedback: str | None, feedback_text: str,
                     handler_id: int | None) -> tuple[str, str] | None:
     """(field, message) of what is missing to close the record, or None."""

@@ -23,7 +23,7 @@ SERVICE_ROLES = (Role.CLERK, Role.CUSTOMER_MANAGER, Role.BROKER, Role.RETURN_VIS
 # Who assigns complaint handlers, sees the branch's complaints and receives escalations.
 MANAGER_ROLES = (Role.BRANCH_MANAGER, Role.HQ_ADMIN)
 FILE_TYPES = {"application/pdf", "image/jpeg", "image/png"}
-EVENT_LABELS = {"record": "登记", "assign": "指定处理人", "follow_up": "跟进", "contact": "首次联系客户",
+EVENT_LABELS = {"record": "登记", "assign": "指定处理人", "reassign": "改派处理人", "follow_up": "跟进", "contact": "首次联系客户",
                 "extend": "延期", "escalate": "超期升级至营业部负责人", "file": "上传材料", "close": "办结"}
 
 
@@ -178,6 +178,30 @@ def assign_handler(record: ServiceRecord, handler_id: int | None, actor: Staff) 
     _event(record, "assign", actor, f"首办处理人：{handler.full_name}")
     db.session.flush()
     audit.record("complaint.assign", "service_record", record.reference, handler=handler.username)
+    return handler
+
+
+def reassign_handler(record: ServiceRecord, handler_id: int | None, actor: Staff, reason: str) -> Staff:
+    """Move a complaint to another handler when its first handler can no longer carry it (branch manager, with a reason)."""
+    complaint = _complaint_of(record)
+    if record.status == ServiceStatus.CLOSED:
+        raise ServiceRefused("投诉已办结。", 409)
+    handler = _staff_of_branch(handler_id, record.branch_id, SERVICE_ROLES)
+    if handler_id and handler is None:
+        raise ServiceRefused("处理人须为本营业部在岗的服务人员", field="handler")
+    refusal = rules.reassignment_refusal(handler_id=getattr(handler, "id", None),
+                                         complained_staff_id=complaint.complained_staff_id,
+                                         current_handler_id=complaint.handler_id, reason=reason or "")
+    if refusal:
+        field, message = refusal
+        raise ServiceRefused(message, 409 if complaint.handler_id is None else 422, field=field)
+    previous = db.session.get(Staff, complaint.handler_id)
+    complaint.handler_id, complaint.handler_assigned_at = handler.id, utcnow()
+    record.owner_id = handler.id
+    _event(record, "reassign", actor, f"改派处理人：{previous.full_name} → {handler.full_name}；原因：{reason.strip()}")
+    db.session.flush()
+    audit.record("complaint.reassign", "service_record", record.reference, handler=handler.username,
+                 previous=previous.username)
     return handler
 
 

@@ -209,3 +209,31 @@ def test_complaints_are_seen_by_the_branch_manager_handler_and_recorder_only(app
     assert login_as(app, "clerk_sh").get(f"/service/new/{DEMO_CUSTOMER}").status_code == 404
     assert login_as(app, "archivist").get("/service/").status_code == 403
     assert login_as(app, "admin").get(f"/service/{record.reference}").status_code == 200
+
+
+def test_the_branch_manager_moves_a_complaint_whose_handler_cannot_carry_it_with_a_reason(app, monkeypatch):
+    set_today(monkeypatch, FRIDAY)
+    boss = login_as(app, "manager")
+    assert _complaint(boss, app, complained_staff=staff_id(app, "cmanager")).status_code == 303
+    record, _complaint_row = _latest(app)
+    url = f"/service/{record.reference}/reassign"
+    # Nothing to move before a first handler exists.
+    assert boss.post(url, data={"handler": staff_id(app, "clerk"), "reason": "调岗"}).status_code == 409
+    assert boss.post(f"/service/{record.reference}/assign", data={"handler": staff_id(app, "cmanager2")}).status_code == 303
+    for data, field, message in (
+            ({"handler": staff_id(app, "clerk"), "reason": " "}, "reason", "请填写改派原因"),
+            ({"handler": staff_id(app, "cmanager"), "reason": "调岗"}, "handler", "回避"),
+            ({"handler": staff_id(app, "cmanager2"), "reason": "调岗"}, "handler", "相同")):
+        refused = boss.post(url, data=data)
+        assert refused.status_code == 422, data
+        assert any(message in e for e in page_of(refused).errors_for(field)), page_of(refused).all_errors()
+    # Only the branch manager moves it; the handler cannot hand it on.
+    assert login_as(app, "cmanager2").post(url, data={"handler": staff_id(app, "clerk"), "reason": "忙"}).status_code == 403
+    assert boss.post(url, data={"handler": staff_id(app, "clerk"), "reason": "原处理人调往其他营业部"}).status_code == 303
+    record, complaint = _latest(app)
+    assert complaint.handler_id == staff_id(app, "clerk") == record.owner_id
+    page = boss.get(f"/service/{record.reference}").get_data(as_text=True)
+    assert "改派处理人" in page and "原处理人调往其他营业部" in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ServiceEvent)
+                                 .where(ServiceEvent.action == "reassign")) == 1

@@ -84,3 +84,12 @@ def test_effective_date_is_today_or_later_and_assignments_end_the_day_before_the
     assert handover_rules.check_effective_date(today, today) is None
     assert handover_rules.is_current(date(2026, 1, 1), date(2026, 12, 2), date(2026, 12, 1))
     assert not handover_rules.is_current(date(2026, 1, 1), date(2026, 12, 2), date(2026, 12, 2))
+
+
+def test_a_complaint_moves_to_another_handler_only_with_a_reason_and_never_to_the_complained_about():
+    base = dict(complained_staff_id=7, current_handler_id=8)
+    assert rules.reassignment_refusal(handler_id=9, reason="", **base)[0] == "reason"
+    assert rules.reassignment_refusal(handler_id=7, reason="调岗", **base)[0] == "handler"
+    assert rules.reassignment_refusal(handler_id=8, reason="调岗", **base)[0] == "handler"
+    assert rules.reassignment_refusal(handler_id=9, reason="调岗", complained_staff_id=7, current_handler_id=None)[0] == "handler"
+    assert rules.reassignment_refusal(handler_id=9, reason="调岗", **base) is None
