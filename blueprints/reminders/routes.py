@@ -39,6 +39,7 @@ def listing(key: str):
     number = request.args.get("page", "1")
     number = int(number) if number.isdigit() and 0 < int(number) <= MAX_PAGE else 1
     today = business_today()
+    registry.prepare(source, current_user, today)
     count = source.count(current_user, today)
     rows = source.rows(current_user, today, (number - 1) * PAGE_SIZE, PAGE_SIZE)
     audit.record("reminders.list", None, None, reminder=key, page=number, rows=len(rows))
