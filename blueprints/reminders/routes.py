@@ -8,7 +8,6 @@ from blueprints.reminders import registry, services
 from core import audit
 from core.render import page
 from core.security import roles_required
-from core.timeutil import business_today
 
 bp = Blueprint("reminders", __name__, url_prefix="/reminders")
 
@@ -38,7 +37,7 @@ def listing(key: str):
         abort(404)
     number = request.args.get("page", "1")
     number = int(number) if number.isdigit() and 0 < int(number) <= MAX_PAGE else 1
-    today = business_today()
+    today = registry.business_day()
     registry.prepare(source, current_user, today)
     count = source.count(current_user, today)
     rows = source.rows(current_user, today, (number - 1) * PAGE_SIZE, PAGE_SIZE)

@@ -20,7 +20,7 @@ def set_today(monkeypatch, day: date) -> None:
     monkeypatch.setattr(managers, "today", lambda: day)
     monkeypatch.setattr(service, "today", lambda: day)
     # The home page's reminder card reads the deadlines on the registry's day.
-    monkeypatch.setattr(reminders_registry, "business_today", lambda: day)
+    monkeypatch.setattr(reminders_registry, "business_day", lambda: day)
 
 
 def make_customers(app, count: int, manager: str | None = "cmanager", branch_code: str = "0101") -> list[str]:
