@@ -123,6 +123,7 @@ def _register_models() -> None:
     import blueprints.return_visit.models  # noqa: F401
     import blueprints.review.models  # noqa: F401
     import blueprints.statistics.indexes  # noqa: F401
+    import blueprints.statistics.crm_indexes  # noqa: F401
     import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
     import blueprints.managers.models  # noqa: F401
