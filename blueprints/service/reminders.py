@@ -71,6 +71,8 @@ class RecordSource:
     conditions: Callable[[object, date], list]
     order: Callable[[], list]
     note: Callable
+    # Reading this source escalates the overdue complaints (once each) for a manager.
+    escalates: bool = False
 
     def _query(self, user, today: date):
         if user.role not in services.SERVICE_ROLES:
@@ -83,7 +85,7 @@ class RecordSource:
 
     def prepare(self, user, today: date) -> None:
         # An overdue complaint is escalated to the branch manager once, when a manager reads it.
-        if self.complaints and user.role in services.MANAGER_ROLES:
+        if self.escalates and user.role in services.MANAGER_ROLES:
             services.escalate_overdue(None if user.sees_all_branches else user.branch_id, today)
 
     def count(self, user, today: date, cap: int | None = None) -> int:
@@ -144,7 +146,7 @@ FOLLOW_UPS_DUE = RecordSource(
 
 COMPLAINTS_OVERDUE = RecordSource(
     key="complaints_overdue", title="投诉已超期", severity="danger", complaints=True,
-    conditions=_complaints(_complaint_overdue), order=lambda: [Complaint.resolution_due.asc()],
+    conditions=_complaints(_complaint_overdue), order=lambda: [Complaint.resolution_due.asc()], escalates=True,
     note=lambda today, record: _complaint_note(today, record, record.complaint))
 
 COMPLAINTS_DUE = RecordSource(

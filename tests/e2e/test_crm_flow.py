@@ -62,3 +62,4 @@ def test_a_complaint_recorded_from_a_search_is_counted_on_the_dashboard(page: Pa
     # The complaint is the branch manager's reminder too (a handler to assign), linking the record.
     boss.goto("/")
     expect(boss.locator("#reminder-complaints_due")).to_contain_text(reference)
+    _shot(boss, "crm-home-reminders", viewport)
