@@ -11,7 +11,7 @@ from blueprints.reminders.registry import ReminderRow
 class HandoversToReview:
     """Handovers the user may review (移交待审核), the earliest effective date first."""
 
-    key, title, severity = "handovers_to_review", "客户移交待审核", "warning"
+    key, title, severity, unit = "handovers_to_review", "客户移交待审核", "warning", "项"
 
     def _pending(self, user) -> list:
         # At most a branch's pending handovers (handovers_for caps the list): a short list, sorted here.

@@ -45,6 +45,7 @@ class Reminder:
     rows: list[ReminderRow] = field(default_factory=list)
     severity: str = "info"  # info, warning, danger
     capped: bool = False  # the count stopped at CARD_COUNT_CAP: there are at least that many
+    unit: str = "位"  # what is counted: customers (位), or records and handovers (项)
 
 
 class ReminderSource(Protocol):
@@ -78,6 +79,11 @@ def sources() -> list[ReminderSource]:
     return sorted(_SOURCES.values(), key=lambda item: SEVERITY_ORDER.get(item.severity, len(SEVERITY_ORDER)))
 
 
+def unit_of(item: ReminderSource) -> str:
+    """What a source counts: customers unless it says otherwise (`unit = "项"`)."""
+    return getattr(item, "unit", "位")
+
+
 def prepare(item: ReminderSource, user, today: date) -> None:
     """Let a source bring its state up to date before it is counted (most need nothing)."""
     hook = getattr(item, "prepare", None)
@@ -97,7 +103,7 @@ def reminders_for(user, today: date | None = None, rows: int = CARD_ROWS) -> lis
         prepare(item, user, today)
         count = item.count(user, today, cap=CARD_COUNT_CAP)
         found.append(Reminder(item.key, item.title, count, item.rows(user, today, 0, rows) if count else [],
-                              item.severity, capped=count >= CARD_COUNT_CAP))
+                              item.severity, capped=count >= CARD_COUNT_CAP, unit=unit_of(item)))
     return found
 
 

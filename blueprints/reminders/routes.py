@@ -44,7 +44,7 @@ def listing(key: str):
     audit.record("reminders.list", None, None, reminder=key, page=number, rows=len(rows))
     pages = max(1, -(-count // PAGE_SIZE))
     return page("reminders/list.html", block="rows", source=source, rows=rows, count=count, number=number,
-                pages=pages, page_size=PAGE_SIZE)
+                pages=pages, page_size=PAGE_SIZE, unit=registry.unit_of(source))
 
 
 @customer_page.contributes

@@ -73,6 +73,7 @@ class RecordSource:
     note: Callable
     # Reading this source escalates the overdue complaints (once each) for a manager.
     escalates: bool = False
+    unit: str = "项"
 
     def _query(self, user, today: date):
         if user.role not in services.SERVICE_ROLES:

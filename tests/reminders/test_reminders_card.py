@@ -54,7 +54,7 @@ def test_follow_ups_are_in_the_one_card_linking_the_record_and_overdue_ones_come
     assert 'id="reminder-follow_ups_overdue" data-count="1"' in card and 'id="reminder-follow_ups_due"' not in card
     assert "跟进已过期 2 天" in card
     listing = owner.get("/reminders/follow_ups_overdue").get_data(as_text=True)
-    assert "共 1 位" in listing and f'href="/service/{reference}"' in listing and "去办理" in listing
+    assert "共 1 项" in listing and f'href="/service/{reference}"' in listing and "去办理" in listing
 
 
 def test_complaint_deadlines_group_by_urgency_for_the_branch_manager(app, monkeypatch):
