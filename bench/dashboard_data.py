@@ -165,6 +165,9 @@ def generate(customers: int, branches: int, now: datetime, years: int = 3, seed:
 
 # --- CRM: grades, service records, complaints, handovers -----------------------------------------
 
+from sqlalchemy import bindparam  # noqa: E402  (the CRM rows' own import)
+
+
 def crm_ids(ids: Ids) -> Ids:
     """Add the next free ids of the CRM tables to `ids` (service records, complaints, handovers)."""
     from blueprints.managers.models import Handover
@@ -224,6 +227,15 @@ COMPLAINT_CATEGORIES = (("brokerage", 0.35), ("account", 0.20), ("margin", 0.10)
 HANDOVER_STATUSES = (("approved", 0.75), ("pending", 0.10), ("rejected", 0.10), ("withdrawn", 0.05))
 
 
+def _copy_grades(grades: list[dict]) -> None:
+    """Keep each grade on its customer too, as grading does (the figure counts it there)."""
+    table = Customer.__table__
+    statement = table.update().where(table.c.id == bindparam("cid")).values(grade=bindparam("new_grade"))
+    for start in range(0, len(grades), CHUNK):
+        db.session.execute(statement, [{"cid": row["customer_id"], "new_grade": row["grade"]}
+                                       for row in grades[start:start + CHUNK]])
+
+
 def generate_crm(now: datetime, years: int = 3, seed: int = 13, progress=None) -> None:
     """Grades, service records, complaints and handovers for the customers already in the database.
 
@@ -272,6 +284,7 @@ def generate_crm(now: datetime, years: int = 3, seed: int = 13, progress=None) -
                                                    now - timedelta(seconds=rng.randrange(span))))
         for model, model_rows in rows.items():
             insert_rows(model, model_rows)
+        _copy_grades(rows[CustomerGrade])
         db.session.commit()
         last = customers[-1][0]
         done += len(customers)

@@ -252,6 +252,7 @@ def _apply(customer: Customer, grade: CustomerGrade | None, decision: rules.Deci
         db.session.add(grade)
     grade.grade, grade.rule_id, grade.figures, grade.valued_on, grade.computed_at = (
         decision.grade, decision.rule.id if decision.rule else None, shown, day, utcnow())
+    customer.grade = decision.grade
     if before == decision.grade:
         return False
     rule_text = (f"规则 #{decision.rule.id}（优先级 {decision.rule.precedence}）：{decision.rule.describe()}"

@@ -7,7 +7,6 @@ from sqlalchemy import and_, case, func, or_, select
 
 from blueprints.customers.lifecycle import CustomerKind
 from blueprints.customers.models import Customer
-from blueprints.grading.models import CustomerGrade
 from blueprints.grading.rules import GRADE_LABELS
 from blueprints.managers.models import Handover
 from blueprints.managers.rules import STATUS_LABELS as HANDOVER_STATUS_LABELS
@@ -33,11 +32,14 @@ def _labels(labels: dict, found) -> list[tuple[str, str]]:
 
 
 def customers_by_grade(user, selection: Selection) -> list[dict]:
-    """Customers per branch and current grade; customers never graded count as 未评级. Closed customers are not graded."""
-    grade = func.coalesce(CustomerGrade.grade, UNGRADED)
+    """Customers per branch and current grade; customers never graded count as 未评级. Closed customers are not graded.
+
+    Read from the grade copied onto the customer (one index scan at a million customers, where a join
+    to the grades took seconds).
+    """
+    grade = func.coalesce(Customer.grade, UNGRADED)
     counts = {(b, g): n for b, g, n in db.session.execute(
         select(Customer.branch_id, grade, func.count())
-        .select_from(Customer).outerjoin(CustomerGrade, CustomerGrade.customer_id == Customer.id)
         .where(Customer.kind != CustomerKind.HISTORICAL, *scope(user, selection, Customer.branch_id))
         .group_by(Customer.branch_id, grade))}
     return _grid([(b.id, b.name) for b in branches(user, selection)], _labels(dict(GRADES), (g for _b, g in counts)),

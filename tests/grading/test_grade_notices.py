@@ -43,6 +43,9 @@ def test_the_customers_manager_of_the_day_is_told_not_the_branch_manager(app):
     _graded_silver(app)
     _recompute(app, _assignment_start(app))
     assert _recipients(app) == [staff_id(app, "cmanager")]
+    with app.app_context():  # the grade is kept on the customer too, for the statistics
+        from blueprints.customers.models import Customer
+        assert db.session.get(Customer, customer_id(app, DEMO_CUSTOMER)).grade == "silver"
 
 
 def test_a_handover_effective_that_day_moves_the_notice_to_the_new_manager(app):

@@ -43,6 +43,8 @@ def crm(app):
         c = [row["id"] for row in customers]
         grades = [grade_row(c[0], "gold", today), grade_row(c[1], "normal", today), grade_row(c[2], "normal", today),
                   grade_row(c[4], "silver", today)]
+        for row in grades:  # grading keeps the grade on the customer too
+            next(customer for customer in customers if customer["id"] == row["customer_id"])["grade"] = row["grade"]
 
         def record(customer, branch, kind, status, created, closed=None):
             return service_record_row(ids, customer, branch, staff, kind, status, created, closed)
