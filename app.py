@@ -123,6 +123,7 @@ def _register_models() -> None:
     import blueprints.return_visit.models  # noqa: F401
     import blueprints.review.models  # noqa: F401
     import blueprints.statistics.indexes  # noqa: F401
+    import blueprints.statistics.crm_indexes  # noqa: F401
     import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
     import blueprints.managers.models  # noqa: F401
@@ -157,6 +158,8 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.review.routes import bp as review_bp
     from blueprints.reminders.routes import bp as reminders_bp
     from blueprints.reminders.services import register_built_in as register_reminders
+    from blueprints.service.reminders import register as register_service_reminders
+    from blueprints.managers.reminders import register as register_handover_reminders
     from blueprints.dictionaries.routes import bp as dictionaries_bp
     from blueprints.prospects.routes import bp as prospects_bp
     from blueprints.statistics.routes import bp as statistics_bp
@@ -181,6 +184,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dictionaries_bp)
     app.register_blueprint(prospects_bp)
     register_reminders()
+    register_service_reminders()
+    register_handover_reminders()
     import blueprints.id_expiry.panel  # noqa: F401  (the restriction's part of the customer page)
     app.register_blueprint(statistics_bp)
     app.register_blueprint(grading_bp)

@@ -55,12 +55,33 @@ def build(app, customers: int, branches: int) -> None:
         upgrade()
         have = db.session.scalar(select(func.count()).select_from(Customer))
         if have >= customers:
+            build_crm()
             return
         seed_demo(password_hash=hash_password(PASSWORD, method="pbkdf2:sha256:1000"))
         started = time.perf_counter()
         generate(customers - have, branches, utcnow(),
                  progress=lambda n: print(f"  {n:,} customers ({time.perf_counter() - started:.0f} s)", file=sys.stderr))
+        build_crm(analyze=False)
         # What a production database has after its first maintenance: the planner's statistics.
+        db.session.execute(db.text("ANALYZE"))
+        db.session.commit()
+
+
+def build_crm(analyze: bool = True) -> None:
+    """Grades, service records, complaints and handovers for the customers, once per database (the CRM figures)."""
+    from sqlalchemy import func, select
+
+    from bench.dashboard_data import generate_crm
+    from blueprints.service.models import ServiceRecord
+    from core.extensions import db
+    from core.timeutil import utcnow
+
+    if db.session.scalar(select(func.count()).select_from(ServiceRecord)):
+        return
+    started = time.perf_counter()
+    generate_crm(utcnow(), progress=lambda n: print(f"  CRM rows for {n:,} customers "
+                                                    f"({time.perf_counter() - started:.0f} s)", file=sys.stderr))
+    if analyze:
         db.session.execute(db.text("ANALYZE"))
         db.session.commit()
 

@@ -161,3 +161,132 @@ def generate(customers: int, branches: int, now: datetime, years: int = 3, seed:
         db.session.commit()
         if progress:
             progress(offset + len(rows[Customer]))
+
+
+# --- CRM: grades, service records, complaints, handovers -----------------------------------------
+
+from sqlalchemy import bindparam  # noqa: E402  (the CRM rows' own import)
+
+
+def crm_ids(ids: Ids) -> Ids:
+    """Add the next free ids of the CRM tables to `ids` (service records, complaints, handovers)."""
+    from blueprints.managers.models import Handover
+    from blueprints.service.models import Complaint, ServiceRecord
+
+    for model in (ServiceRecord, Complaint, Handover):
+        ids.next.setdefault(model, (db.session.scalar(select(func.max(model.id))) or 0) + 1)
+    return ids
+
+
+def grade_row(customer_id: int, grade: str, valued_on) -> dict:
+    return {"customer_id": customer_id, "grade": grade, "figures": {}, "valued_on": valued_on,
+            "computed_at": datetime.combine(valued_on, datetime.min.time())}
+
+
+def service_record_row(ids: Ids, customer_id: int, branch_id: int, staff_id: int, kind: str, status: str,
+                       created_at: datetime, closed_at: datetime | None = None) -> dict:
+    from blueprints.service.models import ServiceRecord
+
+    rid = ids.take(ServiceRecord)
+    return {"id": rid, "reference": f"FW{rid:012d}", "client_token": f"bench-service-{rid}", "customer_id": customer_id,
+            "branch_id": branch_id, "kind": kind, "status": status, "subject": "服务记录", "content": "—",
+            "owner_id": staff_id, "created_by_id": staff_id, "created_at": created_at,
+            "closed_at": closed_at if status == "closed" else None, "closed_by_id": staff_id if status == "closed" else None,
+            "version": 1}
+
+
+def complaint_row(ids: Ids, record_id: int, channel: str, category: str, received_on, resolution_due,
+                  first_contact_due=None, first_contacted_at: datetime | None = None, handler_id: int | None = None,
+                  urgency: str = "general") -> dict:
+    from blueprints.service.models import Complaint
+
+    return {"id": ids.take(Complaint), "record_id": record_id, "channel": channel,
+            "case_no": "12386-BENCH" if channel == "csrc_12386" else None, "category": category, "urgency": urgency,
+            "received_on": received_on, "handler_id": handler_id, "first_contact_due": first_contact_due or received_on,
+            "first_contacted_at": first_contacted_at, "resolution_due": resolution_due, "extensions": 0}
+
+
+def handover_row(ids: Ids, branch_id: int, staff_id: int, status: str, requested_at: datetime,
+                 kind: str = "selected") -> dict:
+    from blueprints.managers.models import Handover
+
+    hid = ids.take(Handover)
+    return {"id": hid, "reference": f"YJ{hid:012d}", "client_token": f"bench-handover-{hid}", "kind": kind,
+            "branch_id": branch_id, "from_staff_id": staff_id, "effective_date": requested_at.date(),
+            "reason": "岗位调整", "status": status, "requested_by_id": staff_id, "requested_at": requested_at,
+            "version": 1}
+
+
+GRADE_SHARES = (("normal", 0.70), ("silver", 0.18), ("gold", 0.08), ("platinum", 0.03), ("diamond", 0.01))
+SERVICE_KINDS = (("consultation", 0.40), ("call", 0.25), ("visit", 0.15), ("suggestion", 0.05), ("complaint", 0.15))
+SERVICE_STATUSES = (("closed", 0.85), ("in_progress", 0.10), ("open", 0.05))
+COMPLAINT_CHANNELS = (("phone", 0.45), ("counter", 0.25), ("letter", 0.05), ("csrc_12386", 0.25))
+COMPLAINT_CATEGORIES = (("brokerage", 0.35), ("account", 0.20), ("margin", 0.10), ("it_system", 0.10),
+                        ("staff_conduct", 0.10), ("asset_management", 0.05), ("options", 0.03),
+                        ("investment_advice", 0.02), ("other", 0.05))
+HANDOVER_STATUSES = (("approved", 0.75), ("pending", 0.10), ("rejected", 0.10), ("withdrawn", 0.05))
+
+
+def _copy_grades(grades: list[dict]) -> None:
+    """Keep each grade on its customer too, as grading does (the figure counts it there)."""
+    table = Customer.__table__
+    statement = table.update().where(table.c.id == bindparam("cid")).values(grade=bindparam("new_grade"))
+    for start in range(0, len(grades), CHUNK):
+        db.session.execute(statement, [{"cid": row["customer_id"], "new_grade": row["grade"]}
+                                       for row in grades[start:start + CHUNK]])
+
+
+def generate_crm(now: datetime, years: int = 3, seed: int = 13, progress=None) -> None:
+    """Grades, service records, complaints and handovers for the customers already in the database.
+
+    Every customer who is not historical has a grade (70 % 普通 … 1 % 钻石); three in ten have one
+    or two service records over the last `years` years, 15 % of them complaints whose resolution
+    takes 1–25 days against a 15-day deadline (so some are late and some still open); each branch
+    has about one handover per 500 customers. Committed every 50,000 customers.
+    """
+    from blueprints.grading.models import CustomerGrade
+    from blueprints.managers.models import Handover
+    from blueprints.service.models import Complaint, ServiceRecord
+
+    rng = random.Random(seed)
+    staff_id = db.session.scalar(select(Staff.id).order_by(Staff.id).limit(1))
+    ids = crm_ids(Ids.after_existing())
+    span = years * 365 * 86400
+    last = 0
+    batch = 50_000
+    done = 0
+    while True:
+        customers = db.session.execute(select(Customer.id, Customer.branch_id, Customer.kind)
+                                       .where(Customer.id > last).order_by(Customer.id).limit(batch)).all()
+        if not customers:
+            break
+        rows = {model: [] for model in (CustomerGrade, ServiceRecord, Complaint, Handover)}
+        for customer_id, branch_id, kind in customers:
+            if kind != "historical":
+                rows[CustomerGrade].append(grade_row(customer_id, _pick(rng, GRADE_SHARES), now.date()))
+            if rng.random() < 0.3:
+                for _ in range(rng.choice((1, 1, 2))):
+                    created_at = now - timedelta(seconds=rng.randrange(span))
+                    service_kind, status = _pick(rng, SERVICE_KINDS), _pick(rng, SERVICE_STATUSES)
+                    took = timedelta(days=rng.randrange(1, 26))
+                    closed_at = min(now, created_at + took) if status == "closed" else None
+                    record = service_record_row(ids, customer_id, branch_id, staff_id, service_kind,
+                                                "closed" if closed_at else status, created_at, closed_at)
+                    rows[ServiceRecord].append(record)
+                    if service_kind == "complaint":
+                        received = created_at.date()
+                        rows[Complaint].append(complaint_row(
+                            ids, record["id"], _pick(rng, COMPLAINT_CHANNELS), _pick(rng, COMPLAINT_CATEGORIES),
+                            received, received + timedelta(days=15), received + timedelta(days=1),
+                            created_at + timedelta(hours=rng.randrange(2, 48)), staff_id))
+            if rng.random() < 0.002:
+                rows[Handover].append(handover_row(ids, branch_id, staff_id, _pick(rng, HANDOVER_STATUSES),
+                                                   now - timedelta(seconds=rng.randrange(span))))
+        for model, model_rows in rows.items():
+            insert_rows(model, model_rows)
+        _copy_grades(rows[CustomerGrade])
+        db.session.commit()
+        last = customers[-1][0]
+        done += len(customers)
+        if progress:
+            progress(done)

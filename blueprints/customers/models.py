@@ -109,6 +109,9 @@ class Customer(db.Model):
     # statistics count customers per class from this row alone; None: never assessed.
     risk_class: Mapped[str | None] = mapped_column(String(4))
     risk_lowest: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # The customer's current grade (客户级别), kept here by grading beside its own record of it, so the
+    # statistics count customers per grade from one index; None: never graded.
+    grade: Mapped[str | None] = mapped_column(String(16))
     # The unified account (一码通) China Clearing keeps for this person, once known.
     unified_account_no: Mapped[str | None] = mapped_column(String(16), index=True)
     # The archive number (档案编号), given when the customer's file is first archived.

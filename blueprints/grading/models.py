@@ -262,3 +262,6 @@ class Notification(db.Model):
     text: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+    # Loaded with the notice: the workbench shows the customer's masked name and links the record.
+    customer = relationship("Customer", lazy="joined", viewonly=True)

@@ -10,6 +10,10 @@ from blueprints.customers.models import Customer, CustomerKind
 from blueprints.grading import rules, valuation
 from blueprints.grading.models import (Commission, CustomerGrade, GradeChange, GradeRule, Holding, IndustryIndexClose,
                                        Notification, SecurityPrice, TradingDay)
+# Managers knows nothing of grading (it imports customers, auth and core only), so grading reads its
+# assignments directly.
+from blueprints.managers import services as managers
+from blueprints.managers.models import CustomerAssignment
 from core import audit
 from core.extensions import db
 from core.roles import Role
@@ -172,14 +176,25 @@ def save_rule(row: GradeRule | None, values: dict, actor: Staff) -> GradeRule:
 
 # --- grading -------------------------------------------------------------------------------------
 
-def customer_managers_of(customer: Customer) -> list[Staff]:
-    """Who looks after the customer and hears of a grade change.
+def customer_managers_of(customer: Customer, on: date | None = None) -> list[Staff]:
+    """Who looks after the customer on `on` and hears of a grade change.
 
-    There is no customer-manager assignment yet: until there is, the branch managers of the
-    customer's branch are told. An assignment table replaces this one function.
+    The customer's manager(s) by the assignments that hold that day (a handover effective that
+    day has already moved the customer); a customer with nobody assigned: the branch managers.
     """
+    on = on or managers.today()
+    assigned = list(db.session.scalars(
+        select(Staff).join(CustomerAssignment, CustomerAssignment.staff_id == Staff.id)
+        .where(CustomerAssignment.id.in_(managers.current_assignments(on)
+                                         .where(CustomerAssignment.customer_id == customer.id)
+                                         .with_only_columns(CustomerAssignment.id)),
+               Staff.is_enabled.is_(True))
+        .order_by(Staff.id)))
+    if assigned:
+        return assigned
     return list(db.session.scalars(select(Staff).where(Staff.branch_id == customer.branch_id,
-                                                       Staff.role == Role.BRANCH_MANAGER, Staff.is_enabled)))
+                                                       Staff.role == Role.BRANCH_MANAGER, Staff.is_enabled)
+                                   .order_by(Staff.id)))
 
 
 @dataclass
@@ -218,7 +233,8 @@ def recompute(customer_ids: list[int] | None = None, *, actor: Staff | None = No
                                     tenure_months=_tenure(customer, day or today or business_today()))
             decision = rules.decide(rule_set, figures)
             summary.customers += 1
-            if _apply(customer, current.get(customer.id), decision, figures, day or business_today(), actor, trigger):
+            if _apply(customer, current.get(customer.id), decision, figures, day or business_today(), actor, trigger,
+                      today or managers.today()):
                 summary.changed += 1
         if commit_each_chunk:
             db.session.commit()
@@ -228,7 +244,7 @@ def recompute(customer_ids: list[int] | None = None, *, actor: Staff | None = No
 
 
 def _apply(customer: Customer, grade: CustomerGrade | None, decision: rules.Decision, figures: rules.Figures,
-           day: date, actor: Staff | None, trigger: str) -> bool:
+           day: date, actor: Staff | None, trigger: str, today: date) -> bool:
     shown = dict(figures.as_dict(), valued_on=day.isoformat())
     before = grade.grade if grade is not None else None
     if grade is None:
@@ -236,6 +252,7 @@ def _apply(customer: Customer, grade: CustomerGrade | None, decision: rules.Deci
         db.session.add(grade)
     grade.grade, grade.rule_id, grade.figures, grade.valued_on, grade.computed_at = (
         decision.grade, decision.rule.id if decision.rule else None, shown, day, utcnow())
+    customer.grade = decision.grade
     if before == decision.grade:
         return False
     rule_text = (f"规则 #{decision.rule.id}（优先级 {decision.rule.precedence}）：{decision.rule.describe()}"
@@ -248,7 +265,7 @@ def _apply(customer: Customer, grade: CustomerGrade | None, decision: rules.Deci
         text = (f"客户 {customer.customer_no} 级别{rules.direction(before, decision.grade)}："
                 f"{rules.GRADE_LABELS.get(before, '—') if before else '无'} → {rules.GRADE_LABELS[decision.grade]}"
                 f"（{day} 日均资产 {figures.average_assets} 元）")
-        for manager in customer_managers_of(customer):
+        for manager in customer_managers_of(customer, today):
             db.session.add(Notification(recipient_id=manager.id, customer_id=customer.id, topic="grade_change",
                                         text=text[:300]))
     db.session.flush()
@@ -265,6 +282,7 @@ def grade_history(customer: Customer) -> list[GradeChange]:
 
 
 def unread_notifications(user: Staff, limit: int = 20) -> list[Notification]:
+    """The user's unread notices, newest first, each with its customer (for the masked name and the link)."""
     return list(db.session.scalars(select(Notification).where(Notification.recipient_id == user.id,
                                                               Notification.read_at.is_(None))
                                    .order_by(Notification.id.desc()).limit(limit)))

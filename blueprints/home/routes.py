@@ -6,7 +6,6 @@ from blueprints.grading.services import unread_notifications
 from blueprints.home import durations, navigation, services
 from blueprints.opening import progress
 from blueprints.opening import services as opening_services
-from blueprints.service.reminders import reminders_for
 from blueprints.reminders.routes import card_for as reminder_card
 from core import audit
 from core.render import page
@@ -61,9 +60,11 @@ def index():
                                                         exception_queues),
                        pass_rate_days=services.PASS_RATE_DAYS, today=business_today(),
                        escalated_visits=services.escalated_visits(current_user))
-    context["notifications"] = unread_notifications(current_user)
-    return page("home/index.html", reminders=reminder_card(current_user), service_reminders=reminders_for(current_user),
-                **context)
+    context["notifications"] = notifications = unread_notifications(current_user)
+    if notifications:
+        audit.record("notifications.view", "customer", None, notices=len(notifications),
+                     customers=sorted({n.customer.customer_no for n in notifications if n.customer})[:50])
+    return page("home/index.html", reminders=reminder_card(current_user), **context)
 
 
 @bp.route("/work/<key>")

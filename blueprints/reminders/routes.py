@@ -8,7 +8,6 @@ from blueprints.reminders import registry, services
 from core import audit
 from core.render import page
 from core.security import roles_required
-from core.timeutil import business_today
 
 bp = Blueprint("reminders", __name__, url_prefix="/reminders")
 
@@ -38,13 +37,14 @@ def listing(key: str):
         abort(404)
     number = request.args.get("page", "1")
     number = int(number) if number.isdigit() and 0 < int(number) <= MAX_PAGE else 1
-    today = business_today()
+    today = registry.business_day()
+    registry.prepare(source, current_user, today)
     count = source.count(current_user, today)
     rows = source.rows(current_user, today, (number - 1) * PAGE_SIZE, PAGE_SIZE)
     audit.record("reminders.list", None, None, reminder=key, page=number, rows=len(rows))
     pages = max(1, -(-count // PAGE_SIZE))
     return page("reminders/list.html", block="rows", source=source, rows=rows, count=count, number=number,
-                pages=pages, page_size=PAGE_SIZE)
+                pages=pages, page_size=PAGE_SIZE, unit=registry.unit_of(source))
 
 
 @customer_page.contributes

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from blueprints.auth.models import Branch, Staff
 from blueprints.statistics import builtin  # noqa: F401  (registers the built-in figures)
+from blueprints.statistics import crm  # noqa: F401  (registers the CRM figures)
 from blueprints.statistics import charts, export
 from blueprints.statistics.figures import Figure, Selection, Table, all_figures, pivot, table
 from core.extensions import db

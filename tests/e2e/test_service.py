@@ -54,8 +54,8 @@ def test_a_12386_complaint_is_recorded_assigned_and_closed_with_the_customers_fe
     _shot(page, "complaint-assigned", viewport)
 
     handler = _as(new_context, "cmanager2")
-    expect(handler.locator("#service-reminders")).to_contain_text(reference)
-    handler.locator("#service-reminders a", has_text=reference).click()
+    expect(handler.locator("#reminders")).to_contain_text(reference)
+    handler.locator("#reminders a", has_text=reference).click()
     handler.fill("#note", "已致电客户，核对开户时签署的佣金费率。")
     handler.locator("#follow-up-submit").click()
     expect(handler.locator("#service-events")).to_contain_text("首次联系客户")
@@ -94,8 +94,8 @@ def test_a_handover_with_an_effective_date_is_reviewed_and_takes_effect_on_that_
     reference = page.locator("h1").inner_text().split()[1]
 
     boss = _as(new_context, "manager")
-    expect(boss.locator("#service-reminders")).to_contain_text(reference)
-    boss.locator("#service-reminders a", has_text=reference).click()
+    expect(boss.locator("#reminders")).to_contain_text(reference)
+    boss.locator("#reminders a", has_text=reference).click()
     boss.check("input[name=decision][value=approve]")
     boss.locator("#decision-submit").click()
     expect(boss.locator("#handover-status")).to_have_text("审核通过")

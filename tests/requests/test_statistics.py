@@ -221,7 +221,7 @@ def test_charts_are_well_formed_svg_with_one_mark_per_data_point(app, data):
     for svg in re.findall(r'<svg class="chart.*?</svg>', html, re.S):
         element = ET.fromstring(svg)
         svgs[element.get("id")] = element
-    assert len(svgs) == 7
+    assert len(svgs) == 12  # seven built-in figures and five CRM ones (statistics/crm.py)
     daily = svgs["chart-openings_daily"]
     points = daily.findall(f".//{SVG}circle[@class='data-point']")
     assert len(points) == 30 * 2
@@ -251,7 +251,7 @@ def test_dashboard_export_holds_the_same_numbers_as_numbers_and_is_audited(app, 
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     book = load_workbook(io.BytesIO(response.data))
-    assert len(book.sheetnames) == 7
+    assert len(book.sheetnames) == 12
     sheet = book["各营业部开户（按开户方式）"]
     rows = _sheet_rows(sheet)
     header = rows.index(["营业部", "现场开户", "见证开户", "合计"])
@@ -265,7 +265,7 @@ def test_dashboard_export_holds_the_same_numbers_as_numbers_and_is_audited(app, 
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "statistics.export"))
         assert event.object_id == "dashboard"
         assert event.detail["start"] == str(data["d2"]) and "branch" not in event.detail
-        assert len(event.detail["figures"]) == 7
+        assert len(event.detail["figures"]) == 12
 
 
 def test_one_figure_export_for_a_manager_keeps_to_the_branch(app, data):

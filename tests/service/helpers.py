@@ -8,6 +8,7 @@ from blueprints.auth.models import Branch, Staff
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer
 from blueprints.managers import services as managers
+from blueprints.reminders import registry as reminders_registry
 from blueprints.service import services as service
 from core.extensions import db
 
@@ -18,6 +19,8 @@ def set_today(monkeypatch, day: date) -> None:
     """Move the business day that assignments and deadlines are read on."""
     monkeypatch.setattr(managers, "today", lambda: day)
     monkeypatch.setattr(service, "today", lambda: day)
+    # The home page's reminder card reads the deadlines on the registry's day.
+    monkeypatch.setattr(reminders_registry, "business_day", lambda: day)
 
 
 def make_customers(app, count: int, manager: str | None = "cmanager", branch_code: str = "0101") -> list[str]:

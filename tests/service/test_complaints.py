@@ -88,7 +88,7 @@ def test_overdue_complaints_escalate_once_on_read_and_by_the_command(app, monkey
     assert "首次联系客户已超期" in page and "升级至营业部负责人" in page
     assert record.reference in boss.get("/service/?overdue=1").get_data(as_text=True)
     home = boss.get("/").get_data(as_text=True)
-    assert 'id="service-reminders"' in home and record.reference in home
+    assert 'id="reminder-complaints_overdue"' in home and record.reference in home
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ServiceEvent)
                                  .where(ServiceEvent.action == "escalate")) == 1
