@@ -2,16 +2,8 @@
 import re
 
 import pytest
-from sqlalchemy import select
 
-from blueprints.auth.models import Staff
-from blueprints.customers.models import Customer
-from blueprints.managers import services as managers
-from core.extensions import db
-from tests import factories
-from tests.conftest import csrf_token_from
 from tests.requests.helpers import login_as
-from tests.requests.test_customer_search import ID_ZHANG, add_customer
 
 ROLES = ("clerk", "reviewer", "witness", "marketing", "visitor", "archivist", "manager", "admin", "cmanager", "broker")
 
@@ -68,17 +60,3 @@ def test_the_witness_is_offered_witness_opening(app):
 def test_the_header_search_box_follows_the_search_route(app, username, shown):
     html = login_as(app, username).get("/").get_data(as_text=True)
     assert ('id="customer-search"' in html) is shown
-
-
-def test_a_customer_manager_finds_only_the_customers_assigned_to_them(app):
-    with app.app_context():
-        mine = add_customer("C0101200001", "张伟", ID_ZHANG)
-        add_customer("C0101200002", "张伟", factories.make_id("110105", "19800115", "155"))
-        cmanager = db.session.scalar(select(Staff).where(Staff.username == "cmanager"))
-        managers.assign(db.session.get(Customer, mine), cmanager, cmanager, "新客户分配")
-        db.session.commit()
-    auth = login_as(app, "cmanager")
-    token = csrf_token_from(auth.get("/").get_data(as_text=True))
-    body = auth.client.post("/search/suggest", data={"q": "zw"},
-                            headers={"HX-Request": "true", "X-CSRFToken": token}).get_data(as_text=True)
-    assert "C0101200001" in body and "C0101200002" not in body
