@@ -1,6 +1,6 @@
 """Who hears of a grade change: the customer's manager on that day (after a handover, the new one), else the branch
 manager; the notice on the workbench names the customer masked, links the record and can be marked read."""
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -14,8 +14,17 @@ from tests.grading.test_grades import add_rules, hold, load_market
 from tests.requests.helpers import login_as, staff_id
 
 
+# The demo customer's manager took them on just after the market data below (the demo itself says 2020).
+SERVED_SINCE = date(2026, 12, 2)
+
+
 def _graded_silver(app):
     """Rules, prices and a holding that make the demo customer silver at the next recompute."""
+    with app.app_context():
+        assignment = db.session.scalar(select(CustomerAssignment).where(
+            CustomerAssignment.customer_id == customer_id(app, DEMO_CUSTOMER)))
+        assignment.effective_from = SERVED_SINCE
+        db.session.commit()
     add_rules(app)
     admin = login_as(app, "admin")
     load_market(admin, ["10.00"] * 19 + ["12.00"])
