@@ -52,6 +52,12 @@ class CustomerListForm(QueryForm):
         self.risk.choices = [("", "全部")] + [(c, c) for c in RISK_CLASSES]
         self.manager.choices = [("", "全部")] + [(str(m.id), m.full_name) for m in managers]
         self.id_expiry.choices = [("", "不限")] + list(ID_EXPIRY_LABELS.items())
+        # Filters a user is not offered are not applied (a saved or typed URL may carry them): a branch's
+        # staff are held to their branch, a customer manager to their own customers, by the visibility scope.
+        if not self.branches:
+            self.branch.data = ""
+        if not self.managers:
+            self.manager.data = ""
 
     @staticmethod
     def _within(field, allowed, message):
