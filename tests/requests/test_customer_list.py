@@ -163,7 +163,7 @@ def test_customer_managers_see_only_their_customers(app, mixed):
 
 def test_rows_show_masked_name_branch_grade_risk_manager_and_id_validity(app, mixed):
     body = login_as(app, "manager").get("/customers/", query_string={"q": "C0101200001"}).get_data(as_text=True)
-    row = body.split("<td>C0101200001</td>")[1].split("</tr>")[0]
+    row = body.split('title="查看客户">C0101200001</a></td>')[1].split("</tr>")[0]
     assert "李*" in row and "李明" not in body
     assert "北京朝阳门营业部" in row and "金卡" in row and "C3" in row and "林客户经理" in row
     assert "2025-03-01" in row and (TODAY - timedelta(days=3)).isoformat() in row and "已过期" in row
