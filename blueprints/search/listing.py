@@ -182,7 +182,10 @@ def export_rows(user: Staff, filters: Filters, today: date, batch: int = EXPORT_
         if result.next_cursor is None:
             return
         cursor = result.next_cursor
-        db.session.expunge_all()  # the batch's customers are written; let them go
+        for customer in result.rows:  # written: let them go (only them: the audit event waits to be committed)
+            if customer.profile is not None:
+                db.session.expunge(customer.profile)
+            db.session.expunge(customer)
 
 
 # -- choices the form offers

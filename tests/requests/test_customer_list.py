@@ -362,6 +362,9 @@ def test_export_runs_over_several_batches_in_order(app, monkeypatch):
         db.session.commit()
     rows = workbook_rows(login_as(app, "manager").get("/customers/export.xlsx", query_string={"risk": "C2"}))
     assert [r[0] for r in rows[1:]] == [f"C010150{n:04d}" for n in range(23, 0, -1)]
+    with app.app_context():
+        event_ = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "customers.export"))
+        assert event_.detail["rows"] == 23
 
 
 # -- cost
