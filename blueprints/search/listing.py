@@ -22,7 +22,6 @@ from blueprints.customers import services as customers
 from blueprints.customers.models import Customer, IdDocument
 from blueprints.grading.models import CustomerGrade
 from blueprints.managers import services as managers
-from blueprints.managers.models import CustomerAssignment
 from blueprints.search import indexes  # noqa: F401  (the list's indexes)
 from blueprints.search.models import SavedCustomerFilter
 from core import keyset
