@@ -164,6 +164,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.prospects.routes import bp as prospects_bp
     from blueprints.statistics.routes import bp as statistics_bp
     from blueprints.search.routes import bp as search_bp
+    import blueprints.search.list_routes  # noqa: F401  (the customer list, added to the customers blueprint)
 
     login_manager.user_loader(load_staff)
     login_manager.unauthorized_handler(_unauthorized)

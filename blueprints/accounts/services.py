@@ -132,8 +132,10 @@ def _opened_at_the_branch(user: Staff):
     20 rows must not first collect every account the branch ever opened.
     """
     account = aliased(FundAccount)  # apart from any FundAccount the caller joins
+    # OFFSET 0: under an OR, PostgreSQL would otherwise turn the probe into a hashed subplan that
+    # reads every account the branch ever opened on each query (a tenth of a second at a million).
     return (select(account.id).where(account.customer_id == Customer.id, account.branch_id == user.branch_id)
-            .correlate(Customer).exists())
+            .correlate(Customer).offset(0).exists())
 
 
 def pending_requests(application: Application) -> list[OutboxMessage]:

@@ -1,5 +1,5 @@
-"""Customer pages: the branch's customer list and one customer with their accounts."""
-from flask import Blueprint, abort, request
+"""Customer pages: one customer with their accounts (the list is added from the search package)."""
+from flask import Blueprint, abort
 from flask_login import current_user
 
 from blueprints.customers import page as page_parts
@@ -19,14 +19,8 @@ CUSTOMER_ROLES = (Role.CLERK, Role.REVIEWER, Role.RETURN_VISIT, Role.BRANCH_MANA
                   Role.CUSTOMER_MANAGER, Role.BROKER)
 
 
-@bp.route("/")
-@roles_required(*CUSTOMER_ROLES)
-def index():
-    """List the branch's customers, newest first, or those matching a customer number."""
-    query = (request.args.get("q") or "").strip().upper()
-    customers = services.search(current_user, query) if query else services.newest(current_user)
-    return page("customers/index.html", block="rows", customers=customers, query=query,
-                kind_labels=KIND_LABELS, limit=services.LIST_LIMIT)
+# The list at "/" (customers.index), its saved filters and export are added by blueprints/search/list_routes.py:
+# they filter by grade and manager, which this package may not import.
 
 
 @bp.route("/<customer_no>")

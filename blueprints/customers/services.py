@@ -215,7 +215,6 @@ def with_name_containing(text: str):
     return Customer.id.in_(current_profiles().where(CustomerProfile.name.contains(text, autoescape=True))
                            .with_only_columns(CustomerProfile.customer_id))
 
-LIST_LIMIT = 50
 # Customer numbers are letters and digits; anything else cannot match and is not searched for.
 CUSTOMER_NO_QUERY = re.compile(r"[A-Za-z0-9]{1,16}")
 
@@ -257,18 +256,6 @@ def visible(user: Staff):
         if only is not None:
             query = query.where(Customer.id.in_(only))
     return query
-
-
-def newest(user: Staff) -> list[Customer]:
-    return list(db.session.scalars(visible(user).order_by(Customer.created_at.desc(), Customer.id.desc())
-                                   .limit(LIST_LIMIT)))
-
-
-def search(user: Staff, customer_no: str) -> list[Customer]:
-    if not CUSTOMER_NO_QUERY.fullmatch(customer_no):
-        return []
-    return list(db.session.scalars(visible(user).where(Customer.customer_no.startswith(customer_no))
-                                   .order_by(Customer.customer_no).limit(LIST_LIMIT)))
 
 
 def find_visible(user: Staff, customer_no: str) -> Customer | None:
