@@ -76,3 +76,47 @@ def test_agent_pages_the_queue_reloads_goes_back_and_opens_a_case(page: Page, ap
     expect(page.locator("body")).to_contain_text(first[0])
     page.screenshot(path=os.path.join(tempfile.gettempdir(), f"list_paging_case_{name}.png"), full_page=True,
                     caret="initial")
+
+
+def test_the_other_lists_page_forward_in_place(page: Page, app, viewport, new_context):
+    from sqlalchemy import select
+
+    with app.app_context():
+        crm_data.generate(1500, seed=12)
+        branch = db.session.scalar(select(Branch.id).where(Branch.code == "0101"))
+        agent = db.session.scalar(select(Staff.id).where(Staff.username == "visitor"))
+        list_data.add_cases(list_data.openings(branch, limit=60), agent, random.Random(12), awaiting=0.0, escalated=1.0)
+        list_data.add_reviews(70, branch, db.session.scalar(select(Staff.id).where(Staff.username == "clerk")),
+                              random.Random(12))
+        customers = [o.customer_id for o in list_data.openings(branch, without_case=False)]
+        list_data.add_lending(customers, db.session.scalar(select(Staff.id).where(Staff.username == "archivist")),
+                              branch, 70, random.Random(12))
+        db.session.commit()
+    name, _size = viewport
+    for username, url, rows, heading in (("manager", "/return-visits/escalated", "#escalated-rows article", "回访未通过待处理"),
+                                         ("reviewer", "/review/", "#review-queue-rows tbody tr", "待复核开户申请"),
+                                         ("manager", "/archive/register", "#lending-list tbody tr", "借阅登记簿")):
+        user = new_context().new_page()
+        login(user, username)
+        user.goto(url)
+        first = user.locator(rows).first.get_attribute("data-reference") or user.locator(rows).first.get_attribute("data-record")
+        user.locator(".keyset-next").click()
+        expect(user.locator(".keyset-first")).to_be_visible()
+        expect(user.locator(rows).first).not_to_have_attribute("data-reference" if "lending" not in rows else "data-record", first)
+        expect(user.locator("h1")).to_have_text(heading)
+        user.screenshot(path=os.path.join(tempfile.gettempdir(), f"list_paging_{url.strip('/').replace('/', '_')}_{name}.png"),
+                        full_page=True, caret="initial")
+
+    login(page, "admin")  # HQ: every branch's customers, so 王 fills more than a page
+    page.goto("/archive/")
+    page.fill("#name", "王")
+    page.get_by_role("button", name="按姓名查询", exact=True).click()
+    first = page.locator("#archive-list tbody tr").first.get_attribute("data-customer")
+    assert "王" not in page.url
+    page.locator("#archive-results .keyset-next").click()
+    expect(page.locator("#archive-results .keyset-first")).to_be_visible()
+    expect(page.locator("#archive-list tbody tr").first).not_to_have_attribute("data-customer", first)
+    expect(page.locator("#archive-list tbody tr").first).to_contain_text("*")  # names stay masked
+    assert "王" not in page.url
+    page.screenshot(path=os.path.join(tempfile.gettempdir(), f"list_paging_archive_name_{name}.png"), full_page=True,
+                    caret="initial")
