@@ -101,6 +101,8 @@ def main() -> None:
     parser.add_argument("--customers", default="10000,100000")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--depth", type=int, default=50)
+    parser.add_argument("--list-share", type=float, default=1.0,
+                        help="multiply the lists' shares of the openings (5: full first pages at 10k customers)")
     args = parser.parse_args()
     app = build_app()
     sizes = [int(size) for size in args.customers.split(",")]
@@ -114,7 +116,9 @@ def main() -> None:
         started = time.perf_counter()
         with app.app_context():
             crm_data.generate(size - have, seed=size)
-            counts = list_data.generate(rng)
+            share = args.list_share
+            counts = list_data.generate(rng, awaiting=0.02 * share, escalated=0.005 * share, in_review=0.01 * share,
+                                        lending=0.1 * share)
         have = size
         print(f"\n== {size} customers (generated in {time.perf_counter() - started:.0f} s; new cases {counts})")
         for label, username, url, form in LISTS:
@@ -127,9 +131,9 @@ def main() -> None:
                     break
                 cursor, depth = found, depth + 1
             deep = cursor
-            for page_label, page_cursor, page_no in (("first page", None, 1), (f"page {depth}", deep, depth)):
+            for page_label, page_cursor, first in (("first page", None, True), (f"page {depth}", deep, False)):
                 p50, p95, statements, decryptions = measure(auth, url, form, page_cursor, args.repeat, counters)
-                results.setdefault((label, page_no == 1), []).append((size, p50))
+                results.setdefault((label, first), []).append((size, p50))
                 print(f"{label:28s} {page_label:10s} {p50:7.1f} / {p95:7.1f}   {statements:3d} statements"
                       f"   {decryptions:3d} decryptions")
     if len(sizes) > 1:
