@@ -62,6 +62,9 @@ def _bulk(conn, table: str, columns: list[str], rows: list[tuple]) -> None:
             for row in rows:
                 copy.write_row(row)
     else:
+        # Times in the text form SQLAlchemy writes (with microseconds), so that they compare with
+        # the application's own rows and with bound parameters as equal times do.
+        rows = [tuple(f"{v:%Y-%m-%d %H:%M:%S.%f}" if isinstance(v, datetime) else v for v in row) for row in rows]
         placeholders = ", ".join("?" for _ in columns)
         conn.connection.driver_connection.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)

@@ -4,8 +4,13 @@ from jinja2_fragments.flask import render_block
 
 
 def page(template: str, block: str | None = None, status: int = 200, push_url: str | None = None, **context):
-    """Render the whole page, or only `block` when htmx asked for a fragment."""
-    if block and request.htmx and not request.htmx.boosted:
+    """Render the whole page, or only `block` when htmx asked for a fragment.
+
+    Going back to a pushed URL whose snapshot is not cached (historyCacheSize is 0) makes htmx ask
+    again with HX-History-Restore-Request and put the answer in place of the body: the whole page.
+    """
+    restoring = request.headers.get("HX-History-Restore-Request") == "true"
+    if block and request.htmx and not request.htmx.boosted and not restoring:
         body = render_block(template, block, **context)
     else:
         body = render_template(template, **context)

@@ -48,10 +48,9 @@ class _BranchChoice:
 
 
 class ArchiveSearchForm(_BranchChoice, QueryForm):
-    """Search criteria read from the query string (a GET form: no CSRF token, and no ID number)."""
+    """Search criteria read from the query string (a GET form: no CSRF token, no name and no ID number)."""
 
     customer_no = StringField("客户号", validators=[Optional(), Regexp(r"^\s*[A-Za-z0-9]{1,16}\s*$", message=CUSTOMER_NO_MESSAGE)])
-    name = StringField("姓名", validators=[Optional(), Length(max=60, message="姓名过长")])
     date_from = _date("开户日期起")
     date_to = _date("开户日期止")
     branch = SelectField("营业部", validate_choice=False)
@@ -68,8 +67,14 @@ class ArchiveSearchForm(_BranchChoice, QueryForm):
         return super().validate(extra_validators) and _check_order(self)
 
     def criteria(self) -> dict:
-        return {"customer_no": (self.customer_no.data or "").strip(), "name": (self.name.data or "").strip(),
+        return {"customer_no": (self.customer_no.data or "").strip(),
                 "date_from": self.date_from.data, "date_to": self.date_to.data, "branch_id": self.branch_id}
+
+
+class NameSearchForm(BaseForm):
+    """Search by name: posted, so that the name stays out of URLs, logs and history."""
+
+    name = StringField("姓名", validators=[DataRequired("请输入姓名"), Length(max=60, message="姓名过长")])
 
 
 class IdNumberSearchForm(BaseForm):

@@ -2,7 +2,7 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Branch, Staff
@@ -104,6 +104,12 @@ class LendingRecord(db.Model):
 
     staff: Mapped[Staff] = relationship()
     customer: Mapped[Customer | None] = relationship()
+
+    __table_args__ = (
+        # The register's order, newest first: across branches (HQ) and within the reader's branch.
+        Index("ix_lending_record_register", "at", "id"),
+        Index("ix_lending_record_branch_register", "branch_id", "at", "id"),
+    )
 
     @property
     def action_label(self) -> str:

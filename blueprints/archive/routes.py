@@ -36,22 +36,38 @@ EXPORT_INLINE = "ARCHIVE_EXPORT_INLINE"
 @bp.route("/", methods=["GET", "POST"])
 @roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
 def index():
-    """Search the archive; an ID-number search is posted, so the number never appears in a URL."""
+    """Search the archive a page at a time; a name or ID-number search is posted, so it never appears in a URL."""
     branches = services.branches_for(current_user)
     search_form = forms.ArchiveSearchForm(request.args, branches=branches, all_branches=current_user.sees_all_branches)
-    id_form = forms.IdNumberSearchForm()
-    customers, status = None, 200
-    if request.method == "POST":
+    name_form, id_form = forms.NameSearchForm(), forms.IdNumberSearchForm()
+    found, status, key_type = None, 200, None
+    if request.method == "POST" and "name" in request.form:
+        if name_form.validate_on_submit():
+            try:
+                found, key_type = services.search_by_name(current_user, name_form.name.data, request.form.get("after")), "name"
+            except services.ArchiveRefused as refused:
+                name_form.name.errors = [*name_form.name.errors, str(refused)]
+                status = 422
+        else:
+            status = 422
+    elif request.method == "POST":
         if id_form.validate_on_submit():
-            customers = services.search(current_user, id_number=id_form.id_number.data)
+            found, key_type = services.search(current_user, id_number=id_form.id_number.data), "id_number"
         else:
             status = 422
     elif search_form.has_criteria():
         if search_form.validate():
-            customers = services.search(current_user, **search_form.criteria())
+            found, key_type = services.search(current_user, cursor=request.args.get("after"), **search_form.criteria()), "criteria"
         else:
             status = 422
-    return page("archive/index.html", status=status, search_form=search_form, id_form=id_form, customers=customers,
+    if found is not None:
+        # What kind of search and how many shown, never the typed value.
+        audit.record("archive.search", "customer", None, key_type=key_type, first_page=found.first, shown=len(found.rows))
+    customers = found.rows if found is not None else None
+    args = {name: value for name, value in request.args.items() if name != "after" and value}
+    return page("archive/index.html", block="archive_results",
+                status=status, search_form=search_form, name_form=name_form, id_form=id_form, customers=customers,
+                page=found, key_type=key_type, args=args,
                 readable={c.id for c in customers or [] if services.may_read_file(current_user, c)},
                 branch_names=services.branch_names(), kind_labels=KIND_LABELS)
 
@@ -182,7 +198,10 @@ def lending_register():
     form = forms.RegisterFilterForm(request.args, staff=services.register_staff(current_user))
     if not form.validate():
         return page("archive/register.html", status=422, form=form, records=None)
-    return page("archive/register.html", form=form, records=services.lending_records(current_user, **form.filters()))
+    found = services.lending_page(current_user, request.args.get("after"), **form.filters())
+    args = {name: value for name, value in request.args.items() if name != "after" and value}
+    return page("archive/register.html", block="register_rows", form=form, page=found, records=found.rows,
+                customers=found.extra["customers"], args=args)
 
 
 # --- batch export --------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
 from pypdf import PdfReader
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy.orm import joinedload
 
 from blueprints.accounts.models import DepositoryBinding, FundAccount, SecuritiesAccount
 from blueprints.archive import dossier as dossier_content
@@ -34,7 +35,9 @@ from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.opening.models import Application, ApplicationDocument
 from blueprints.return_visit.models import ReturnVisit, ReturnVisitCase, ReturnVisitCaseChange
 from blueprints.review.models import ReviewDecision
-from core import audit, files, masking
+from blueprints.search import keys as search_keys
+from blueprints.search import services as search_services
+from core import audit, files, keyset, masking
 from core.extensions import db
 from core.pdf import renderer
 from core.reference import ID_TYPE_LABELS
@@ -52,20 +55,36 @@ def visible_customers(user: Staff):
     """Customers whose files `user` may read: the own branch's (closed ones too), all for HQ."""
     query = select(Customer)
     if not user.sees_all_branches:
-        opened_here = select(FundAccount.customer_id).where(FundAccount.branch_id == user.branch_id)
-        query = query.where(or_(Customer.branch_id == user.branch_id, Customer.id.in_(opened_here)))
+        # A probe per customer by its id, not the set of every account ever opened at the branch.
+        opened_here = exists().where(FundAccount.customer_id == Customer.id, FundAccount.branch_id == user.branch_id)
+        query = query.where(or_(Customer.branch_id == user.branch_id, opened_here))
     return query
 
 
-def search(user: Staff, customer_no: str = "", name: str = "", id_number: str = "",
-           date_from: date | None = None, date_to: date | None = None, branch_id: int | None = None,
-           limit: int = 100) -> list[Customer]:
-    """Archive search; an ID number is matched by its blind index, never stored or sent in clear."""
+SEARCH_SCOPE, NAME_SCOPE = "archive.search", "archive.name"
+# What the result list shows of a customer: plain columns only, nothing to decrypt.
+RESULT_COLUMNS = (Customer.id, Customer.customer_no, Customer.branch_id, Customer.kind, Customer.archive_no,
+                  Customer.created_at, CustomerProfile.name)
+
+
+def _result_rows(query):
+    return query.with_only_columns(*RESULT_COLUMNS).join(
+        CustomerProfile, and_(CustomerProfile.customer_id == Customer.id,
+                              CustomerProfile.version == Customer.profile_version))
+
+
+def search(user: Staff, customer_no: str = "", id_number: str = "", date_from: date | None = None,
+           date_to: date | None = None, branch_id: int | None = None, cursor: str | None = None,
+           size: int = keyset.PAGE_SIZE) -> keyset.Page:
+    """One page of the archive search; an ID number is matched by its blind index, never stored or sent in clear.
+
+    A customer-number search walks the number's index from the typed prefix, in number order;
+    otherwise the newest files come first, down the index of the creation time.
+    """
     query = visible_customers(user)
-    if customer_no:
-        query = query.where(Customer.customer_no.startswith(customer_no.strip().upper()))
-    if name:
-        query = query.where(customer_services.with_name_containing(name.strip()))
+    number = customer_no.strip().upper()
+    if number:
+        query = query.where(Customer.customer_no >= number, Customer.customer_no < search_keys.prefix_upper_bound(number))
     if id_number:
         query = query.where(customer_services.with_id_number(id_number))
     if date_from:
@@ -74,7 +93,31 @@ def search(user: Staff, customer_no: str = "", name: str = "", id_number: str = 
         query = query.where(Customer.created_at < _utc_start(date_to + timedelta(days=1)))
     if branch_id:
         query = query.where(Customer.branch_id == branch_id)
-    return list(db.session.scalars(query.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(limit)))
+    if number:
+        orders = [keyset.Order(Customer.customer_no)]
+    else:
+        orders = [keyset.Order(Customer.created_at, True), keyset.Order(Customer.id, True)]
+    return keyset.paginate(_result_rows(query), orders, cursor, scope=f"{SEARCH_SCOPE}.{len(orders)}", size=size,
+                           scalars=False, key=lambda row: tuple(getattr(row, order.column.key) for order in orders))
+
+
+def search_by_name(user: Staff, name: str, cursor: str | None = None, size: int = keyset.PAGE_SIZE) -> keyset.Page:
+    """One page of the customers whose name (or given name, or its pinyin) starts with `name`.
+
+    Found through the search keys' prefix ranges (blueprints/search), within the files the user may
+    read; the cursor keeps the key kind's rank and the customer only, never the name.
+    """
+    query = search_keys.parse_query(name)
+    if query is None or query.shape not in ("name", "pinyin"):
+        raise ArchiveRefused("请输入姓名的开头部分（汉字或拼音）")
+    start = keyset.decode_cursor(cursor, NAME_SCOPE, 2)
+    after = search_services.matched_at(query, *start) if start is not None else None
+    within = visible_customers(user).whereclause
+    matches, more = search_services.prefix_matches(user, query, size, after, within=true() if within is None else within)
+    ids = [customer_id for _rank, _value, customer_id in matches]
+    rows = {row.id: row for row in db.session.execute(_result_rows(select(Customer)).where(Customer.id.in_(ids)))} if ids else {}
+    next_cursor = keyset.encode_cursor((matches[-1][0], matches[-1][2]), NAME_SCOPE) if more and matches else None
+    return keyset.Page(rows=[rows[i] for i in ids if i in rows], next_cursor=next_cursor, first=after is None, size=size)
 
 
 def _utc_start(day: date) -> datetime:
@@ -104,13 +147,23 @@ def register(actor: Staff, customer: Customer | None, action: LendingAction, pur
     return record
 
 
-def lending_records(user: Staff, staff_id: int | None = None, customer_no: str = "", action: str = "",
-                    date_from: date | None = None, date_to: date | None = None, limit: int = 200):
-    query = select(LendingRecord).order_by(LendingRecord.at.desc(), LendingRecord.id.desc())
+REGISTER_SCOPE = "archive.register"
+
+
+def lending_page(user: Staff, cursor: str | None = None, staff_id: int | None = None, customer_no: str = "",
+                 action: str = "", date_from: date | None = None, date_to: date | None = None,
+                 size: int = keyset.PAGE_SIZE) -> keyset.Page:
+    """One page of the lending register, newest first, walked down the index of its order.
+
+    The page's readers come with it; the customers' numbers and names in one more query, without
+    decrypting anything (the name is all the register shows, masked). `page.extra["customers"]`.
+    """
+    query = select(LendingRecord).options(joinedload(LendingRecord.staff))
     if not user.sees_all_branches:
-        # The branch's own staff's reads, and anyone's reads (HQ included) of the branch's customers.
-        own_customers = select(Customer.id).where(Customer.branch_id == user.branch_id)
-        query = query.where(or_(LendingRecord.branch_id == user.branch_id, LendingRecord.customer_id.in_(own_customers)))
+        # The branch's own staff's reads, and anyone's reads (HQ included) of the branch's customers:
+        # a probe per record by primary key, not the set of all the branch's customers.
+        own_customer = exists().where(Customer.id == LendingRecord.customer_id, Customer.branch_id == user.branch_id)
+        query = query.where(or_(LendingRecord.branch_id == user.branch_id, own_customer))
     if staff_id:
         query = query.where(LendingRecord.staff_id == staff_id)
     if customer_no:
@@ -122,7 +175,20 @@ def lending_records(user: Staff, staff_id: int | None = None, customer_no: str =
         query = query.where(LendingRecord.at >= _utc_start(date_from))
     if date_to:
         query = query.where(LendingRecord.at < _utc_start(date_to + timedelta(days=1)))
-    return list(db.session.scalars(query.limit(limit)))
+    orders = [keyset.Order(LendingRecord.at, True), keyset.Order(LendingRecord.id, True)]
+    found = keyset.paginate(query, orders, cursor, scope=REGISTER_SCOPE, size=size, key=lambda r: (r.at, r.id))
+    found.extra["customers"] = customer_labels({r.customer_id for r in found.rows if r.customer_id})
+    return found
+
+
+def customer_labels(customer_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """(customer number, name) of each customer, from the current profile's plain columns only."""
+    if not customer_ids:
+        return {}
+    rows = db.session.execute(customer_services.current_profiles()
+                              .with_only_columns(Customer.id, Customer.customer_no, CustomerProfile.name)
+                              .where(Customer.id.in_(customer_ids)))
+    return {customer_id: (number, name) for customer_id, number, name in rows}
 
 
 # --- scans ---------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Return visits (回访) before activation, as 第十一条 requires."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
@@ -77,6 +77,9 @@ class ReturnVisitCase(db.Model):
     Opened when the application's accounts are open; `round_no` counts the rounds of calls
     (the first, and one more each time the branch manager sends the case back). The state
     moves only through rules.CASE_TRANSITIONS, every move a ReturnVisitCaseChange row.
+
+    `branch_id`, `queue_tier` and `waiting_since` are the agents' queue order kept on the case
+    (rules.queue_tier), so a page of the queue is one range of an index, whatever the calls on record.
     """
 
     __tablename__ = "return_visit_case"
@@ -91,6 +94,20 @@ class ReturnVisitCase(db.Model):
     escalated_at: Mapped[datetime | None]
     passed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The application's branch, the queue tier of the round's calls so far and since when the
+    # case waits (entering the round, or the last call): the queue's order, kept by services._queue_place.
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    queue_tier: Mapped[int] = mapped_column(default=0, server_default="0")
+    waiting_since: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        # The agents' queue within a branch, and across branches for HQ, in its working order.
+        Index("ix_return_visit_case_queue", "status", "branch_id", "queue_tier", "waiting_since", "application_id"),
+        Index("ix_return_visit_case_queue_all", "status", "queue_tier", "waiting_since", "application_id"),
+        # The branch manager's list, the longest escalated first.
+        Index("ix_return_visit_case_escalated", "status", "branch_id", "escalated_at", "application_id"),
+        Index("ix_return_visit_case_escalated_all", "status", "escalated_at", "application_id"),
+    )
 
     @property
     def status_label(self) -> str:

@@ -27,11 +27,11 @@ RECORDING_ROLES = (Role.RETURN_VISIT, Role.BRANCH_MANAGER)
 @bp.route("/")
 @roles_required(Role.RETURN_VISIT)
 def queue():
-    """List the branch's accounts awaiting a return visit: not yet called first, then the longest waiting."""
-    rows = services.queue_rows(current_user)
+    """List the branch's accounts awaiting a return visit, a page at a time: not yet called first, then the longest waiting."""
+    found = services.queue_page(current_user, request.args.get("after"))
     audit.record("return_visit.queue_view", "application", None,
-                 references=[row["application"].reference for row in rows])
-    return page("return_visit/queue.html", rows=rows)
+                 references=[row["application"].reference for row in found.rows])
+    return page("return_visit/queue.html", block="queue_rows", page=found, rows=found.rows)
 
 
 @bp.route("/<reference>", methods=["GET", "POST"])
@@ -107,11 +107,11 @@ def recording(reference: str, visit_id: int):
 @roles_required(Role.BRANCH_MANAGER, Role.HQ_ADMIN)
 def escalated():
     """List the accounts whose return visits did not pass, with every call, for the branch manager."""
-    rows = services.escalated_rows(current_user)
+    found = services.escalated_page(current_user, request.args.get("after"))
     audit.record("return_visit.escalated_view", "application", None,
-                 references=[row["application"].reference for row in rows])
-    return page("return_visit/escalated.html", rows=rows, can_download=current_user.role in RECORDING_ROLES,
-                check_items=CHECK_ITEM_SHORT)
+                 references=[row["application"].reference for row in found.rows])
+    return page("return_visit/escalated.html", block="escalated_rows", page=found, rows=found.rows,
+                can_download=current_user.role in RECORDING_ROLES, check_items=CHECK_ITEM_SHORT)
 
 
 @bp.route("/escalated/<reference>")

@@ -67,3 +67,15 @@ def status_after(outcome: Outcome, attempts_in_round: int, max_attempts: int) ->
     if attempts_in_round >= max_attempts:
         return CaseStatus.ESCALATED
     return CaseStatus.AWAITING
+
+
+# The agents' queue works accounts not yet called in this round first, then those reached without
+# passing, then those not reached; within a tier the longest waiting first.
+TIER_UNTRIED, TIER_REACHED, TIER_NOT_REACHED = 0, 1, 2
+
+
+def queue_tier(last_outcome_in_round: str | None) -> int:
+    """The queue tier of a case from its current round's last call (None: not called in this round)."""
+    if last_outcome_in_round is None:
+        return TIER_UNTRIED
+    return TIER_NOT_REACHED if Outcome(last_outcome_in_round) == Outcome.NOT_REACHED else TIER_REACHED

@@ -6,14 +6,15 @@ itself is the app setting RETURN_VISIT_MAX_ATTEMPTS.
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import joinedload
 
 from blueprints.accounts import services as account_services
 from blueprints.accounts.models import AccountStatus, FundAccount
-from blueprints.auth.models import Staff
+from blueprints.auth.models import Branch, Staff
 from blueprints.customers import services as customer_services
+from blueprints.customers.models import CustomerProfile
 from blueprints.opening import presenters, progress
 from blueprints.opening import services as opening_services
 from blueprints.opening.models import Application
@@ -21,7 +22,7 @@ from blueprints.return_visit import rules, script
 from blueprints.return_visit.models import (CHECK_ITEMS, OUTCOME_LABELS, Outcome, ReturnVisit, ReturnVisitCase,
                                             ReturnVisitCaseChange)
 from blueprints.return_visit.rules import CaseStatus
-from core import audit, choices
+from core import audit, choices, keyset
 from core.extensions import db
 from core.files import StoredFile
 from core.masking import mask_name
@@ -80,8 +81,11 @@ def max_attempts() -> int:
 @account_services.when_opened
 def open_case(application: Application, fund_account: FundAccount, note: str) -> ReturnVisitCase:
     """The accounts are open: the customer enters the agents' queue for the first round of calls."""
+    now = utcnow()
     case_ = ReturnVisitCase(application_id=application.id, fund_account_id=fund_account.id,
-                            status=CaseStatus.AWAITING, round_no=1)
+                            status=CaseStatus.AWAITING, round_no=1, branch_id=application.branch_id,
+                            entered_at=now, updated_at=now)
+    _queue_place(case_, None, now)
     db.session.add(case_)
     db.session.flush()
     db.session.add(ReturnVisitCaseChange(case_id=case_.id, from_status=None, to_status=CaseStatus.AWAITING,
@@ -102,6 +106,7 @@ def _move(case_: ReturnVisitCase, target: CaseStatus, actor: Staff | None, reaso
     if target == CaseStatus.AWAITING:
         case_.round_no += 1
         case_.entered_at = now
+        _queue_place(case_, None, now)  # a new round: not yet called
     elif target == CaseStatus.ESCALATED:
         case_.escalated_at = now
     elif target == CaseStatus.PASSED:
@@ -144,39 +149,86 @@ def stages(application_ids: list[int]) -> dict[int, progress.Stage]:
 
 # --- the agents' queue ----------------------------------------------------------------------------
 
-def _queue_select(user: Staff):
-    """The user's queue with each account's round, calls in the round and last call, in working order.
+QUEUE_SCOPE, ESCALATED_SCOPE = "return_visit.queue", "return_visit.escalated"
 
-    Order: accounts not yet called in this round first, then those reached without passing,
-    then those not reached; within each, the longest waiting first (since entering the queue,
-    or since the last call).
+
+def _queue_place(case_: ReturnVisitCase, last_outcome_in_round: str | None, since) -> None:
+    """Keep the case's place in the agents' queue: its tier from the round's last call, waiting since `since`."""
+    case_.queue_tier = rules.queue_tier(last_outcome_in_round)
+    case_.waiting_since = since
+
+
+def _in_branch(query, user: Staff, branch_column):
+    """The user's branch only (HQ: every branch), on the list's own column so its index serves the order."""
+    if user.sees_all_branches:
+        return query
+    return query.where(branch_column == user.branch_id)
+
+
+def _cases_page(user: Staff, status: CaseStatus, orders, cursor: str | None, scope: str, size: int):
+    """One page of the cases in `status` the user may see, in `orders`, with their applications."""
+    query = (opening_services.visible_applications(user).add_columns(ReturnVisitCase)
+             .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id)
+             .where(ReturnVisitCase.status == status))
+    query = _in_branch(query, user, ReturnVisitCase.branch_id)
+    return keyset.paginate(query, orders, cursor, scope=scope, size=size, scalars=False,
+                           key=lambda row: tuple(getattr(row.ReturnVisitCase, order.column.key) for order in orders))
+
+
+def _calls_of(application_ids: list[int]) -> dict[int, list[ReturnVisit]]:
+    """Every call of these applications, oldest first, in one query."""
+    calls: dict[int, list[ReturnVisit]] = {application_id: [] for application_id in application_ids}
+    if application_ids:
+        for visit in db.session.scalars(select(ReturnVisit).options(joinedload(ReturnVisit.agent))
+                                        .where(ReturnVisit.application_id.in_(application_ids))
+                                        .order_by(ReturnVisit.application_id, ReturnVisit.attempt_no)):
+            calls[visit.application_id].append(visit)
+    return calls
+
+
+def queue_page(user: Staff, cursor: str | None = None, size: int = keyset.PAGE_SIZE) -> keyset.Page:
+    """One page of the accounts awaiting a return visit, in the order the agents work them.
+
+    Order: accounts not yet called in this round first, then those reached without passing, then
+    those not reached; within each, the longest waiting first (since entering the queue, or since the
+    last call). The order is kept on the case, so the page is one index range; the page's calls,
+    fund accounts and mobiles come in one query each, and only the shown mobiles are decrypted.
     """
-    round_no = ReturnVisitCase.round_no
-    in_round = (select(ReturnVisit.application_id.label("application_id"), ReturnVisit.round_no.label("round_no"),
-                       func.count().label("attempts"))
-                .group_by(ReturnVisit.application_id, ReturnVisit.round_no).subquery("in_round"))
-    latest = (select(ReturnVisit.application_id.label("application_id"),
-                     func.max(ReturnVisit.attempt_no).label("attempt_no"))
-              .group_by(ReturnVisit.application_id).subquery("latest_attempt"))
-    last = aliased(ReturnVisit, name="last_visit")
-    untried = in_round.c.attempts.is_(None)
-    tier = case((untried, 0), (last.outcome == Outcome.NOT_REACHED, 2), else_=1)
-    waiting_since = case((untried, ReturnVisitCase.entered_at), else_=last.visited_at)
-    return (opening_services.visible_applications(user)
-            .add_columns(round_no.label("round_no"), func.coalesce(in_round.c.attempts, 0).label("attempts"),
-                         last.outcome.label("last_outcome"), last.visited_at.label("last_at"),
-                         waiting_since.label("waiting_since"))
-            .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id)
-            .outerjoin(in_round, and_(in_round.c.application_id == Application.id, in_round.c.round_no == round_no))
-            .outerjoin(latest, latest.c.application_id == Application.id)
-            .outerjoin(last, and_(last.application_id == Application.id, last.attempt_no == latest.c.attempt_no))
-            .where(ReturnVisitCase.status == CaseStatus.AWAITING)
-            .order_by(tier, waiting_since, Application.id))
+    orders = [keyset.Order(ReturnVisitCase.queue_tier), keyset.Order(ReturnVisitCase.waiting_since),
+              keyset.Order(ReturnVisitCase.application_id)]
+    found = _cases_page(user, CaseStatus.AWAITING, orders, cursor, QUEUE_SCOPE, size)
+    ids = [row.Application.id for row in found.rows]
+    calls = _calls_of(ids)
+    numbers = fund_account_numbers(ids)
+    mobiles = _mobiles_of(row.Application.customer_id for row in found.rows)
+    limit = max_attempts()
+    rows = []
+    for application, case_ in found.rows:
+        every = calls[application.id]
+        last = every[-1] if every else None
+        rows.append({
+            "application": application,
+            "mobile": mobiles.get(application.customer_id),
+            "fund_account": numbers.get(application.id),
+            "round_no": case_.round_no,
+            "attempts": sum(1 for visit in every if visit.round_no == case_.round_no),
+            "max_attempts": limit,
+            "last_outcome": OUTCOME_LABELS[Outcome(last.outcome)] if last else None,
+            "last_at": last.visited_at if last else None,
+            "waiting_since": case_.waiting_since,
+        })
+    found.rows = rows
+    return found
 
 
-def queue(user: Staff) -> list[Application]:
-    """Accounts awaiting a return visit, in the order the agents work them."""
-    return list(db.session.scalars(_queue_select(user)))
+def _mobiles_of(customer_ids) -> dict[int, str | None]:
+    """The current mobile of each customer, and nothing else of the profile: one decryption per shown row."""
+    ids = {customer_id for customer_id in customer_ids if customer_id}
+    if not ids:
+        return {}
+    return dict(db.session.execute(customer_services.current_profiles()
+                                   .with_only_columns(CustomerProfile.customer_id, CustomerProfile.mobile)
+                                   .where(CustomerProfile.customer_id.in_(ids))).all())
 
 
 def fund_account_numbers(application_ids: list[int]) -> dict[int, str]:
@@ -184,25 +236,6 @@ def fund_account_numbers(application_ids: list[int]) -> dict[int, str]:
         return {}
     return dict(db.session.execute(select(FundAccount.application_id, FundAccount.number)
                                    .where(FundAccount.application_id.in_(application_ids))).all())
-
-
-def queue_rows(user: Staff) -> list[dict]:
-    """The queue with what the agent scans it for, read in a fixed number of queries for the whole list."""
-    rows = db.session.execute(_queue_select(user)).all()
-    numbers = fund_account_numbers([row.Application.id for row in rows])
-    profiles = customer_services.profiles_of(row.Application.customer_id for row in rows)
-    limit = max_attempts()
-    return [{
-        "application": row.Application,
-        "mobile": getattr(profiles.get(row.Application.customer_id), "mobile", None),
-        "fund_account": numbers.get(row.Application.id),
-        "round_no": row.round_no,
-        "attempts": row.attempts,
-        "max_attempts": limit,
-        "last_outcome": OUTCOME_LABELS[Outcome(row.last_outcome)] if row.last_outcome else None,
-        "last_at": row.last_at,
-        "waiting_since": row.waiting_since,
-    } for row in rows]
 
 
 # --- one account's calls --------------------------------------------------------------------------
@@ -358,7 +391,8 @@ def record_visit(application: Application, agent: Staff, outcome: str, items: li
         reason += f"，{visit.notes}）" if visit.notes else "）"
         _move(case_, CaseStatus.ESCALATED, agent, reason)
     else:
-        case_.updated_at = utcnow()  # stays queued
+        case_.updated_at = utcnow()  # stays queued, behind the accounts not yet called in this round
+        _queue_place(case_, visit.outcome, visit.visited_at)
     audit.record("application.return_visit", "application", application.reference, actor=agent,
                  outcome=outcome, attempt=visit.attempt_no, round=state.round_no, status=target)
     db.session.flush()
@@ -367,38 +401,25 @@ def record_visit(application: Application, agent: Staff, outcome: str, items: li
 
 # --- the branch manager's list --------------------------------------------------------------------
 
-def _escalated_select(user: Staff):
-    """Accounts whose return visits did not pass within a round, longest waiting for the manager first."""
-    return (opening_services.visible_applications(user)
-            .add_columns(ReturnVisitCase.escalated_at.label("escalated_at"), ReturnVisitCase.round_no.label("round_no"))
-            .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id)
-            .where(ReturnVisitCase.status == CaseStatus.ESCALATED)
-            .order_by(ReturnVisitCase.escalated_at, Application.id))
-
-
-def escalated(user: Staff) -> list[Application]:
-    """Accounts waiting for the branch manager after unsuccessful return visits."""
-    return list(db.session.scalars(_escalated_select(user)))
-
-
-def escalated_rows(user: Staff) -> list[dict]:
-    """The manager's list with every call of each account, read in a fixed number of queries."""
-    rows = db.session.execute(_escalated_select(user).options(joinedload(Application.branch))).all()
-    ids = [row.Application.id for row in rows]
+def escalated_page(user: Staff, cursor: str | None = None, size: int = keyset.PAGE_SIZE) -> keyset.Page:
+    """One page of the accounts whose return visits did not pass within a round, longest waiting for the
+    manager first, with every call of each account: the page, then its calls and fund accounts, one query each."""
+    orders = [keyset.Order(ReturnVisitCase.escalated_at), keyset.Order(ReturnVisitCase.application_id)]
+    found = _cases_page(user, CaseStatus.ESCALATED, orders, cursor, ESCALATED_SCOPE, size)
+    ids = [row.Application.id for row in found.rows]
+    calls = _calls_of(ids)
     numbers = fund_account_numbers(ids)
-    calls: dict[int, list[ReturnVisit]] = {application_id: [] for application_id in ids}
-    if ids:
-        for visit in db.session.scalars(select(ReturnVisit).options(joinedload(ReturnVisit.agent))
-                                        .where(ReturnVisit.application_id.in_(ids))
-                                        .order_by(ReturnVisit.application_id, ReturnVisit.attempt_no)):
-            calls[visit.application_id].append(visit)
-    return [{
-        "application": row.Application,
-        "fund_account": numbers.get(row.Application.id),
-        "escalated_at": row.escalated_at,
-        "round_no": row.round_no,
-        "attempts": calls[row.Application.id],
-    } for row in rows]
+    branches = {branch.id: branch for branch in db.session.scalars(
+        select(Branch).where(Branch.id.in_({row.Application.branch_id for row in found.rows})))} if ids else {}
+    found.rows = [{
+        "application": application,
+        "branch": branches.get(application.branch_id),
+        "fund_account": numbers.get(application.id),
+        "escalated_at": case_.escalated_at,
+        "round_no": case_.round_no,
+        "attempts": calls[application.id],
+    } for application, case_ in found.rows]
+    return found
 
 
 def send_back_errors(application: Application, reason: str) -> dict[str, str]:

@@ -1,10 +1,11 @@
 """Review decisions (复核): the second person's approval or rejection of a submission."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
+from blueprints.opening.models import Application
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -49,3 +50,11 @@ class ReviewClaim(db.Model):
     expires_at: Mapped[datetime]
 
     reviewer: Mapped[Staff] = relationship(lazy="joined")
+
+
+# The review queue, one status at a time, within a branch and across branches (HQ), oldest
+# submission first: services.inbox reads each status's page from one of these and merges them.
+REVIEW_QUEUE = Index("ix_application_review_queue", Application.status, Application.branch_id,
+                     Application.submitted_at, Application.id)
+REVIEW_QUEUE_ALL = Index("ix_application_review_queue_all", Application.status, Application.submitted_at,
+                         Application.id)

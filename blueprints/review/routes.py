@@ -64,9 +64,9 @@ def queue():
     if not filters.validate():
         response = page("review/queue.html", block="queue_filters", status=422, filters=filters, inbox=None)
         return in_place(response, "#queue-filters")
-    inbox = services.inbox(reviewer, filters.filters(), page=request.args.get("page", 1, type=int))
+    inbox = services.inbox(reviewer, filters.filters(), cursor=request.args.get("after"))
     # The list shows masked names only; the read is still recorded, with what was asked for.
-    audit.record("review.inbox", "application", None, page=inbox.page, shown=len(inbox.rows),
+    audit.record("review.inbox", "application", None, first_page=inbox.first, shown=len(inbox.rows),
                  filters=filters.query_args())
     return page("review/queue.html", block="queue_table", filters=filters, inbox=inbox,
                 show_branch=reviewer.sees_all_branches, channel_labels=choices.CHANNELS,

@@ -6,7 +6,6 @@ reject take the claim implicitly when it is free (or already the reviewer's) and
 decision, so a reviewer who opens an application and decides at once is never slowed down, and a
 same-terminal reviewer (同机复核) is never blocked by their own claim.
 """
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -23,7 +22,7 @@ from blueprints.opening import documents, presenters, workflow
 from blueprints.opening.models import Application, ApplicationStep
 from blueprints.opening.workflow import Status
 from blueprints.review.models import ReviewClaim, ReviewDecision
-from core import audit
+from core import audit, keyset
 from core.extensions import db
 from core.roles import Role
 from core.timeutil import BEIJING, to_beijing, utcnow
@@ -185,11 +184,11 @@ class InboxRow:
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRow]
-    total: int
-    page: int
-    pages: int
+    next_cursor: str | None  # the next page's keyset cursor; None on the last page
+    first: bool
     per_page: int
-    counts: dict[str, int]  # by status, under every filter but the status one
+    counts: dict[str, int]  # by status, under every filter but the status one, at most COUNT_CAP each
+    capped: bool = False  # some status has more than COUNT_CAP applications: its count reads "COUNT_CAP+"
 
     @property
     def all_statuses(self) -> int:
@@ -236,29 +235,45 @@ def page_size() -> int:
     return int(current_app.config.get("REVIEW_INBOX_PAGE_SIZE", DEFAULT_PAGE_SIZE))
 
 
-def inbox(user: Staff, filters: InboxFilters = InboxFilters(), page: int = 1) -> InboxPage:
-    """One page of the applications waiting for review that match the filters, oldest submission first."""
+INBOX_SCOPE = "review.inbox"
+# The counts stop at this many per status, so that a long queue costs what a short one does.
+COUNT_CAP = 1000
+
+
+def inbox(user: Staff, filters: InboxFilters = InboxFilters(), cursor: str | None = None) -> InboxPage:
+    """One page of the applications waiting for review that match the filters, oldest submission first.
+
+    Each status's page is one range of its index (status, branch, submitted at, id); the pages of
+    the statuses asked for are merged here, so the database never sorts the whole queue.
+    """
     conditions = _conditions(user, filters)
     visible = opening_services.visible_applications(user).where(*conditions)
-    counts = {status: 0 for status in IN_REVIEW}
-    counts.update(dict(db.session.execute(
-        visible.with_only_columns(Application.status, func.count()).group_by(Application.status)).all()))
-    if filters.status in IN_REVIEW:
-        visible = visible.where(Application.status == filters.status)
-        total = counts.get(filters.status, 0)
-    else:
-        total = sum(counts.values())
+    counts = {status: db.session.scalar(select(func.count()).select_from(
+        visible.where(Application.status == status).with_only_columns(Application.id).limit(COUNT_CAP + 1)
+        .subquery())) for status in IN_REVIEW}
+    capped = any(count > COUNT_CAP for count in counts.values())
+    counts = {status: min(count, COUNT_CAP) for status, count in counts.items()}
+    statuses = [filters.status] if filters.status in IN_REVIEW else list(IN_REVIEW)
     per_page = page_size()
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
     returned = _has_rejection().label("returned_before")
-    rows = db.session.execute(
-        visible.add_columns(returned).options(joinedload(Application.created_by))
-        .order_by(Application.submitted_at, Application.id).offset((page - 1) * per_page).limit(per_page)).all()
+    orders = [keyset.Order(Application.submitted_at), keyset.Order(Application.id)]
+
+    def sort_key(row):
+        return row.Application.submitted_at, row.Application.id
+
+    pages = [keyset.paginate(visible.where(Application.status == status).add_columns(returned)
+                             .options(joinedload(Application.created_by)),
+                             orders, cursor, scope=INBOX_SCOPE, key=sort_key, size=per_page, scalars=False)
+             for status in statuses]
+    merged = sorted((row for found in pages for row in found.rows), key=sort_key)
+    more = len(merged) > per_page or any(found.next_cursor for found in pages)
+    rows = merged[:per_page]
+    next_cursor = keyset.encode_cursor(sort_key(rows[-1]), INBOX_SCOPE) if more and rows else None
+    first = keyset.decode_cursor(cursor, INBOX_SCOPE, len(orders)) is None
     claims = _claims_of([application.id for application, _returned in rows])
     return InboxPage(rows=[InboxRow(application, claims.get(application.id), bool(was_returned))
                            for application, was_returned in rows],
-                     total=total, page=page, pages=pages, per_page=per_page, counts=counts)
+                     next_cursor=next_cursor, first=first, per_page=per_page, counts=counts, capped=capped)
 
 
 def _claims_of(application_ids: list[int]) -> dict[int, ReviewClaim]:

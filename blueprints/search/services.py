@@ -1,7 +1,7 @@
 """Finding customers: keeping their search keys, answering a query within what the user may see."""
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, tuple_
 from sqlalchemy.orm import aliased
 
 from blueprints.accounts.models import FundAccount, SecuritiesAccount
@@ -103,14 +103,17 @@ def _visible_condition(user: Staff):
     return customers.visible(user).whereclause
 
 
-def _prefix_matches(user: Staff, query: Query, limit: int, after: Cursor | None) -> tuple[list[tuple[int, str, int]], bool]:
+def prefix_matches(user: Staff, query: Query, limit: int, after: Cursor | None,
+                   within=None) -> tuple[list[tuple[int, str, int]], bool]:
     """(rank, value, customer_id) of the first `limit` customers whose keys start with the query.
 
     One range scan per key kind, in the query's order; a customer is listed once, at its first matching key.
+    `within` is a condition on Customer that replaces the user's customer visibility (the archive
+    reads closed customers' files too).
     """
     low, high = query.value, keys.prefix_upper_bound(query.value)
     key, earlier_key = aliased(CustomerSearchKey), aliased(CustomerSearchKey)
-    visible = _visible_condition(user)
+    visible = _visible_condition(user) if within is None else within
     found: list[tuple[int, str, int]] = []
     for rank, kind in enumerate(query.kinds):
         if after is not None and rank < after.rank:
@@ -169,6 +172,19 @@ def _hits(pairs: list[tuple[str, int]]) -> list[Hit]:
     return [Hit(by_id[cid], kind, branches.get(by_id[cid].branch_id)) for kind, cid in pairs if cid in by_id]
 
 
+def matched_at(query: Query, rank: int, customer_id: int) -> Cursor | None:
+    """Where a customer was listed for `query` (its first matching key of the rank's kind), as a Cursor.
+
+    Lets a caller keep only (rank, customer) in its page links: the key value is the customer's name.
+    """
+    if not 0 <= rank < len(query.kinds):
+        return None
+    value = db.session.scalar(select(func.min(CustomerSearchKey.value)).where(
+        CustomerSearchKey.customer_id == customer_id, CustomerSearchKey.kind == query.kinds[rank],
+        CustomerSearchKey.value >= query.value, CustomerSearchKey.value < keys.prefix_upper_bound(query.value)))
+    return Cursor(rank, value, customer_id) if value is not None else None
+
+
 def find(user: Staff, query: Query, *, limit: int = DROPDOWN_LIMIT, after: Cursor | None = None) -> Result:
     """The customers `user` may see that the query finds, in key order, `limit` at a time."""
     if query.shape == "invalid":
@@ -176,7 +192,7 @@ def find(user: Staff, query: Query, *, limit: int = DROPDOWN_LIMIT, after: Curso
     if query.shape == "number":
         pairs = _exact_matches(user, query)
         return Result(query, _hits(pairs[:limit]), len(pairs) > limit)
-    rows, more = _prefix_matches(user, query, limit, after)
+    rows, more = prefix_matches(user, query, limit, after)
     hits = _hits([(query.kinds[rank], customer_id) for rank, _value, customer_id in rows])
     cursor = Cursor(*rows[-1]) if more and rows else None
     return Result(query, hits, more, cursor)

@@ -24,7 +24,7 @@ def test_archivist_downloads_a_dossier_and_the_register_shows_it(page: Page, cus
     login(page, "archivist")
     page.goto("/archive/")
     page.fill("#name", "欧阳")
-    page.get_by_role("button", name="查询", exact=True).click()
+    page.get_by_role("button", name="按姓名查询", exact=True).click()
     page.locator("#archive-results tr", has_text=customer_no).get_by_role("link").first.click()
 
     page.select_option("#purpose", index=1)

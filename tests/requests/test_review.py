@@ -239,18 +239,22 @@ def test_queue_counts_by_status_and_pages_in_the_database(app, monkeypatch):
     assert '待复核 <strong>2</strong>' in counts and "重新提交待复核 <strong>1</strong>" in counts
     assert "符合条件共 <strong>3</strong> 笔" in counts
     assert rows_of(body) == [second, third]  # oldest submission first: the resubmission is newest
-    assert "第 1 / 2 页" in body
-    next_url = next(u for u in page_of(first_page).urls if "page=2" in u)
+    assert "下一页" in body and "回到第一页" not in body
+    next_url = next(u for u in page_of(first_page).urls if "after=" in u)
     assert "channel=onsite" in next_url  # the filters ride along
     assert rows_of(reviewer.get(next_url).get_data(as_text=True)) == [returned]
     # A status filter narrows the rows; the counts stay those of every status.
     only = reviewer.get("/review/?status=resubmitted").get_data(as_text=True)
     assert rows_of(only) == [returned] and "符合条件共 <strong>3</strong> 笔" in only
-    assert rows_of(reviewer.get("/review/?page=99").get_data(as_text=True)) == [returned]  # the last page
+    last = reviewer.get(next_url).get_data(as_text=True)
+    assert "已是最后一页" in last and "回到第一页" in last
+    # A tampered cursor starts over at the first page.
+    assert rows_of(reviewer.get("/review/?after=tampered").get_data(as_text=True)) == [second, third]
+    reviewer.get(next_url)
     with app.app_context():
         listed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "review.inbox")
                                     .order_by(AuditEvent.id.desc())).first()
-    assert listed.detail == {"page": 2, "shown": 1, "filters": {}}
+    assert listed.detail == {"first_page": False, "shown": 1, "filters": {"channel": "onsite"}}
 
 
 def test_hq_reviewer_sees_every_branch_and_can_narrow_to_one(app):
