@@ -15,6 +15,7 @@ from blueprints.accounts.models import FundAccount
 from blueprints.auth.models import Branch, Staff
 from blueprints.changes.models import CustomerChange
 from blueprints.closure.models import AccountClosure
+from blueprints.customers import counts
 from blueprints.customers.models import Customer
 from blueprints.opening.models import Application
 from blueprints.return_visit.models import ReturnVisit
@@ -24,9 +25,11 @@ CHUNK = 5000
 
 
 def insert_rows(model, rows: list[dict]) -> None:
-    """Insert `rows` into the model's table, CHUNK at a time."""
+    """Insert `rows` into the model's table, CHUNK at a time (customers also into the kept counts)."""
     for start in range(0, len(rows), CHUNK):
         db.session.execute(insert(model), rows[start:start + CHUNK])
+    if model is Customer and rows:
+        counts.add_rows(rows)
 
 
 @dataclass
@@ -65,14 +68,18 @@ def opening_rows(ids: Ids, customer_id: int, branch_id: int, staff_id: int, chan
                    "created_by_id": staff_id, "customer_id": customer_id,
                    "created_at": opened_at - timedelta(hours=2), "updated_at": opened_at}
     account = {"id": fid, "number": f"F{fid:012d}", "branch_id": branch_id, "customer_id": customer_id,
-               "application_id": aid, "status": account_status, "opened_at": opened_at}
+               "application_id": aid, "status": account_status, "opened_at": opened_at, "channel": channel}
     return application, account
 
 
 def visit_row(ids: Ids, application_id: int, agent_id: int, outcome: str, visited_at: datetime,
-              attempt_no: int = 1) -> dict:
-    return {"id": ids.take(ReturnVisit), "application_id": application_id, "attempt_no": attempt_no, "round_no": 1,
-            "agent_id": agent_id, "outcome": outcome, "items": [], "visited_at": visited_at}
+              attempt_no: int = 1, branch_id: int | None = None) -> dict:
+    """A return-visit call; without `branch_id` the column's default reads it from the application."""
+    row = {"id": ids.take(ReturnVisit), "application_id": application_id, "attempt_no": attempt_no, "round_no": 1,
+           "agent_id": agent_id, "outcome": outcome, "items": [], "visited_at": visited_at}
+    if branch_id is not None:
+        row["branch_id"] = branch_id
+    return row
 
 
 def change_row(ids: Ids, customer_id: int, branch_id: int, staff_id: int, kind: str, status: str,
@@ -147,7 +154,7 @@ def generate(customers: int, branches: int, now: datetime, years: int = 3, seed:
             rows[FundAccount].append(account)
             for attempt in range(1, rng.choice((1, 1, 1, 2, 3)) + 1):
                 rows[ReturnVisit].append(visit_row(ids, application["id"], staff_id, _pick(rng, OUTCOMES),
-                                                   opened_at + timedelta(hours=20 * attempt), attempt))
+                                                   opened_at + timedelta(hours=20 * attempt), attempt, branch_id))
             if rng.random() < 0.2:
                 rows[CustomerChange].append(change_row(ids, customer["id"], branch_id, staff_id,
                                                        _pick(rng, CHANGE_KINDS), _pick(rng, CHANGE_STATUSES),

@@ -222,9 +222,12 @@ def beijing_day_in_utc(day: date) -> tuple[datetime, datetime]:
 
 
 def openings_query(start: datetime, end: datetime, *columns, where: tuple = ()):
-    """Fund accounts opened in [start, end) (stored UTC) with their application's channel, failed ones left out."""
+    """Fund accounts opened in [start, end) (stored UTC), failed ones left out.
+
+    The channel is the fund account's own copy of the application's, so the count is one range of
+    ix_fund_account_opened_at_channel with no lookup per account.
+    """
     return (select(*columns).select_from(FundAccount)
-            .join(Application, FundAccount.application_id == Application.id)
             .where(FundAccount.opened_at >= start, FundAccount.opened_at < end,
                    FundAccount.status != AccountStatus.FAILED, *where))
 
@@ -234,21 +237,24 @@ def openings_by_channel(day: date | None = None, where: tuple = ()) -> dict[int,
     start, end = beijing_day_in_utc(day or business_today())
     result: dict[int, dict[str, int]] = {}
     for branch_id, channel, count in db.session.execute(
-            openings_query(start, end, FundAccount.branch_id, Application.channel, func.count(), where=where)
-            .group_by(FundAccount.branch_id, Application.channel)):
+            openings_query(start, end, FundAccount.branch_id, FundAccount.channel, func.count(), where=where)
+            .group_by(FundAccount.branch_id, FundAccount.channel)):
         result.setdefault(branch_id, {})[channel] = count
     return result
 
 
 def visit_outcomes_between(start: datetime, end: datetime | None = None, where: tuple = ()) -> dict[int, dict[str, int]]:
-    """Per branch and outcome: return-visit attempts recorded in [start, end) (stored UTC)."""
+    """Per branch and outcome: return-visit attempts recorded in [start, end) (stored UTC).
+
+    `where` is on ReturnVisit.branch_id (the visit's copy of its application's branch): one range of
+    ix_return_visit_visited_at_branch with no lookup per visit.
+    """
     until = () if end is None else (ReturnVisit.visited_at < end,)
     result: dict[int, dict[str, int]] = {}
     for branch_id, outcome, count in db.session.execute(
-            select(Application.branch_id, ReturnVisit.outcome, func.count())
-            .join(Application, ReturnVisit.application_id == Application.id)
+            select(ReturnVisit.branch_id, ReturnVisit.outcome, func.count())
             .where(ReturnVisit.visited_at >= start, *until, *where)
-            .group_by(Application.branch_id, ReturnVisit.outcome)):
+            .group_by(ReturnVisit.branch_id, ReturnVisit.outcome)):
         result.setdefault(branch_id, {})[outcome] = count
     return result
 
@@ -270,7 +276,7 @@ def branch_figures(user: Staff) -> tuple[BranchFigures, list[BranchFigures]]:
     queues = application_queue_counts(BRANCH_QUEUES, *scope)
     failing = exception_counts(*scope)
     openings = openings_by_channel(where=tuple(branch_scope(user, FundAccount.branch_id)))
-    visits = visit_outcomes(where=tuple(scope))
+    visits = visit_outcomes(where=tuple(branch_scope(user, ReturnVisit.branch_id)))
     branches = db.session.scalars(select(Branch).where(Branch.is_headquarters.is_(False), *branch_scope(user, Branch.id))
                                   .order_by(Branch.code)).all()
     lines = [BranchFigures(branch, queues.get(branch.id, {}), failing.get(branch.id, {}),
