@@ -15,6 +15,7 @@ from blueprints.accounts.models import AccountStatus, FundAccount
 from blueprints.archive.models import ExportJob, ExportStatus, LendingRecord
 from blueprints.auth.models import Branch, Staff
 from blueprints.customers.models import Customer
+from blueprints.home.indexes import rare
 from blueprints.opening.models import Application, StatusChange
 from blueprints.opening.workflow import Status
 from blueprints.return_visit.models import Outcome, ReturnVisit, ReturnVisitCase
@@ -98,13 +99,13 @@ def _queue(key: str, *columns):
     if key == "accounts_opening":
         return (select(*columns, FundAccount.opened_at.label("since")).select_from(Application)
                 .join(FundAccount, FundAccount.application_id == Application.id)
-                .where(FundAccount.status == AccountStatus.OPENING))
+                .where(rare(FundAccount.status == AccountStatus.OPENING)))
     if key == "return_visit":
         return (select(*columns, ReturnVisitCase.entered_at.label("since")).select_from(Application)
                 .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id)
-                .where(ReturnVisitCase.status == CaseStatus.AWAITING))
+                .where(rare(ReturnVisitCase.status == CaseStatus.AWAITING)))
     return (select(*columns, _entered_current_status().label("since")).select_from(Application)
-            .where(Application.status.in_(QUEUE_STATUSES[key])))
+            .where(rare(Application.status.in_(QUEUE_STATUSES[key]))))
 
 
 def application_queue_counts(keys: tuple[str, ...], *where) -> dict[int, dict[str, Waiting]]:
@@ -173,7 +174,7 @@ def called_not_reached(user: Staff) -> int:
     """Accounts awaiting a return visit that have been called at least once without success."""
     return db.session.scalar(select(func.count()).select_from(Application)
                              .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id).where(
-        ReturnVisitCase.status == CaseStatus.AWAITING,
+        rare(ReturnVisitCase.status == CaseStatus.AWAITING),
         exists(select(ReturnVisit.id).where(ReturnVisit.application_id == Application.id,
                                             ReturnVisit.outcome != "passed")),
         *branch_scope(user, Application.branch_id))) or 0
@@ -327,8 +328,10 @@ def recent_lending(user: Staff, days: int = LENDING_DAYS) -> tuple[dict[str, int
     since = utcnow() - timedelta(days=days)
     where = [LendingRecord.at >= since]
     if not user.sees_all_branches:
-        own_customers = select(Customer.id).where(Customer.branch_id == user.branch_id)
-        where.append((LendingRecord.branch_id == user.branch_id) | LendingRecord.customer_id.in_(own_customers))
+        # A probe of each entry's customer by primary key: the week's entries, not the branch's customers.
+        own_customer = exists(select(Customer.id).where(Customer.id == LendingRecord.customer_id,
+                                                        Customer.branch_id == user.branch_id))
+        where.append((LendingRecord.branch_id == user.branch_id) | own_customer)
     counts = {action: count for action, count in db.session.execute(
         select(LendingRecord.action, func.count()).where(*where).group_by(LendingRecord.action))}
     latest = db.session.scalar(select(func.max(LendingRecord.at)).where(*where))
@@ -352,4 +355,4 @@ def escalated_visits(user: Staff) -> int:
     """Accounts whose return visits ran out of attempts and wait for the branch manager."""
     return db.session.scalar(select(func.count()).select_from(Application)
                              .join(ReturnVisitCase, ReturnVisitCase.application_id == Application.id).where(
-        ReturnVisitCase.status == CaseStatus.ESCALATED, *branch_scope(user, Application.branch_id))) or 0
+        rare(ReturnVisitCase.status == CaseStatus.ESCALATED), *branch_scope(user, Application.branch_id))) or 0

@@ -1,9 +1,10 @@
-"""Statistics: the channel on the fund account, the branch on the return visit, kept customer counts
+"""Statistics: the channel on the fund account, the branch on the return visit, kept customer counts; queue indexes
 
 The opening figures read the channel and the visit figures the branch from their own rows, so
 each is one covering index range with no lookup of the application; the customers per
 branch, kind and risk class are kept in customer_count by every change instead of counted
-per request. All three are back-filled from the existing rows.
+per request. All three are back-filled from the existing rows. Two covering indexes serve the
+home page's queue counts (applications by status, fund accounts being opened).
 
 Revision ID: 8a3f6d2c1b70
 Revises: 5e4c3b2a1f00
@@ -27,6 +28,10 @@ OLD_INDEXES = (
 NEW_INDEXES = (
     ('ix_fund_account_opened_at_channel', 'fund_account', ['opened_at', 'branch_id', 'channel', 'status']),
     ('ix_return_visit_visited_at_branch', 'return_visit', ['visited_at', 'branch_id', 'outcome']),
+    # The home page's queues.
+    ('ix_application_queue', 'application', ['status', 'created_by_id', 'branch_id', 'created_at']),
+    ('ix_fund_account_status', 'fund_account', ['status', 'branch_id', 'application_id', 'opened_at']),
+    ('ix_application_branch_queue', 'application', ['branch_id', 'status', 'created_at']),
 )
 
 
