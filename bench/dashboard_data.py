@@ -168,3 +168,49 @@ def generate(customers: int, branches: int, now: datetime, years: int = 3, seed:
         db.session.commit()
         if progress:
             progress(offset + len(rows[Customer]))
+
+
+def add_waiting_work(per_queue: int, clerk: str = "clerk", reviewer: str = "reviewer") -> None:
+    """The work a branch has waiting: `per_queue` drafts, returned applications (with the reviewer's
+    rejection), applications in review and ones whose scans were asked for again, all entered by
+    `clerk` at its branch, and `per_queue` of the branch's accounts awaiting their return visit.
+    """
+    from blueprints.opening.models import ApplicationDocument, StatusChange
+    from blueprints.return_visit.models import ReturnVisitCase
+    from blueprints.review.models import ReviewDecision
+    from core.timeutil import utcnow
+
+    clerk_row = db.session.scalar(select(Staff).where(Staff.username == clerk))
+    reviewer_id = db.session.scalar(select(Staff.id).where(Staff.username == reviewer))
+    now = utcnow()
+    next_id = (db.session.scalar(select(func.max(Application.id))) or 0) + 1
+    applications, changes, decisions, documents = [], [], [], []
+    for n in range(4 * per_queue):
+        aid = next_id + n
+        status = ("draft", "rejected", "submitted", "resubmitted")[n % 4]
+        at = now - timedelta(minutes=37 * n + 5)
+        applications.append({"id": aid, "reference": f"KH{aid:014d}", "client_token": f"bench-home-{aid}",
+                             "branch_id": clerk_row.branch_id, "channel": "onsite", "customer_type": "individual",
+                             "status": status, "created_by_id": clerk_row.id, "created_at": at, "updated_at": at,
+                             "customer_name": "测试客户", "submission_no": 0 if status == "draft" else 1})
+        if status != "draft":
+            changes.append({"application_id": aid, "from_status": "draft", "to_status": status,
+                            "actor_id": clerk_row.id, "at": at})
+        if status == "rejected":
+            decisions.append({"application_id": aid, "submission_no": 1, "decision": "reject",
+                              "reason": "联系地址不完整", "return_step": "contact", "reviewer_id": reviewer_id,
+                              "operator_id": reviewer_id, "decided_at": at})
+        if status == "resubmitted":
+            documents.append({"application_id": aid, "kind": "id_front", "sha256": f"{aid:064d}",
+                              "mime": "image/png", "size": 100, "uploaded_by_id": clerk_row.id, "uploaded_at": at,
+                              "review_status": "requested", "review_reason": "影像模糊"})
+    insert_rows(Application, applications)
+    insert_rows(StatusChange, changes)
+    insert_rows(ReviewDecision, decisions)
+    insert_rows(ApplicationDocument, documents)
+    accounts = db.session.execute(select(FundAccount.application_id, FundAccount.id).where(
+        FundAccount.branch_id == clerk_row.branch_id, FundAccount.status != "failed",
+        ~FundAccount.application_id.in_(select(ReturnVisitCase.application_id))).limit(per_queue)).all()
+    insert_rows(ReturnVisitCase, [{"application_id": aid, "fund_account_id": fid, "status": "awaiting",
+                                   "entered_at": now - timedelta(hours=i), "updated_at": now}
+                                  for i, (aid, fid) in enumerate(accounts)])

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,57 +26,18 @@ USERS = ("clerk", "witness", "reviewer", "visitor", "archivist", "manager", "adm
 
 
 def add_waiting_work(app, customers: int) -> None:
-    """Drafts, returned, in-review and re-requested applications of the demo clerk, and awaiting return visits."""
-    from sqlalchemy import func, insert, select
+    """Once per database: the waiting work of bench.dashboard_data.add_waiting_work, one of each per 1,000 customers."""
+    from sqlalchemy import func, select
 
-    from blueprints.accounts.models import FundAccount
-    from blueprints.auth.models import Staff
-    from blueprints.opening.models import Application, ApplicationDocument, StatusChange
-    from blueprints.return_visit.models import ReturnVisitCase
-    from blueprints.review.models import ReviewDecision
+    from bench.dashboard_data import add_waiting_work as add
+    from blueprints.opening.models import Application
     from core.extensions import db
-    from core.timeutil import utcnow
 
-    per_queue = max(5, customers // 1000)
     with app.app_context():
-        clerk = db.session.scalar(select(Staff).where(Staff.username == "clerk"))
-        reviewer = db.session.scalar(select(Staff).where(Staff.username == "reviewer"))
-        have = db.session.scalar(select(func.count()).select_from(Application).where(
-            Application.created_by_id == clerk.id, Application.client_token.like("bench-home-%")))
-        if have:
+        if db.session.scalar(select(func.count()).select_from(Application)
+                             .where(Application.client_token.like("bench-home-%"))):
             return
-        now = utcnow()
-        next_id = (db.session.scalar(select(func.max(Application.id))) or 0) + 1
-        applications, changes, decisions, documents = [], [], [], []
-        for n in range(4 * per_queue):
-            aid = next_id + n
-            status = ("draft", "rejected", "submitted", "resubmitted")[n % 4]
-            at = now - timedelta(minutes=37 * n + 5)
-            applications.append({"id": aid, "reference": f"KH{aid:014d}", "client_token": f"bench-home-{aid}",
-                                 "branch_id": clerk.branch_id, "channel": "onsite", "customer_type": "individual",
-                                 "status": status, "created_by_id": clerk.id, "created_at": at, "updated_at": at,
-                                 "customer_name": "测试客户", "submission_no": 0 if status == "draft" else 1})
-            if status != "draft":
-                changes.append({"application_id": aid, "from_status": "draft", "to_status": status,
-                                "actor_id": clerk.id, "at": at})
-            if status == "rejected":
-                decisions.append({"application_id": aid, "submission_no": 1, "decision": "reject",
-                                  "reason": "联系地址不完整", "return_step": "contact", "reviewer_id": reviewer.id,
-                                  "operator_id": reviewer.id, "decided_at": at})
-            if status == "resubmitted":
-                documents.append({"application_id": aid, "kind": "id_front", "sha256": f"{aid:064d}",
-                                  "mime": "image/png", "size": 100, "uploaded_by_id": clerk.id, "uploaded_at": at,
-                                  "review_status": "requested", "review_reason": "影像模糊"})
-        db.session.execute(insert(Application), applications)
-        db.session.execute(insert(StatusChange), changes)
-        db.session.execute(insert(ReviewDecision), decisions)
-        if documents:
-            db.session.execute(insert(ApplicationDocument), documents)
-        accounts = db.session.execute(select(FundAccount.application_id, FundAccount.id)
-                                      .where(FundAccount.branch_id == clerk.branch_id).limit(per_queue)).all()
-        db.session.execute(insert(ReturnVisitCase), [
-            {"application_id": aid, "fund_account_id": fid, "status": "awaiting", "entered_at": now - timedelta(hours=i),
-             "updated_at": now} for i, (aid, fid) in enumerate(accounts)])
+        add(max(5, customers // 1000))
         db.session.commit()
 
 
