@@ -1,7 +1,7 @@
 """Measure the statistics dashboard at 10k, 100k or 1M customers (SQLite, in-process).
 
 Usage:
-    .venv/bin/python bench/dashboard.py --customers 1000000 [--branches 40] [--runs 30] [--db FILE] [--plans]
+    .venv/bin/python bench/dashboard.py --customers 1000000 [--branches 40] [--runs 30] [--db FILE | --url URL] [--plans]
 
 Builds a database with the migrations (once per --db file; kept for the next run), fills it
 with bench/dashboard_data.generate (customers, openings over three years, return visits,
@@ -71,13 +71,14 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=40)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--db", help="SQLite file to build or reuse (default: a temporary one)")
+    parser.add_argument("--url", help="a database URL to build or reuse instead (e.g. PostgreSQL)")
     parser.add_argument("--plans", action="store_true", help="also print EXPLAIN QUERY PLAN of each figure's queries")
     args = parser.parse_args()
     path = args.db or os.path.join(tempfile.mkdtemp(), f"dashboard-{args.customers}.sqlite3")
 
     from app import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{os.path.abspath(path)}", "SECRET_KEY": "bench",
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url or f"sqlite:///{os.path.abspath(path)}", "SECRET_KEY": "bench",
                       "DATA_KEY": "bench-data-key", "WTF_CSRF_ENABLED": False})
     build(app, args.customers, args.branches)
 
@@ -94,7 +95,7 @@ def main() -> None:
 
     with app.app_context():
         count = db.session.scalar(select(func.count()).select_from(Customer))
-    print(f"{count:,} customers in {path}")
+    print(f"{count:,} customers in {'the database at --url' if args.url else path}")
 
     def client_for(username):
         client = app.test_client()
@@ -129,7 +130,7 @@ def main() -> None:
 
 
 def print_plans(app, admin_username: str) -> None:
-    """Run each figure's query once as HQ and print SQLite's plan of every statement it ran."""
+    """Run each figure's query once as HQ and print the plan of every statement it ran (SQLite or PostgreSQL)."""
     from flask import g
     from sqlalchemy import event, select
     from werkzeug.datastructures import MultiDict
@@ -159,7 +160,9 @@ def print_plans(app, admin_username: str) -> None:
             for statement, parameters in statements:
                 if not statement.lstrip().upper().startswith("SELECT") or "FROM branch" in statement:
                     continue  # the branch list: 40 rows
-                for row in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters):
+                connection = db.session.connection()
+                explain = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
+                for row in connection.exec_driver_sql(explain + statement, parameters):
                     print(f"    {row[-1]}")
 
 

@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=40)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--db", help="SQLite file to build or reuse (default: a temporary one)")
+    parser.add_argument("--url", help="a database URL to build or reuse instead (e.g. PostgreSQL)")
     args = parser.parse_args()
     path = args.db or os.path.join(tempfile.mkdtemp(), f"dashboard-{args.customers}.sqlite3")
 
@@ -56,7 +57,7 @@ def main() -> None:
     from blueprints.customers.models import Customer
     from core.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{os.path.abspath(path)}", "SECRET_KEY": "bench",
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url or f"sqlite:///{os.path.abspath(path)}", "SECRET_KEY": "bench",
                       "DATA_KEY": "bench-data-key", "WTF_CSRF_ENABLED": False})
     build(app, args.customers, args.branches)
     add_waiting_work(app, args.customers)
@@ -64,7 +65,7 @@ def main() -> None:
         count = db.session.scalar(select(func.count()).select_from(Customer))
         statements = []
         event.listen(db.engine, "before_cursor_execute", lambda *a, **k: statements.append(1))
-    print(f"{count:,} customers in {path}")
+    print(f"{count:,} customers in {'the database at --url' if args.url else path}")
     print(f"{'home page of':<14} {'queries':>8} {'p50 ms':>8} {'p95 ms':>8}")
     for username in USERS:
         client = app.test_client()
