@@ -27,11 +27,10 @@ def key_of(branch_id, kind, risk_class, risk_lowest) -> tuple:
     return int(branch_id), str(kind), risk_class or "", bool(risk_lowest)
 
 
-def _value(state, name: str, old: bool):
+def _old_value(state, name: str):
+    """The value the row held before this flush (loaded thanks to active_history)."""
     history = state.attrs[name].history
-    if old:
-        return history.deleted[0] if history.deleted else (history.unchanged[0] if history.unchanged else None)
-    return history.added[0] if history.added else getattr(state.object, name)
+    return history.deleted[0] if history.deleted else (history.unchanged[0] if history.unchanged else None)
 
 
 def _note(target, delta_old: bool | None, delta_new: bool) -> None:
@@ -41,7 +40,7 @@ def _note(target, delta_old: bool | None, delta_new: bool) -> None:
     pending = session.info.setdefault(PENDING, Counter())
     state = inspect(target)
     if delta_old:
-        pending[key_of(*(_value(state, name, True) for name in KEY_COLUMNS))] -= 1
+        pending[key_of(*(_old_value(state, name) for name in KEY_COLUMNS))] -= 1
     if delta_new:
         pending[key_of(*(getattr(target, name) for name in KEY_COLUMNS))] += 1
 
