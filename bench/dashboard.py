@@ -1,7 +1,7 @@
 """Measure the statistics dashboard at 10k, 100k or 1M customers (SQLite, in-process).
 
 Usage:
-    .venv/bin/python bench/dashboard.py --customers 1000000 [--branches 40] [--runs 30] [--db FILE]
+    .venv/bin/python bench/dashboard.py --customers 1000000 [--branches 40] [--runs 30] [--db FILE | --url URL] [--plans]
 
 Builds a database with the migrations (once per --db file; kept for the next run), fills it
 with bench/dashboard_data.generate (customers, openings over three years, return visits,
@@ -92,12 +92,14 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=40)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--db", help="SQLite file to build or reuse (default: a temporary one)")
+    parser.add_argument("--url", help="a database URL to build or reuse instead (e.g. PostgreSQL)")
+    parser.add_argument("--plans", action="store_true", help="also print EXPLAIN QUERY PLAN of each figure's queries")
     args = parser.parse_args()
     path = args.db or os.path.join(tempfile.mkdtemp(), f"dashboard-{args.customers}.sqlite3")
 
     from app import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{os.path.abspath(path)}", "SECRET_KEY": "bench",
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url or f"sqlite:///{os.path.abspath(path)}", "SECRET_KEY": "bench",
                       "DATA_KEY": "bench-data-key", "WTF_CSRF_ENABLED": False})
     build(app, args.customers, args.branches)
 
@@ -114,7 +116,7 @@ def main() -> None:
 
     with app.app_context():
         count = db.session.scalar(select(func.count()).select_from(Customer))
-    print(f"{count:,} customers in {path}")
+    print(f"{count:,} customers in {'the database at --url' if args.url else path}")
 
     def client_for(username):
         client = app.test_client()
@@ -144,6 +146,45 @@ def main() -> None:
     for label, samples in rows:
         p50, p95 = percentiles(samples)
         print(f"{label:<44} {p50:8.1f} {p95:8.1f}")
+    if args.plans:
+        print_plans(app, admin_username="admin")
+
+
+def print_plans(app, admin_username: str) -> None:
+    """Run each figure's query once as HQ and print the plan of every statement it ran (SQLite or PostgreSQL)."""
+    from flask import g
+    from sqlalchemy import event, select
+    from werkzeug.datastructures import MultiDict
+
+    from blueprints.auth.models import Staff
+    from blueprints.statistics import services
+    from blueprints.statistics.forms import DashboardForm
+    from core.extensions import db
+    from core.timeutil import business_today
+
+    with app.test_request_context():
+        admin = db.session.scalar(select(Staff).where(Staff.username == admin_username))
+        selection = DashboardForm(MultiDict(), today=business_today()).selection()
+        for figure in services.figures_for(selection):
+            statements = []
+
+            def keep(_conn, _cursor, statement, parameters, _context, _many):
+                statements.append((statement, parameters))
+
+            g.pop("statistics_memo", None)
+            event.listen(db.engine, "before_cursor_execute", keep)
+            try:
+                figure.query(admin, selection)
+            finally:
+                event.remove(db.engine, "before_cursor_execute", keep)
+            print(f"plan of {figure.key}:")
+            for statement, parameters in statements:
+                if not statement.lstrip().upper().startswith("SELECT") or "FROM branch" in statement:
+                    continue  # the branch list: 40 rows
+                connection = db.session.connection()
+                explain = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
+                for row in connection.exec_driver_sql(explain + statement, parameters):
+                    print(f"    {row[-1]}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from blueprints.accounts.models import FundAccount
 from blueprints.auth.models import Branch, Staff
 from blueprints.changes.models import CustomerChange
 from blueprints.closure.models import AccountClosure
+from blueprints.customers import counts
 from blueprints.customers.models import Customer
 from blueprints.opening.models import Application
 from blueprints.return_visit.models import ReturnVisit
@@ -24,9 +25,11 @@ CHUNK = 5000
 
 
 def insert_rows(model, rows: list[dict]) -> None:
-    """Insert `rows` into the model's table, CHUNK at a time."""
+    """Insert `rows` into the model's table, CHUNK at a time (customers also into the kept counts)."""
     for start in range(0, len(rows), CHUNK):
         db.session.execute(insert(model), rows[start:start + CHUNK])
+    if model is Customer and rows:
+        counts.add_rows(rows)
 
 
 @dataclass
@@ -65,14 +68,18 @@ def opening_rows(ids: Ids, customer_id: int, branch_id: int, staff_id: int, chan
                    "created_by_id": staff_id, "customer_id": customer_id,
                    "created_at": opened_at - timedelta(hours=2), "updated_at": opened_at}
     account = {"id": fid, "number": f"F{fid:012d}", "branch_id": branch_id, "customer_id": customer_id,
-               "application_id": aid, "status": account_status, "opened_at": opened_at}
+               "application_id": aid, "status": account_status, "opened_at": opened_at, "channel": channel}
     return application, account
 
 
 def visit_row(ids: Ids, application_id: int, agent_id: int, outcome: str, visited_at: datetime,
-              attempt_no: int = 1) -> dict:
-    return {"id": ids.take(ReturnVisit), "application_id": application_id, "attempt_no": attempt_no, "round_no": 1,
-            "agent_id": agent_id, "outcome": outcome, "items": [], "visited_at": visited_at}
+              attempt_no: int = 1, branch_id: int | None = None) -> dict:
+    """A return-visit call; without `branch_id` the column's default reads it from the application."""
+    row = {"id": ids.take(ReturnVisit), "application_id": application_id, "attempt_no": attempt_no, "round_no": 1,
+           "agent_id": agent_id, "outcome": outcome, "items": [], "visited_at": visited_at}
+    if branch_id is not None:
+        row["branch_id"] = branch_id
+    return row
 
 
 def change_row(ids: Ids, customer_id: int, branch_id: int, staff_id: int, kind: str, status: str,
@@ -147,7 +154,7 @@ def generate(customers: int, branches: int, now: datetime, years: int = 3, seed:
             rows[FundAccount].append(account)
             for attempt in range(1, rng.choice((1, 1, 1, 2, 3)) + 1):
                 rows[ReturnVisit].append(visit_row(ids, application["id"], staff_id, _pick(rng, OUTCOMES),
-                                                   opened_at + timedelta(hours=20 * attempt), attempt))
+                                                   opened_at + timedelta(hours=20 * attempt), attempt, branch_id))
             if rng.random() < 0.2:
                 rows[CustomerChange].append(change_row(ids, customer["id"], branch_id, staff_id,
                                                        _pick(rng, CHANGE_KINDS), _pick(rng, CHANGE_STATUSES),
@@ -290,3 +297,51 @@ def generate_crm(now: datetime, years: int = 3, seed: int = 13, progress=None) -
         done += len(customers)
         if progress:
             progress(done)
+
+
+def add_waiting_work(per_queue: int, clerk: str = "clerk", reviewer: str = "reviewer") -> None:
+    """The work a branch has waiting: `per_queue` drafts, returned applications (with the reviewer's
+    rejection), applications in review and ones whose scans were asked for again, all entered by
+    `clerk` at its branch, and `per_queue` of the branch's accounts awaiting their return visit.
+    """
+    from blueprints.opening.models import ApplicationDocument, StatusChange
+    from blueprints.return_visit.models import ReturnVisitCase
+    from blueprints.review.models import ReviewDecision
+    from core.timeutil import utcnow
+
+    clerk_row = db.session.scalar(select(Staff).where(Staff.username == clerk))
+    reviewer_id = db.session.scalar(select(Staff.id).where(Staff.username == reviewer))
+    now = utcnow()
+    next_id = (db.session.scalar(select(func.max(Application.id))) or 0) + 1
+    applications, changes, decisions, documents = [], [], [], []
+    for n in range(4 * per_queue):
+        aid = next_id + n
+        status = ("draft", "rejected", "submitted", "resubmitted")[n % 4]
+        at = now - timedelta(minutes=37 * n + 5)
+        applications.append({"id": aid, "reference": f"KH{aid:014d}", "client_token": f"bench-home-{aid}",
+                             "branch_id": clerk_row.branch_id, "channel": "onsite", "customer_type": "individual",
+                             "status": status, "created_by_id": clerk_row.id, "created_at": at, "updated_at": at,
+                             "customer_name": "测试客户", "submission_no": 0 if status == "draft" else 1})
+        if status != "draft":
+            changes.append({"application_id": aid, "from_status": "draft", "to_status": status,
+                            "actor_id": clerk_row.id, "at": at})
+        if status == "rejected":
+            decisions.append({"application_id": aid, "submission_no": 1, "decision": "reject",
+                              "reason": "联系地址不完整", "return_step": "contact", "reviewer_id": reviewer_id,
+                              "operator_id": reviewer_id, "decided_at": at})
+        if status == "resubmitted":
+            documents.append({"application_id": aid, "kind": "id_front", "sha256": f"{aid:064d}",
+                              "mime": "image/png", "size": 100, "uploaded_by_id": clerk_row.id, "uploaded_at": at,
+                              "review_status": "requested", "review_reason": "影像模糊"})
+    insert_rows(Application, applications)
+    insert_rows(StatusChange, changes)
+    insert_rows(ReviewDecision, decisions)
+    insert_rows(ApplicationDocument, documents)
+    accounts = db.session.execute(select(FundAccount.application_id, FundAccount.id).where(
+        FundAccount.branch_id == clerk_row.branch_id, FundAccount.status != "failed",
+        ~FundAccount.application_id.in_(select(ReturnVisitCase.application_id))).limit(per_queue)).all()
+    insert_rows(ReturnVisitCase, [{"application_id": aid, "fund_account_id": fid, "status": "awaiting",
+                                   "branch_id": clerk_row.branch_id, "queue_tier": 0,
+                                   "waiting_since": now - timedelta(hours=i),
+                                   "entered_at": now - timedelta(hours=i), "updated_at": now}
+                                  for i, (aid, fid) in enumerate(accounts)])

@@ -2,7 +2,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.accounts.lifecycle import ACCOUNT_STATUS_LABELS, AccountStatus  # noqa: F401 (re-exported)
@@ -11,6 +11,14 @@ from core.reference import BANKS  # noqa: F401 (re-exported)
 from core.crypto import EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
+
+
+def _application_column(context, column: str):
+    """Default of a column copied from the row's application: read it in the same statement's connection."""
+    application_id = context.get_current_parameters().get("application_id")
+    if application_id is None:
+        return None
+    return context.connection.scalar(text(f"SELECT {column} FROM application WHERE id = :id"), {"id": application_id})
 
 
 class BindingStatus(enum.StrEnum):
@@ -44,6 +52,10 @@ class FundAccount(db.Model):
     status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.OPENING)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     activated_at: Mapped[datetime | None]
+    # The opening's channel (onsite / witness), copied from the application so the statistics
+    # count openings per channel from one index; filled from the application if not given.
+    channel: Mapped[str | None] = mapped_column(String(16), default=lambda context: _application_column(
+        context, "channel"))
 
     customer: Mapped[Customer] = relationship()
 

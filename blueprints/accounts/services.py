@@ -75,7 +75,7 @@ def open_accounts(application: Application, customer: Customer, actor: Staff, ba
     fund_account = FundAccount(
         number=_unique(FundAccount.number, lambda: f"{branch.code}{_random_digits(8)}"),
         branch_id=branch.id, customer_id=customer.id, application_id=application.id,
-        status=AccountStatus.OPENING,
+        status=AccountStatus.OPENING, channel=application.channel,
     )
     db.session.add(fund_account)
     db.session.flush()

@@ -99,16 +99,18 @@ class Customer(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_no: Mapped[str] = mapped_column(String(16), unique=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, active_history=True)
     # individual now; institution later.
     customer_type: Mapped[str] = mapped_column(String(16), default="individual")
     # The lifecycle state; changed only through customers.services.change_kind.
-    kind: Mapped[CustomerKind] = mapped_column(String(16), default=CustomerKind.CURRENT, index=True)
+    # active_history: the old value is loaded before a change, so the kept counts (counts.py) know what to take off.
+    kind: Mapped[CustomerKind] = mapped_column(String(16), default=CustomerKind.CURRENT, index=True,
+                                               active_history=True)
     profile_version: Mapped[int] = mapped_column(default=1)
     # The risk class (C1–C5) of the customer's latest suitability assessment, kept here so the
     # statistics count customers per class from this row alone; None: never assessed.
-    risk_class: Mapped[str | None] = mapped_column(String(4))
-    risk_lowest: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    risk_class: Mapped[str | None] = mapped_column(String(4), active_history=True)
+    risk_lowest: Mapped[bool] = mapped_column(default=False, server_default=sa_false(), active_history=True)
     # The customer's current grade (客户级别), kept here by grading beside its own record of it, so the
     # statistics count customers per grade from one index; None: never graded.
     grade: Mapped[str | None] = mapped_column(String(16))
@@ -145,6 +147,23 @@ class Customer(db.Model):
     @property
     def kind_label(self) -> str:
         return KIND_LABELS[CustomerKind(self.kind)]
+
+
+class CustomerCount(db.Model):
+    """How many customers a branch has of one kind and risk class, kept up to date by every change (counts.py).
+
+    The statistics read these few rows instead of counting a million customers per request;
+    `flask --app app customers recount` rebuilds them from the customer table.
+    """
+
+    __tablename__ = "customer_count"
+
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # "" for a customer never assessed: a key column cannot be NULL.
+    risk_class: Mapped[str] = mapped_column(String(4), primary_key=True)
+    risk_lowest: Mapped[bool] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
 
 
 class CustomerKindChange(db.Model):

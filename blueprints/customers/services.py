@@ -7,7 +7,7 @@ from typing import Callable
 from sqlalchemy import and_, func, or_, select
 
 from blueprints.auth.models import Branch, Staff
-from blueprints.customers import lifecycle, names
+from blueprints.customers import counts, lifecycle, names  # noqa: F401 (counts: its flush events keep customer_count)
 from blueprints.customers.models import Customer, CustomerKind, CustomerKindChange, CustomerProfile, IdDocument
 from core import audit, crypto
 from core.extensions import db

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from blueprints.auth.models import Staff
 from blueprints.opening.models import Application, ApplicationDocument
@@ -79,6 +79,26 @@ def missing(application: Application) -> list[str]:
 def requested_again(application: Application) -> list[ApplicationDocument]:
     """Scans the reviewer asked for again that the clerk has not replaced yet."""
     return [d for d in current(application.id) if d.review_status == ReviewStatus.REQUESTED]
+
+
+def _requested_again_where():
+    return (ApplicationDocument.superseded_at.is_(None), ApplicationDocument.review_status == ReviewStatus.REQUESTED)
+
+
+def requested_again_exists():
+    """The condition on Application that it has a scan asked for again and not yet replaced."""
+    return exists().where(ApplicationDocument.application_id == Application.id, *_requested_again_where())
+
+
+def requested_again_for(application_ids: list[int]) -> dict[int, list[ApplicationDocument]]:
+    """requested_again() of many applications in one query, by application id."""
+    found: dict[int, list[ApplicationDocument]] = {}
+    if application_ids:
+        for document in db.session.scalars(select(ApplicationDocument).where(
+                ApplicationDocument.application_id.in_(application_ids), *_requested_again_where())
+                .order_by(ApplicationDocument.id)):
+            found.setdefault(document.application_id, []).append(document)
+    return found
 
 
 def step_data(application: Application) -> dict:

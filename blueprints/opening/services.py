@@ -7,6 +7,7 @@ from typing import Callable
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from blueprints.auth.models import Staff
 from blueprints.customers import services as customer_services
@@ -84,21 +85,44 @@ class TodoItem:
     documents_requested: list
 
 
-def my_todo(user: Staff) -> list[TodoItem]:
-    """Drafts, returned applications and scans asked again, each with the step to go on with."""
-    items = []
-    for application in my_open_applications(user):
-        rejection = open_rejection(application) if application.status == Status.REJECTED else None
-        key = resume_step(application, rejection)
+# The to-do shows at most this many lines of each kind (open applications, scans asked again);
+# the full lists are the home page's queues.
+TODO_PAGE = 20
+
+
+class TodoList(list):
+    """The to-do's lines, how many of each kind a page shows, and whether some were left out."""
+
+    page: int = TODO_PAGE
+    truncated: bool = False
+
+
+def my_todo(user: Staff, limit: int = TODO_PAGE) -> TodoList:
+    """Drafts, returned applications and scans asked again, each with the step to go on with.
+
+    A fixed number of queries whatever the clerk has open: a page of each kind with their steps,
+    the rejections of the returned ones and the scans asked again, each in one query.
+    """
+    items = TodoList()
+    items.page = limit
+    mine = visible_applications(user).where(Application.created_by_id == user.id)
+    open_ = list(db.session.scalars(
+        mine.where(Application.status.in_(OPEN_STATUSES)).options(selectinload(Application.steps))
+        .order_by(Application.updated_at.desc(), Application.id.desc()).limit(limit + 1)))
+    rejections = latest_rejections([a for a in open_[:limit] if a.status == Status.REJECTED])
+    for application in open_[:limit]:
+        rejection = rejections.get(application.id)
+        key = resume_step(application, rejection) if rejection is not None else \
+            workflow.first_incomplete(application.completed_steps, application.channel)
         items.append(TodoItem(application, key, workflow.step_label(application.channel, key), rejection, []))
-    asked = db.session.scalars(
-        visible_applications(user)
-        .where(Application.created_by_id == user.id, Application.status.in_((Status.SUBMITTED, Status.RESUBMITTED)))
-        .order_by(Application.updated_at.desc()))
-    for application in asked:
-        requested = documents.requested_again(application)
-        if requested:
-            items.append(TodoItem(application, "documents", "补充证件影像", None, requested))
+    asked = list(db.session.scalars(
+        mine.where(Application.status.in_((Status.SUBMITTED, Status.RESUBMITTED)),
+                   documents.requested_again_exists())
+        .order_by(Application.updated_at.desc(), Application.id.desc()).limit(limit + 1)))
+    requested = documents.requested_again_for([a.id for a in asked[:limit]])
+    for application in asked[:limit]:
+        items.append(TodoItem(application, "documents", "补充证件影像", None, requested.get(application.id, [])))
+    items.truncated = len(open_) > limit or len(asked) > limit
     return items
 
 
@@ -134,6 +158,24 @@ def rejections_from(provider):
     reviewer, decided_at and decision), or None."""
     _REJECTIONS["latest"] = provider
     return provider
+
+
+def many_rejections_from(provider):
+    """Register `provider(application_ids)`: the latest decision on each of the applications, by id, in one query."""
+    _REJECTIONS["latest_many"] = provider
+    return provider
+
+
+def latest_rejections(applications: list[Application]) -> dict[int, object]:
+    """The reviewer's rejection of each returned application, by id (those without one left out)."""
+    returned = [a for a in applications if a.status == Status.REJECTED]
+    if not returned:
+        return {}
+    if "latest_many" in _REJECTIONS:
+        decisions = _REJECTIONS["latest_many"]([a.id for a in returned])
+    else:
+        decisions = {a.id: _REJECTIONS["latest"](a) for a in returned} if "latest" in _REJECTIONS else {}
+    return {key: d for key, d in decisions.items() if d is not None and d.decision == "reject"}
 
 
 def open_rejection(application: Application):

@@ -1,7 +1,7 @@
 """Return visits (回访) before activation, as 第十一条 requires."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
@@ -61,6 +61,11 @@ class ReturnVisit(db.Model):
     recording_mime: Mapped[str | None] = mapped_column(String(40))
     recording_size: Mapped[int | None]
     visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The application's branch, copied so the statistics count visits per branch from one index;
+    # filled from the application if not given.
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), default=lambda context: context.connection.scalar(
+        text("SELECT branch_id FROM application WHERE id = :id"),
+        {"id": context.get_current_parameters().get("application_id")}))
 
     agent: Mapped[Staff] = relationship()
 

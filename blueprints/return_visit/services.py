@@ -366,8 +366,8 @@ def record_visit(application: Application, agent: Staff, outcome: str, items: li
     outcome = Outcome(outcome)
     state = round_state(application)
     confirmed = [item for item in required_items(application) if item in items]
-    visit = ReturnVisit(application_id=application.id, attempt_no=state.next_attempt_no, round_no=state.round_no,
-                        agent_id=agent.id, outcome=outcome, items=confirmed, notes=notes.strip() or None)
+    visit = ReturnVisit(application_id=application.id, branch_id=application.branch_id,
+                        attempt_no=state.next_attempt_no, round_no=state.round_no, agent_id=agent.id, outcome=outcome, items=confirmed, notes=notes.strip() or None)
     if recording is not None:
         visit.recording_sha256, visit.recording_mime, visit.recording_size = recording.sha256, recording.mime, recording.size
         visit.recording_name = (recording_name or "recording")[:120]

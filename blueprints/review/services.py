@@ -305,6 +305,14 @@ def latest_decision(application: Application) -> ReviewDecision | None:
                              .order_by(ReviewDecision.id.desc()).limit(1))
 
 
+@opening_services.many_rejections_from
+def latest_decisions(application_ids: list[int]) -> dict[int, ReviewDecision]:
+    """latest_decision() of many applications in one query, by application id."""
+    latest = (select(func.max(ReviewDecision.id)).where(ReviewDecision.application_id.in_(application_ids))
+              .group_by(ReviewDecision.application_id))
+    return {d.application_id: d for d in db.session.scalars(select(ReviewDecision).where(ReviewDecision.id.in_(latest)))}
+
+
 @presenters.contributes("decisions")
 def decisions(application: Application) -> list[ReviewDecision]:
     return list(db.session.scalars(select(ReviewDecision).where(ReviewDecision.application_id == application.id)

@@ -352,8 +352,10 @@ def _sees_branch(user: Staff) -> bool:
 def visible_records(user: Staff):
     """Records `user` may see, in the branch: those they own or recorded (a complaint's handler need not be the
     customer's manager), and the others of customers they see, complaints there only for the branch manager."""
-    customers = customer_services.visible(user).with_only_columns(Customer.id)
-    of_visible_customers = ServiceRecord.customer_id.in_(customers)
+    # A probe of each record's customer, not the list of every customer the user sees (PostgreSQL
+    # built that list on every home page).
+    of_visible_customers = customer_services.visible(user).with_only_columns(Customer.id).where(
+        Customer.id == ServiceRecord.customer_id).exists()
     if not _sees_branch(user):
         of_visible_customers = and_(of_visible_customers, ServiceRecord.kind != ServiceKind.COMPLAINT)
     query = select(ServiceRecord).where(or_(ServiceRecord.owner_id == user.id, ServiceRecord.created_by_id == user.id,

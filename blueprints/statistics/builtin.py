@@ -18,12 +18,11 @@ from blueprints.changes.rules import CHANGE_KIND_LABELS
 from blueprints.changes.workflow import STATUS_LABELS as CHANGE_STATUS_LABELS
 from blueprints.closure.models import CLOSURE_STATUS_LABELS, AccountClosure
 from blueprints.customers.lifecycle import KIND_LABELS, CustomerKind
-from blueprints.customers.models import Customer
+from blueprints.customers.models import CustomerCount
 from blueprints.home import services as home
 from core.choices import CHANNELS as CHANNEL_LABELS
-from blueprints.opening.models import Application
 from blueprints.opening.scoring import INVESTOR_CLASS_LABELS, INVESTOR_CLASSES
-from blueprints.return_visit.models import Outcome
+from blueprints.return_visit.models import Outcome, ReturnVisit
 from blueprints.statistics.figures import Column, Figure, Selection, register
 from core.extensions import db
 
@@ -92,9 +91,9 @@ def opening_counts(user: Staff, selection: Selection) -> dict[tuple, int]:
         start, end = utc_bounds(selection)
         day = beijing_date(FundAccount.opened_at)
         return {(str(d), b, channel): n for d, b, channel, n in db.session.execute(
-            home.openings_query(start, end, day, FundAccount.branch_id, Application.channel, func.count(),
+            home.openings_query(start, end, day, FundAccount.branch_id, FundAccount.channel, func.count(),
                                 where=tuple(scope(user, selection, FundAccount.branch_id)))
-            .group_by(day, FundAccount.branch_id, Application.channel))}
+            .group_by(day, FundAccount.branch_id, FundAccount.channel))}
 
     return _memo(("openings", user.id, selection), compute)
 
@@ -116,15 +115,16 @@ def openings_by_branch(user: Staff, selection: Selection) -> list[dict]:
 
 
 def customer_counts(user: Staff, selection: Selection) -> dict[tuple, int]:
-    """Customers per (branch, kind, risk class, lowest): one pass over the customer index, shared by two figures.
+    """Customers per (branch, kind, risk class, lowest), shared by two figures.
 
-    At a million customers this is the dashboard's largest read, so it runs once per request.
+    Read from the kept counts (customer_count, a few rows per branch, kept by every change of a
+    customer: customers.counts) rather than counted from a million customers per request.
     """
     def compute():
-        return {(b, kind, risk_class, bool(lowest)): n for b, kind, risk_class, lowest, n in db.session.execute(
-            select(Customer.branch_id, Customer.kind, Customer.risk_class, Customer.risk_lowest, func.count())
-            .where(*scope(user, selection, Customer.branch_id))
-            .group_by(Customer.branch_id, Customer.kind, Customer.risk_class, Customer.risk_lowest))}
+        return {(b, kind, risk_class or None, bool(lowest)): n for b, kind, risk_class, lowest, n in db.session.execute(
+            select(CustomerCount.branch_id, CustomerCount.kind, CustomerCount.risk_class, CustomerCount.risk_lowest,
+                   CustomerCount.n)
+            .where(CustomerCount.n != 0, *scope(user, selection, CustomerCount.branch_id)))}
 
     return _memo(("customers", user.id, selection.branch_id), compute)
 
@@ -167,7 +167,7 @@ def _rate_row(branch: str, outcomes: dict) -> dict:
 
 def visit_pass_rate(user: Staff, selection: Selection) -> list[dict]:
     start, end = utc_bounds(selection)
-    per_branch = home.visit_outcomes_between(start, end, where=tuple(scope(user, selection, Application.branch_id)))
+    per_branch = home.visit_outcomes_between(start, end, where=tuple(scope(user, selection, ReturnVisit.branch_id)))
     return [_rate_row(b.name, per_branch.get(b.id, {})) for b in branches(user, selection)]
 
 

@@ -11,14 +11,15 @@ from blueprints.closure.models import AccountClosure
 from blueprints.customers.models import Customer
 from blueprints.return_visit.models import ReturnVisit
 
-# Openings per day / per branch and channel: a range of opening times, read from the index
-# (the channel comes from the application, found by its primary key).
-OPENINGS = Index("ix_fund_account_opened_at_stats", FundAccount.opened_at, FundAccount.branch_id,
-                 FundAccount.status, FundAccount.application_id)
-# Return-visit attempts in a period, with their outcome; the branch from the application.
-VISITS = Index("ix_return_visit_visited_at_stats", ReturnVisit.visited_at, ReturnVisit.application_id,
+# Openings per day / per branch and channel: a range of opening times, everything the figures
+# read in the index itself (the channel is copied onto the fund account).
+OPENINGS = Index("ix_fund_account_opened_at_channel", FundAccount.opened_at, FundAccount.branch_id,
+                 FundAccount.channel, FundAccount.status)
+# Return-visit attempts in a period, with their branch (copied onto the visit) and outcome.
+VISITS = Index("ix_return_visit_visited_at_branch", ReturnVisit.visited_at, ReturnVisit.branch_id,
                ReturnVisit.outcome)
-# Customers per branch, kind and risk class: a snapshot counted from this index alone.
+# Customers per branch, kind and risk class: what `customers recount` counts the kept counts
+# (customer_count, which the figures read) from.
 CUSTOMERS = Index("ix_customer_branch_kind_risk", Customer.branch_id, Customer.kind, Customer.risk_class,
                   Customer.risk_lowest)
 # Changes per kind and status, and closures per status, created in a period.
