@@ -5,7 +5,7 @@ page walk one index from its cursor instead of reading every match and sorting i
 use the table `saved_customer_filter` added by 5e4c3b2a1f00.
 
 Revision ID: 7a2f4c6e8d10
-Revises: 5e4c3b2a1f00
+Revises: 7a1d5c3e8f20
 Create Date: 2026-12-02 10:10:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '7a2f4c6e8d10'
-down_revision = '5e4c3b2a1f00'
+down_revision = '7a1d5c3e8f20'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ took seconds at a million customers. The other indexes serve the period figures:
 created and complaints received within a range of days.
 
 Revision ID: 7a2e4c9d1b30
-Revises: 5e4c3b2a1f00
+Revises: 7a2f4c6e8d10
 Create Date: 2026-12-02 10:20:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7a2e4c9d1b30'
-down_revision = '5e4c3b2a1f00'
+down_revision = '7a2f4c6e8d10'
 branch_labels = None
 depends_on = None
 

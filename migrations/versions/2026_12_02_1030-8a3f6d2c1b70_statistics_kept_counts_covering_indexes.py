@@ -7,7 +7,7 @@ per request. All three are back-filled from the existing rows. Two covering inde
 home page's queue counts (applications by status, fund accounts being opened).
 
 Revision ID: 8a3f6d2c1b70
-Revises: 5e4c3b2a1f00
+Revises: 7a2e4c9d1b30
 Create Date: 2026-12-02 10:30:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8a3f6d2c1b70'
-down_revision = '5e4c3b2a1f00'
+down_revision = '7a2e4c9d1b30'
 branch_labels = None
 depends_on = None
 
