@@ -235,7 +235,7 @@ HANDOVER_STATUSES = (("approved", 0.75), ("pending", 0.10), ("rejected", 0.10), 
 
 
 def _copy_grades(grades: list[dict]) -> None:
-    """Keep each grade on its customer too, as grading does (the figure counts it there)."""
+    """Keep each grade on its customer too, as grading does (Core statements: the kept counts are rebuilt after)."""
     table = Customer.__table__
     statement = table.update().where(table.c.id == bindparam("cid")).values(grade=bindparam("new_grade"))
     for start in range(0, len(grades), CHUNK):
@@ -297,6 +297,10 @@ def generate_crm(now: datetime, years: int = 3, seed: int = 13, progress=None) -
         done += len(customers)
         if progress:
             progress(done)
+    from blueprints.customers import counts
+
+    counts.recount()  # the grades were copied with Core statements, which the kept counts do not see
+    db.session.commit()
 
 
 def add_waiting_work(per_queue: int, clerk: str = "clerk", reviewer: str = "reviewer") -> None:

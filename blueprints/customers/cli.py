@@ -13,6 +13,7 @@ def recount_command():
 
     wrong = counts.recount()
     db.session.commit()
-    for (branch_id, kind, risk_class, lowest), (kept, actual) in sorted(wrong.items()):
-        click.echo(f"branch {branch_id} {kind} {risk_class or '-'}{' lowest' if lowest else ''}: kept {kept}, counted {actual}")
+    for (branch_id, kind, risk_class, lowest, grade), (kept, actual) in sorted(wrong.items()):
+        click.echo(f"branch {branch_id} {kind} {risk_class or '-'}{' lowest' if lowest else ''} {grade or '-'}: "
+                   f"kept {kept}, counted {actual}")
     click.echo(f"Recounted customers: {len(wrong)} count(s) corrected.")

@@ -1,7 +1,7 @@
-"""Customers per branch, kind and risk class, kept in customer_count by every insert, change and delete.
+"""Customers per branch, kind, risk class and grade, kept in customer_count by every insert, change and delete.
 
-Whatever path changes a customer's branch, lifecycle state or risk class (enrolment,
-change_kind, the approval copying the assessment, closure, a failed opening), the change goes
+Whatever path changes a customer's branch, lifecycle state, risk class or grade (enrolment,
+change_kind, the approval copying the assessment, a recomputed grade, closure, a failed opening), the change goes
 through the ORM flush, so it is counted there: the mapper events note each customer's old and
 new key, and after the flush the net changes are added in one upsert per key,
 `n = n + delta`, in key order (two transactions never wait on each other's rows crosswise).
@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 from blueprints.customers.models import Customer, CustomerCount
 from core.extensions import db
 
-KEY_COLUMNS = ("branch_id", "kind", "risk_class", "risk_lowest")
+KEY_COLUMNS = ("branch_id", "kind", "risk_class", "risk_lowest", "grade")
 PENDING = "customer_count_deltas"
 
 
-def key_of(branch_id, kind, risk_class, risk_lowest) -> tuple:
-    """The customer_count key: an unassessed customer counts under ""."""
-    return int(branch_id), str(kind), risk_class or "", bool(risk_lowest)
+def key_of(branch_id, kind, risk_class, risk_lowest, grade) -> tuple:
+    """The customer_count key: an unassessed or ungraded customer counts under ""."""
+    return int(branch_id), str(kind), risk_class or "", bool(risk_lowest), grade or ""
 
 
 def _old_value(state, name: str):
@@ -90,20 +90,19 @@ def _forget(session, _previous_transaction) -> None:
 def add_rows(rows: list[dict]) -> None:
     """Count customer rows inserted with Core statements (bulk loads), which the ORM events do not see."""
     deltas = Counter(key_of(row["branch_id"], row.get("kind", "current"), row.get("risk_class"),
-                            row.get("risk_lowest", False)) for row in rows)
+                            row.get("risk_lowest", False), row.get("grade")) for row in rows)
     _upsert(db.session.connection(), deltas)
 
 
 def counted() -> dict[tuple, int]:
     """The customers per key, counted from the customer table now."""
-    return {key_of(*key): n for *key, n in db.session.execute(
-        select(Customer.branch_id, Customer.kind, Customer.risk_class, Customer.risk_lowest, func.count())
-        .group_by(Customer.branch_id, Customer.kind, Customer.risk_class, Customer.risk_lowest))}
+    columns = [getattr(Customer, name) for name in KEY_COLUMNS]
+    return {key_of(*key): n for *key, n in db.session.execute(select(*columns, func.count()).group_by(*columns))}
 
 
 def kept() -> dict[tuple, int]:
     """The kept counts, rows at zero left out."""
-    return {key_of(r.branch_id, r.kind, r.risk_class, r.risk_lowest): r.n
+    return {key_of(*(getattr(r, name) for name in KEY_COLUMNS)): r.n
             for r in db.session.scalars(select(CustomerCount)) if r.n}
 
 

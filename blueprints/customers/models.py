@@ -113,7 +113,7 @@ class Customer(db.Model):
     risk_lowest: Mapped[bool] = mapped_column(default=False, server_default=sa_false(), active_history=True)
     # The customer's current grade (客户级别), kept here by grading beside its own record of it, so the
     # statistics count customers per grade from one index; None: never graded.
-    grade: Mapped[str | None] = mapped_column(String(16))
+    grade: Mapped[str | None] = mapped_column(String(16), active_history=True)
     # The unified account (一码通) China Clearing keeps for this person, once known.
     unified_account_no: Mapped[str | None] = mapped_column(String(16), index=True)
     # The archive number (档案编号), given when the customer's file is first archived.
@@ -150,7 +150,7 @@ class Customer(db.Model):
 
 
 class CustomerCount(db.Model):
-    """How many customers a branch has of one kind and risk class, kept up to date by every change (counts.py).
+    """How many customers a branch has of one kind, risk class and grade, kept up to date by every change (counts.py).
 
     The statistics read these few rows instead of counting a million customers per request;
     `flask --app app customers recount` rebuilds them from the customer table.
@@ -163,6 +163,8 @@ class CustomerCount(db.Model):
     # "" for a customer never assessed: a key column cannot be NULL.
     risk_class: Mapped[str] = mapped_column(String(4), primary_key=True)
     risk_lowest: Mapped[bool] = mapped_column(primary_key=True)
+    # "" for a customer never graded.
+    grade: Mapped[str] = mapped_column(String(16), primary_key=True, default="", server_default="")
     n: Mapped[int] = mapped_column(default=0)
 
 

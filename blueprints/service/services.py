@@ -354,8 +354,9 @@ def visible_records(user: Staff):
     customer's manager), and the others of customers they see, complaints there only for the branch manager."""
     # A probe of each record's customer, not the list of every customer the user sees (PostgreSQL
     # built that list on every home page).
+    # Correlated to the record only: a query that joins the customer too keeps its own in the probe.
     of_visible_customers = customer_services.visible(user).with_only_columns(Customer.id).where(
-        Customer.id == ServiceRecord.customer_id).exists()
+        Customer.id == ServiceRecord.customer_id).correlate(ServiceRecord).exists()
     if not _sees_branch(user):
         of_visible_customers = and_(of_visible_customers, ServiceRecord.kind != ServiceKind.COMPLAINT)
     query = select(ServiceRecord).where(or_(ServiceRecord.owner_id == user.id, ServiceRecord.created_by_id == user.id,

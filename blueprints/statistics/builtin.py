@@ -115,15 +115,16 @@ def openings_by_branch(user: Staff, selection: Selection) -> list[dict]:
 
 
 def customer_counts(user: Staff, selection: Selection) -> dict[tuple, int]:
-    """Customers per (branch, kind, risk class, lowest), shared by two figures.
+    """Customers per (branch, kind, risk class, lowest, grade), shared by the customer figures.
 
     Read from the kept counts (customer_count, a few rows per branch, kept by every change of a
     customer: customers.counts) rather than counted from a million customers per request.
     """
     def compute():
-        return {(b, kind, risk_class or None, bool(lowest)): n for b, kind, risk_class, lowest, n in db.session.execute(
+        return {(b, kind, risk_class or None, bool(lowest), grade or None): n
+                for b, kind, risk_class, lowest, grade, n in db.session.execute(
             select(CustomerCount.branch_id, CustomerCount.kind, CustomerCount.risk_class, CustomerCount.risk_lowest,
-                   CustomerCount.n)
+                   CustomerCount.grade, CustomerCount.n)
             .where(CustomerCount.n != 0, *scope(user, selection, CustomerCount.branch_id)))}
 
     return _memo(("customers", user.id, selection.branch_id), compute)
@@ -131,7 +132,7 @@ def customer_counts(user: Staff, selection: Selection) -> dict[tuple, int]:
 
 def customers_by_kind(user: Staff, selection: Selection) -> list[dict]:
     counts: dict = {}
-    for (b, kind, _risk, _lowest), n in customer_counts(user, selection).items():
+    for (b, kind, _risk, _lowest, _grade), n in customer_counts(user, selection).items():
         counts[(b, kind)] = counts.get((b, kind), 0) + n
     return _grid([(b.id, b.name) for b in branches(user, selection)], [(k.value, KIND_LABELS[k]) for k in CustomerKind],
                  counts, "branch", "kind")
@@ -150,7 +151,7 @@ RISK_LABELS = [LOWEST] + [risk_label(c, False) for c in INVESTOR_CLASSES] + [UNA
 
 def customers_by_risk(user: Staff, selection: Selection) -> list[dict]:
     counts: dict = {}
-    for (b, kind, risk_class, lowest), n in customer_counts(user, selection).items():
+    for (b, kind, risk_class, lowest, _grade), n in customer_counts(user, selection).items():
         if kind == CustomerKind.CURRENT:
             key = (b, risk_label(risk_class, lowest))
             counts[key] = counts.get(key, 0) + n

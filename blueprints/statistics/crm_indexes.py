@@ -4,7 +4,6 @@ Kept apart from indexes.py (the built-in figures') so each set is found beside i
 """
 from sqlalchemy import Index
 
-from blueprints.customers.models import Customer
 from blueprints.service.models import Complaint, ServiceRecord
 
 # Service records per kind and status created in a period, per branch: read from the index alone.
@@ -13,5 +12,3 @@ SERVICE_RECORDS = Index("ix_service_record_created_at_stats", ServiceRecord.crea
 # Complaints received in a period, by channel and category; the record (branch, status) found by its key.
 COMPLAINTS = Index("ix_complaint_received_on_stats", Complaint.received_on, Complaint.record_id, Complaint.channel,
                    Complaint.category)
-# Customers per branch and grade (the copy of the grade on the customer): counted from this index alone.
-GRADES = Index("ix_customer_branch_kind_grade", Customer.branch_id, Customer.kind, Customer.grade)

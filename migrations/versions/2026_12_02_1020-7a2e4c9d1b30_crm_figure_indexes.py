@@ -1,8 +1,8 @@
-"""CRM figures: the customer's grade on the customer record, and the indexes that count grades, service records and complaints
+"""CRM figures: the customer's grade on the customer record, and the indexes that count service records and complaints
 
 The current grade of each customer is copied onto the customer (from then on grading keeps it),
-so customers per branch and grade are counted from one index; counting through the grades table
-took seconds at a million customers. The other indexes serve the period figures: service records
+so customers per branch and grade are counted with the other kept customer counts (next
+revision); counting through the grades table took seconds at a million customers. The other indexes serve the period figures: service records
 created and complaints received within a range of days.
 
 Revision ID: 7a2e4c9d1b30
@@ -21,7 +21,6 @@ branch_labels = None
 depends_on = None
 
 INDEXES = (
-    ('ix_customer_branch_kind_grade', 'customer', ['branch_id', 'kind', 'grade']),
     ('ix_service_record_created_at_stats', 'service_record', ['created_at', 'branch_id', 'kind', 'status']),
     ('ix_complaint_received_on_stats', 'complaint', ['received_on', 'record_id', 'channel', 'category']),
 )

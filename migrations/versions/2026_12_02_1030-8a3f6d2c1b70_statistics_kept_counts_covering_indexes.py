@@ -2,7 +2,7 @@
 
 The opening figures read the channel and the visit figures the branch from their own rows, so
 each is one covering index range with no lookup of the application; the customers per
-branch, kind and risk class are kept in customer_count by every change instead of counted
+branch, kind, risk class and grade are kept in customer_count by every change instead of counted
 per request. All three are back-filled from the existing rows. Two covering indexes serve the
 home page's queue counts (applications by status, fund accounts being opened).
 
@@ -56,13 +56,14 @@ def upgrade():
         sa.Column('kind', sa.String(length=16), nullable=False),
         sa.Column('risk_class', sa.String(length=4), nullable=False),
         sa.Column('risk_lowest', sa.Boolean(), nullable=False),
+        sa.Column('grade', sa.String(length=16), server_default='', nullable=False),
         sa.Column('n', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['branch_id'], ['branch.id'], name=op.f('fk_customer_count_branch_id_branch')),
-        sa.PrimaryKeyConstraint('branch_id', 'kind', 'risk_class', 'risk_lowest', name=op.f('pk_customer_count')),
+        sa.PrimaryKeyConstraint('branch_id', 'kind', 'risk_class', 'risk_lowest', 'grade', name=op.f('pk_customer_count')),
     )
-    op.execute("INSERT INTO customer_count (branch_id, kind, risk_class, risk_lowest, n) "
-               "SELECT branch_id, kind, COALESCE(risk_class, ''), risk_lowest, COUNT(*) FROM customer "
-               "GROUP BY branch_id, kind, COALESCE(risk_class, ''), risk_lowest")
+    op.execute("INSERT INTO customer_count (branch_id, kind, risk_class, risk_lowest, grade, n) "
+               "SELECT branch_id, kind, COALESCE(risk_class, ''), risk_lowest, COALESCE(grade, ''), COUNT(*) FROM customer "
+               "GROUP BY branch_id, kind, COALESCE(risk_class, ''), risk_lowest, COALESCE(grade, '')")
 
 
 def downgrade():

@@ -1,7 +1,7 @@
 """The kept customer counts (customer_count) equal a COUNT(*) of the customers after every path that moves one."""
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select, update
 
@@ -34,7 +34,7 @@ def kept_matches_counted(app) -> dict:
 def key_of(app, customer_no: str) -> tuple:
     with app.app_context():
         c = db.session.scalar(select(Customer).where(Customer.customer_no == customer_no))
-        return counts.key_of(c.branch_id, c.kind, c.risk_class, c.risk_lowest)
+        return counts.key_of(c.branch_id, c.kind, c.risk_class, c.risk_lowest, c.grade)
 
 
 def test_enrolment_dormancy_restriction_and_closure_keep_the_counts(app, clerk, trading):
@@ -77,7 +77,7 @@ def test_a_prospect_counts_as_potential_then_current_when_its_opening_is_approve
     assert enter_prospect(clerk).status_code == 303
     with app.app_context():
         branch_id = db.session.scalar(select(Staff.branch_id).where(Staff.username == "clerk"))
-    potential = counts.key_of(branch_id, CustomerKind.POTENTIAL, None, False)
+    potential = counts.key_of(branch_id, CustomerKind.POTENTIAL, None, False, None)
     assert kept_matches_counted(app)[potential] == before.get(potential, 0) + 1
     customer_no = activate_customer(app, clerk, name=PROSPECT_NAME)
     after = kept_matches_counted(app)
@@ -104,13 +104,13 @@ def test_a_failed_opening_makes_the_customer_potential_in_the_counts(app):
 def test_change_kind_and_a_new_risk_class_move_one_count_each(app):
     with app.app_context():
         customer = db.session.scalar(select(Customer).order_by(Customer.id).limit(1))
-        old = counts.key_of(customer.branch_id, customer.kind, customer.risk_class, customer.risk_lowest)
+        old = counts.key_of(customer.branch_id, customer.kind, customer.risk_class, customer.risk_lowest, customer.grade)
         customer_services.change_kind(customer, CustomerKind.LOST, None, "测试")
         db.session.commit()
     lost = kept_matches_counted(app)
     with app.app_context():
         customer = db.session.scalar(select(Customer).order_by(Customer.id).limit(1))
-        assert lost[counts.key_of(customer.branch_id, CustomerKind.LOST, customer.risk_class, False)] == 1
+        assert lost[counts.key_of(customer.branch_id, CustomerKind.LOST, customer.risk_class, False, None)] == 1
         db.session.expire_all()  # the next change starts from values not loaded yet
         customer = db.session.scalar(select(Customer).order_by(Customer.id).limit(1))
         db.session.expire(customer)
@@ -118,8 +118,8 @@ def test_change_kind_and_a_new_risk_class_move_one_count_each(app):
         customer_services.change_kind(customer, CustomerKind.CURRENT, None, "测试")
         db.session.commit()
     final = kept_matches_counted(app)
-    assert final.get(old, 0) == 0 or old[1:] == (CustomerKind.CURRENT, "C1", True)
-    assert final[counts.key_of(old[0], CustomerKind.CURRENT, "C1", True)] == 1
+    assert final.get(old, 0) == 0 or old[1:] == (CustomerKind.CURRENT, "C1", True, "")
+    assert final[counts.key_of(old[0], CustomerKind.CURRENT, "C1", True, None)] == 1
 
 
 def test_a_rolled_back_change_leaves_the_counts_alone(app):
@@ -180,7 +180,7 @@ def test_two_concurrent_enrolments_in_one_branch_both_count(app):
     after = kept_matches_counted(app)
     with app.app_context():
         branch_id = db.session.scalar(select(Branch.id).where(Branch.code == "0101"))
-    key = counts.key_of(branch_id, CustomerKind.CURRENT, None, False)
+    key = counts.key_of(branch_id, CustomerKind.CURRENT, None, False, None)
     assert after[key] == before.get(key, 0) + 2
 
 
@@ -194,3 +194,20 @@ def test_openings_and_visits_carry_their_channel_and_branch(app):
         visit = db.session.scalar(select(ReturnVisit).where(ReturnVisit.application_id == application.id))
         assert account.channel == application.channel == "onsite"
         assert visit.branch_id == application.branch_id
+
+
+def test_a_recomputed_grade_moves_the_customer_to_its_grade_in_the_counts(app):
+    from tests.grading.support import DEMO_CUSTOMER
+    from tests.grading.test_grades import add_rules, hold, load_market
+    from blueprints.grading import services as grading
+
+    add_rules(app)
+    admin = login_as(app, "admin")
+    load_market(admin, ["10.00"] * 19 + ["12.00"])
+    hold(admin, 10000)
+    with app.app_context():
+        grading.recompute(today=date(2026, 12, 1))
+        db.session.commit()
+    kept = kept_matches_counted(app)
+    demo = key_of(app, DEMO_CUSTOMER)
+    assert demo[-1] == "silver" and kept[demo] == 1
