@@ -156,14 +156,20 @@ def _complaint_details(actor: Staff, customer: Customer, values: dict) -> Compla
                      resolution_due=rules.resolution_due(received, urgency, settings))
 
 
-def assign_handler(record: ServiceRecord, handler_id: int | None, actor: Staff) -> Staff:
-    """Give a complaint its first handler (首办): never the staff member complained about, and never changed after."""
+def _open_complaint_and_handler(record: ServiceRecord, handler_id: int | None) -> tuple[Complaint, Staff | None]:
+    """The record's complaint, still open, and the chosen handler if it is one of the branch's service staff."""
     complaint = _complaint_of(record)
     if record.status == ServiceStatus.CLOSED:
         raise ServiceRefused("投诉已办结。", 409)
     handler = _staff_of_branch(handler_id, record.branch_id, SERVICE_ROLES)
     if handler_id and handler is None:
         raise ServiceRefused("处理人须为本营业部在岗的服务人员", field="handler")
+    return complaint, handler
+
+
+def assign_handler(record: ServiceRecord, handler_id: int | None, actor: Staff) -> Staff:
+    """Give a complaint its first handler (首办): never the staff member complained about, and never changed after."""
+    complaint, handler = _open_complaint_and_handler(record, handler_id)
     refusal = rules.handler_refusal(handler_id=getattr(handler, "id", None),
                                     complained_staff_id=complaint.complained_staff_id,
                                     current_handler_id=complaint.handler_id)
@@ -183,12 +189,7 @@ def assign_handler(record: ServiceRecord, handler_id: int | None, actor: Staff) 
 
 def reassign_handler(record: ServiceRecord, handler_id: int | None, actor: Staff, reason: str) -> Staff:
     """Move a complaint to another handler when its first handler can no longer carry it (branch manager, with a reason)."""
-    complaint = _complaint_of(record)
-    if record.status == ServiceStatus.CLOSED:
-        raise ServiceRefused("投诉已办结。", 409)
-    handler = _staff_of_branch(handler_id, record.branch_id, SERVICE_ROLES)
-    if handler_id and handler is None:
-        raise ServiceRefused("处理人须为本营业部在岗的服务人员", field="handler")
+    complaint, handler = _open_complaint_and_handler(record, handler_id)
     refusal = rules.reassignment_refusal(handler_id=getattr(handler, "id", None),
                                          complained_staff_id=complaint.complained_staff_id,
                                          current_handler_id=complaint.handler_id, reason=reason or "")
