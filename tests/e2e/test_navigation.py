@@ -11,6 +11,16 @@ pytestmark = pytest.mark.e2e
 SHOTS = os.environ.get("E2E_SCREENSHOTS")
 
 
+@pytest.mark.parametrize("username", ["clerk", "cmanager", "admin"])
+def test_the_header_fits_the_screen_for_every_role(page: Page, viewport, username):
+    login(page, username)
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for right in page.locator(".topnav").locator(":scope > a, :scope > details > summary").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().right)"):
+        assert right <= width
+
+
 def test_a_branch_manager_opens_each_menu_and_reaches_its_pages(page: Page, viewport):
     login(page, "manager")
     nav = page.locator(".topnav")
