@@ -128,6 +128,11 @@ def main() -> None:
                 print(f"{label:28s} {p50:7.1f} / {p95:7.1f}")
         p50, p95 = percentiles(time_posts(lambda q: bare.post("/", data={"q": q}), samples["pinyin"], args.repeat))
         print(f"{'bare Flask + Jinja2, 20 rows':28s} {p50:7.1f} / {p95:7.1f}")
+        # The customer page (360): every section, as HQ (who may open any customer).
+        admin = Auth(app.test_client())
+        assert admin.login("admin", "Demo@2026").status_code == 303
+        p50, p95 = percentiles(time_posts(lambda no: admin.get(f"/customers/{no}"), samples["customer_no"], args.repeat))
+        print(f"{'customer page (HQ)':28s} {p50:7.1f} / {p95:7.1f}")
 
 
 if __name__ == "__main__":
