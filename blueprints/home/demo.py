@@ -49,7 +49,7 @@ DEMO_QUALIFICATIONS = {
 }
 # An existing customer, so the key-information consistency check has something to find.
 DEMO_CUSTOMERS = (("C0101000001", "0101", "张建国", "resident_id", "11010519491231002X"),)
-# Who serves the demo customers from the day they are seeded: {customer no.: username}.
+# Who serves the demo customers (since DEMO_SERVED_SINCE): {customer no.: username}.
 DEMO_ASSIGNMENTS = {"C0101000001": "cmanager"}
 
 
