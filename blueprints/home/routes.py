@@ -52,9 +52,10 @@ def index():
         context.update(exports=services.export_jobs(current_user), last_export=services.last_finished_export(current_user),
                        lending=lending, latest_lending=latest_lending, lending_days=services.LENDING_DAYS)
     elif role in BRANCH_ROLES:
-        queues = services.branch_queues(current_user)
-        exception_queues = services.branch_exceptions(current_user)
-        total, lines = services.branch_figures(current_user)
+        counts = services.branch_counts(current_user)
+        queues = services.branch_queues(current_user, per_branch=counts[0])
+        exception_queues = services.branch_exceptions(current_user, per_branch=counts[1])
+        total, lines = services.branch_figures(current_user, counts)
         context.update(queues=queues, exceptions=exception_queues, total=total, lines=lines,
                        longest=services.longest_waiting({k: queues[k] for k in ("in_review", "return_visit")},
                                                         exception_queues),

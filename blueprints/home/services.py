@@ -164,10 +164,19 @@ def returned_to(user: Staff, limit: int = 3) -> list[tuple[str, str | None, date
     return [tuple(row) for row in rows]
 
 
-def branch_queues(user: Staff, keys: tuple[str, ...] = BRANCH_QUEUES) -> dict[str, Waiting]:
+def branch_counts(user: Staff) -> tuple[dict, dict]:
+    """Per branch of the user's scope: the queue counts and the exception counts, counted once for the
+    manager's page, whose tiles and per-branch lines both read them."""
+    scope = branch_scope(user, Application.branch_id)
+    return application_queue_counts(BRANCH_QUEUES, *scope), exception_counts(*scope)
+
+
+def branch_queues(user: Staff, keys: tuple[str, ...] = BRANCH_QUEUES, per_branch: dict | None = None) -> dict[str, Waiting]:
     """The queues of the user's branch (all branches for HQ), with the oldest of each."""
     scope = branch_scope(user, Application.branch_id)
-    return _with_oldest(_merge(application_queue_counts(keys, *scope), keys), *scope)
+    if per_branch is None:
+        per_branch = application_queue_counts(keys, *scope)
+    return _with_oldest(_merge(per_branch, keys), *scope)
 
 
 def called_not_reached(user: Staff) -> int:
@@ -205,10 +214,10 @@ def oldest_exception(key: str, *where) -> tuple[int, str, datetime, int] | None:
     return tuple(row) if row else None
 
 
-def branch_exceptions(user: Staff) -> dict[str, Waiting]:
+def branch_exceptions(user: Staff, per_branch: dict | None = None) -> dict[str, Waiting]:
     scope = branch_scope(user, Application.branch_id)
     keys = (State.REJECTED.value, State.FAILING.value)
-    merged = _merge(exception_counts(*scope), keys)
+    merged = _merge(exception_counts(*scope) if per_branch is None else per_branch, keys)
     named = {}
     for key, waiting in merged.items():
         oldest = oldest_exception(key, *scope) if waiting.count else None
@@ -271,11 +280,12 @@ def pass_rate(outcomes: dict[str, int]) -> float | None:
     return outcomes.get(Outcome.PASSED, 0) / total if total else None
 
 
-def branch_figures(user: Staff) -> tuple[BranchFigures, list[BranchFigures]]:
-    """The figures of the user's scope in total, and per branch (one line for a manager)."""
-    scope = branch_scope(user, Application.branch_id)
-    queues = application_queue_counts(BRANCH_QUEUES, *scope)
-    failing = exception_counts(*scope)
+def branch_figures(user: Staff, counts: tuple[dict, dict] | None = None) -> tuple[BranchFigures, list[BranchFigures]]:
+    """The figures of the user's scope in total, and per branch (one line for a manager).
+
+    `counts`: what branch_counts(user) returned, when the caller has it already.
+    """
+    queues, failing = counts if counts is not None else branch_counts(user)
     openings = openings_by_channel(where=tuple(branch_scope(user, FundAccount.branch_id)))
     visits = visit_outcomes(where=tuple(branch_scope(user, ReturnVisit.branch_id)))
     branches = db.session.scalars(select(Branch).where(Branch.is_headquarters.is_(False), *branch_scope(user, Branch.id))
