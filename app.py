@@ -127,6 +127,7 @@ def _register_models() -> None:
     import core.outbox  # noqa: F401
     import blueprints.customers.models  # noqa: F401
     import blueprints.managers.models  # noqa: F401
+    import blueprints.merges.models  # noqa: F401
     import blueprints.service.models  # noqa: F401
     import blueprints.dictionaries.models  # noqa: F401
     import blueprints.id_expiry.models  # noqa: F401
@@ -160,6 +161,8 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.reminders.services import register_built_in as register_reminders
     from blueprints.service.reminders import register as register_service_reminders
     from blueprints.managers.reminders import register as register_handover_reminders
+    from blueprints.merges.reminders import register as register_merge_reminders
+    from blueprints.merges.routes import bp as merges_bp
     from blueprints.dictionaries.routes import bp as dictionaries_bp
     from blueprints.prospects.routes import bp as prospects_bp
     from blueprints.statistics.routes import bp as statistics_bp
@@ -187,11 +190,13 @@ def _register_blueprints(app: Flask) -> None:
     register_reminders()
     register_service_reminders()
     register_handover_reminders()
+    register_merge_reminders()
     import blueprints.id_expiry.panel  # noqa: F401  (the restriction's part of the customer page)
     app.register_blueprint(statistics_bp)
     app.register_blueprint(grading_bp)
     app.register_blueprint(products_bp)
     app.register_blueprint(search_bp)
+    app.register_blueprint(merges_bp)
 
 
 def _unauthorized():

@@ -28,7 +28,8 @@ from blueprints.archive.models import (
 from blueprints.auth.models import Branch, Staff
 from blueprints.changes import services as changes
 from blueprints.customers import services as customer_services
-from blueprints.customers.models import Customer, CustomerKind, CustomerProfile, IdDocument
+from blueprints.customers.lifecycle import ENDED
+from blueprints.customers.models import Customer, CustomerProfile, IdDocument
 from blueprints.opening import documents, scoring
 from blueprints.opening import services as opening_services
 from blueprints.opening.identity_service import ANSWER_LABELS
@@ -587,14 +588,14 @@ def may_read_file(user: Staff, customer: Customer) -> bool:
     """
     if user.role == Role.ARCHIVIST:
         return True
-    return user.role == Role.HQ_ADMIN and customer.kind != CustomerKind.HISTORICAL
+    return user.role == Role.HQ_ADMIN and customer.kind not in ENDED
 
 
 def may_add_scan(user: Staff, customer: Customer) -> bool:
     """Archivists add scans to any visible file; a clerk only while the customer is not closed."""
     if user.role == Role.ARCHIVIST:
         return True
-    return user.role == Role.CLERK and customer.kind != CustomerKind.HISTORICAL
+    return user.role == Role.CLERK and customer.kind not in ENDED
 
 
 def branch_names() -> dict[int, str]:

@@ -16,6 +16,7 @@ from blueprints.changes.services import display_value
 from blueprints.changes.workflow import STATUS_LABELS, ChangeStatus
 from blueprints.customers import page as customer_page
 from blueprints.customers import services
+from blueprints.customers.lifecycle import ENDED
 from blueprints.id_expiry import services as id_expiry
 from blueprints.changes.forms import (KEY_ELEMENTS, ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
                                         OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
@@ -45,8 +46,8 @@ def _change(reference: str, for_update: bool = False):
     if change is None:
         abort(404)
     customer = db.session.get(services.Customer, change.customer_id)
-    if customer.kind == "historical":
-        abort(404)  # after closure only archivists read the file, through the archive
+    if customer.kind in ENDED:
+        abort(404)  # after closure only archivists read the file; a merged record is read through its successor
     if not current_user.sees_all_branches and change.branch_id != current_user.branch_id \
             and customer.branch_id != current_user.branch_id:
         abort(404)

@@ -15,6 +15,7 @@ from blueprints.changes.models import ChangeStatusChange, CustomerChange
 from blueprints.changes.rules import ChangeKind
 from blueprints.changes.workflow import OPEN, STATUS_LABELS, ChangeStatus, check_transition
 from blueprints.customers import services
+from blueprints.customers.lifecycle import ENDED, CustomerKind
 from blueprints.customers.models import Customer
 from blueprints.customers.review_rules import checker_refusal
 from blueprints.dictionaries import services as dictionaries
@@ -44,6 +45,11 @@ KEY_KINDS = frozenset({ChangeKind.KEY, ChangeKind.RENEWAL, ChangeKind.UPGRADE})
 # a link is unconfirmed; a renewed document's validity is synced like any registration change.
 THREE_ELEMENT_KINDS = frozenset({ChangeKind.KEY, ChangeKind.UPGRADE})
 CERTIFICATE_TYPES = {"image/jpeg", "image/png", "application/pdf"}
+
+ENDED_REFUSALS = {
+    CustomerKind.HISTORICAL: "该客户已销户，资料不能再修改",
+    CustomerKind.MERGED: "该客户记录已并入同一人的另一客户记录，请在合并后的客户上办理",
+}
 
 
 class ChangeRefused(Exception):
@@ -231,8 +237,8 @@ def _locked_customer(customer_id: int) -> Customer:
 
 
 def _refuse_unless_changeable(customer: Customer, base_version: int, replacing: CustomerChange | None) -> None:
-    if customer.kind == "historical":
-        raise ChangeRefused("该客户已销户，资料不能再修改", status=409)
+    if customer.kind in ENDED:
+        raise ChangeRefused(ENDED_REFUSALS[customer.kind], status=409)
     closing = db.session.scalar(select(func.count()).select_from(FundAccount).where(
         FundAccount.customer_id == customer.id, FundAccount.status == "closing"))
     if closing:
@@ -412,8 +418,8 @@ def approve(change: CustomerChange, reviewer: Staff, operator: Staff) -> None:
     if refused:
         raise ChangeRefused(refused, status=409)
     customer = _locked_customer(change.customer_id)
-    if customer.kind == "historical":
-        raise ChangeRefused("该客户已销户，资料不能再修改", status=409)
+    if customer.kind in ENDED:
+        raise ChangeRefused(ENDED_REFUSALS[customer.kind], status=409)
     if change.base_version != customer.profile_version:
         raise ChangeRefused(f"客户资料在提交后已被修改（现为第 {customer.profile_version} 版），本次变更不能生效，"
                             "请退回经办人核对", status=409)

@@ -7,6 +7,7 @@ class CustomerKind(enum.StrEnum):
     CURRENT = "current"        # 现有
     HISTORICAL = "historical"  # 历史（已销户）
     LOST = "lost"              # 流失
+    MERGED = "merged"          # 已合并（并入同一人的另一客户记录）
 
 
 KIND_LABELS = {
@@ -14,15 +15,23 @@ KIND_LABELS = {
     CustomerKind.CURRENT: "现有客户",
     CustomerKind.HISTORICAL: "历史客户（已销户）",
     CustomerKind.LOST: "流失客户",
+    CustomerKind.MERGED: "已合并客户",
 }
+
+# States after which the record takes no new business: read through the archive (closed) or
+# through the customer it was merged into.
+ENDED = frozenset({CustomerKind.HISTORICAL, CustomerKind.MERGED})
 
 # The one table of allowed moves. A customer whose only opening failed goes back to potential;
 # a closed (historical) or lost customer who opens again becomes current under the same record.
+# A record found to be a second one of the same person is merged (a reviewed business, blueprints/merges)
+# only once it holds no live account; a merged record never moves again.
 TRANSITIONS: dict[CustomerKind, frozenset[CustomerKind]] = {
-    CustomerKind.POTENTIAL: frozenset({CustomerKind.CURRENT, CustomerKind.LOST}),
+    CustomerKind.POTENTIAL: frozenset({CustomerKind.CURRENT, CustomerKind.LOST, CustomerKind.MERGED}),
     CustomerKind.CURRENT: frozenset({CustomerKind.POTENTIAL, CustomerKind.HISTORICAL, CustomerKind.LOST}),
-    CustomerKind.HISTORICAL: frozenset({CustomerKind.CURRENT}),
-    CustomerKind.LOST: frozenset({CustomerKind.CURRENT, CustomerKind.POTENTIAL}),
+    CustomerKind.HISTORICAL: frozenset({CustomerKind.CURRENT, CustomerKind.MERGED}),
+    CustomerKind.LOST: frozenset({CustomerKind.CURRENT, CustomerKind.POTENTIAL, CustomerKind.MERGED}),
+    CustomerKind.MERGED: frozenset(),
 }
 
 

@@ -121,6 +121,8 @@ class Customer(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # Retention (at least twenty years) counts from here.
     closed_at: Mapped[datetime | None]
+    # A record merged into another of the same person (kind "merged"): the one that carries on.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
 
     # The current profile, loaded with the customer in the same query.
     profile: Mapped[CustomerProfile] = relationship(

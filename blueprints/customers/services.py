@@ -124,10 +124,16 @@ def _new_customer_no(branch: Branch) -> str:
 
 
 def find_by_key_information(id_number_index: str, name: str, id_type: str) -> Customer | None:
-    """The customer whose current profile carries these three elements (三要素)."""
-    return db.session.scalar(select(Customer).where(Customer.id.in_(
+    """The customer whose current profile carries these three elements (三要素).
+
+    A record merged into another of the same person answers with the one it was merged into.
+    """
+    customer = db.session.scalar(select(Customer).where(Customer.id.in_(
         current_profiles().where(CustomerProfile.id_number_index == id_number_index, CustomerProfile.name == name,
                                  CustomerProfile.id_type == id_type).with_only_columns(CustomerProfile.customer_id))))
+    while customer is not None and customer.merged_into_id is not None:
+        customer = db.session.get(Customer, customer.merged_into_id)
+    return customer
 
 
 def create_customer(*, branch: Branch, values: dict, source: str, actor: Staff | None, reason: str,
@@ -245,9 +251,10 @@ def visible(user: Staff):
     """Customers `user` may see: all for HQ; otherwise those of the branch or of a registered scope.
 
     A registered narrowing scope cuts that down further (a customer manager sees the assigned ones only).
-    A closed (historical) customer drops out: after closure only archivists read the file.
+    A closed (historical) customer drops out: after closure only archivists read the file; a merged one too:
+    it is read through the customer it was merged into (merged_into).
     """
-    query = select(Customer).where(Customer.kind != CustomerKind.HISTORICAL)
+    query = select(Customer).where(Customer.kind.not_in(lifecycle.ENDED))
     if not user.sees_all_branches:
         query = query.where(or_(Customer.branch_id == user.branch_id,
                                 *(scope(user) for scope in _VISIBILITY_SCOPES)))
@@ -260,6 +267,12 @@ def visible(user: Staff):
 
 def find_visible(user: Staff, customer_no: str) -> Customer | None:
     return db.session.scalar(visible(user).where(Customer.customer_no == customer_no))
+
+
+def merged_into(customer: Customer, merged_no: str) -> Customer | None:
+    """The record `merged_no` if it was merged into `customer` (seen through it), else None."""
+    return db.session.scalar(select(Customer).where(Customer.customer_no == merged_no,
+                                                    Customer.merged_into_id == customer.id))
 
 
 def branch(branch_id: int) -> Branch | None:

@@ -253,6 +253,8 @@ def _with_owner(job: ImportJob, parsed: dict, customers: dict, accounts: dict) -
         raise importing.RowError(f"客户号“{parsed['customer_no']}”不存在")
     if customer.kind == CustomerKind.HISTORICAL:
         raise importing.RowError(f"客户“{parsed['customer_no']}”已销户")
+    if customer.kind == CustomerKind.MERGED:
+        raise importing.RowError(f"客户“{parsed['customer_no']}”已并入另一客户记录，请使用合并后的客户号")
     branch_id, account_id = customer.branch_id, None
     if parsed["fund_account_no"]:
         account = accounts.get(parsed["fund_account_no"])

@@ -6,7 +6,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from blueprints.auth.models import Staff
-from blueprints.customers.models import Customer, CustomerKind
+from blueprints.customers.lifecycle import ENDED
+from blueprints.customers.models import Customer
 from blueprints.grading import rules, valuation
 from blueprints.grading.models import (Commission, CustomerGrade, GradeChange, GradeRule, Holding, IndustryIndexClose,
                                        Notification, SecurityPrice, TradingDay)
@@ -216,7 +217,7 @@ def recompute(customer_ids: list[int] | None = None, *, actor: Staff | None = No
     day = valuation_day(calendar, today)
     summary = RecomputeSummary(day)
     rule_set = active_rules()
-    query = select(Customer.id).where(Customer.kind != CustomerKind.HISTORICAL).order_by(Customer.id)
+    query = select(Customer.id).where(Customer.kind.not_in(ENDED)).order_by(Customer.id)
     if customer_ids is not None:
         query = query.where(Customer.id.in_(customer_ids))
     ids = list(db.session.scalars(query))

@@ -50,6 +50,7 @@ MENU = (
         Link("客户经理", "managers.index", labels=((Role.CUSTOMER_MANAGER, "我的客户"), (Role.BROKER, "我的客户"))),
         Link("服务记录", "service.index"),
         Link("疑似重复", "search.duplicate_list", _only(*MANAGERS)),
+        Link("客户合并", "merges.index", _only(*MANAGERS, Role.REVIEWER)),
     )),
     Group("档案", (
         Link("档案查询", "archive.index", _only(Role.ARCHIVIST)),

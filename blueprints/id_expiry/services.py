@@ -11,7 +11,8 @@ from blueprints.accounts.models import FundAccount, SecuritiesAccount
 from blueprints.accounts.services import transition_account
 from blueprints.auth.models import Staff
 from blueprints.customers import services as customer_services
-from blueprints.customers.models import Customer, CustomerKind, IdDocument
+from blueprints.customers.lifecycle import ENDED
+from blueprints.customers.models import Customer, IdDocument
 from blueprints.id_expiry import rules
 from blueprints.id_expiry.models import IdExpiryRestriction
 from core import audit
@@ -94,7 +95,7 @@ def restrict_expired(today: date | None = None, grace: int | None = None) -> Run
     last = rules.latest_valid_to_restricted(today, grace)
     due = db.session.execute(select(Customer.id, IdDocument.id, IdDocument.valid_to).join(
         IdDocument, and_(IdDocument.customer_id == Customer.id, IdDocument.superseded_at.is_(None))).where(
-        IdDocument.valid_to <= last, Customer.kind != CustomerKind.HISTORICAL).order_by(Customer.id)).all()
+        IdDocument.valid_to <= last, Customer.kind.not_in(ENDED)).order_by(Customer.id)).all()
     restricted = accounts = 0
     for customer_id, document_id, valid_to in due:
         restriction = open_restriction(customer_id)

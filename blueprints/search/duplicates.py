@@ -1,13 +1,14 @@
 """Possible duplicate customers (疑似重复客户): found on every profile version and over existing data.
 
-Flagged pairs are for review only. Merging two records is a reviewed business of its own that
-must keep both histories; it is not done here.
+Flagged pairs are for review only. A pair found to be one person is merged by a reviewed business of
+its own that keeps both histories (blueprints/merges); a merged record is not flagged again.
 """
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
 from blueprints.auth.models import Staff
 from blueprints.customers import services as customers
+from blueprints.customers.lifecycle import CustomerKind
 from blueprints.customers.models import Customer, CustomerProfile
 from blueprints.search import keys
 from blueprints.search.models import CustomerSearchKey, DuplicateFlag, DuplicateReason, DuplicateStatus
@@ -35,7 +36,7 @@ def _same_person_other_document(customer_id: int, profile: CustomerProfile):
         .join(CustomerSearchKey, and_(CustomerSearchKey.customer_id == CustomerProfile.customer_id,
                                       CustomerSearchKey.kind == keys.NAME, CustomerSearchKey.value == name))
         .where(CustomerProfile.birth_date == profile.birth_date, CustomerProfile.id_type != profile.id_type,
-               CustomerProfile.customer_id != customer_id)
+               CustomerProfile.customer_id != customer_id, Customer.kind != CustomerKind.MERGED)
         .with_only_columns(CustomerProfile.customer_id)))
 
 
@@ -43,7 +44,8 @@ def _sharing_mobile(customer_id: int, profile: CustomerProfile):
     if not profile.mobile_index:
         return []
     return list(db.session.scalars(customers.current_profiles().where(
-        CustomerProfile.mobile_index == profile.mobile_index, CustomerProfile.customer_id != customer_id)
+        CustomerProfile.mobile_index == profile.mobile_index, CustomerProfile.customer_id != customer_id,
+        Customer.kind != CustomerKind.MERGED)
         .with_only_columns(CustomerProfile.customer_id)))
 
 
@@ -62,7 +64,8 @@ def find_all() -> int:
     first_name, second_name = aliased(CustomerSearchKey), aliased(CustomerSearchKey)
 
     def current(profile, customer):
-        return and_(customer.id == profile.customer_id, customer.profile_version == profile.version)
+        return and_(customer.id == profile.customer_id, customer.profile_version == profile.version,
+                    customer.kind != CustomerKind.MERGED)
 
     base = (select(first.customer_id, second.customer_id)
             .join(first_c, current(first, first_c))
@@ -83,9 +86,16 @@ def find_all() -> int:
     return new
 
 
+def _in_scope_ids(user: Staff):
+    """The customers of the user's branch (HQ: all), closed and merged ones included: a pair stays listed
+    while one of its records is closed on the way to a merge."""
+    query = select(Customer.id)
+    return query if user.sees_all_branches else query.where(Customer.branch_id == user.branch_id)
+
+
 def flags_for(user: Staff, status: str | None = DuplicateStatus.OPEN) -> list[tuple[DuplicateFlag, Customer, Customer]]:
-    """The flagged pairs the user may see: both customers visible to them (HQ: all)."""
-    visible_ids = customers.visible(user).with_only_columns(Customer.id)
+    """The flagged pairs the user may see: both customers in their branch (HQ: all)."""
+    visible_ids = _in_scope_ids(user)
     query = select(DuplicateFlag).where(DuplicateFlag.customer_id.in_(visible_ids),
                                         DuplicateFlag.other_customer_id.in_(visible_ids))
     if status:
@@ -96,7 +106,7 @@ def flags_for(user: Staff, status: str | None = DuplicateStatus.OPEN) -> list[tu
 
 
 def visible_flag(user: Staff, flag_id: int) -> DuplicateFlag | None:
-    visible_ids = customers.visible(user).with_only_columns(Customer.id)
+    visible_ids = _in_scope_ids(user)
     return db.session.scalar(select(DuplicateFlag).where(DuplicateFlag.id == flag_id,
                                                          DuplicateFlag.customer_id.in_(visible_ids),
                                                          DuplicateFlag.other_customer_id.in_(visible_ids)))

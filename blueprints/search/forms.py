@@ -1,5 +1,6 @@
 """Forms of finding customers: the review of a flagged pair, the customer list's filters and their saving."""
 from wtforms import DateField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from blueprints.search.models import DUPLICATE_STATUS_LABELS, DuplicateStatus
@@ -9,7 +10,7 @@ from core.forms import BaseForm, QueryForm
 class DuplicateReviewForm(BaseForm):
     """The finding on a pair flagged as possibly one person."""
 
-    status = RadioField("核查结论", choices=[(s.value, DUPLICATE_STATUS_LABELS[s])
+    status = RadioField("核查结论", choices=[SelectChoice(s.value, DUPLICATE_STATUS_LABELS[s])
                                         for s in (DuplicateStatus.SAME_PERSON, DuplicateStatus.DISTINCT)],
                         validators=[DataRequired("请选择核查结论")])
     note = StringField("核查说明", validators=[DataRequired("请填写核查说明（如核对了哪些证件）"),

@@ -47,12 +47,14 @@ class DuplicateStatus(enum.StrEnum):
     OPEN = "open"              # 待核查
     SAME_PERSON = "same_person"  # 核实为同一人：须另行办理合并业务
     DISTINCT = "distinct"      # 核实为不同客户
+    MERGED = "merged"          # 已合并（blueprints/merges）
 
 
 DUPLICATE_STATUS_LABELS = {
     DuplicateStatus.OPEN: "待核查",
     DuplicateStatus.SAME_PERSON: "核实为同一人（待合并业务）",
     DuplicateStatus.DISTINCT: "核实为不同客户",
+    DuplicateStatus.MERGED: "已合并",
 }
 
 

@@ -67,7 +67,7 @@ def duplicate_list():
     flags = duplicates.flags_for(current_user, status)
     audit.record("customer.duplicates.list", "customer", None, status=status, count=len(flags))
     return page("search/duplicates.html", flags=flags, shown_status=status, status_labels=DUPLICATE_STATUS_LABELS,
-                form=DuplicateReviewForm(), full_id=sees_full_id(current_user))
+                form=DuplicateReviewForm(), full_id=sees_full_id(current_user), kind_labels=KIND_LABELS)
 
 
 @bp.route("/duplicates/<int:flag_id>", methods=["POST"])
@@ -82,7 +82,7 @@ def review_duplicate(flag_id: int):
         flags = duplicates.flags_for(current_user, DuplicateStatus.OPEN)
         return page("search/duplicates.html", status=422, flags=flags, shown_status=DuplicateStatus.OPEN,
                     status_labels=DUPLICATE_STATUS_LABELS, form=form, form_flag_id=flag_id,
-                    full_id=sees_full_id(current_user))
+                    full_id=sees_full_id(current_user), kind_labels=KIND_LABELS)
     if flag.status == DuplicateStatus.OPEN:  # a second submit of the same decision changes nothing
         duplicates.review(flag, current_user, DuplicateStatus(form.status.data), form.note.data.strip())
         audit.record("customer.duplicates.review", "customer_duplicate_flag", flag.id, status=form.status.data)

@@ -131,11 +131,13 @@ def customer_counts(user: Staff, selection: Selection) -> dict[tuple, int]:
 
 
 def customers_by_kind(user: Staff, selection: Selection) -> list[dict]:
+    """Customers per branch and lifecycle state; a record merged into another is not a customer of its own."""
     counts: dict = {}
     for (b, kind, _risk, _lowest, _grade), n in customer_counts(user, selection).items():
-        counts[(b, kind)] = counts.get((b, kind), 0) + n
-    return _grid([(b.id, b.name) for b in branches(user, selection)], [(k.value, KIND_LABELS[k]) for k in CustomerKind],
-                 counts, "branch", "kind")
+        if kind != CustomerKind.MERGED:
+            counts[(b, kind)] = counts.get((b, kind), 0) + n
+    return _grid([(b.id, b.name) for b in branches(user, selection)],
+                 [(k.value, KIND_LABELS[k]) for k in CustomerKind if k != CustomerKind.MERGED], counts, "branch", "kind")
 
 
 def risk_label(risk_class: str | None, lowest: bool) -> str:

@@ -5,7 +5,7 @@ user's branch (HQ: all, or the branch it chose), zeros filled in; counts only, n
 """
 from sqlalchemy import and_, case, func, or_, select
 
-from blueprints.customers.lifecycle import CustomerKind
+from blueprints.customers.lifecycle import ENDED
 from blueprints.grading.rules import GRADE_LABELS
 from blueprints.managers.models import Handover
 from blueprints.managers.rules import STATUS_LABELS as HANDOVER_STATUS_LABELS
@@ -39,7 +39,7 @@ def customers_by_grade(user, selection: Selection) -> list[dict]:
     """
     counts: dict = {}
     for (b, kind, _risk, _lowest, g), n in customer_counts(user, selection).items():
-        if kind != CustomerKind.HISTORICAL:
+        if kind not in ENDED:
             counts[(b, g or UNGRADED)] = counts.get((b, g or UNGRADED), 0) + n
     return _grid([(b.id, b.name) for b in branches(user, selection)], _labels(dict(GRADES), (g for _b, g in counts)),
                  counts, "branch", "grade")

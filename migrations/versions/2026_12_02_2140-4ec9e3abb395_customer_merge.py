@@ -57,18 +57,27 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_customer_merge_survivor_id'), ['survivor_id'], unique=False)
         batch_op.create_index('uq_customer_merge_pending_absorbed', ['absorbed_id'], unique=True, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
 
-    # A nullable column with its reference is added in place on SQLite too: no copy of the customer table.
-    op.add_column('customer', sa.Column('merged_into_id', sa.Integer(), sa.ForeignKey(
-        'customer.id', name=op.f('fk_customer_merged_into_id_customer')), nullable=True))
+    # A nullable column with its reference is added in place, on SQLite too: no copy of a million customers.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE customer ADD COLUMN merged_into_id INTEGER '
+                   'CONSTRAINT fk_customer_merged_into_id_customer REFERENCES customer (id)')
+    else:
+        op.add_column('customer', sa.Column('merged_into_id', sa.Integer(), nullable=True))
+        op.create_foreign_key(op.f('fk_customer_merged_into_id_customer'), 'customer', 'customer',
+                              ['merged_into_id'], ['id'])
     op.create_index(op.f('ix_customer_merged_into_id'), 'customer', ['merged_into_id'], unique=False)
 
 
 
 def downgrade():
-    with op.batch_alter_table('customer', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_customer_merged_into_id_customer'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_customer_merged_into_id'))
-        batch_op.drop_column('merged_into_id')
+    op.drop_index(op.f('ix_customer_merged_into_id'), table_name='customer')
+    if op.get_bind().dialect.name == 'sqlite':
+        # The column's reference goes with the column when the table is rebuilt.
+        with op.batch_alter_table('customer', schema=None) as batch_op:
+            batch_op.drop_column('merged_into_id')
+    else:
+        op.drop_constraint(op.f('fk_customer_merged_into_id_customer'), 'customer', type_='foreignkey')
+        op.drop_column('customer', 'merged_into_id')
 
     with op.batch_alter_table('customer_merge', schema=None) as batch_op:
         batch_op.drop_index('uq_customer_merge_pending_absorbed', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
