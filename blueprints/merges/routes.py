@@ -16,7 +16,7 @@ from blueprints.search import duplicates
 from core import audit
 from core.extensions import db
 from core.reference import ID_TYPE_LABELS
-from core.render import page, see_other
+from core.render import in_place, page, see_other
 from core.roles import Role
 from core.security import roles_required, sees_full_id
 
@@ -52,8 +52,9 @@ def _entry_page(flag, form, status=200, refused=None):
     first, second = services.pair_of(flag)
     form.survivor.choices = [SelectChoice(c.id, c.customer_no) for c in (first, second)]
     options = {keep.id: services.blockers(keep, other) for keep, other in ((first, second), (second, first))}
-    return page("merges/new.html", status=status, flag=flag, form=form, refused=refused, options=options,
-                **_records((first, second)))
+    response = page("merges/new.html", status=status, flag=flag, form=form, refused=refused, options=options,
+                    **_records((first, second)))
+    return in_place(response, "#merge-entry") if status in (403, 409) else response
 
 
 @bp.route("/new/<int:flag_id>", methods=["GET", "POST"])
@@ -109,13 +110,14 @@ def _detail_page(merge, status=200, decision_form=None, withdraw_form=None, refu
     by_id = customer_services.customers_by_id([merge.survivor_id, merge.absorbed_id])
     survivor, absorbed = by_id[merge.survivor_id], by_id[merge.absorbed_id]
     blocking = services.blockers(survivor, absorbed, except_merge=merge.id) if merge.status == MergeStatus.PENDING else []
-    return page("merges/detail.html", status=status, merge=merge, survivor=survivor, absorbed=absorbed,
-                blocking=blocking, refused=refused, decision_form=decision_form or DecisionForm(),
-                withdraw_form=withdraw_form or WithdrawForm(), can_decide=services.can_decide(merge, current_user),
-                decide_refusal=services.reviewer_refusal(merge, current_user),
-                can_withdraw=merge.status == MergeStatus.PENDING and merge.requested_by_id == current_user.id,
-                names=_names([merge.requested_by_id, merge.reviewer_id]), status_labels=STATUS_LABELS,
-                **_records((survivor, absorbed)))
+    response = page("merges/detail.html", status=status, merge=merge, survivor=survivor, absorbed=absorbed,
+                    blocking=blocking, refused=refused, decision_form=decision_form or DecisionForm(),
+                    withdraw_form=withdraw_form or WithdrawForm(), can_decide=services.can_decide(merge, current_user),
+                    decide_refusal=services.reviewer_refusal(merge, current_user),
+                    can_withdraw=merge.status == MergeStatus.PENDING and merge.requested_by_id == current_user.id,
+                    names=_names([merge.requested_by_id, merge.reviewer_id]), status_labels=STATUS_LABELS,
+                    **_records((survivor, absorbed)))
+    return in_place(response, "#merge-detail") if status in (403, 409) else response
 
 
 @bp.route("/<reference>")
