@@ -4,6 +4,19 @@ CHANNELS = {"onsite": "现场开户", "witness": "见证开户", "online": "网�
 # Channels this release can open; the others appear disabled on the form.
 ENABLED_CHANNELS = ("onsite", "witness")
 CUSTOMER_TYPES = {"individual": "个人", "institution": "机构"}
+# Business lines (业务条线) a complaint is filed under: the starting entries of the dictionary
+# administrators keep (dictionary kind "complaint_category"); records keep the code.
+COMPLAINT_CATEGORIES = {
+    "brokerage": "经纪业务",
+    "margin": "融资融券",
+    "asset_management": "资产管理",
+    "options": "期权",
+    "account": "账户业务",
+    "investment_advice": "投资顾问",
+    "it_system": "交易系统",
+    "staff_conduct": "人员服务",
+    "other": "其他",
+}
 ENABLED_CUSTOMER_TYPES = ("individual",)
 SEXES = {"M": "男", "F": "女"}
 

@@ -6,6 +6,7 @@ KINDS = {
     "industry": "行业",
     "region": "地区",
     "customer_type": "客户类型",
+    "complaint_category": "投诉业务类别",
 }
 
 # 国民经济行业分类 GB/T 4754-2017, its twenty sections (门类).
@@ -32,4 +33,4 @@ REGIONS = {
 def entries() -> dict[str, dict[str, str]]:
     """Every kind's starting entries, in order: code → label."""
     return {"occupation": dict(choices.OCCUPATIONS), "industry": INDUSTRIES, "region": REGIONS,
-            "customer_type": dict(choices.CUSTOMER_TYPES)}
+            "customer_type": dict(choices.CUSTOMER_TYPES), "complaint_category": dict(choices.COMPLAINT_CATEGORIES)}

@@ -5,7 +5,8 @@ from wtforms import DateField, FileField, HiddenField, RadioField, SelectField, 
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from blueprints.service.rules import (CATEGORY_LABELS, CHANNEL_LABELS, FEEDBACK_LABELS, KIND_LABELS, URGENCY_LABELS,
+from blueprints.dictionaries import services as dictionaries
+from blueprints.service.rules import (CATEGORY_DICTIONARY, CHANNEL_LABELS, FEEDBACK_LABELS, KIND_LABELS, URGENCY_LABELS,
                                       ServiceKind)
 from core.forms import BaseForm
 
@@ -32,12 +33,17 @@ class RecordForm(BaseForm):
     channel = SelectField("投诉渠道", choices=[SelectChoice("", "请选择")] + _choices(CHANNEL_LABELS),
                           validators=[Optional()])
     case_no = StringField("12386转办编号", validators=[Optional(), Length(max=40, message="转办编号不超过40个字符")])
-    category = SelectField("业务类别", choices=[SelectChoice("", "请选择")] + _choices(CATEGORY_LABELS),
-                           validators=[Optional()])
+    # The enabled entries of the complaint-category dictionary, set in __init__.
+    category = SelectField("业务类别", validators=[Optional()])
     urgency = RadioField("重要紧急程度", choices=_choices(URGENCY_LABELS), default="general", validators=[Optional()])
     received_on = DateField("受理日期", validators=[Optional()], invalid_value_message=DATE_MESSAGE)
     complained_staff = SelectField("被投诉人员（如有）", coerce=int, validate_choice=False, validators=[Optional()])
     handler = SelectField("首办处理人", coerce=int, validate_choice=False, validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = [SelectChoice("", "请选择")] + [
+            SelectChoice(code, text) for code, text in dictionaries.options(CATEGORY_DICTIONARY)]
 
     @property
     def is_complaint(self) -> bool:

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from blueprints.customers import page as customer_page
 from blueprints.customers import services as customer_services
+from blueprints.dictionaries import services as dictionaries
 from blueprints.service import rules, services
 from blueprints.service.forms import (AssignHandlerForm, CloseForm, ExtendForm, FileForm, FollowUpForm, ReassignHandlerForm,
                                       RecordForm)
@@ -16,10 +17,14 @@ from core.security import roles_required
 
 bp = Blueprint("service", __name__, url_prefix="/service")
 
-LABELS = {"kind_labels": rules.KIND_LABELS, "status_labels": rules.STATUS_LABELS,
-          "channel_labels": rules.CHANNEL_LABELS, "category_labels": rules.CATEGORY_LABELS,
-          "urgency_labels": rules.URGENCY_LABELS, "feedback_labels": rules.FEEDBACK_LABELS,
-          "event_labels": services.EVENT_LABELS}
+_LABELS = {"kind_labels": rules.KIND_LABELS, "status_labels": rules.STATUS_LABELS,
+           "channel_labels": rules.CHANNEL_LABELS, "urgency_labels": rules.URGENCY_LABELS,
+           "feedback_labels": rules.FEEDBACK_LABELS, "event_labels": services.EVENT_LABELS}
+
+
+def labels() -> dict:
+    """The pages' labels; the complaint categories are read from their dictionary (disabled ones still name old records)."""
+    return {**_LABELS, "category_labels": dictionaries.labels(rules.CATEGORY_DICTIONARY)}
 
 
 @bp.route("/")
@@ -42,7 +47,7 @@ def index():
     return page("service/index.html", block="rows", rows=rows, customers=customers, scope=scope, kind=kind,
                 status=status, overdue=overdue, manager=manager, today=services.today(),
                 names=services.staff_names(r.owner_id for r in rows), overdue_of=services.overdue_reasons,
-                limit=services.LIST_LIMIT, **LABELS)
+                limit=services.LIST_LIMIT, **labels())
 
 
 def _staff_choices(branch_id: int, blank: str) -> list[tuple[int, str]]:
@@ -52,7 +57,7 @@ def _staff_choices(branch_id: int, blank: str) -> list[tuple[int, str]]:
 def _record_form_page(form, customer, status=200, refused=None):
     return page("service/new.html", status=status, form=form, customer=customer, refused=refused,
                 manager=current_user.role in services.MANAGER_ROLES, today=services.today(),
-                settings=services.deadlines(), **LABELS)
+                settings=services.deadlines(), **labels())
 
 
 @bp.route("/new/<customer_no>", methods=["GET", "POST"])
@@ -138,7 +143,7 @@ def _detail_page(record, status=200, refused=None, **forms):
                 can_attach=complaint is not None and (manager or is_owner or record.created_by_id == current_user.id),
                 assign_form=assign_form, follow_up_form=forms.get("follow_up_form") or FollowUpForm(),
                 extend_form=forms.get("extend_form") or ExtendForm(), close_form=forms.get("close_form") or CloseForm(),
-                file_form=forms.get("file_form") or FileForm(), today=services.today(), **LABELS)
+                file_form=forms.get("file_form") or FileForm(), today=services.today(), **labels())
 
 
 @bp.route("/<reference>")
@@ -250,4 +255,4 @@ def _on_the_customer_page(customer, user) -> dict:
         return {"service_records": None}
     records = services.of_customer(user, customer)
     return {"service_records": records, "service_names": services.staff_names(r.owner_id for r in records),
-            "service_overdue": services.overdue_reasons, "service_labels": LABELS}
+            "service_overdue": services.overdue_reasons, "service_labels": labels()}

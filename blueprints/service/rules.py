@@ -43,18 +43,9 @@ CHANNEL_LABELS = {Channel.COUNTER: "柜台", Channel.PHONE: "电话", Channel.LE
                   Channel.CSRC_12386: "12386转办"}
 
 
-# Business lines (业务条线) a complaint is filed under.
-CATEGORY_LABELS = {
-    "brokerage": "经纪业务",
-    "margin": "融资融券",
-    "asset_management": "资产管理",
-    "options": "期权",
-    "account": "账户业务",
-    "investment_advice": "投资顾问",
-    "it_system": "交易系统",
-    "staff_conduct": "人员服务",
-    "other": "其他",
-}
+# Business lines (业务条线) a complaint is filed under: a dictionary administrators keep
+# (dictionaries kind CATEGORY_DICTIONARY), starting from core.choices.COMPLAINT_CATEGORIES.
+CATEGORY_DICTIONARY = "complaint_category"
 
 
 class Urgency(enum.StrEnum):

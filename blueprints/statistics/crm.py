@@ -11,7 +11,8 @@ from blueprints.managers.models import Handover
 from blueprints.managers.rules import STATUS_LABELS as HANDOVER_STATUS_LABELS
 from blueprints.service import services as service
 from blueprints.service.models import Complaint, ServiceRecord
-from blueprints.service.rules import CATEGORY_LABELS, CHANNEL_LABELS, KIND_LABELS, STATUS_LABELS, ServiceStatus
+from blueprints.dictionaries import services as dictionaries
+from blueprints.service.rules import CATEGORY_DICTIONARY, CHANNEL_LABELS, KIND_LABELS, STATUS_LABELS, ServiceStatus
 from blueprints.statistics.builtin import (BRANCH, COUNT, _grid, beijing_date, branches, customer_counts, scope,
                                            utc_bounds)
 from blueprints.statistics.figures import Column, Figure, Selection, register
@@ -68,7 +69,7 @@ def complaints_by_channel(user, selection: Selection) -> list[dict]:
         _complaints_received(user, selection, Complaint.category, Complaint.channel, func.count())
         .group_by(Complaint.category, Complaint.channel))}
     # Business lines along the axis, the (fewer) channels as the stacks: each channel keeps its own colour.
-    return _grid(_labels(CATEGORY_LABELS, (k for k, _c in counts)), _labels(CHANNEL_LABELS, (c for _k, c in counts)),
+    return _grid(_labels(dictionaries.labels(CATEGORY_DICTIONARY), (k for k, _c in counts)), _labels(CHANNEL_LABELS, (c for _k, c in counts)),
                  counts, "category", "channel")
 
 

@@ -47,11 +47,16 @@ def test_migration_seed_matches_the_defaults(app):
 
     from blueprints.dictionaries import defaults
 
-    path = next(Path("migrations/versions").glob("*_reminders_dictionaries_prospects_id_expiry.py"))
-    spec = importlib.util.spec_from_file_location("seed_revision", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert {k: dict(v) for k, v in module.SEED.items()} == defaults.entries()
+    def revision(pattern: str):
+        path = next(Path("migrations/versions").glob(pattern))
+        spec = importlib.util.spec_from_file_location(f"seed_revision_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    seeded = {k: dict(v) for k, v in revision("*_reminders_dictionaries_prospects_id_expiry.py").SEED.items()}
+    seeded["complaint_category"] = dict(revision("*_complaint_category_dictionary.py").CATEGORIES)
+    assert seeded == defaults.entries()
 
 
 def test_admin_adds_an_entry_and_it_is_audited(app, admin):

@@ -237,3 +237,31 @@ def test_the_branch_manager_moves_a_complaint_whose_handler_cannot_carry_it_with
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ServiceEvent)
                                  .where(ServiceEvent.action == "reassign")) == 1
+
+
+def test_complaint_categories_come_from_their_dictionary(app, monkeypatch):
+    """HQ renames one line and disables another: new complaints are offered the enabled ones only, an old
+    complaint keeps its line's (new) name, and the dashboard counts by the dictionary's labels."""
+    from blueprints.dictionaries.models import DictionaryEntry
+    from tests.reminders.test_dictionaries import disable, entry_id
+
+    set_today(monkeypatch, FRIDAY)
+    manager = login_as(app, "manager")
+    assert _complaint(manager, app, category="options").status_code == 303
+    old, _complaint_row = _latest(app)
+    admin = login_as(app, "admin")
+    options_id = entry_id(app, "complaint_category", "options")
+    renamed = admin.post(f"/dictionaries/entry/{options_id}", {"label": "股票期权", "position": "40", "enabled": "y"})
+    assert renamed.status_code == 303
+    assert disable(admin, app, "margin", kind="complaint_category").status_code == 303
+    with app.app_context():
+        assert db.session.get(DictionaryEntry, entry_id(app, "complaint_category", "margin")).enabled is False
+
+    form = manager.get(f"/service/new/{DEMO_CUSTOMER}?kind=complaint").get_data(as_text=True)
+    assert 'value="options"' in form and "股票期权" in form and 'value="margin"' not in form
+    refused = _complaint(manager, app, category="margin", subject="保留的事由")
+    assert refused.status_code == 422 and page_of(refused).errors_for("category")
+    assert page_of(refused).value("subject") == "保留的事由"
+    assert "股票期权" in manager.get(f"/service/{old.reference}").get_data(as_text=True)
+    dashboard = login_as(app, "manager").get("/statistics/").get_data(as_text=True)
+    assert "股票期权" in dashboard
