@@ -172,9 +172,7 @@ def withdraw(reference: str):
 @customer_page.contributes
 def _on_the_customer_page(customer: Customer, user) -> dict:
     """The records merged into this customer, the one it was merged into, a merge pending on it."""
-    absorbed = services.absorbed_into(customer.id)
-    into = services.merge_of_absorbed(customer.id) if customer.merged_into_id else None
-    pending = services.pending_for(customer.id)
+    absorbed, into, pending = services.on_the_page_of(customer.id)
     if not (absorbed or into or pending):
         return {}
     by_id = customer_services.customers_by_id({m.absorbed_id for m in absorbed}

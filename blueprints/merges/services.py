@@ -92,9 +92,16 @@ def absorbed_into(survivor_id: int) -> list[CustomerMerge]:
         .order_by(CustomerMerge.decided_at, CustomerMerge.id)))
 
 
-def merge_of_absorbed(absorbed_id: int) -> CustomerMerge | None:
-    return db.session.scalar(select(CustomerMerge).where(CustomerMerge.absorbed_id == absorbed_id,
-                                                         CustomerMerge.status == MergeStatus.APPROVED))
+def on_the_page_of(customer_id: int) -> tuple[list[CustomerMerge], CustomerMerge | None, CustomerMerge | None]:
+    """In one query: the approved merges into this customer, the one it was merged by, a pending one on it."""
+    rows = list(db.session.scalars(select(CustomerMerge).where(
+        or_(CustomerMerge.survivor_id == customer_id, CustomerMerge.absorbed_id == customer_id),
+        CustomerMerge.status.in_((MergeStatus.APPROVED, MergeStatus.PENDING)))
+        .order_by(CustomerMerge.decided_at, CustomerMerge.id)))
+    absorbed = [m for m in rows if m.status == MergeStatus.APPROVED and m.survivor_id == customer_id]
+    into = next((m for m in rows if m.status == MergeStatus.APPROVED and m.absorbed_id == customer_id), None)
+    pending = next((m for m in rows if m.status == MergeStatus.PENDING), None)
+    return absorbed, into, pending
 
 
 # -- what each record holds (shown beside the choice of which one carries on)
