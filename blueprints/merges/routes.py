@@ -81,7 +81,10 @@ def new(flag_id: int):
                                  client_token=form.client_token.data)
     except services.MergeRefused as error:
         return _entry_page(flag, form, status=error.status, refused=str(error))
-    flash(f"合并业务 {merge.reference} 已提交，待复核岗复核。", "success")
+    if merge.client_token != form.client_token.data:
+        flash(f"这两份档案已有合并业务 {merge.reference} 待复核，未重复提交。", "info")
+    else:
+        flash(f"合并业务 {merge.reference} 已提交，待复核岗复核。", "success")
     return see_other(url_for("merges.detail", reference=merge.reference))
 
 
@@ -99,8 +102,8 @@ def index():
                 names=_names(m.requested_by_id for m in rows), full_id=sees_full_id(current_user))
 
 
-def _merge_or_404(reference: str):
-    merge = services.find(current_user, reference)
+def _merge_or_404(reference: str, for_update: bool = False):
+    merge = services.find(current_user, reference, for_update=for_update)
     if merge is None:
         abort(404)
     return merge
@@ -133,7 +136,7 @@ def detail(reference: str):
 @roles_required(Role.REVIEWER)
 def decide(reference: str):
     """Approve (merge) or send back a pending merge: a reviewer who did not enter it."""
-    merge = _merge_or_404(reference)
+    merge = _merge_or_404(reference, for_update=True)
     form = DecisionForm()
     if not form.validate():
         return _detail_page(merge, status=422, decision_form=form)
@@ -157,7 +160,7 @@ def decide(reference: str):
 @roles_required(*services.REQUEST_ROLES)
 def withdraw(reference: str):
     """Withdraw my pending merge, saying why."""
-    merge = _merge_or_404(reference)
+    merge = _merge_or_404(reference, for_update=True)
     form = WithdrawForm()
     if not form.validate():
         return _detail_page(merge, status=422, withdraw_form=form)

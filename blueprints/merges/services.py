@@ -52,9 +52,16 @@ def in_scope(user: Staff, customer: Customer) -> bool:
     return user.sees_all_branches or customer.branch_id == user.branch_id
 
 
-def find(user: Staff, reference: str) -> CustomerMerge | None:
-    """A merge `user` may see: both records within their branch (HQ: every merge)."""
-    merge = db.session.scalar(select(CustomerMerge).where(CustomerMerge.reference == reference))
+def find(user: Staff, reference: str, for_update: bool = False) -> CustomerMerge | None:
+    """A merge `user` may see: both records within their branch (HQ: every merge).
+
+    With `for_update` the row is locked and read afresh, so two reviewers deciding at once are taken one
+    after the other and the second sees the first one's decision.
+    """
+    query = select(CustomerMerge).where(CustomerMerge.reference == reference)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    merge = db.session.scalar(query)
     if merge is None:
         return None
     pair = customers.customers_by_id([merge.survivor_id, merge.absorbed_id])
@@ -209,6 +216,10 @@ def propose(actor: Staff, flag: DuplicateFlag, *, survivor_id: int, reason: str,
         same = db.session.scalar(select(CustomerMerge).where(CustomerMerge.client_token == client_token))
         if same is not None:
             return same
+        # Another manager entered this pair a moment earlier: theirs stands, and this one is led to it.
+        first_entered = pending_for_flag(flag.id)
+        if first_entered is not None:
+            return first_entered
         other = pending_for(absorbed.id)
         raise MergeRefused(f"客户 {absorbed.customer_no} 已在合并业务 {other.reference if other else ''} 中") from None
     audit.record("customer.merge.submit", "customer_merge", merge.reference, survivor=survivor.customer_no,
