@@ -316,3 +316,12 @@ def carry_keys(survivor_id: int) -> int:
 def _survivor_reindexed(customer: Customer, _profile) -> None:
     # Registered after the search package's listener, which replaces the keys by the new profile's.
     carry_keys(customer.id)
+
+
+@search.after_reindex
+def _survivors_reindexed(customer_ids: list[int]) -> None:
+    # A rebuild of every key gives each survivor back the keys of the records merged into it.
+    survivors = db.session.scalars(select(Customer.merged_into_id).distinct()
+                                   .where(Customer.merged_into_id.in_(customer_ids)))
+    for survivor_id in survivors:
+        carry_keys(survivor_id)

@@ -41,6 +41,15 @@ def _profile_added(customer: Customer, profile: CustomerProfile) -> None:
     duplicates.check(customer.id, profile)
 
 
+_after_reindex = []
+
+
+def after_reindex(listener):
+    """Register `listener(customer_ids)`, called after reindex_all rebuilt those customers' keys (before commit)."""
+    _after_reindex.append(listener)
+    return listener
+
+
 def reindex_all(batch: int = 2000) -> int:
     """Rebuild every customer's keys from the current profiles; returns how many customers."""
     count, last_id = 0, 0
@@ -54,6 +63,8 @@ def reindex_all(batch: int = 2000) -> int:
         rows = [{"customer_id": p.customer_id, "kind": kind, "value": value}
                 for p in profiles for kind, value in sorted(keys_of(p))]
         db.session.execute(insert(CustomerSearchKey), rows)
+        for listener in _after_reindex:
+            listener(ids)
         db.session.commit()
         count += len(profiles)
         last_id = ids[-1]

@@ -11,6 +11,7 @@ from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer, CustomerKind, CustomerKindChange
 from blueprints.managers.models import CustomerAssignment
 from blueprints.merges.models import CustomerMerge
+from blueprints.search import services as search_services
 from blueprints.search.models import DuplicateFlag
 from blueprints.service.models import ServiceRecord
 from core import crypto
@@ -128,6 +129,10 @@ def test_a_reviewed_merge_keeps_both_histories_and_the_survivor_finds_the_old_do
                   "birth_date": BIRTH}
         customer_services.add_profile_version(kept, values, source="change", actor=None)
         db.session.commit()
+    assert "C0101500001" in suggest(clerk, PERMIT).get_data(as_text=True)
+    # So does a rebuild of every customer's keys (`flask search reindex`).
+    with app.app_context():
+        search_services.reindex_all(batch=1)
     assert "C0101500001" in suggest(clerk, PERMIT).get_data(as_text=True)
     # A business on the merged record is refused: it is not among the customers anyone may act on.
     assert clerk.get("/changes/C0101500002/ordinary").status_code == 404
