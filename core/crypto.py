@@ -14,8 +14,18 @@ _keys: dict[str, bytes] = {}
 def configure(data_key: str) -> None:
     """Derive the encryption and index keys from the one configured data key."""
     master = data_key.encode()
+    _keys["master"] = master
     _keys["enc"] = base64.urlsafe_b64encode(hmac.digest(master, b"kyc-field-encryption", "sha256"))
     _keys["idx"] = hmac.digest(master, b"kyc-blind-index", "sha256")
+
+
+def derived_key(purpose: bytes) -> bytes:
+    """A 32-byte key for one purpose (b"kyc-file-encryption", …), derived from the configured data key."""
+    try:
+        master = _keys["master"]
+    except KeyError:
+        raise RuntimeError("crypto.configure() was not called: no data key") from None
+    return hmac.digest(master, purpose, "sha256")
 
 
 def _fernet() -> Fernet:
