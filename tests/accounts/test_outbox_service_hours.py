@@ -1,5 +1,5 @@
 """Requests wait for China Clearing's service hours, and every request shows one of four states."""
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -8,9 +8,11 @@ from blueprints.auth.models import Staff
 from core import outbox
 from core.extensions import db
 from core.outbox import OutboxMessage
+from tests.clock import ahead
 
-SATURDAY = datetime(2026, 12, 5, 2, 0)     # 10:00 in Beijing, a Saturday
-MONDAY_OPEN = datetime(2026, 12, 7, 1, 0)  # 09:00 in Beijing, the next opening
+SATURDAY = ahead(5, 2)                                # 10:00 in Beijing, a Saturday
+MONDAY_OPEN = SATURDAY + timedelta(days=2, hours=-1)  # 09:00 in Beijing, the next opening
+THURSDAY_NOON = SATURDAY - timedelta(days=2, hours=-2)  # 12:00 in Beijing, two days before
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def test_outside_service_hours_a_request_waits_unsent_until_the_opening_and_is_t
     assert waiting["next_attempt_at"] == MONDAY_OPEN  # no exponential backoff: the opening time
     [(kind, label, attempt, note)] = waiting["events"]
     assert (kind, label, attempt) == ("deferred", "未在服务时间，等待发送", None)
-    assert "12-07 09:00" in note
+    assert f"{MONDAY_OPEN:%m-%d} 09:00" in note
     assert stage(reference) == "accounts_opening"
 
     assert deliver(app, now=MONDAY_OPEN - timedelta(minutes=1)).deferred == 0  # not due before the opening
@@ -76,11 +78,10 @@ def test_a_request_that_failed_once_shows_sent_and_stays_sent_while_it_waits_for
     reference = submitted()
     approve(reference)
     application_id = app_row(reference).id
-    thursday_noon = datetime(2026, 12, 3, 4, 0)
-    csdc.clock = lambda: thursday_noon
+    csdc.clock = lambda: THURSDAY_NOON
     csdc.faults.fail_next(1)
 
-    deliver(app, now=thursday_noon)
+    deliver(app, now=THURSDAY_NOON)
     failed = csdc_message(app, application_id)
     assert failed["delivery_label"] == "已发送" and failed["attempts"] == 1
 
@@ -97,7 +98,7 @@ def test_a_refused_request_shows_failed_and_once_resent_shows_unsent_again(app, 
     approve(reference)
     application_id = app_row(reference).id
     app.extensions["china_clearing"].faults.reject_next("联系地址不完整")
-    now = datetime(2026, 12, 3, 4, 0)
+    now = THURSDAY_NOON
 
     deliver(app, now=now)
     assert csdc_message(app, application_id)["delivery_label"] == "处理失败"

@@ -303,15 +303,16 @@ def test_no_unified_account_at_china_clearing_means_nothing_is_sent_there(app, a
 
 
 def test_outside_china_clearing_service_hours_the_request_waits_unsent(app, auth, customer_no):
-    from datetime import datetime
+    from tests.clock import ahead
 
+    saturday = ahead(5, 4)
     clearing = app.extensions["china_clearing"]
     clearing.set_service_hours("09:00-16:00")
-    clearing.clock = lambda: datetime(2026, 12, 5, 4, 0)  # a Saturday
+    clearing.clock = lambda: saturday
     reference = _submit_ordinary(auth, customer_no, mobile=NEW_MOBILE)
     _review(auth, reference)
     with app.app_context():
-        outbox.run_once(now=datetime(2026, 12, 5, 4, 0))
+        outbox.run_once(now=saturday)
     csdc = [m for m in _messages(app, reference) if m[0] == "csdc.change_registration"]
     assert csdc and csdc[0][2] == "未发送" and csdc[0][1] == MessageStatus.PENDING
     assert "未发送" in auth.get(f"/changes/{reference}").get_data(as_text=True)
