@@ -8,10 +8,62 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from core import crypto
-from core.db import configure_engine, sqlite_url_for, track_writes
+from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.security import PUBLIC_ENDPOINTS
 from core.timeutil import utcnow
+
+
+# Where the app may make its own keys: the demo, a developer's machine, the tests. Anywhere else
+# (APP_MODE unset or "production") it refuses to start without them.
+SELF_KEYED_MODES = frozenset({"demo", "development"})
+KEY_NAMES = ("SECRET_KEY", "DATA_KEY")
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start as configured; the message says what to set."""
+
+
+def _secret_from_environment(env, name: str) -> str | None:
+    """NAME from the environment, or the content of the file NAME_FILE names (a mounted secret)."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            with open(path) as handle:
+                value = handle.read().strip()
+        except OSError as error:
+            raise ConfigurationError(f"{name}_FILE={path} cannot be read: {error.strerror}") from None
+        if not value:
+            raise ConfigurationError(f"{name}_FILE={path} is empty")
+        return value
+    return None
+
+
+def _configure_keys(app: Flask, env, test_config: dict | None) -> None:
+    """SECRET_KEY and DATA_KEY (and the rotation's previous keys, the index key) into the config."""
+    given = test_config or {}
+    mode = "test" if given.get("TESTING") else env.get("APP_MODE", "production")
+    app.config["APP_MODE"] = mode
+    for name in (*KEY_NAMES, "INDEX_KEY", "DATA_KEY_PREVIOUS"):
+        value = given.get(name) or _secret_from_environment(env, name)
+        if value:
+            app.config[name] = value
+    missing = [name for name in KEY_NAMES if not app.config.get(name)]
+    if missing and mode not in SELF_KEYED_MODES | {"test"}:
+        raise ConfigurationError(
+            f"refusing to start in {mode} mode without {' and '.join(missing)}: set "
+            + " and ".join(f"{n} (or {n}_FILE, a file holding it)" for n in missing)
+            + " in the environment, the same on every app server; APP_MODE=demo makes its own")
+    for name in missing:
+        app.config[name] = _instance_secret(app.instance_path, name.lower())
+    previous = tuple(k.strip() for k in (app.config.get("DATA_KEY_PREVIOUS") or "").split(",") if k.strip())
+    if previous and not app.config.get("INDEX_KEY"):
+        raise ConfigurationError(
+            "DATA_KEY_PREVIOUS is set but INDEX_KEY is not: set INDEX_KEY to the data key the blind indexes "
+            "were made with (the first DATA_KEY), or every lookup by ID number and mobile stops matching")
+    app.extensions["keyring"] = crypto.Keyring(app.config["DATA_KEY"], previous, app.config.get("INDEX_KEY"))
 
 
 def _instance_secret(instance_path: str, name: str) -> str:
@@ -38,6 +90,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=env.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # Strict-Transport-Security on HTTPS responses; a year by default once cookies are HTTPS-only.
+        HSTS_MAX_AGE=int(env.get("HSTS_MAX_AGE") or (31536000 if env.get("SESSION_COOKIE_SECURE") == "1" else 0)),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (idle-limited) session
         IDENTITY_SERVICE=env.get("IDENTITY_SERVICE", "simulator"),
         IDENTITY_SERVICE_TIMEOUT=float(env.get("IDENTITY_SERVICE_TIMEOUT", "5")),
@@ -70,8 +124,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Days an expired ID document may go unrenewed before the customer's business is restricted.
         ID_EXPIRY_GRACE_DAYS=int(env.get("ID_EXPIRY_GRACE_DAYS", "30")),
     )
-    app.config["SECRET_KEY"] = env.get("SECRET_KEY") or _instance_secret(app.instance_path, "secret_key")
-    app.config["DATA_KEY"] = env.get("DATA_KEY") or _instance_secret(app.instance_path, "data_key")
+    _configure_keys(app, env, test_config)
     if test_config:
         app.config.update(test_config)
     if env.get("PROXY_FIX") == "1":
@@ -80,7 +133,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     app.permanent_session_lifetime = app.config["IDLE_TIMEOUT"]
-    crypto.configure(app.config["DATA_KEY"])
 
     db.init_app(app)
     track_writes()
@@ -243,8 +295,12 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def commit_request(response):
-        # One commit per request, at its boundary; operations only flush.
-        db.session.commit()
+        # One commit per request, at its boundary, and only for a success (2xx, 3xx): a refused or
+        # failed request leaves nothing written. Operations only flush.
+        if commits_response(response.status_code):
+            db.session.commit()
+        else:
+            db.session.rollback()
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -254,6 +310,8 @@ def _register_request_hooks(app: Flask) -> None:
         )
         if current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
+        if app.config["HSTS_MAX_AGE"] and request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={app.config['HSTS_MAX_AGE']}")
         return response
 
     @app.teardown_request
@@ -341,8 +399,10 @@ def _register_commands(app: Flask) -> None:
     import blueprints.search.cli  # noqa: F401  (the same)
     from blueprints.customers.cli import customers_cli
     from blueprints.grading.cli import grading_cli
+    from core.keys import keys_cli
 
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(outbox_worker_command)
     app.cli.add_command(accounts_cli)
     app.cli.add_command(managers_cli)

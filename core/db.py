@@ -1,4 +1,5 @@
 """Database engine tuning: SQLite in WAL mode with immediate write transactions."""
+from flask import g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -62,3 +63,18 @@ def release_for_external_call(session) -> None:
         raise RuntimeError("call external systems before writing in the request")
     if session.in_transaction():
         session.rollback()
+
+
+def keep_refusal() -> None:
+    """Keep what this request wrote although it answers 4xx.
+
+    A refused request writes nothing (app.py commits only a success), except the record of the refusal
+    itself: a failed login counted, the lock it brings, their audit rows. The caller writes only those.
+    """
+    if has_request_context():
+        g.keep_refusal = True
+
+
+def commits_response(status_code: int) -> bool:
+    """Whether the request's work is committed when it answers with this status."""
+    return status_code < 400 or bool(g.get("keep_refusal"))

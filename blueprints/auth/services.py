@@ -8,6 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from blueprints.auth.models import Staff
 from core import audit
+from core.db import keep_refusal
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -42,9 +43,16 @@ def authenticate(username: str, password: str, now: datetime | None = None, purp
     """Check credentials, counting failures and locking after MAX_FAILED_LOGINS.
 
     The password is checked before the account's state is told, so only someone who
-    knows the password learns that an account is locked or disabled.
+    knows the password learns that an account is locked or disabled. A failure is kept
+    (its count, the lock, the audit row) although the request answers 4xx.
     """
-    now = now or utcnow()
+    result = _authenticate(username, password, now or utcnow(), purpose)
+    if result.staff is None:
+        keep_refusal()
+    return result
+
+
+def _authenticate(username: str, password: str, now: datetime, purpose: str) -> LoginResult:
     staff = db.session.scalar(db.select(Staff).filter_by(username=username.strip()))
     if staff is None:
         check_password_hash(_DUMMY_HASH, password)

@@ -33,6 +33,7 @@ from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.reader import services as reader_services
 from blueprints.reader.models import CardRead
 from core import choices, files
+from core.db import keep_refusal, release_for_external_call
 from core.extensions import db
 from core.reference import ID_TYPE_LABELS
 from core.render import page, see_other
@@ -234,7 +235,7 @@ def _save_verification(application):
     """Ask the identity service about the customer's name and ID number, then show its answer."""
     id_number, name, reference = application.id_number, application.customer_name, application.reference
     # The service may be slow: end the read transaction so other clerks can write meanwhile.
-    db.session.commit()
+    release_for_external_call(db.session)
     check = current_app.extensions["identity_service"].check(id_number, name)
     application = services.find_visible(current_user, reference, for_update=True)
     if application is None or not services.can_edit(current_user, application):
@@ -345,6 +346,8 @@ def _save_documents(application):
     if errors or (missing and request.form.get("action") != "upload"):
         for kind in missing:
             errors.setdefault(kind, f"请上传{documents.KIND_LABELS[kind]}")
+        # The scans that passed their checks are kept: the clerk does not scan them again.
+        keep_refusal()
         return render(application, "documents", status=422, document_errors=errors)
     if request.form.get("action") == "upload":
         return stay(application, "documents")

@@ -15,6 +15,7 @@ from blueprints.auth.models import Staff
 from reader_agent import signing
 from blueprints.reader.models import CardRead, ReaderDevice, ReaderNonce, Terminal
 from core import audit
+from core.db import keep_refusal
 from core.extensions import db
 from core.reference import IdType
 from core.timeutil import utcnow
@@ -222,6 +223,8 @@ def accept_post(device_id: str, timestamp: str, signature: str, body: bytes, now
 
 
 def record_refusal(refused: PostRefused, remote_addr: str | None) -> None:
+    """Audit a refused post; the row is kept although the request answers 401."""
+    keep_refusal()
     audit.record("reader.refused", "reader_device", refused.device.device_id if refused.device else None,
                  actor_name="reader-api", reason=refused.reason, ip_seen=remote_addr)
 
