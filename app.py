@@ -297,6 +297,9 @@ def _register_request_hooks(app: Flask) -> None:
     def commit_request(response):
         # One commit per request, at its boundary, and only for a success (2xx, 3xx): a refused or
         # failed request leaves nothing written. Operations only flush.
+        # Asked before the commit, which expires the loaded staff member: after it, asking would read
+        # the row again.
+        authenticated = current_user.is_authenticated
         if commits_response(response.status_code):
             db.session.commit()
         else:
@@ -308,7 +311,7 @@ def _register_request_hooks(app: Flask) -> None:
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'",
         )
-        if current_user.is_authenticated:
+        if authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
         if app.config["HSTS_MAX_AGE"] and request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", f"max-age={app.config['HSTS_MAX_AGE']}")

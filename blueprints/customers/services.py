@@ -4,6 +4,7 @@ import secrets
 from datetime import date
 from typing import Callable
 
+from flask import g, has_request_context
 from sqlalchemy import and_, func, or_, select
 
 from blueprints.auth.models import Branch, Staff
@@ -254,6 +255,16 @@ def visible(user: Staff):
     A closed (historical) customer drops out: after closure only archivists read the file; a merged one too:
     it is read through the customer it was merged into (merged_into).
     """
+    # Built once per request and user: a page asks it a dozen times (its lists, counts, reminders), and
+    # building the statement (the scopes' correlated subqueries) costs more than running it.
+    cache = g.setdefault("visible_customers", {}) if has_request_context() else {}
+    key = (user.id, user.role, user.branch_id, user.sees_all_branches)
+    if key not in cache:
+        cache[key] = _visible(user)
+    return cache[key]
+
+
+def _visible(user: Staff):
     query = select(Customer).where(Customer.kind.not_in(lifecycle.ENDED))
     if not user.sees_all_branches:
         query = query.where(or_(Customer.branch_id == user.branch_id,
