@@ -60,7 +60,7 @@ def payloads(clerk_id: int, index: int) -> dict:
         "verification": {},
         "agent": {"has_agent": "no"},
         "disclosure": factories.disclosure(clerk_id),
-        "suitability": factories.answers(),
+        "suitability": factories.answers(birth_date=birth.isoformat()),
         "agreements": factories.agreements(),
         "summary": {},
     }
