@@ -18,10 +18,10 @@ machine slows all variants alike:
                    table layout, bold headings): what the template saves
   stock            weasyprint.HTML(string=html, base_url=...).write_pdf(), defaults
   dossier          render_pdf(): PDF/A-3b, record.json attached, warm font
-                   configuration, prepared face, layout caches, GC paused
+                   configuration, prepared face, GC paused
   dossier/GC on    the same with Python's garbage collector left running
-  dossier/before   render_pdf() as it was before the prepared face and the
-                   layout caches: installed fonts, WeasyPrint's own code
+  dossier/no prepared face
+                   render_pdf() printing with the installed fonts only
   dossier+warm_up  the same after warm_up() at process start
   fonttools        stock, with WeasyPrint forced onto its fontTools subsetter, as
                    it is when Debian's libharfbuzz-subset0 is missing
@@ -267,9 +267,9 @@ DRAFT_CSS = "<style>table { table-layout: auto } h1, h2, h3, th, caption { font-
 VARIANTS = {
     "stock/draft CSS": "stock, CSS as first drafted: auto table layout, bold headings (Noto Sans CJK Bold)",
     "stock": "weasyprint.HTML(string=html, base_url=...).write_pdf(), all defaults",
-    "dossier": "render_pdf(): PDF/A-3b + record.json, prepared face, layout caches, GC paused",
+    "dossier": "render_pdf(): PDF/A-3b + record.json, prepared face, warm font configuration, GC paused",
     "dossier/GC on": "render_pdf() with the garbage collector left running",
-    "dossier/before": "render_pdf() without the prepared face and the layout caches (as of 2026-11-25)",
+    "dossier/no prepared face": "render_pdf() printing with the installed fonts only",
     "dossier+warm_up": "render_pdf() after warm_up() at process start",
     "fonttools": "stock, WeasyPrint forced onto fontTools (as without libharfbuzz-subset0)",
 }
@@ -320,11 +320,10 @@ def serve(variant: str, folder: Path, out: Path) -> None:
                 htmls[number], base_url=base_url, attachments=[renderer.record_attachment(records[number])],
                 title="客户开户档案", author="华夏远景证券股份有限公司 北京朝阳门营业部", created=CREATED)
 
-        if variant == "dossier/before":
-            from core.pdf import fonts, weasyprint_speedups
+        if variant == "dossier/no prepared face":
+            from core.pdf import fonts
 
             fonts.prepared_font = lambda directory=None: None
-            weasyprint_speedups.install = lambda: False
             logging.getLogger("core.pdf.renderer").setLevel(logging.ERROR)
         if variant == "dossier/GC on":
             import gc
