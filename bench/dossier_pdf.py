@@ -484,7 +484,8 @@ def report(results: dict[str, dict]) -> None:
         warm_s, peak = warm(dossier["times"]), dossier["peak_rss"]
         print(f"targets (dossier; stock in this run):"
               f" warm {warm_s:.2f} s ≤ {TARGET_WARM_S} s: {'met' if warm_s <= TARGET_WARM_S else 'NOT met'}"
-              f" (stock {warm(stock['times']):.2f} s);"
+              f" (stock {warm(stock['times']):.2f} s; steady cpu {steady_cpu(dossier):.2f} s,"
+              f" stock {steady_cpu(stock):.2f} s);"
               f" peak RSS {peak:.0f} MB ≤ {TARGET_PEAK_RSS_MB} MB: {'met' if peak <= TARGET_PEAK_RSS_MB else 'NOT met'}"
               f" (stock {stock['peak_rss']:.0f} MB)")
     print("PDFs:", ", ".join(result["path"] for result in results.values()))
