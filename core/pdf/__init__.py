@@ -1,1 +1,1 @@
-"""PDF/A-3b documents with WeasyPrint: rendering, the fonts they print with, and WeasyPrint speed-ups."""
+"""PDF/A-3b documents with WeasyPrint: rendering, and the fonts they print with."""

@@ -129,9 +129,9 @@ class _Renderer:
 
     The FontConfiguration holds the Pango font map: the fonts opened, their
     coverage, the fallback lists fontconfig computed, WeasyPrint's strut and
-    feature caches, and the layout caches of weasyprint_speedups. The prepared
-    face (fonts.PREPARED_FAMILY) is loaded into it once. Pango objects are not
-    thread-safe, hence the lock; a forked worker builds its own.
+    feature caches. The prepared face (fonts.PREPARED_FAMILY) is loaded into it
+    once. Pango objects are not thread-safe, hence the lock; a forked worker
+    builds its own.
 
     Images are not kept between renders: WeasyPrint caches them by URL, so a
     scan replaced at the same path would print stale, and a dossier's scans
@@ -147,8 +147,6 @@ class _Renderer:
 
     def prepare(self):
         """Return the warm font configuration and its stylesheets, checking the machine once per process."""
-        from core.pdf import weasyprint_speedups
-
         if self._pid != os.getpid():
             from weasyprint.text.fonts import FontConfiguration
 
@@ -158,7 +156,6 @@ class _Renderer:
         if not self._fonts_checked:
             check_fonts()
             self._fonts_checked = True
-        weasyprint_speedups.install()
         return self.font_config, self.stylesheets
 
     def release(self):

@@ -16,7 +16,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from blueprints.archive.dossier_pdf import render_dossier_html
-from core.pdf import fonts, weasyprint_speedups
+from core.pdf import fonts
 from core.pdf import renderer as pdf
 
 CREATED = dt.datetime(2026, 11, 25, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -279,14 +279,6 @@ def test_prepared_font_is_built_here():
     assert fonts.prepared_font() is not None, "run: python -m core.pdf.fonts build"
 
 
-@pytest.fixture
-def stock_weasyprint():
-    """WeasyPrint without this project's layout caches, for a stock rendering to compare with."""
-    weasyprint_speedups.uninstall()
-    yield
-    weasyprint_speedups.install()
-
-
 def _font_names(data: bytes) -> str:
     return " ".join(str(font["/BaseFont"]) for font in _fonts(PdfReader(io.BytesIO(data))))
 
@@ -298,8 +290,8 @@ def _gray_pages(data: bytes, folder, name: str) -> list[bytes]:
     return [page.read_bytes() for page in sorted(folder.glob(f"{name}-*.pgm"))]
 
 
-def test_dossier_prints_the_same_pages_as_stock_weasyprint(dossier, tmp_path, stock_weasyprint):
-    """The prepared font and the caches change how fast and how small, never what is printed."""
+def test_dossier_prints_the_same_pages_as_stock_weasyprint(dossier, tmp_path):
+    """The prepared font changes how fast and how small, never what is printed."""
     import weasyprint
 
     stock = weasyprint.HTML(string=dossier["html"], base_url="file:///").write_pdf()
