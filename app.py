@@ -7,7 +7,7 @@ from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from core import crypto
+from core import audit, crypto
 from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.security import PUBLIC_ENDPOINTS
@@ -302,6 +302,7 @@ def _register_request_hooks(app: Flask) -> None:
         authenticated = current_user.is_authenticated
         if commits_response(response.status_code):
             db.session.commit()
+            audit.write_after_read()
         else:
             db.session.rollback()
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

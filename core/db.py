@@ -1,5 +1,7 @@
-"""Database engine tuning: SQLite in WAL mode with immediate write transactions."""
-from flask import g, has_request_context
+"""Database engine tuning: SQLite in WAL mode with immediate write transactions and lock-free reads."""
+import logging
+
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -25,8 +27,46 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection):
         # A deferred transaction that later writes fails at once with "database is
         # locked" when another writer got in first; IMMEDIATE takes the write lock up
-        # front, so a second writer waits for busy_timeout instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # front, so a second writer waits for busy_timeout instead. A read (a GET whose
+        # audit rows are written after it, see core.audit) takes no lock at all: readers
+        # never queue behind each other or behind a writer.
+        connection.exec_driver_sql("BEGIN" if is_read() else "BEGIN IMMEDIATE")
+    if not event.contains(Session, "before_flush", _reads_do_not_write):
+        event.listen(Session, "before_flush", _reads_do_not_write)
+
+
+def _reads_do_not_write(session, _context, _instances):
+    """A read that writes anyway (its view not marked writes_on_read) fails the tests and is logged."""
+    if not is_read() or session.get_bind().dialect.name != "sqlite":
+        return
+    written = {type(o).__name__ for o in (*session.new, *session.dirty, *session.deleted)
+               if o not in session.dirty or session.is_modified(o)}
+    if not written:
+        return
+    message = (f"{request.endpoint} writes {', '.join(sorted(written))} in a GET: mark the view with "
+               "core.db.writes_on_read, or on SQLite it may meet a newer database and fail")
+    if current_app.testing:
+        raise RuntimeError(message)
+    logging.getLogger(__name__).warning(message)
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def writes_on_read(view):
+    """Mark a GET view that writes more than its audit rows (a lending-register entry, an escalation):
+    on SQLite its transaction takes the write lock up front, as a POST's does."""
+    view.writes_on_read = True
+    return view
+
+
+def is_read() -> bool:
+    """Whether this is a read: a GET (HEAD, OPTIONS) whose view writes nothing but its audit rows, before
+    those rows are written (core.audit keeps them until the read transaction has ended)."""
+    if not has_request_context() or request.method not in READ_METHODS or g.get("write_phase"):
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return not getattr(view, "writes_on_read", False)
 
 
 def sqlite_url_for(instance_path: str) -> str:

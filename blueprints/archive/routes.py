@@ -13,6 +13,7 @@ from blueprints.customers import page as customer_page
 from blueprints.customers.models import KIND_LABELS, CustomerKind
 from blueprints.opening import presenters
 from core import audit
+from core.db import writes_on_read
 from core.extensions import db
 from core.pdf.renderer import DossierResourceMissing, DossierUnavailable
 from core.reference import ID_TYPE_LABELS
@@ -75,6 +76,7 @@ def index():
 # --- a customer's file, behind the lending purpose -----------------------------------------------
 
 @bp.route("/customers/<customer_no>", methods=["GET", "POST"])
+@writes_on_read  # reading a customer's file is entered in the lending register
 @roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
 def customer_file(customer_no: str):
     """Ask why the file is read (借阅目的), then show it; every showing goes into the lending register."""
@@ -122,6 +124,7 @@ def upload_scan(customer_no: str):
 
 
 @bp.route("/scans/<int:scan_id>")
+@writes_on_read  # reading a customer's file is entered in the lending register
 @roles_required(Role.ARCHIVIST)
 def view_scan(scan_id: int):
     """Show one scan in the browser, registered as a read under the purpose given for its customer."""
@@ -171,6 +174,7 @@ def generate_dossier(customer_no: str):
 
 
 @bp.route("/dossiers/<int:dossier_id>/download")
+@writes_on_read  # reading a customer's file is entered in the lending register
 @roles_required(Role.ARCHIVIST)
 def download_dossier(dossier_id: int):
     """Send one dossier version as a file, registered as a take-out under the customer's purpose."""

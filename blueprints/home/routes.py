@@ -8,6 +8,7 @@ from blueprints.opening import progress
 from blueprints.opening import services as opening_services
 from blueprints.reminders.routes import card_for as reminder_card
 from core import audit
+from core.db import writes_on_read
 from core.render import page
 from core.roles import OPENING_ROLES, Role
 from core.security import roles_required
@@ -35,6 +36,7 @@ def waited(since):
 
 
 @bp.route("/")
+@writes_on_read  # a manager reading the reminders escalates overdue complaints
 @roles_required(*Role)
 def index():
     """Show the staff member's workbench: counts of the work waiting and the oldest item of each."""
