@@ -11,10 +11,8 @@ branch manager and as HQ; prints p50/p95 per key type. In the same run a bare Fl
 the same 20 rows from one raw indexed query with Jinja2: the floor any page here stands on.
 """
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,9 +22,8 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask, render_template_string  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from bench import crm_data  # noqa: E402
-from blueprints.home.demo import seed_demo  # noqa: E402
+from bench.common import fresh_app  # noqa: E402
 from core.extensions import db  # noqa: E402
 from tests.conftest import Auth  # noqa: E402
 
@@ -36,20 +33,10 @@ BARE_TEMPLATE = """<!doctype html><html><body><table>
 
 
 def build_app():
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "DATA_KEY": "bench",
-                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
-    with app.app_context():
-        from flask_migrate import upgrade
+    from blueprints.auth.services import hash_password
 
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade()
-        from blueprints.auth.services import hash_password
-
-        seed_demo(password_hash=hash_password("Demo@2026", method="pbkdf2:sha256:1000"))
-    return app
+    cheap = "pbkdf2:sha256:1000"
+    return fresh_app(password_hash=hash_password("Demo@2026", method=cheap), PASSWORD_HASH_METHOD=cheap)
 
 
 def bare_app(engine):

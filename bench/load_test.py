@@ -118,25 +118,16 @@ def _csrf(html: str) -> str:
 # -- the database ----------------------------------------------------------------------------------
 
 def build_database(url: str, customers: int, staff: int) -> tuple[dict, list[tuple[str, str]]]:
-    from sqlalchemy import select, text
+    from sqlalchemy import select
     from werkzeug.security import generate_password_hash
 
-    from app import create_app
     from bench import crm_data
+    from bench.common import fresh_app
     from blueprints.auth.models import Branch, Staff
-    from blueprints.home.demo import seed_demo
     from core.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "load-secret", "DATA_KEY": "load-data-key"})
+    app = fresh_app(url, SECRET_KEY="load-secret", DATA_KEY="load-data-key")
     with app.app_context():
-        from flask_migrate import upgrade
-
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade()
-        seed_demo()
-        db.session.commit()
         sample = crm_data.generate(customers) if customers else {}
         db.session.commit()
         branch = db.session.scalar(select(Branch).where(Branch.code == "0101"))

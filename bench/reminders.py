@@ -10,11 +10,9 @@ set — that database is wiped), inserts N customers at two branches, each with 
 through SQL, then times every reminder source for a branch clerk and for HQ (median of 5 runs).
 """
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,11 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
-from blueprints.home.demo import seed_demo  # noqa: E402
 from blueprints.auth.models import Branch, Staff  # noqa: E402
 from blueprints.customers.models import Customer, CustomerProfile, IdDocument  # noqa: E402
 from blueprints.reminders import registry  # noqa: E402
+from bench.common import fresh_app  # noqa: E402
 from core.extensions import db  # noqa: E402
 from core.timeutil import business_today  # noqa: E402
 
@@ -36,17 +33,7 @@ BATCH = 20_000
 
 
 def build_app():
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "DATA_KEY": "bench"})
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade()
-        seed_demo()
-    return app
+    return fresh_app()
 
 
 def fill(count: int) -> None:

@@ -11,10 +11,8 @@ median and 95th percentile per step; then T threads each walk their own
 applications at once and it prints the wall time and any failures.
 """
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -24,28 +22,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from app import create_app  # noqa: E402
 from blueprints.auth.models import Staff  # noqa: E402
-from blueprints.home.demo import seed_demo  # noqa: E402
-from blueprints.opening.workflow import STEP_KEYS  # noqa: E402
+from blueprints.opening.workflow import keys_for  # noqa: E402
+from bench.common import fresh_app  # noqa: E402
 from core.extensions import db  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.conftest import Auth  # noqa: E402
 
 
 def build_app():
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "DATA_KEY": "bench"})
+    app = fresh_app()
     with app.app_context():
-        from flask_migrate import upgrade
-
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade()
-        seed_demo()
         clerk_id = db.session.scalar(select(Staff.id).where(Staff.username == "clerk"))
     return app, clerk_id
 
@@ -59,6 +48,7 @@ def payloads(clerk_id: int, index: int) -> dict:
         "contact": factories.contact(),
         "verification": {},
         "agent": {"has_agent": "no"},
+        "documents": factories.documents(),
         "disclosure": factories.disclosure(clerk_id),
         "suitability": factories.answers(birth_date=birth.isoformat()),
         "agreements": factories.agreements(),
@@ -71,7 +61,7 @@ def walk(auth: Auth, clerk_id: int, index: int, timings: dict) -> None:
     reference = factories.start(auth, token=f"bench-{index}-{time.time_ns()}")
     timings["channel"].append(time.perf_counter() - started)
     data = payloads(clerk_id, index)
-    for key in STEP_KEYS[1:]:
+    for key in keys_for("onsite")[1:]:
         started = time.perf_counter()
         response = auth.post(factories.step_url(reference, key), data[key], htmx=True)
         timings[key].append(time.perf_counter() - started)
@@ -95,7 +85,7 @@ def main() -> None:
     for index in range(1, args.applications + 1):
         walk(auth, clerk_id, index, timings)
     print(f"{'step':<14}{'median ms':>10}{'p95 ms':>10}")
-    for key in STEP_KEYS:
+    for key in keys_for("onsite"):
         values = sorted(timings[key])
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
         print(f"{key:<14}{statistics.median(values) * 1000:>10.1f}{p95 * 1000:>10.1f}")
