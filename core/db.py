@@ -8,6 +8,7 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     """Make SQLite behave under concurrent writers; leave other databases alone."""
     if engine.dialect.name != "sqlite":
         return
+    _private_database_file(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -26,6 +27,22 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
         # locked" when another writer got in first; IMMEDIATE takes the write lock up
         # front, so a second writer waits for busy_timeout instead.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _private_database_file(path: str | None) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask); -wal and -shm take its mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+    for companion in (f"{path}-wal", f"{path}-shm"):  # left by an older version with the umask's mode
+        if os.path.exists(companion):
+            os.chmod(companion, 0o600)
 
 
 def sqlite_url_for(instance_path: str) -> str:
