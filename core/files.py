@@ -96,10 +96,17 @@ def sniff(data: bytes) -> str | None:
 
 
 @dataclass(frozen=True)
+class ImageSize:
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class StoredFile:
     sha256: str
     size: int
     mime: str
+    image: ImageSize | None = None  # the size in pixels of an image checked on upload
 
 
 class FileRejected(Exception):
@@ -115,12 +122,6 @@ class StoredFileMissing(StoredFileUnreadable):
 
 
 # --- images ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ImageSize:
-    width: int
-    height: int
-
 
 def decode_image(data: bytes, mime: str) -> ImageSize:
     """Decode an uploaded JPEG or PNG completely, after checking its size in pixels; refuse what fails.
@@ -283,6 +284,11 @@ def backend():
 
 def store(data: bytes, allowed: set[str], max_bytes: int) -> StoredFile:
     """Check and keep `data`; identical content is stored once. Images are decoded first (pixel limit)."""
+    return keep(data, check(data, allowed, max_bytes))
+
+
+def check(data: bytes, allowed: set[str], max_bytes: int) -> StoredFile:
+    """What `store` would keep, checked but not written: size, type by content, images decoded."""
     if not data:
         raise FileRejected("文件为空，请重新选择")
     if len(data) > max_bytes:
@@ -290,13 +296,16 @@ def store(data: bytes, allowed: set[str], max_bytes: int) -> StoredFile:
     mime = sniff(data)
     if mime not in allowed:
         raise FileRejected("文件内容不是允许的格式（按文件内容识别，与文件名无关）")
-    if mime in IMAGE_TYPES:
-        decode_image(data, mime)
-    digest = hashlib.sha256(data).hexdigest()
+    image = decode_image(data, mime) if mime in IMAGE_TYPES else None
+    return StoredFile(hashlib.sha256(data).hexdigest(), len(data), mime, image)
+
+
+def keep(data: bytes, checked: StoredFile) -> StoredFile:
+    """Write `data`, as `check` passed it, encrypted under its digest (once: identical content is shared)."""
     target = backend()
-    if not target.exists(digest):
-        target.put(digest, encrypt(data))
-    return StoredFile(digest, len(data), mime)
+    if not target.exists(checked.sha256):
+        target.put(checked.sha256, encrypt(data))
+    return checked
 
 
 def _size(count: int) -> str:
@@ -382,6 +391,15 @@ def read(sha256: str) -> bytes:
     """The plaintext of a stored file, decrypted and checked against its SHA-256."""
     with open_stored(sha256) as handle:
         return handle.read()
+
+
+def detected_type(sha256: str) -> str | None:
+    """The type a stored file's content shows (from its first bytes), or None when it is not in the store."""
+    try:
+        with open_stored(sha256) as handle:
+            return sniff(handle.peek(64)[:64])
+    except StoredFileMissing:
+        return None
 
 
 @contextlib.contextmanager

@@ -17,11 +17,12 @@ from blueprints.auth.models import Branch, Staff
 from blueprints.customers.models import Customer, CustomerKind
 from blueprints.opening.models import Application
 from blueprints.return_visit.models import CHECK_ITEMS
-from core import crypto
+from core import crypto, files
 from core.extensions import db
 from core.masking import mask_id_number
 from core.roles import Role
 from core.timeutil import BEIJING, business_today
+from core.storage import LocalStore
 from tests import factories
 from tests.requests.helpers import add_staff, login_as, page_of, staff_id
 
@@ -34,8 +35,13 @@ SECOND_CUSTOMER = factories.identity(id_number=factories.make_id("110105", "1988
 @pytest.fixture(autouse=True)
 def file_store(app, tmp_path, monkeypatch):
     """Keep scans, dossiers and exports in this test's own folder, never in the instance folder."""
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
     return tmp_path / "files"
+
+
+def stored_bytes(app, sha256: str) -> bytes:
+    with app.app_context():
+        return files.read(sha256)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -335,7 +341,7 @@ def test_archivist_uploads_a_scan_judged_by_its_content(app, file_store, name, d
     [scan] = scans(app)
     assert scan["mime"] == mime and scan["size"] == len(data) and scan["original_name"] == name
     assert scan["sha256"] == hashlib.sha256(data).hexdigest()
-    assert [p.read_bytes() for p in file_store.rglob(scan["sha256"])] == [data]
+    assert stored_bytes(app, scan["sha256"]) == data
     give_purpose(archivist, SEEDED_NO)
     body = archivist.get(file_url(SEEDED_NO)).get_data(as_text=True)
     assert "身份证件正面" in body and "周档案" in body and f"/archive/scans/{scan['id']}" in body
@@ -457,13 +463,12 @@ def test_dossier_versions_are_generated_kept_and_downloaded_under_the_purpose(ap
     with app.app_context():
         archive_no = db.session.scalar(select(Customer.archive_no).where(Customer.customer_no == customer_no))
     assert first["archive_no"] == archive_no == f"DA0101-{customer_no}"
-    [path] = file_store.rglob(first["sha256"])
-    first_bytes = path.read_bytes()
+    first_bytes = stored_bytes(app, first["sha256"])
     assert hashlib.sha256(first_bytes).hexdigest() == first["sha256"] and len(first_bytes) == first["size"]
 
     assert archivist.post(generate).status_code == 303
     assert [d["version"] for d in dossiers(app)] == [1, 2]
-    assert dossiers(app)[0] == first and path.read_bytes() == first_bytes  # version 1 untouched on disk
+    assert dossiers(app)[0] == first and stored_bytes(app, first["sha256"]) == first_bytes  # version 1 untouched
 
     page = archivist.get(file_url(customer_no)).get_data(as_text=True)
     assert "第 1 版" in page and "第 2 版" in page and first["sha256"] in page
