@@ -120,7 +120,17 @@ def png_bytes(width: int = 24, height: int = 16) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+def jpeg_bytes(width: int = 8, height: int = 8) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 60, 120)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+JPEG = jpeg_bytes()
+# JPEG markers around nothing: it looks like a JPEG by its first bytes but does not decode.
+BROKEN_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -350,6 +360,7 @@ def test_archivist_uploads_a_scan_judged_by_its_content(app, file_store, name, d
 @pytest.mark.parametrize("name, data, message", [
     ("photo.jpg", "这是一段文字，改名成了图片。".encode(), "文件内容不是允许的格式（按文件内容识别，与文件名无关）；仅接受 JPEG、PNG 或 PDF"),
     ("empty.png", b"", "文件为空，请重新选择；仅接受 JPEG、PNG 或 PDF"),
+    ("id.jpg", BROKEN_JPEG, "图像无法识别或已损坏，请重新扫描或拍摄后上传；仅接受 JPEG、PNG 或 PDF"),
 ])
 def test_a_file_that_is_not_a_scan_is_refused_next_to_the_file_field(app, name, data, message):
     response = upload(login_as(app, "archivist"), SEEDED_NO, data, name)
