@@ -355,3 +355,6 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(service_cli)
     app.cli.add_command(customers_cli)
     app.cli.add_command(grading_cli)
+    from core.files_cli import files_cli
+
+    app.cli.add_command(files_cli)
