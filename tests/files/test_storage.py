@@ -202,3 +202,14 @@ def _png() -> bytes:
     from tests.factories import scan_png
 
     return scan_png(4, 4)
+
+
+def test_the_encrypt_existing_command_converts_and_is_idempotent(app, store):
+    legacy = b"%PDF-1.4 plaintext " + TEXT
+    store.put(hashlib.sha256(legacy).hexdigest(), legacy)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["files", "encrypt-existing"])
+    assert first.exit_code == 0 and "encrypted 1 file(s); 0 already encrypted" in first.output
+    again = runner.invoke(args=["files", "encrypt-existing"])
+    assert "encrypted 0 file(s); 1 already encrypted" in again.output
+    assert all(blob[:4] == files.MAGIC for blob in raw_blobs(store).values())
