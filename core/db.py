@@ -37,12 +37,15 @@ def _private_database_file(path: str | None) -> None:
 
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.fchmod(fd, 0o600)
-    os.close(fd)
-    for companion in (f"{path}-wal", f"{path}-shm"):  # left by an older version with the umask's mode
-        if os.path.exists(companion):
-            os.chmod(companion, 0o600)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+    # An existing file is never opened here: closing any descriptor of a SQLite file drops the
+    # POSIX locks this process's connections hold on it. chmod is enough.
+    for name in (path, f"{path}-wal", f"{path}-shm"):  # left by an older version with the umask's mode
+        if os.path.exists(name) and os.stat(name).st_mode & 0o777 != 0o600:
+            os.chmod(name, 0o600)
 
 
 def sqlite_url_for(instance_path: str) -> str:

@@ -133,13 +133,29 @@ def _files_under(*roots) -> list[str]:
     return found
 
 
+_GREP = """
+import json, os, sys
+paths, needles = json.loads(sys.argv[1]), {k: bytes.fromhex(v) for k, v in json.loads(sys.argv[2]).items()}
+hits = []
+for path in paths:
+    if os.path.exists(path):
+        content = open(path, "rb").read()
+        hits += [[label, os.path.basename(path)] for label, needle in needles.items() if needle in content]
+print(json.dumps(hits))
+"""
+
+
 def _hits(paths: list[str], needles: dict[str, bytes]) -> list[tuple[str, str]]:
-    hits = []
-    for path in paths:
-        with open(path, "rb") as handle:
-            content = handle.read()
-        hits += [(label, os.path.basename(path)) for label, needle in needles.items() if needle in content]
-    return hits
+    """Which needles occur in which files. Read in another process: closing a descriptor of a SQLite
+    file in this one would drop the locks its connections hold (POSIX locks are per process)."""
+    import json
+    import subprocess
+    import sys
+
+    found = subprocess.run([sys.executable, "-c", _GREP, json.dumps(paths),
+                            json.dumps({label: needle.hex() for label, needle in needles.items()})],
+                           check=True, capture_output=True, text=True).stdout
+    return [tuple(hit) for hit in json.loads(found)]
 
 
 def test_seeded_personal_values_are_nowhere_in_the_store_the_database_or_its_wal(app, file_store, database_url):
@@ -173,15 +189,15 @@ def test_seeded_personal_values_are_nowhere_in_the_store_the_database_or_its_wal
     simulator_side = {"mobile", "address"}
     assert [hit for hit in _hits(paths, needles) if hit[0].split(" (")[0] not in simulator_side] == []
     # Then all four, once the simulator's records are wiped (zeroed, not only unlinked).
+    import sqlite3
+
     with app.app_context():
-        db.session.remove()
-        db.engine.dispose()  # no other connection holds a snapshot the checkpoint would wait for
-        raw = db.engine.raw_connection()
-        try:
-            sqlite = raw.driver_connection  # autocommit: the pool's connect hook set isolation_level None
-            sqlite.execute("PRAGMA secure_delete=ON")
-            sqlite.execute("DELETE FROM sim_csdc_unified_account")
-            assert sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
-        finally:
-            raw.close()
-    assert _hits([p for p in paths if os.path.exists(p)], needles) == []
+        db.session.remove()  # the pool's connections stay open, with no transaction the checkpoint waits for
+    connection = sqlite3.connect(database, isolation_level=None)  # SQLite shares its locks between connections
+    try:
+        connection.execute("PRAGMA secure_delete=ON")
+        connection.execute("DELETE FROM sim_csdc_unified_account")
+        assert connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
+    finally:
+        connection.close()
+    assert _hits(paths, needles) == []
