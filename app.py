@@ -11,6 +11,7 @@ from core import audit, crypto
 from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.security import PUBLIC_ENDPOINTS
+from core.storage import build_store, private_dir
 from core.timeutil import utcnow
 
 
@@ -80,7 +81,7 @@ def _instance_secret(instance_path: str, name: str) -> str:
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the app: defaults, then environment, then test overrides."""
     app = Flask(__name__, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    private_dir(app.instance_path)  # keys, database and files: the owner only
     env = os.environ
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL") or sqlite_url_for(app.instance_path),
@@ -103,6 +104,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         # After this many attempts a request still pending shows on the exceptions screen as failing.
         OUTBOX_FAILING_AFTER_ATTEMPTS=int(env.get("OUTBOX_FAILING_AFTER_ATTEMPTS", "3")),
         FILE_STORE=env.get("FILE_STORE") or os.path.join(app.instance_path, "files"),
+        # Where stored files live: "local" (the FILE_STORE folder) or "s3" (credentials: the standard AWS variables).
+        FILE_STORE_BACKEND=env.get("FILE_STORE_BACKEND", "local"), S3_BUCKET=env.get("S3_BUCKET"),
+        S3_ENDPOINT_URL=env.get("S3_ENDPOINT_URL"), S3_PREFIX=env.get("S3_PREFIX", ""), S3_REGION=env.get("S3_REGION"),
+        MAX_IMAGE_PIXELS=int(env.get("MAX_IMAGE_MEGAPIXELS", "40")) * 1_000_000,  # checked before an upload is decoded
         MAX_RECORDING_BYTES=int(env.get("MAX_RECORDING_MB", "20")) * 1024 * 1024,
         MAX_SCAN_BYTES=int(env.get("MAX_SCAN_MB", "10")) * 1024 * 1024,
         # Tests set True to build a batch export inside the request instead of a background thread.
@@ -154,6 +159,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["china_clearing"] = build_china_clearing(app.config)
     app.extensions["depository_bank"] = build_depository_bank(app.config)
     app.extensions["trading"] = build_trading_system(app.config)
+    app.extensions["file_store"] = build_store(app.config)
     _register_models()
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -413,3 +419,6 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(service_cli)
     app.cli.add_command(customers_cli)
     app.cli.add_command(grading_cli)
+    from core.files_cli import files_cli
+
+    app.cli.add_command(files_cli)

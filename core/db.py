@@ -11,6 +11,7 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     """Make SQLite behave under concurrent writers; leave other databases alone."""
     if engine.dialect.name != "sqlite":
         return
+    _private_database_file(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -67,6 +68,25 @@ def is_read() -> bool:
         return False
     view = current_app.view_functions.get(request.endpoint)
     return not getattr(view, "writes_on_read", False)
+
+
+def _private_database_file(path: str | None) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask); -wal and -shm take its mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+    # An existing file is never opened here: closing any descriptor of a SQLite file drops the
+    # POSIX locks this process's connections hold on it. chmod is enough.
+    for name in (path, f"{path}-wal", f"{path}-shm"):  # left by an older version with the umask's mode
+        if os.path.exists(name) and os.stat(name).st_mode & 0o777 != 0o600:
+            os.chmod(name, 0o600)
 
 
 def sqlite_url_for(instance_path: str) -> str:

@@ -9,6 +9,7 @@ from app import create_app
 from blueprints.auth.services import hash_password
 from blueprints.home.demo import DEMO_PASSWORD, seed_demo
 from core.extensions import db
+from core.storage import LocalStore
 
 # A scrypt check costs 0.3 s per login; the tests hash with a cheap method (production keeps scrypt).
 TEST_HASH_METHOD = "pbkdf2:sha256:1000"
@@ -29,6 +30,7 @@ def app(database_url, tmp_path_factory):
         "SECRET_KEY": "test-secret",
         "DATA_KEY": "test-data-key",
         "PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
+        "FILE_STORE": str(tmp_path_factory.mktemp("files")),
     })
     with app.app_context():
         from flask_migrate import upgrade
@@ -79,6 +81,14 @@ def clean_db(request):
         for simulator in ("china_clearing", "depository_bank", "trading"):
             app.extensions[simulator].reset()  # faults, service hours and clock back to the configured ones
     yield
+
+
+@pytest.fixture
+def file_store(app, tmp_path, monkeypatch):
+    """An empty local file store of this test's own (the app's is shared by the run)."""
+    store = LocalStore(str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", store)
+    return store
 
 
 @pytest.fixture

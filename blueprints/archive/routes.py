@@ -1,9 +1,8 @@
 """Archive screens for archivists (档案管理员) and the lending register for managers."""
-import os
 import time
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -12,7 +11,7 @@ from blueprints.archive.models import ExportStatus, LendingAction
 from blueprints.customers import page as customer_page
 from blueprints.customers.models import KIND_LABELS, CustomerKind
 from blueprints.opening import presenters
-from core import audit
+from core import audit, files
 from core.db import writes_on_read
 from core.extensions import db
 from core.pdf.renderer import DossierResourceMissing, DossierUnavailable
@@ -135,12 +134,10 @@ def view_scan(scan_id: int):
     purpose = _purpose_for(customer.customer_no)
     if purpose is None:
         return _ask_purpose(customer)
-    path = services.scan_path(scan)
-    if path is None:
+    if not files.exists(scan.sha256):
         abort(404, "影像文件不存在，请联系系统管理员。")
     services.register(current_user, customer, LendingAction.VIEW, purpose, scan=scan, ip=request.remote_addr)
-    return _private(send_file(path, mimetype=scan.mime, as_attachment=False,
-                              download_name=scan.original_name or f"scan-{scan.id}"))
+    return _private(files.send(scan.sha256, scan.mime, scan.original_name or f"scan-{scan.id}"))
 
 
 # --- dossiers ------------------------------------------------------------------------------------
@@ -185,12 +182,11 @@ def download_dossier(dossier_id: int):
     purpose = _purpose_for(customer.customer_no)
     if purpose is None:
         return _ask_purpose(customer)
-    path = services.dossier_path(dossier)
-    if not os.path.exists(path):
+    if not files.exists(dossier.sha256):
         abort(404, "档案文件不存在，请联系系统管理员。")
     services.register(current_user, customer, LendingAction.DOWNLOAD, purpose, dossier=dossier, ip=request.remote_addr)
-    return _private(send_file(path, mimetype="application/pdf", as_attachment=True,
-                              download_name=f"{dossier.archive_no}-v{dossier.version}.pdf"))
+    return _private(files.send(dossier.sha256, "application/pdf", f"{dossier.archive_no}-v{dossier.version}.pdf",
+                               as_attachment=True))
 
 
 # --- the lending register ------------------------------------------------------------------------
@@ -249,12 +245,10 @@ def export_status(job_id: int):
 def download_export(job_id: int):
     """Send a finished export's zip, to the staff member who asked for it or to HQ."""
     job = _load_export(job_id)
-    path = services.export_path(job) if job.status == ExportStatus.DONE else None
-    if path is None:
+    if job.status != ExportStatus.DONE or not job.sha256 or not files.exists(job.sha256):
         abort(404, "导出文件尚未生成或已不存在。")
     audit.record("archive.export_download", "export_job", job.id, branch=job.branch_id)
-    return _private(send_file(path, mimetype="application/zip", as_attachment=True,
-                              download_name=f"archive-export-{job.id}.zip"))
+    return _private(files.send(job.sha256, "application/zip", f"archive-export-{job.id}.zip", as_attachment=True))
 
 
 # --- helpers -------------------------------------------------------------------------------------

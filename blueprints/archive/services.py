@@ -1,7 +1,6 @@
 """Archive operations: finding files, scans, dossier versions, the lending register, exports."""
 import io
-import os
-import tempfile
+import shutil
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -361,13 +360,16 @@ def _documents_record(application, staff_names: dict) -> list[dict]:
 
 
 def _document_images(record: dict) -> list[dict]:
-    """The current ID scans of each application, as dossier scans (PDF scans go in as attachments)."""
+    """The current ID scans of each application, as dossier scans (PDF scans go in as attachments).
+
+    A scan missing from the store is not skipped: the render fails on it (DossierResourceMissing).
+    """
     images = []
     for application in record["applications"]:
         for document in application.get("documents", []):
-            if document["current"] and document["mime"] != "application/pdf" and os.path.exists(files.path_for(document["sha256"])):
+            if document["current"] and document["mime"] != "application/pdf":
                 images.append({"title": f"{document['label']}（{application['reference']}，第 {document['version']} 版）",
-                               "src": "file://" + files.path_for(document["sha256"]), "mime": document["mime"]})
+                               "src": files.url_of(document["sha256"]), "mime": document["mime"]})
     return images
 
 
@@ -386,9 +388,9 @@ def _witness_images(record: dict) -> list[dict]:
         witness = application.get("witness") or {}
         for key, title in (("photo_sha256", "见证现场合影"), ("signature_sha256", "客户手写签名")):
             digest = witness.get(key)
-            if digest and os.path.exists(files.path_for(digest)):
-                images.append({"title": f"{title}（{application['reference']}）", "src": "file://" + files.path_for(digest),
-                               "mime": files.sniff(_read(digest)[:16]) or "image/png"})
+            if digest:
+                images.append({"title": f"{title}（{application['reference']}）", "src": files.url_of(digest),
+                               "mime": files.detected_type(digest) or "image/png"})
     return images
 
 
@@ -425,7 +427,7 @@ def dossier_inputs(customer: Customer) -> DossierInputs:
     record = dossier_record(customer)
     record_bytes = renderer.record_json(record)
     scans = scans_of(customer)
-    scan_context = [{"title": f"{s.label}（{_bj(s.uploaded_at)}）", "src": "file://" + files.path_for(s.sha256),
+    scan_context = [{"title": f"{s.label}（{_bj(s.uploaded_at)}）", "src": files.url_of(s.sha256),
                      "mime": s.mime} for s in scans] + _document_images(record) + _witness_images(record)
     now = datetime.now(BEIJING)
     branch = db.session.get(Branch, customer.branch_id)
@@ -451,7 +453,7 @@ def dossier_inputs(customer: Customer) -> DossierInputs:
 
 def render_dossier(inputs: DossierInputs) -> bytes:
     """Render the PDF; touches no database, so callers end their transaction first (it takes ~1 s)."""
-    return renderer.render_pdf(inputs.html, base_url=current_app.config["FILE_STORE"],
+    return renderer.render_pdf(inputs.html, base_url=f"{files.URL_SCHEME}:", url_fetcher=files.url_fetcher(),
                                attachments=inputs.attachments, title=inputs.title,
                                author=current_app.config["FIRM_NAME"], created=inputs.created)
 
@@ -488,19 +490,19 @@ def _template_env():
 
 
 def _read(sha256: str) -> bytes:
-    with open(files.path_for(sha256), "rb") as handle:
-        return handle.read()
+    try:
+        return files.read(sha256)
+    except files.StoredFileUnreadable as error:  # a dossier is never printed with a file left out
+        raise renderer.DossierResourceMissing(str(error)) from error
 
 
 def _page_count(data: bytes) -> int:
     return len(PdfReader(io.BytesIO(data)).pages)
 
 
-def dossier_path(entry: Dossier) -> str:
-    return files.path_for(entry.sha256)
-
-
 # --- batch export ----------------------------------------------------------------------------------
+
+EXPORT_MAX_BYTES = 2 * 1024**3
 
 def start_export(actor: Staff, branch_id: int, date_from: date, date_to: date, purpose: str) -> ExportJob:
     """Queue an export of a branch's dossiers for customers opened in the date range."""
@@ -535,17 +537,19 @@ def run_export(job_id: int) -> None:
     customers = export_customers(job)
     job.status, job.total, job.done = ExportStatus.RUNNING, len(customers), 0
     db.session.commit()
-    buffer = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # large exports go to disk
     try:
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-            for customer in customers:
-                latest = next(iter(dossiers_of(customer)), None) or generate_dossier_now(customer, actor)
-                archive.write(dossier_path(latest), f"{latest.archive_no}-v{latest.version}.pdf")
-                register(actor, customer, LendingAction.EXPORT, job.purpose, dossier=latest, export_job=job)
-                job.done += 1
-                db.session.commit()
-        buffer.seek(0)
-        stored = files.store(buffer.read(), allowed={"application/zip"}, max_bytes=2 * 1024**3)
+        # The zip is encrypted as it is written: no plaintext copy on disk, memory bounded by one dossier.
+        with files.writing(max_bytes=EXPORT_MAX_BYTES) as out:
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+                for customer in customers:
+                    latest = next(iter(dossiers_of(customer)), None) or generate_dossier_now(customer, actor)
+                    with files.open_stored(latest.sha256) as source, \
+                            archive.open(f"{latest.archive_no}-v{latest.version}.pdf", "w") as target:
+                        shutil.copyfileobj(source, target, 1 << 20)
+                    register(actor, customer, LendingAction.EXPORT, job.purpose, dossier=latest, export_job=job)
+                    job.done += 1
+                    db.session.commit()
+            stored = out.commit()
         job.sha256, job.size = stored.sha256, stored.size
         job.status, job.finished_at = ExportStatus.DONE, utcnow()
     except Exception as error:  # recorded on the job so the archivist sees it; the log has the trace
@@ -554,10 +558,6 @@ def run_export(job_id: int) -> None:
         job = db.session.get(ExportJob, job_id)
         job.status, job.error, job.finished_at = ExportStatus.FAILED, str(error)[:500], utcnow()
     db.session.commit()
-
-
-def export_path(job: ExportJob) -> str | None:
-    return files.path_for(job.sha256) if job.sha256 and os.path.exists(files.path_for(job.sha256)) else None
 
 
 def launch_export(app, job_id: int) -> threading.Thread:
@@ -645,12 +645,6 @@ def find_export(user: Staff, job_id: int) -> ExportJob | None:
 def exports_of(user: Staff, limit: int = 20) -> list[ExportJob]:
     return list(db.session.scalars(select(ExportJob).where(ExportJob.requested_by_id == user.id)
                                    .order_by(ExportJob.id.desc()).limit(limit)))
-
-
-def scan_path(scan: ArchiveScan) -> str | None:
-    """Where the scan's bytes are kept, or None when the file is missing from the store."""
-    path = files.path_for(scan.sha256)
-    return path if os.path.exists(path) else None
 
 
 def panel_for(customer) -> dict:

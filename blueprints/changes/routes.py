@@ -1,10 +1,9 @@
 """Change businesses at the counter: entry with the 修改对比, same-terminal review, slips, refusals, queries."""
 import hashlib
 import hmac
-import os
 import secrets
 
-from flask import Blueprint, abort, current_app, flash, make_response, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user
 
 from blueprints.accounts.links import accounts_named
@@ -260,11 +259,10 @@ def _posted_certificate(form, customer):
     sha256, _, signature = (request.form.get("certificate_ref") or "").partition(".")
     if not sha256 or not hmac.compare_digest(signature, _certificate_signature(form, customer, sha256)):
         return None, None
-    path = files.path_for(sha256)
-    if not os.path.exists(path):
+    try:
+        data = files.read(sha256)
+    except files.StoredFileMissing:
         return None, None
-    with open(path, "rb") as handle:
-        data = handle.read()
     mime = files.sniff(data)
     return (files.StoredFile(sha256, len(data), mime), None) if mime in changes.CERTIFICATE_TYPES else (None, None)
 
@@ -434,14 +432,7 @@ def certificate(reference: str):
 
 
 def _stored(sha256: str, mime: str, name: str):
-    import os
-
-    path = files.path_for(sha256)
-    if not os.path.exists(path):
-        abort(404)
-    response = make_response(send_file(path, mimetype=mime, download_name=name, as_attachment=mime == "application/pdf"))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return files.send(sha256, mime, name, as_attachment=mime == "application/pdf")
 
 
 @bp.route("/<reference>/withdraw", methods=["POST"])

@@ -103,8 +103,9 @@ def _cell(value) -> str:
 class Table:
     """The rows of a CSV or the first worksheet of an .xlsx, one at a time, with progress."""
 
-    def __init__(self, path: str, file_format: str):
-        self.path, self.format = path, file_format
+    def __init__(self, open_file, file_format: str, size: int = 0):
+        """`open_file()` gives the file as a binary stream (seekable for an .xlsx); `size` is its length in bytes."""
+        self.open_file, self.format, self.size = open_file, file_format, size
         self.total, self.done = 0, 0
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
@@ -114,14 +115,12 @@ class Table:
             yield from self._csv_rows()
 
     def _csv_rows(self):
-        import os
-
-        self.total = os.path.getsize(self.path)
-        with open(self.path, "rb") as raw:
-            encoding = _encoding_of(raw.read(65536))
-            raw.seek(0)
+        self.total = self.size
+        with self.open_file() as raw:
             counting = _Counting(raw)
-            text = io.TextIOWrapper(io.BufferedReader(counting, 1 << 16), encoding=encoding, newline="")
+            buffered = io.BufferedReader(counting, 1 << 16)
+            encoding = _encoding_of(buffered.peek(65536)[:65536])
+            text = io.TextIOWrapper(buffered, encoding=encoding, newline="")
             try:
                 for number, row in enumerate(csv.reader(text), start=1):
                     self.done = counting.count
@@ -136,7 +135,7 @@ class Table:
 
         from openpyxl import load_workbook
 
-        handle = open(self.path, "rb")  # a handle: openpyxl would refuse a stored file's name without .xlsx
+        handle = self.open_file()  # a handle: openpyxl would refuse a stored file's name without .xlsx
         try:
             book = load_workbook(handle, read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:

@@ -4,7 +4,6 @@
 or the CLI. Rows are read as a stream and staged in batches, so memory stays flat however large
 the file; the target tables are only touched in the last transaction, and only when no row was bad.
 """
-import hashlib
 import os
 import threading
 
@@ -37,37 +36,24 @@ def kinds_for(user: Staff) -> tuple:
 
 
 def save_upload(stream, file_name: str, max_bytes: int) -> tuple[str, int, str]:
-    """Keep the uploaded file under its content hash, streamed to disk; return (sha256, size, format)."""
+    """Keep the uploaded file under its content hash, encrypted as it streams in; return (sha256, size, format)."""
     file_format = FORMATS.get(os.path.splitext(file_name or "")[1].lower())
     if file_format is None:
         raise ImportRefused("只能导入 CSV（.csv）或 Excel（.xlsx）文件")
-    root = current_app.config["FILE_STORE"]
-    os.makedirs(root, exist_ok=True)
-    tmp = os.path.join(root, f"upload-{os.getpid()}-{threading.get_ident()}.tmp")
-    digest, size = hashlib.sha256(), 0
-    try:
-        with open(tmp, "wb") as out:
-            while chunk := stream.read(1 << 20):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ImportRefused(f"文件超过 {max_bytes // 1024 // 1024} MB 上限")
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
+    with files.writing(max_bytes) as out:
+        while chunk := stream.read(1 << 20):
+            if out.size + len(chunk) > max_bytes:
+                raise ImportRefused(f"文件超过 {max_bytes // 1024 // 1024} MB 上限")
+            out.write(chunk)
+        if out.size == 0:
             raise ImportRefused("文件为空，请重新选择")
-        with open(tmp, "rb") as check:
-            head = check.read(4)
+        head = out.head[:4]
         if file_format == "xlsx" and head != b"PK\x03\x04":
             raise ImportRefused("文件内容不是 Excel（.xlsx）格式（按文件内容识别，与文件名无关）")
         if file_format == "csv" and head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
             raise ImportRefused("文件内容是 Excel 格式，请选择 .xlsx 文件名或另存为 CSV")
-        path = files.path_for(digest.hexdigest())
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return digest.hexdigest(), size, file_format
+        stored = out.commit()
+    return stored.sha256, stored.size, file_format
 
 
 def job_for_token(client_token: str | None) -> ImportJob | None:
@@ -141,7 +127,15 @@ def run_import(job_id: int) -> None:
 
 
 def _stage(job: ImportJob) -> None:
-    table = importing.Table(files.path_for(job.sha256), job.file_format)
+    """Read the job's file: a CSV decrypted as it streams; an .xlsx (a zip, read out of order) from a private copy."""
+    if job.file_format == "xlsx":
+        with files.local_copy(job.sha256) as path:
+            _stage_rows(job, importing.Table(lambda: open(path, "rb"), "xlsx"))
+    else:
+        _stage_rows(job, importing.Table(lambda: files.open_stored(job.sha256), "csv", size=job.size))
+
+
+def _stage_rows(job: ImportJob, table: importing.Table) -> None:
     parser = importing.PARSERS[job.kind]
     rows = table.rows()
     try:

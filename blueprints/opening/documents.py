@@ -5,10 +5,8 @@ judged by content and an image must decode within a pixel limit before it is kep
 reviewer accepts a scan or asks for it again with a reason, without rejecting the whole
 application; a scan asked again is the clerk's to-do until it is replaced.
 """
-import io
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
 from flask import current_app
 from sqlalchemy import exists, select
 
@@ -28,9 +26,7 @@ KIND_LABELS = {
 CUSTOMER_KINDS = ("id_front", "id_back")
 AGENT_KINDS = ("agent_id_front", "agent_id_back", "authorization")
 SCAN_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
-# A scan larger than this many pixels is refused before it is decoded in full (a tiny file
-# can claim a huge canvas and cost seconds and hundreds of MB in every dossier render).
-MAX_PIXELS = 40_000_000
+# Fewer pixels than this on the short side and the ID's text cannot be read.
 MIN_SIDE = 300
 
 
@@ -113,26 +109,12 @@ def check_scan(data: bytes) -> CheckedScan:
     mime = files.sniff(data)
     if mime not in SCAN_TYPES:
         raise files.FileRejected("文件内容不是 JPEG、PNG 或 PDF（按文件内容识别，与文件名无关）")
-    width = height = None
-    if mime != "application/pdf":
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise files.FileRejected(f"图像尺寸过大（{width}×{height} 像素），请降低扫描分辨率后重试")
-                # verify() catches truncation even where ImageFile.LOAD_TRUNCATED_IMAGES is on
-                # (WeasyPrint turns it on at import); a JPEG must also end with its EOI marker.
-                image.verify()
-            if mime == "image/jpeg" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-                raise OSError("truncated JPEG")
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()  # decode it all: a corrupt file fails here, not in the dossier
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
-            raise files.FileRejected("图像无法识别或已损坏，请重新扫描或拍摄") from None
-        if min(width, height) < MIN_SIDE:
-            raise files.FileRejected(f"图像过小（{width}×{height} 像素），证件文字无法辨认，请重新扫描")
-    stored = files.store(data, allowed=SCAN_TYPES, max_bytes=current_app.config["MAX_SCAN_BYTES"])
-    return CheckedScan(stored, width, height)
+    # files.check decodes an image in full, within the pixel limit (MAX_IMAGE_PIXELS), before it is kept.
+    checked = files.check(data, allowed=SCAN_TYPES, max_bytes=current_app.config["MAX_SCAN_BYTES"])
+    width, height = (checked.image.width, checked.image.height) if checked.image else (None, None)
+    if checked.image and min(width, height) < MIN_SIDE:
+        raise files.FileRejected(f"图像过小（{width}×{height} 像素），证件文字无法辨认，请重新扫描")
+    return CheckedScan(files.keep(data, checked), width, height)
 
 
 def add(application: Application, kind: str, scan: CheckedScan, name: str | None, actor: Staff) -> ApplicationDocument:

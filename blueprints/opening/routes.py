@@ -1,7 +1,6 @@
 """The opening wizard: one page whose step panels htmx swaps in; each step is a spec in steps.py."""
-import os
 
-from flask import Blueprint, abort, flash, request, send_file, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 
 from blueprints.opening import documents, presenters, progress, services, steps, workflow
@@ -104,13 +103,10 @@ def step_file(reference: str, sha256: str):
     if application.created_by_id != current_user.id:
         abort(404)
     found = services.application_file(application, sha256, pending=steps.pending_files(application))
-    if found is None or not os.path.exists(files.path_for(sha256)):
+    if found is None or not files.exists(sha256):
         abort(404)
     audit.record("application.file_view", "application", application.reference, kind=found.kind)
-    response = send_file(files.path_for(sha256), mimetype=found.mime, max_age=0,
-                         download_name=f"{application.reference}-{found.kind}.{found.extension}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return files.send(sha256, found.mime, f"{application.reference}-{found.kind}.{found.extension}")
 
 
 @bp.route("/<reference>/card")

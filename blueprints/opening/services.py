@@ -574,9 +574,6 @@ def application_file(application: Application, sha256: str, pending: dict | None
     pending = pending or {}
     for kind, saved in (("photo", witness.get("photo_sha256")), ("signature", witness.get("signature_sha256"))):
         if sha256 in (saved, pending.get(kind)):
-            try:
-                with open(files.path_for(sha256), "rb") as handle:
-                    return ApplicationFile(kind, files.sniff(handle.read(16)) or "application/octet-stream")
-            except FileNotFoundError:
-                return None
+            mime = files.detected_type(sha256)  # None: not in the store
+            return ApplicationFile(kind, mime) if mime else None
     return None

@@ -1,7 +1,7 @@
 """Products (HQ) and suitability matching from the customer page: recommend, refuse, record insistence."""
 import secrets
 
-from flask import Blueprint, abort, flash, make_response, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from blueprints.customers import page as customer_page
@@ -11,7 +11,7 @@ from blueprints.opening.scoring import class_label
 from blueprints.products import forms, services
 from blueprints.products.models import Product, Recommendation
 from blueprints.products.rules import RISK_LEVEL_LABELS
-from core import audit
+from core import audit, files
 from core.extensions import db
 from core.render import page, see_other
 from core.roles import Role
@@ -140,8 +140,7 @@ def acknowledgement(entry_id: int):
             customer_services.find_visible(current_user, customer.customer_no) is None:
         abort(404)
     audit.record("suitability.acknowledgement_view", "customer", customer.customer_no, recommendation=entry.id)
-    response = send_file(services.acknowledgement_path(entry), mimetype=entry.ack_mime, as_attachment=False,
-                         download_name=f"acknowledgement-{entry.id}")
+    response = files.send(entry.ack_sha256, entry.ack_mime, f"acknowledgement-{entry.id}")
     response.headers["Cache-Control"] = "no-store, private"
     return response
 

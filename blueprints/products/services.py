@@ -113,10 +113,6 @@ def record_insistence(customer: Customer, product: Product, actor: Staff, data: 
                    stored=stored)
 
 
-def acknowledgement_path(entry: Recommendation) -> str | None:
-    return files.path_for(entry.ack_sha256) if entry.ack_sha256 else None
-
-
 def save_product(product: Product | None, values: dict, actor: Staff) -> Product:
     """Add or change a product (HQ); the code is unique."""
     clash = db.session.scalar(select(Product).where(Product.code == values["code"]))

@@ -1,7 +1,6 @@
 """Return-visit (回访) screens: the agent's queue and call form, recordings, the branch manager's list."""
-import os
 
-from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user
 
 from blueprints.customers import page as customer_page
@@ -94,13 +93,12 @@ def recording(reference: str, visit_id: int):
     found = db.session.get(ReturnVisit, visit_id)
     if found is None or found.application_id != application.id or not found.recording_sha256:
         abort(404)
-    path = files.path_for(found.recording_sha256)
-    if not os.path.exists(path):
+    if not files.exists(found.recording_sha256):
         abort(404, "录音文件不存在，请联系系统管理员。")
     audit.record("return_visit.recording_download", "application", application.reference,
                  visit_id=found.id, attempt=found.attempt_no)
-    return send_file(path, mimetype=found.recording_mime, as_attachment=True,
-                     download_name=found.recording_name or f"{application.reference}-{found.attempt_no}")
+    return files.send(found.recording_sha256, found.recording_mime, as_attachment=True,
+                      download_name=found.recording_name or f"{application.reference}-{found.attempt_no}")
 
 
 @bp.route("/escalated")

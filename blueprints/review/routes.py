@@ -1,8 +1,7 @@
 """Review (复核) screens: the reviewer's queue, the review page, decisions, same-terminal review (同机复核)."""
-import os
 import re
 
-from flask import Blueprint, abort, flash, make_response, request, send_file, url_for
+from flask import Blueprint, abort, flash, make_response, request, url_for
 from flask_login import current_user
 
 from blueprints.auth import services as auth_services
@@ -201,19 +200,12 @@ def witness_image(reference: str, kind: str):
     """Send the witness photo or the customer's signature recorded on this application, never cached."""
     application = _load(reference)
     digest = presenters.witness_image_sha(application, kind)
-    path = files.path_for(digest) if digest and SHA256.fullmatch(digest) else None
-    if path is None or not os.path.exists(path):
-        abort(404, "该申请没有这份见证影像。")
-    with open(path, "rb") as handle:
-        mime = files.sniff(handle.read(16))
+    mime = files.detected_type(digest) if digest and SHA256.fullmatch(digest) else None
     if mime not in WITNESS_IMAGE_TYPES:
         abort(404, "该申请没有这份见证影像。")
     audit.record("application.witness_image", "application", application.reference, image=kind)
-    response = send_file(path, mimetype=mime, conditional=False, etag=False, max_age=0,
-                         download_name=f"{application.reference}-{kind}.{mime.split('/')[1]}")
-    # A face photo and a signature are sensitive personal information: no browser or proxy keeps them.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    # A face photo and a signature are sensitive personal information: sent with no-store, never cached.
+    return files.send(digest, mime, f"{application.reference}-{kind}")
 
 
 @bp.route("/<reference>/accounts")
@@ -322,7 +314,5 @@ def document_file(reference: str, document_id: int):
         abort(404)
     audit.record("application.document_view", "application", application.reference, kind=document.kind,
                  version=document.version)
-    response = send_file(files.path_for(document.sha256), mimetype=document.mime, max_age=0,
-                         download_name=f"{application.reference}-{document.kind}-v{document.version}.{document.extension}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return files.send(document.sha256, document.mime,
+                      f"{application.reference}-{document.kind}-v{document.version}.{document.extension}")

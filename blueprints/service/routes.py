@@ -1,7 +1,7 @@
 """Service records and complaints: record, list, follow up, assign, extend, close, keep files."""
 import secrets
 
-from flask import Blueprint, abort, flash, request, send_file, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 
 from blueprints.customers import page as customer_page
@@ -243,9 +243,7 @@ def download(reference: str, file_id: int):
     if kept is None:
         abort(404)
     audit.record("complaint.file_read", "service_record", record.reference, file=kept.id)
-    response = send_file(files.path_for(kept.sha256), mimetype=kept.mime, as_attachment=True, download_name=kept.filename)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return files.send(kept.sha256, kept.mime, kept.filename, as_attachment=True)
 
 
 @customer_page.contributes

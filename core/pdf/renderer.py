@@ -201,8 +201,12 @@ def render_pdf(
     title: str,
     author: str,
     created: dt.datetime,
+    url_fetcher=None,
 ) -> bytes:
     """Render dossier HTML to PDF/A-3b bytes with the attachments embedded.
+
+    url_fetcher: a weasyprint.urls.URLFetcher (the file store's, core.files.url_fetcher()) that
+    reads the document's images; by default only local files and data: URLs are read.
 
     Raises DossierUnavailable when this machine cannot produce a correct
     dossier quickly, and DossierResourceMissing when a scan cannot be read.
@@ -227,7 +231,7 @@ def render_pdf(
         )
         for attachment in attachments
     ]
-    fetcher = URLFetcher(allowed_protocols=ALLOWED_PROTOCOLS, fail_on_errors=True)
+    fetcher = url_fetcher or URLFetcher(allowed_protocols=ALLOWED_PROTOCOLS, fail_on_errors=True)
 
     with _renderer.lock:
         font_config, stylesheets = _renderer.prepare()

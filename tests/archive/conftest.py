@@ -1,12 +1,13 @@
 """An active customer with a full record, for archive tests."""
 import pytest
 
+from core.storage import LocalStore
 from tests.lifecycle import activate_customer
 
 
 @pytest.fixture
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
     return tmp_path / "files"
 
 

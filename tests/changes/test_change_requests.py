@@ -10,6 +10,7 @@ from blueprints.customers.models import Customer, CustomerProfile, IdDocument
 from core import outbox
 from core.extensions import db
 from core.outbox import MessageStatus, OutboxMessage
+from core.storage import LocalStore
 from tests import factories
 from tests.lifecycle import activate_customer
 from tests.requests.helpers import Page, login_as
@@ -21,7 +22,7 @@ NEW_MOBILE = "13912345678"
 
 @pytest.fixture
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
     return tmp_path / "files"
 
 

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from blueprints.changes.models import CustomerChange
 from core.extensions import db
+from core.storage import LocalStore
 from tests.concurrency.test_concurrent_requests import _race
 from tests.conftest import Auth
 from tests.lifecycle import activate_customer
@@ -12,7 +13,7 @@ from tests.changes.test_change_requests import _form_values, _ordinary_change, _
 
 @pytest.fixture
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
 
 
 def test_two_clerks_changing_one_customer_at_once_one_wins_and_the_other_keeps_what_was_typed(app, file_store):

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
+from core.storage import LocalStore
 from tests.conftest import Auth
 from tests.e2e.test_opening_wizard import login
 from tests.lifecycle import activate_customer
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def customer_no(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
     clerk = Auth(app.test_client())
     clerk.login()
     return activate_customer(app, clerk, name="欧阳䶮")

@@ -11,6 +11,7 @@ from blueprints.customers.models import Customer
 from blueprints.home.demo import DEMO_PASSWORD
 from core import outbox
 from core.extensions import db
+from core.storage import LocalStore
 from tests import factories
 from tests.e2e.test_opening_wizard import login
 from tests.lifecycle import activate_customer
@@ -21,7 +22,7 @@ SHOTS = os.environ.get("E2E_SCREENSHOTS")
 
 @pytest.fixture
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from blueprints.grading.models import GradeRule
 from core.extensions import db
+from core.storage import LocalStore
 from tests.e2e.test_opening_wizard import login
 from tests.grading.support import DEMO_CUSTOMER, HOLDING_HEADER, PRICE_HEADER, csv_bytes, trading_days
 
@@ -18,7 +19,7 @@ DAYS = trading_days(20, date(2026, 11, 30))
 
 @pytest.fixture
 def rules_and_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
     with app.app_context():
         for grade, precedence, average in (("gold", 30, "1000000"), ("silver", 40, "100000")):
             db.session.add(GradeRule(grade=grade, precedence=precedence, min_average_assets=Decimal(average)))

@@ -16,6 +16,7 @@ from blueprints.review.models import ReviewDecision
 from core import outbox
 from core.extensions import db
 from core.roles import Role
+from core.storage import LocalStore
 from tests import factories
 from tests.e2e.test_opening_wizard import login
 from tests.requests.helpers import add_staff
@@ -49,7 +50,7 @@ def signature() -> str:
 
 @pytest.fixture
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
 
 
 def test_reviewer_filters_takes_checks_the_witness_record_and_returns_it(page: Page, new_context, app, file_store,

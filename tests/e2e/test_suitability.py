@@ -4,6 +4,7 @@ import os
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.storage import LocalStore
 from tests.e2e.test_opening_wizard import login
 from tests.factories import scan_png
 from tests.grading.test_suitability import customer_with_class
@@ -14,7 +15,7 @@ SHOTS = os.environ.get("E2E_SCREENSHOTS")
 
 @pytest.fixture
 def customer_no(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
     return customer_with_class(app, "C2")
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from blueprints.auth.models import Staff
 from blueprints.reader import services as reader_services
 from core.extensions import db
+from core.storage import LocalStore
 from tests import factories
 from tests.e2e.test_opening_wizard import login, save, sign, walk_from_contact
 from tests.reader_agent.fixtures import PHOTO, resident_block
@@ -20,13 +21,13 @@ from tests.reader_agent.fixtures import PHOTO, resident_block
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6300010000050001f6d3b3c90000000049454e44ae426082")
+                    "1f15c4890000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082")
 
 
 @pytest.fixture
 def paired_reader(app, page, live_server, tmp_path, monkeypatch):
     """A reader paired with the demo branch and with the page's tablet, and a replay file holding the customer's card."""
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
     with app.app_context():
         admin = db.session.scalar(select(Staff).where(Staff.username == "admin"))
         witness = db.session.scalar(select(Staff).where(Staff.username == "witness"))

@@ -10,6 +10,7 @@ from blueprints.auth.models import Staff
 from blueprints.opening.models import Application
 from blueprints.review import services as review
 from core.extensions import db
+from core.storage import LocalStore
 from tests import factories
 from tests.e2e.test_opening_wizard import (
     complete_wizard,
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(autouse=True)
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
 
 
 def step_link(page: Page, key: str):

@@ -3,6 +3,7 @@ import re
 
 import pytest
 
+from core.storage import LocalStore
 from tests.lifecycle import activate_customer
 from tests.reader.support import pair_terminal
 from tests.reader.test_reader_api import _reader, device, post  # noqa: F401  (device is a fixture)
@@ -10,7 +11,7 @@ from tests.reader.test_reader_api import _reader, device, post  # noqa: F401  (d
 
 @pytest.fixture
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
 
 
 def test_the_card_fills_the_key_change_form_with_the_new_document(app, auth, client, device, file_store):

@@ -17,11 +17,12 @@ from blueprints.auth.models import Branch, Staff
 from blueprints.customers.models import Customer, CustomerKind
 from blueprints.opening.models import Application
 from blueprints.return_visit.models import CHECK_ITEMS
-from core import crypto
+from core import crypto, files
 from core.extensions import db
 from core.masking import mask_id_number
 from core.roles import Role
 from core.timeutil import BEIJING, business_today
+from core.storage import LocalStore
 from tests import factories
 from tests.requests.helpers import add_staff, login_as, page_of, staff_id
 
@@ -34,8 +35,13 @@ SECOND_CUSTOMER = factories.identity(id_number=factories.make_id("110105", "1988
 @pytest.fixture(autouse=True)
 def file_store(app, tmp_path, monkeypatch):
     """Keep scans, dossiers and exports in this test's own folder, never in the instance folder."""
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path / "files")))
     return tmp_path / "files"
+
+
+def stored_bytes(app, sha256: str) -> bytes:
+    with app.app_context():
+        return files.read(sha256)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -114,7 +120,17 @@ def png_bytes(width: int = 24, height: int = 16) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+def jpeg_bytes(width: int = 8, height: int = 8) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 60, 120)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+JPEG = jpeg_bytes()
+# JPEG markers around nothing: it looks like a JPEG by its first bytes but does not decode.
+BROKEN_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -335,7 +351,7 @@ def test_archivist_uploads_a_scan_judged_by_its_content(app, file_store, name, d
     [scan] = scans(app)
     assert scan["mime"] == mime and scan["size"] == len(data) and scan["original_name"] == name
     assert scan["sha256"] == hashlib.sha256(data).hexdigest()
-    assert [p.read_bytes() for p in file_store.rglob(scan["sha256"])] == [data]
+    assert stored_bytes(app, scan["sha256"]) == data
     give_purpose(archivist, SEEDED_NO)
     body = archivist.get(file_url(SEEDED_NO)).get_data(as_text=True)
     assert "身份证件正面" in body and "周档案" in body and f"/archive/scans/{scan['id']}" in body
@@ -344,6 +360,7 @@ def test_archivist_uploads_a_scan_judged_by_its_content(app, file_store, name, d
 @pytest.mark.parametrize("name, data, message", [
     ("photo.jpg", "这是一段文字，改名成了图片。".encode(), "文件内容不是允许的格式（按文件内容识别，与文件名无关）；仅接受 JPEG、PNG 或 PDF"),
     ("empty.png", b"", "文件为空，请重新选择；仅接受 JPEG、PNG 或 PDF"),
+    ("id.jpg", BROKEN_JPEG, "图像无法识别或已损坏，请重新扫描或拍摄后上传；仅接受 JPEG、PNG 或 PDF"),
 ])
 def test_a_file_that_is_not_a_scan_is_refused_next_to_the_file_field(app, name, data, message):
     response = upload(login_as(app, "archivist"), SEEDED_NO, data, name)
@@ -457,13 +474,12 @@ def test_dossier_versions_are_generated_kept_and_downloaded_under_the_purpose(ap
     with app.app_context():
         archive_no = db.session.scalar(select(Customer.archive_no).where(Customer.customer_no == customer_no))
     assert first["archive_no"] == archive_no == f"DA0101-{customer_no}"
-    [path] = file_store.rglob(first["sha256"])
-    first_bytes = path.read_bytes()
+    first_bytes = stored_bytes(app, first["sha256"])
     assert hashlib.sha256(first_bytes).hexdigest() == first["sha256"] and len(first_bytes) == first["size"]
 
     assert archivist.post(generate).status_code == 303
     assert [d["version"] for d in dossiers(app)] == [1, 2]
-    assert dossiers(app)[0] == first and path.read_bytes() == first_bytes  # version 1 untouched on disk
+    assert dossiers(app)[0] == first and stored_bytes(app, first["sha256"]) == first_bytes  # version 1 untouched
 
     page = archivist.get(file_url(customer_no)).get_data(as_text=True)
     assert "第 1 版" in page and "第 2 版" in page and first["sha256"] in page

@@ -16,6 +16,7 @@ from core.extensions import db
 from core.masking import mask_id_number, mask_mobile
 from core.models import AuditEvent
 from core.roles import Role
+from core.storage import LocalStore
 from tests import factories
 from tests.requests.helpers import Page, add_staff, application_row, login_as, page_of, staff_id
 
@@ -28,8 +29,9 @@ OTHER_CUSTOMER = factories.identity(id_number=factories.make_id("110105", "19880
 @pytest.fixture(autouse=True)
 def file_store(app, tmp_path, monkeypatch):
     """Keep uploaded recordings in this test's own folder, never in the instance folder."""
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path / "files"))
-    return tmp_path / "files"
+    store = LocalStore(str(tmp_path / "files"))
+    monkeypatch.setitem(app.extensions, "file_store", store)
+    return store
 
 
 def awaiting_visit(app, clerk="clerk", reviewer="reviewer", with_agent=False, identity=None) -> str:
@@ -402,7 +404,7 @@ def test_wav_recording_is_stored_and_downloadable_by_the_agent_and_manager(app, 
     assert post_visit(agent, reference, recording=("回访录音.wav", recording)).status_code == 303
     [visit] = visits(app, reference)
     assert visit["recording_mime"] == "audio/wav" and visit["recording_name"] == "回访录音.wav"
-    assert file_store.exists() and any(file_store.rglob(visit["recording_sha256"]))
+    assert file_store.exists(visit["recording_sha256"])
 
     url = f"{visit_url(reference)}/recording/{visit['id']}"
     assert url in page_of(agent.get(visit_url(reference))).urls

@@ -13,6 +13,7 @@ from core.extensions import db
 from core.models import AuditEvent
 from core.outbox import OutboxMessage
 from core.roles import Role
+from core.storage import LocalStore
 from tests import factories
 from tests.requests.helpers import add_staff, application_row, login_as, page_of, staff_id, status_changes
 
@@ -33,7 +34,7 @@ def submit(app, username="clerk", token=None, **overrides):
 
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6300010000050001f6d3b3c90000000049454e44ae426082")
+                    "1f15c4890000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082")
 # A second, different image for the customer's signature (a 1x1 PNG with another pixel).
 SIGNATURE_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944"
                               "4154789c631011110100007c003d928027db0000000049454e44ae426082")
@@ -41,7 +42,7 @@ SIGNATURE_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010
 
 @pytest.fixture
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path)))
     return tmp_path
 
 

@@ -8,17 +8,18 @@ from blueprints.auth.models import Staff
 from blueprints.opening.models import Application
 from core import files
 from core.extensions import db
+from core.storage import LocalStore
 from tests import factories
 from tests.requests.helpers import login_as
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6300010000050001f6d3b3c90000000049454e44ae426082")
+                    "1f15c4890000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082")
 SIGNATURE = "data:image/png;base64," + base64.b64encode(PNG).decode()
 
 
 @pytest.fixture(autouse=True)
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path)))
 
 
 def staff_ids(app, *usernames):
@@ -70,8 +71,7 @@ def test_two_staff_with_a_qualified_witness_complete_the_step(app, witness_draft
         saved = application.step_data("witness")
         assert saved["remote"] is False and saved["witness_id"] == witness_id
         assert saved["latitude"] == pytest.approx(39.9139) and saved["photo_consent"] is True
-        with open(files.path_for(saved["signature_sha256"]), "rb") as handle:
-            assert handle.read() == PNG
+        assert files.read(saved["signature_sha256"]) == PNG
         assert saved["photo_sha256"]
 
 
@@ -148,8 +148,7 @@ def test_the_witness_record_photo_and_signature_go_into_the_dossier(app, witness
         archivist = db.session.scalar(select(Staff).where(Staff.username == "archivist"))
         entry = archive.generate_dossier_now(customer, archivist)
         db.session.commit()
-        with open(archive.dossier_path(entry), "rb") as handle:
-            reader = PdfReader(io.BytesIO(handle.read()))
+        reader = PdfReader(io.BytesIO(files.read(entry.sha256)))
     text = "".join(page.extract_text() for page in reader.pages)
     assert "见证记录" in text and "赵见证" in text and "客户手写签名" in text and "见证现场合影" in text
     assert sum(len(page.images) for page in reader.pages) >= 2

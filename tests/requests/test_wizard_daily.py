@@ -9,7 +9,9 @@ from sqlalchemy import select
 from blueprints.opening.models import Application, ApplicationDocument
 from blueprints.review import services as review
 from blueprints.auth.models import Staff
+from core import files
 from core.extensions import db
+from core.storage import LocalStore
 from tests import factories
 from tests.requests.helpers import application_row, login_as, page_of, staff_id, status_changes
 
@@ -19,7 +21,7 @@ SIGNATURE = "data:image/png;base64," + base64.b64encode(factories.scan_png(320, 
 
 @pytest.fixture(autouse=True)
 def file_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path)))
 
 
 @pytest.fixture
@@ -427,8 +429,7 @@ def test_the_id_scans_and_their_review_go_into_the_dossier(app, clerk):
         archivist = db.session.scalar(select(Staff).where(Staff.username == "archivist"))
         entry = archive.generate_dossier_now(customer, archivist)
         db.session.commit()
-        with open(archive.dossier_path(entry), "rb") as handle:
-            reader = PdfReader(io.BytesIO(handle.read()))
+        reader = PdfReader(io.BytesIO(files.read(entry.sha256)))
     text = "".join(page.extract_text() for page in reader.pages)
     flat = re.sub(r"\s+", "", text)  # table cells wrap
     assert "证件影像复核记录" in flat and "反面模糊" in flat and "已替换" in flat

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from blueprints.service.models import Complaint, ServiceEvent, ServiceRecord
 from core.extensions import db
+from core.storage import LocalStore
 from tests.requests.helpers import add_staff, login_as, page_of, staff_id
 from tests.service.helpers import DEMO_CUSTOMER, set_today, token
 
@@ -142,7 +143,7 @@ def test_closing_a_complaint_records_the_customers_feedback(app, monkeypatch):
 
 
 def test_complaint_files_are_kept_checked_by_content_and_read_with_an_audit(app, monkeypatch, tmp_path):
-    monkeypatch.setitem(app.config, "FILE_STORE", str(tmp_path))
+    monkeypatch.setitem(app.extensions, "file_store", LocalStore(str(tmp_path)))
     set_today(monkeypatch, FRIDAY)
     boss = login_as(app, "manager")
     _complaint(boss, app)
