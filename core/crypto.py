@@ -42,6 +42,10 @@ class Keyring:
         master = self._masters[0] if key_id is None else self._masters[self.key_ids.index(key_id)]
         return hmac.digest(master, purpose, "sha256")
 
+    def derived_keys(self, purpose: bytes) -> list[bytes]:
+        """The key for one purpose from every data key that still reads, the current one first."""
+        return [hmac.digest(m, purpose, "sha256") for m in self._masters]
+
     def encrypt(self, plaintext: str) -> str:
         return self._current.encrypt(plaintext.encode()).decode()
 

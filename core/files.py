@@ -158,6 +158,12 @@ def _file_key() -> bytes:
     return crypto.derived_key(KEY_PURPOSE)
 
 
+def _reading_keys() -> list[bytes]:
+    """The file keys of every data key that still reads (the current first): during a rotation a file
+    written under the previous key is read with it."""
+    return crypto.keyring().derived_keys(KEY_PURPOSE)
+
+
 def key_id(key: bytes) -> bytes:
     return hmac.digest(key, b"key-id", "sha256")[:8]
 
@@ -209,7 +215,7 @@ def _read_exact(source, count: int) -> bytes:
 class _Opened(io.RawIOBase):
     """The plaintext of one stored file, decrypted as it is read; the SHA-256 is checked at the end."""
 
-    def __init__(self, source: BinaryIO, digest: str, key: bytes):
+    def __init__(self, source: BinaryIO, digest: str, keys: list[bytes]):
         self._source, self._digest = source, digest
         self._hash = hashlib.sha256()
         self._buffer, self._offset, self._done = b"", 0, False
@@ -224,8 +230,10 @@ class _Opened(io.RawIOBase):
         _magic, version, written_by, self._segment, self._prefix = HEADER.unpack(head)
         if version != VERSION:
             raise StoredFileUnreadable(f"file {digest}: unknown format version {version}")
-        if not hmac.compare_digest(written_by, key_id(key)):
+        key = next((k for k in keys if hmac.compare_digest(written_by, key_id(k))), None)
+        if key is None:
             raise StoredFileUnreadable(f"file {digest}: written under another key (key id {written_by.hex()})")
+        self.key_id = written_by
         self._aead, self._header, self._counter = AESGCM(key), head, 0
         self._sealed = _read_exact(source, self._segment + TAG)
 
@@ -384,7 +392,7 @@ def open_stored(sha256: str, store=None, key: bytes | None = None) -> io.Buffere
         source = (store or backend()).open(sha256)
     except storage.BlobMissing:
         raise StoredFileMissing(f"file {sha256} is not in the store") from None
-    return io.BufferedReader(_Opened(source, sha256, key or _file_key()), 1 << 16)
+    return io.BufferedReader(_Opened(source, sha256, [key] if key else _reading_keys()), 1 << 16)
 
 
 def read(sha256: str) -> bytes:
@@ -518,3 +526,46 @@ def encrypt_existing(report=None) -> tuple[int, int]:
         finally:
             writer.discard()
     return converted, kept
+
+
+def _written_by(target, digest: str) -> bytes | None:
+    """The key id in a stored file's header, or None for a plaintext file of an older version."""
+    with target.open(digest) as source:
+        head = _read_exact(source, HEADER.size)
+    if head[:4] != MAGIC or len(head) < HEADER.size:
+        return None
+    return HEADER.unpack(head)[2]
+
+
+def count_under_old_keys() -> int:
+    """How many stored files an old data key wrote (a rotation re-encrypts them)."""
+    target, current = backend(), key_id(_file_key())
+    return sum(1 for digest in target.digests()
+               if (written := _written_by(target, digest)) is not None and written != current)
+
+
+def reencrypt_under_current_key(report=None) -> int:
+    """Re-encrypt every stored file an old data key wrote under the current one; returns how many.
+
+    Each file is read with the key that wrote it (its SHA-256 checked), written anew and put under the
+    same address; a file already under the current key is left alone, so a stopped run is resumed.
+    """
+    target, current = backend(), key_id(_file_key())
+    done = 0
+    for digest in list(target.digests()):
+        written = _written_by(target, digest)
+        if written is None or written == current:
+            continue
+        writer = Writer(target, max_bytes=1 << 62)
+        try:
+            with open_stored(digest, store=target) as plain:
+                while chunk := plain.read(1 << 20):
+                    writer.write(chunk)
+            writer.commit(replace=True)
+            done += 1
+        except StoredFileUnreadable as error:
+            if report:
+                report(f"skipped {digest}: {error}")
+        finally:
+            writer.discard()
+    return done

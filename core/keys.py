@@ -11,14 +11,16 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import Table, Text, select, type_coerce, update
 
-from core import crypto
+from core import crypto, files
 from core.extensions import db
 
 keys_cli = AppGroup("keys", help="The data key: rotation and what still needs it.")
 
 BATCH = 500
-# Other holders of encrypted data (stored files) add a step: (label, count_old(), rotate() -> count).
-EXTRA_STEPS: list[tuple[str, Callable[[], int], Callable[[], int]]] = []
+# Holders of encrypted data besides the columns: (label, count_old() -> n, rotate() -> n).
+EXTRA_STEPS: list[tuple[str, Callable[[], int], Callable[[], int]]] = [
+    ("stored files", files.count_under_old_keys, files.reencrypt_under_current_key),
+]
 
 
 def encrypted_columns() -> Iterator[tuple[Table, list[str]]]:
