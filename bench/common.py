@@ -21,8 +21,11 @@ def fresh_app(url: str | None = None, password_hash: str | None = None, **config
     from blueprints.home.demo import seed_demo
     from core.extensions import db
 
-    url = url or os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "DATA_KEY": "bench", **config})
+    where = tempfile.mkdtemp(prefix="kyc-bench-")
+    url = url or os.environ.get("DATABASE_URL") or f"sqlite:///{where}/bench.sqlite3"
+    # Files in a folder of the run's own, not the instance folder's store.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "DATA_KEY": "bench",
+                      "FILE_STORE": os.path.join(where, "files"), **config})
     with app.app_context():
         from flask_migrate import upgrade
 

@@ -281,6 +281,7 @@ def free_port() -> int:
 
 def start_server(url: str, port: int, web_workers: int) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="load-secret", DATA_KEY="load-data-key",
+               FILE_STORE=tempfile.mkdtemp(prefix="kyc-load-files-"),
                APP_MODE="production", HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(web_workers),
                ACCESS_LOG="/dev/null")
     server = subprocess.Popen(["bash", str(ROOT / "scripts" / "serve")], cwd=ROOT, env=env,

@@ -61,6 +61,7 @@ class LocalStore:
 
     def _prepare(self) -> None:
         if not self._ready:
+            private_dir(self.root)  # a store made by an older version may have a world-readable root
             private_dir(self.temp_dir)
             self._ready = True
 
