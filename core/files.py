@@ -513,19 +513,29 @@ def encrypt_existing(report=None) -> tuple[int, int]:
         if head == MAGIC:
             kept += 1
             continue
-        writer = Writer(target, max_bytes=1 << 62)
-        try:
-            with open_stored(digest, store=target, key=key) as plain:  # checks the SHA-256 of the clear file
-                while chunk := plain.read(1 << 20):
-                    writer.write(chunk)
-            writer.commit(replace=True)  # under the same digest: the content was just checked against it
-            converted += 1
-        except StoredFileUnreadable as error:
-            if report:
-                report(f"skipped {digest}: {error}")
-        finally:
-            writer.discard()
+        converted += _rewrite(target, digest, report, key)
     return converted, kept
+
+
+def _rewrite(target, digest: str, report=None, key: bytes | None = None) -> int:
+    """Read a stored file (its SHA-256 checked) and put it back encrypted under the current key; 1 if done.
+
+    Under the same digest: the content was just checked against it. A file that cannot be read is
+    reported and left as it is (0).
+    """
+    writer = Writer(target, max_bytes=1 << 62)
+    try:
+        with open_stored(digest, store=target, key=key) as plain:
+            while chunk := plain.read(1 << 20):
+                writer.write(chunk)
+        writer.commit(replace=True)
+        return 1
+    except StoredFileUnreadable as error:
+        if report:
+            report(f"skipped {digest}: {error}")
+        return 0
+    finally:
+        writer.discard()
 
 
 def _written_by(target, digest: str) -> bytes | None:
@@ -556,16 +566,5 @@ def reencrypt_under_current_key(report=None) -> int:
         written = _written_by(target, digest)
         if written is None or written == current:
             continue
-        writer = Writer(target, max_bytes=1 << 62)
-        try:
-            with open_stored(digest, store=target) as plain:
-                while chunk := plain.read(1 << 20):
-                    writer.write(chunk)
-            writer.commit(replace=True)
-            done += 1
-        except StoredFileUnreadable as error:
-            if report:
-                report(f"skipped {digest}: {error}")
-        finally:
-            writer.discard()
+        done += _rewrite(target, digest, report)
     return done
