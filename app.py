@@ -7,7 +7,7 @@ from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from core import audit, crypto
+from core import audit, crypto, jobs
 from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.security import PUBLIC_ENDPOINTS
@@ -110,8 +110,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_IMAGE_PIXELS=int(env.get("MAX_IMAGE_MEGAPIXELS", "40")) * 1_000_000,  # checked before an upload is decoded
         MAX_RECORDING_BYTES=int(env.get("MAX_RECORDING_MB", "20")) * 1024 * 1024,
         MAX_SCAN_BYTES=int(env.get("MAX_SCAN_MB", "10")) * 1024 * 1024,
-        # Tests set True to build a batch export inside the request instead of a background thread.
-        ARCHIVE_EXPORT_INLINE=False,
+        # Background jobs (core.jobs): how long a worker's claim holds without a heartbeat, how many jobs one
+        # worker process runs at once, and how many processes render PDFs for it (default: one per core).
+        JOB_LEASE_SECONDS=float(env.get("JOB_LEASE_SECONDS", "15")),
+        JOB_THREADS=int(env.get("JOB_THREADS", "2")),
+        JOB_RENDER_PROCESSES=int(env["JOB_RENDER_PROCESSES"]) if env.get("JOB_RENDER_PROCESSES") else None,
+        # Run the jobs a request queued inside that request, after its commit (the tests; no worker needed).
+        JOBS_EAGER=False,
+        # The worker queues the daily and hourly work itself (blueprints/scheduled.py); 0 leaves it to cron.
+        SCHEDULE_ENABLED=env.get("SCHEDULE_ENABLED", "1") == "1",
         MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         FIRM_NAME=env.get("FIRM_NAME", "示范证券股份有限公司"),
         RETURN_VISIT_MAX_ATTEMPTS=int(env.get("RETURN_VISIT_MAX_ATTEMPTS", "3")),  # calls per round, then the branch manager
@@ -183,6 +190,11 @@ def _register_models() -> None:
     import blueprints.statistics.indexes  # noqa: F401
     import blueprints.statistics.crm_indexes  # noqa: F401
     import core.outbox  # noqa: F401
+    import core.jobs  # noqa: F401
+    import blueprints.archive.jobs  # noqa: F401  (registers the archive's job kinds)
+    import blueprints.changes.jobs  # noqa: F401
+    import blueprints.grading.jobs  # noqa: F401
+    import blueprints.scheduled  # noqa: F401  (the daily and hourly work the job worker queues)
     import blueprints.customers.models  # noqa: F401
     import blueprints.managers.models  # noqa: F401
     import blueprints.merges.models  # noqa: F401
@@ -201,6 +213,7 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from blueprints.accounts.routes import bp as exceptions_bp
     from blueprints.archive.routes import bp as archive_bp
+    from blueprints.jobs.routes import bp as jobs_bp
     from blueprints.closure.routes import bp as closure_bp
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.reader.routes import bp as reader_bp
@@ -237,6 +250,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(customers_bp)
     app.register_blueprint(changes_bp)
     app.register_blueprint(archive_bp)
+    app.register_blueprint(jobs_bp)
     app.register_blueprint(reader_bp)
     app.register_blueprint(exceptions_bp)
     app.register_blueprint(closure_bp)
@@ -309,6 +323,7 @@ def _register_request_hooks(app: Flask) -> None:
         if commits_response(response.status_code):
             db.session.commit()
             audit.write_after_read()
+            jobs.run_queued_by_this_request()
         else:
             db.session.rollback()
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -410,10 +425,12 @@ def _register_commands(app: Flask) -> None:
     from blueprints.customers.cli import customers_cli
     from blueprints.grading.cli import grading_cli
     from core.keys import keys_cli
+    from core.jobs_cli import jobs_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(keys_cli)
     app.cli.add_command(outbox_worker_command)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(accounts_cli)
     app.cli.add_command(managers_cli)
     app.cli.add_command(service_cli)

@@ -31,6 +31,10 @@ def app(database_url, tmp_path_factory):
         "DATA_KEY": "test-data-key",
         "PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
         "FILE_STORE": str(tmp_path_factory.mktemp("files")),
+        # A job a request queues runs inside that request, after its commit: no worker to wait for.
+        # The browser tests' live server has a worker beside it instead (tests/e2e/conftest.py).
+        "JOBS_EAGER": True,
+        "SCHEDULE_ENABLED": False,
     })
     with app.app_context():
         from flask_migrate import upgrade

@@ -42,3 +42,15 @@ def warm_up(env) -> None:
         author="warm-up",
         created=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     )
+
+
+def warm_up_process() -> None:
+    """warm_up() for a render process as it starts (core.pdf.pool); a failure is left to the first render."""
+    import logging
+
+    from core.pdf import renderer
+
+    try:
+        warm_up(renderer.template_environment())
+    except Exception:  # the first real render reports what is wrong, to the person who asked
+        logging.getLogger(__name__).exception("render process could not warm up")

@@ -4,19 +4,17 @@ from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from blueprints.archive import forms, services
+from blueprints.archive import jobs as archive_jobs
 from blueprints.archive.models import ExportStatus, LendingAction
 from blueprints.customers import page as customer_page
 from blueprints.customers.models import KIND_LABELS, CustomerKind
 from blueprints.opening import presenters
-from core import audit, files
+from core import audit, files, jobs
 from core.db import writes_on_read
-from core.extensions import db
-from core.pdf.renderer import DossierResourceMissing, DossierUnavailable
 from core.reference import ID_TYPE_LABELS
-from core.render import error_response, page, see_other
+from core.render import page, see_other
 from core.roles import Role
 from core.security import roles_required, sees_full_id
 from core.timeutil import BEIJING
@@ -26,9 +24,6 @@ bp = Blueprint("archive", __name__, url_prefix="/archive")
 # A purpose given for a customer's file covers further reads and downloads of it for this long;
 # after that the archivist is asked again. Kept in the (signed) session, per customer number.
 PURPOSE_SECONDS = 30 * 60
-# app.config["ARCHIVE_EXPORT_INLINE"] = True runs a batch export inside the request that starts it
-# instead of in a background thread (tests use it so an export is finished when the POST returns).
-EXPORT_INLINE = "ARCHIVE_EXPORT_INLINE"
 
 
 # --- search --------------------------------------------------------------------------------------
@@ -149,25 +144,24 @@ def generate_dossier(customer_no: str):
     customer = _load_customer(customer_no)
     if not forms.GenerateDossierForm(prefix="generate").validate_on_submit():
         abort(400)
-    inputs = services.dossier_inputs(customer)
-    # End the transaction before the ~1 s render: on SQLite it holds the database's write lock
-    # (BEGIN IMMEDIATE), on PostgreSQL the archive number's row lock, and nobody should wait for a PDF.
-    db.session.commit()
-    try:
-        data = services.render_dossier(inputs)
-    except DossierUnavailable as unavailable:
-        return error_response(503, "档案生成不可用", str(unavailable))
-    except DossierResourceMissing:
-        current_app.logger.exception("dossier of %s: a scan could not be read", customer.customer_no)
-        return error_response(503, "档案生成失败", "档案所引用的影像文件无法读取，请联系系统管理员。")
-    try:
-        dossier = services.save_dossier(inputs, data, current_user)
-    except IntegrityError:
-        # Another archivist saved the same version number while this one rendered (PostgreSQL).
-        db.session.rollback()
-        abort(409, "该客户的档案刚由他人生成了新版本，请刷新页面后重试。")
-    flash(f"已生成档案第 {dossier.version} 版（{dossier.pages} 页）", "success")
+    # The PDF renders in the job worker (~1 s, more with many scans); the file page shows its progress.
+    # A second click while one is queued or running is the same request: it waits for that one.
+    subject = ("customer", customer.id)
+    if jobs.pending(archive_jobs.DOSSIER, subject) is None:
+        jobs.enqueue(archive_jobs.DOSSIER, {"customer_id": customer.id}, subject=subject, requested_by=current_user)
     return see_other(url_for("archive.customer_file", customer_no=customer.customer_no))
+
+
+@bp.route("/customers/<customer_no>/dossiers")
+@roles_required(Role.ARCHIVIST)
+def dossier_versions(customer_no: str):
+    """The list of dossier versions, fetched again by the file page when a dossier job has ended."""
+    customer = _load_customer(customer_no)
+    if _purpose_for(customer.customer_no) is None:
+        return _ask_purpose(customer)
+    audit.record("archive.dossier_list", "customer", customer.archive_no or customer.customer_no)
+    return page("archive/file.html", block="dossier_versions", customer=customer, dossiers=services.dossiers_of(customer),
+                archivist=True)
 
 
 @bp.route("/dossiers/<int:dossier_id>/download")
@@ -221,14 +215,9 @@ def exports():
                                     form.purpose_text())
     except services.ArchiveRefused as refused:
         return _exports_page(form, status=422, refusal=str(refused))
-    job_id = job.id
-    # The worker reads the job in its own session: it must be committed before the worker starts.
-    db.session.commit()
-    if current_app.config.get(EXPORT_INLINE):
-        services.run_export(job_id)
-    else:
-        services.launch_export(current_app._get_current_object(), job_id)
-    return see_other(url_for("archive.export_status", job_id=job_id))
+    jobs.enqueue(archive_jobs.EXPORT, {"export_job_id": job.id}, subject=("export_job", job.id),
+                 requested_by=current_user)
+    return see_other(url_for("archive.export_status", job_id=job.id))
 
 
 @bp.route("/exports/<int:job_id>")
@@ -315,6 +304,8 @@ def _file_page(customer, purpose: str):
                 archivist=archivist, closed=customer.kind == CustomerKind.HISTORICAL,
                 upload_form=forms.ScanUploadForm(formdata=None) if archivist else None,
                 generate_form=forms.GenerateDossierForm(formdata=None, prefix="generate"),
+                dossier_job=jobs.to_show(archive_jobs.DOSSIER, ("customer", customer.id), current_user),
+                describe_job=jobs.describe,
                 max_scan_mb=current_app.config["MAX_SCAN_BYTES"] / 1024 / 1024,
                 home_branch=services.branch_names().get(customer.branch_id),
                 show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, id_type_labels=ID_TYPE_LABELS)

@@ -1,7 +1,7 @@
 """Archive operations: finding files, scans, dossier versions, the lending register, exports."""
+import collections
 import io
 import shutil
-import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -39,7 +39,7 @@ from blueprints.search import keys as search_keys
 from blueprints.search import services as search_services
 from core import audit, files, keyset, masking
 from core.extensions import db
-from core.pdf import renderer
+from core.pdf import pool, renderer
 from core.reference import ID_TYPE_LABELS
 from core.roles import Role
 from core.timeutil import BEIJING, to_beijing, utcnow
@@ -451,11 +451,21 @@ def dossier_inputs(customer: Customer) -> DossierInputs:
                          record_sha256=context["fingerprint"], created=now)
 
 
+def render_request(inputs: DossierInputs) -> pool.RenderRequest:
+    """What a render process needs: the HTML, the stored files it shows (read and checked here), the attachments."""
+    resources = {}
+    for url in pool.resource_urls(inputs.html, files.URL_SCHEME):
+        data = _read(url.partition(":")[2])
+        resources[url] = (data, files.sniff(data) or "application/octet-stream")
+    return pool.RenderRequest(html=inputs.html, base_url=f"{files.URL_SCHEME}:", attachments=inputs.attachments,
+                              title=inputs.title, author=current_app.config["FIRM_NAME"], created=inputs.created,
+                              resources=resources)
+
+
 def render_dossier(inputs: DossierInputs) -> bytes:
-    """Render the PDF; touches no database, so callers end their transaction first (it takes ~1 s)."""
-    return renderer.render_pdf(inputs.html, base_url=f"{files.URL_SCHEME}:", url_fetcher=files.url_fetcher(),
-                               attachments=inputs.attachments, title=inputs.title,
-                               author=current_app.config["FIRM_NAME"], created=inputs.created)
+    """Render the PDF (in the render pool when this process has one); touches no database, so callers
+    end their transaction first (it takes ~1 s)."""
+    return pool.render(render_request(inputs))
 
 
 def save_dossier(inputs: DossierInputs, data: bytes, actor: Staff) -> Dossier:
@@ -527,56 +537,76 @@ def export_customers(job: ExportJob) -> list[Customer]:
         Customer.created_at < _utc_start(job.date_to + timedelta(days=1))).order_by(Customer.id)))
 
 
-def run_export(job_id: int) -> None:
-    """Build the zip: one dossier per customer (the latest, or a new one), progress committed as it goes."""
+def run_export(job_id: int, progress=None) -> None:
+    """Build the zip: one dossier per customer (the latest, or a new one), progress committed as it goes.
+
+    Runs as a background job (blueprints.archive.jobs), which may be taken up again after its worker
+    died: a customer already entered in the register for this export is not entered again, and the
+    zip is rebuilt from the start (the dossiers generated meanwhile are the latest by then). New
+    dossiers render in the render pool, as many at once as it has processes, in customer order.
+    """
     job = db.session.get(ExportJob, job_id, with_for_update=True)
-    if job is None or job.status != ExportStatus.QUEUED:
+    if job is None or job.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
         db.session.rollback()
         return
     actor = db.session.get(Staff, job.requested_by_id)
     customers = export_customers(job)
+    registered = set(db.session.scalars(select(LendingRecord.customer_id).where(LendingRecord.export_job_id == job.id)))
     job.status, job.total, job.done = ExportStatus.RUNNING, len(customers), 0
+    if progress:
+        progress(0, len(customers))
     db.session.commit()
-    try:
-        # The zip is encrypted as it is written: no plaintext copy on disk, memory bounded by one dossier.
-        with files.writing(max_bytes=EXPORT_MAX_BYTES) as out:
-            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-                for customer in customers:
-                    latest = next(iter(dossiers_of(customer)), None) or generate_dossier_now(customer, actor)
-                    with files.open_stored(latest.sha256) as source, \
-                            archive.open(f"{latest.archive_no}-v{latest.version}.pdf", "w") as target:
-                        shutil.copyfileobj(source, target, 1 << 20)
+    # The zip is encrypted as it is written: no plaintext copy on disk; memory bounded by the dossiers in flight.
+    with files.writing(max_bytes=EXPORT_MAX_BYTES) as out:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+            for customer, latest in _dossiers_in_order(customers, actor, window=max(1, 2 * pool.processes())):
+                with files.open_stored(latest.sha256) as source, \
+                        archive.open(f"{latest.archive_no}-v{latest.version}.pdf", "w") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+                if customer.id not in registered:
                     register(actor, customer, LendingAction.EXPORT, job.purpose, dossier=latest, export_job=job)
-                    job.done += 1
-                    db.session.commit()
-            stored = out.commit()
-        job.sha256, job.size = stored.sha256, stored.size
-        job.status, job.finished_at = ExportStatus.DONE, utcnow()
-    except Exception as error:  # recorded on the job so the archivist sees it; the log has the trace
-        current_app.logger.exception("export %s failed", job_id)
-        db.session.rollback()
-        job = db.session.get(ExportJob, job_id)
-        job.status, job.error, job.finished_at = ExportStatus.FAILED, str(error)[:500], utcnow()
+                job.done += 1
+                if progress:
+                    progress(job.done)
+                db.session.commit()
+        stored = out.commit()
+    job.sha256, job.size = stored.sha256, stored.size
+    job.status, job.finished_at = ExportStatus.DONE, utcnow()
     db.session.commit()
 
 
-def launch_export(app, job_id: int) -> threading.Thread:
-    """Run `run_export(job_id)` in a daemon thread with its own app context, so the request returns at once.
+def _dossiers_in_order(customers: list[Customer], actor: Staff, window: int):
+    """Yield (customer, dossier) in the customers' order; the missing dossiers render `window` at a time."""
+    in_flight = collections.deque()
+    for customer in customers:
+        latest = next(iter(dossiers_of(customer)), None)
+        if latest is None:
+            inputs = dossier_inputs(customer)
+            request = render_request(inputs)
+            db.session.commit()  # hold no lock while it renders
+            in_flight.append((customer, inputs, pool.submit(request)))
+        else:
+            in_flight.append((customer, None, latest))
+        while len(in_flight) >= window or (in_flight and in_flight[0][1] is None):
+            yield _finished(in_flight.popleft(), actor)
+    while in_flight:
+        yield _finished(in_flight.popleft(), actor)
 
-    The thread's app context gives it its own database session. run_export claims the job only
-    while it is QUEUED, so a second launch of the same job does nothing. A job whose process
-    dies mid-way stays RUNNING: nothing here picks it up again.
-    """
-    def work():
-        with app.app_context():
-            try:
-                run_export(job_id)
-            except Exception:  # run_export records its own failures; this is what escaped it
-                app.logger.exception("export %s could not run", job_id)
 
-    thread = threading.Thread(target=work, name=f"archive-export-{job_id}", daemon=True)
-    thread.start()
-    return thread
+def _finished(entry, actor: Staff):
+    customer, inputs, waiting = entry
+    if inputs is None:
+        return customer, waiting
+    dossier = save_dossier(inputs, waiting.result(), actor)
+    db.session.commit()
+    return customer, dossier
+
+
+def export_failed(job_id: int, message: str) -> None:
+    """Record on the export that it failed, for the archivist who asked."""
+    job = db.session.get(ExportJob, job_id)
+    if job is not None and job.status not in (ExportStatus.DONE, ExportStatus.FAILED):
+        job.status, job.error, job.finished_at = ExportStatus.FAILED, message[:500], utcnow()
 
 
 # --- reading for the archive screens -------------------------------------------------------------

@@ -19,9 +19,9 @@ from blueprints.customers.lifecycle import ENDED
 from blueprints.id_expiry import services as id_expiry
 from blueprints.changes.forms import (KEY_ELEMENTS, ChangeDecisionForm, ChangeQueryForm, KeyChangeForm, LinkConfirmationForm,
                                         OrdinaryChangeForm, SignedSlipForm, WithdrawChangeForm)
-from blueprints.changes.slips import render_change_slip
+from blueprints.changes import jobs as change_jobs
 from blueprints.reader import services as reader_services
-from core import audit, files, masking
+from core import audit, files, jobs, masking
 from core.extensions import db
 from core.reference import ID_TYPE_LABELS
 from core.render import in_place, page, see_other
@@ -334,7 +334,9 @@ def _detail_page(change, customer, status: int = 200, form=None, refused=None, w
                 slip_form=slip_form or SignedSlipForm(formdata=None), refused=refused, display_value=display_value, full=full,
                 kind_label=changes.kind_label(change), status_label=changes.status_label(change),
                 systems=changes.SYSTEMS, can_host=current_user.role == Role.CLERK,
-                settled=all(m.status == "delivered" for m in messages), oob=oob)
+                settled=all(m.status == "delivered" for m in messages), oob=oob,
+                slip_job=None if change.slip_sha256 else jobs.latest(change_jobs.SLIP, ("customer_change", change.id)),
+                describe_job=jobs.describe)
     return in_place(response, f"#change-{block}") if block and status in (403, 409) else response
 
 
@@ -377,7 +379,7 @@ def decide(reference: str):
 def _print_slip(change, customer) -> None:
     mask = {"id_type": lambda t: ID_TYPE_LABELS.get(t, t), "id_number": masking.mask_id_number,
             "value": lambda f, v: display_value(f, v)}
-    changes.store_slip(change, render_change_slip(changes.slip_context(change, customer, mask)))
+    change_jobs.queue_slip(change, changes.slip_context(change, customer, mask), current_user)
 
 
 @bp.route("/<reference>/slip.pdf")

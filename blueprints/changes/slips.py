@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from core.pdf import renderer
+from core import files
+from core.pdf import pool, renderer
 from core.timeutil import BEIJING
 
 TEMPLATE = "changes/slip.html"
@@ -100,14 +101,13 @@ def render_change_slip(slip: dict) -> bytes:
     printed as given (None or "" as （空）). Raises renderer.DossierUnavailable when
     this machine cannot print PDFs.
     """
-    html = render_change_slip_html(slip)
+    return pool.render(render_request(slip))
+
+
+def render_request(slip: dict) -> pool.RenderRequest:
+    """The slip as a render for the render pool: self-contained HTML, the slip data attached."""
     title, _ = slip_title(slip["kind"])
     attachment = renderer.record_attachment(slip, name="slip.json", description="确认单数据（机器可读）")
-    return renderer.render_pdf(
-        html,
-        base_url="file:///",
-        attachments=[attachment],
-        title=f"{title} {slip['reference']}",
-        author=f"{slip['firm_name']} {slip['branch_name']}",
-        created=slip["decided_at"],
-    )
+    return pool.RenderRequest(html=render_change_slip_html(slip), base_url=f"{files.URL_SCHEME}:", attachments=[attachment],
+                              title=f"{title} {slip['reference']}", author=f"{slip['firm_name']} {slip['branch_name']}",
+                              created=slip["decided_at"])

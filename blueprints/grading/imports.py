@@ -5,7 +5,6 @@ or the CLI. Rows are read as a stream and staged in batches, so memory stays fla
 the file; the target tables are only touched in the last transaction, and only when no row was bad.
 """
 import os
-import threading
 
 from flask import current_app
 from sqlalchemy import and_, delete, exists, func, insert, select
@@ -78,30 +77,23 @@ def start_import(actor: Staff, kind: str, file_name: str, stream, max_bytes: int
     return job
 
 
-def launch_import(app, job_id: int) -> threading.Thread:
-    """Run `run_import(job_id)` in a daemon thread with its own app context and session.
-
-    run_import claims the job only while it is queued, so launching twice does nothing more.
-    A process that dies mid-way leaves the job running and the target tables untouched.
-    """
-    def work():
-        with app.app_context():
-            try:
-                run_import(job_id)
-            except Exception:  # run_import records its own failures; this is what escaped it
-                app.logger.exception("import %s could not run", job_id)
-
-    thread = threading.Thread(target=work, name=f"grading-import-{job_id}", daemon=True)
-    thread.start()
-    return thread
+def import_failed(job_id: int, message: str) -> None:
+    """Record on the import that it could not be done (its job gave up), for the person who asked."""
+    job = db.session.get(ImportJob, job_id)
+    if job is not None and job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        job.status, job.error, job.finished_at = ImportStatus.FAILED, message[:500], utcnow()
 
 
 def run_import(job_id: int) -> None:
     """Check every row of the job's file into staging, then swap them in, or record why not."""
     job = db.session.get(ImportJob, job_id, with_for_update=True)
-    if job is None or job.status != ImportStatus.QUEUED:
+    if job is None or job.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
         db.session.rollback()
         return
+    if job.status == ImportStatus.RUNNING:  # taken up again after its worker died: start the file over
+        db.session.execute(delete(ImportRowError).where(ImportRowError.job_id == job.id))
+        db.session.execute(delete(ImportStaging).where(ImportStaging.job_id == job.id))
+        job.rows_read = job.rows_bad = job.progress_done = 0
     job.status = ImportStatus.RUNNING
     db.session.commit()
     try:

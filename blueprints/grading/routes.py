@@ -10,9 +10,10 @@ from flask_login import current_user
 from blueprints.customers import page as customer_page
 from blueprints.customers import services as customer_services
 from blueprints.grading import forms, imports, rules, services
+from blueprints.grading import jobs as grading_jobs
 from blueprints.grading.models import IMPORT_KIND_LABELS, GradeRule
 from blueprints.grading.valuation import HOLDING_KIND_LABELS, METHOD_LABELS
-from core import audit
+from core import audit, jobs
 from core.extensions import db
 from core.render import page, see_other
 from core.roles import Role
@@ -21,9 +22,8 @@ from core.security import roles_required
 bp = Blueprint("grading", __name__, url_prefix="/grading")
 
 IMPORT_ROLES = (Role.HQ_ADMIN, Role.BRANCH_MANAGER)
-# app.config["GRADING_IMPORT_INLINE"] = True runs an import inside the request that starts it (tests).
-IMPORT_INLINE = "GRADING_IMPORT_INLINE"
 ERRORS_SHOWN = 200
+RECOMPUTE_SUBJECT = ("grades", 0)  # every customer's grade
 
 
 @bp.app_template_filter("yuan")
@@ -55,13 +55,9 @@ def import_index():
     except imports.ImportRefused as refused:
         form.file.errors.append(str(refused))
         return _imports_page(form, status=422)
-    job_id = job.id
-    db.session.commit()  # the worker reads the job in its own session
-    if current_app.config.get(IMPORT_INLINE):
-        imports.run_import(job_id)
-    else:
-        imports.launch_import(current_app._get_current_object(), job_id)
-    return see_other(url_for("grading.import_status", job_id=job_id))
+    jobs.enqueue(grading_jobs.IMPORT, {"import_job_id": job.id}, subject=("import_job", job.id),
+                 requested_by=current_user)
+    return see_other(url_for("grading.import_status", job_id=job.id))
 
 
 def _imports_page(form, status: int = 200):
@@ -136,7 +132,9 @@ def _rules_page(status: int = 200, failed_form=None, failed_id=None, summary=Non
                                                                     data={"enabled": True, "precedence": 100})
     return page("grading/rules.html", status=status, rules=rows, edit_forms=edit_forms, new_form=new_form,
                 describe=lambda row: services.rule_of(row).describe(), grade_labels=rules.GRADE_LABELS,
-                summary=summary, average_days=rules.AVERAGE_DAYS)
+                summary=summary, average_days=rules.AVERAGE_DAYS,
+                recompute_job=jobs.to_show(grading_jobs.RECOMPUTE, RECOMPUTE_SUBJECT, current_user),
+                describe_job=jobs.describe)
 
 
 @bp.route("/rules/new", methods=["POST"])
@@ -169,13 +167,11 @@ def rule_edit(rule_id: int):
 @bp.route("/recompute", methods=["POST"])
 @roles_required(Role.HQ_ADMIN)
 def recompute_all():
-    """Value every customer's holdings and recompute all grades now."""
-    summary = services.recompute(actor=current_user, trigger="manual")
-    if summary.day is None:
-        flash("尚无行情数据（交易日历为空），无法估值；请先导入证券日行情。", "warning")
-    else:
-        flash(f"已按 {summary.day} 估值重新计算 {summary.customers} 位客户的级别，其中 {summary.changed} 位级别变化。",
-              "success")
+    """Value every customer's holdings and recompute all grades, in the job worker; the rules page shows how far.
+
+    One recompute at a time: asking again while one is queued or running waits for that one."""
+    if jobs.pending(grading_jobs.RECOMPUTE, RECOMPUTE_SUBJECT) is None:
+        jobs.enqueue(grading_jobs.RECOMPUTE, subject=RECOMPUTE_SUBJECT, requested_by=current_user)
     return see_other(url_for("grading.rules_index"))
 
 

@@ -211,7 +211,7 @@ def _tenure(customer: Customer, day: date) -> int:
 
 
 def recompute(customer_ids: list[int] | None = None, *, actor: Staff | None = None, trigger: str = "manual",
-              today: date | None = None, commit_each_chunk: bool = False) -> RecomputeSummary:
+              today: date | None = None, commit_each_chunk: bool = False, progress=None) -> RecomputeSummary:
     """Value and grade the customers (all who are not historical when None); record every change of grade."""
     calendar = trading_calendar()
     day = valuation_day(calendar, today)
@@ -237,6 +237,8 @@ def recompute(customer_ids: list[int] | None = None, *, actor: Staff | None = No
             if _apply(customer, current.get(customer.id), decision, figures, day or business_today(), actor, trigger,
                       today or managers.today()):
                 summary.changed += 1
+        if progress:
+            progress(start + len(chunk), len(ids))
         if commit_each_chunk:
             db.session.commit()
     audit.record("grading.recompute", "customer", None if customer_ids is None else ",".join(map(str, customer_ids))[:200],

@@ -5,6 +5,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from core import jobs
+
 CHROMIUM = os.environ.get("PLAYWRIGHT_CHROMIUM", "/usr/bin/chromium")
 # The sizes the users work at: counter thin client, tablet portrait and landscape.
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "tablet": {"width": 768, "height": 1024},
@@ -16,10 +18,25 @@ ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts"
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """The app served as staff use it: with a job worker beside it, which runs what the pages queue."""
+    def with_worker_beside(environ, start_response):
+        environ[jobs.WORKER_BESIDE] = True
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, with_worker_beside, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    stopping = threading.Event()
+
+    def work():
+        with app.app_context():
+            jobs.run_forever(poll_seconds=0.2, stop=stopping.is_set)
+
+    worker = threading.Thread(target=work, name="jobs-worker", daemon=True)
+    worker.start()
     yield f"http://127.0.0.1:{server.server_port}"
+    stopping.set()
+    worker.join(timeout=30)
     server.shutdown()
 
 

@@ -1,11 +1,13 @@
 """An archivist finds a customer, downloads the dossier, and the lending register shows it."""
 import io
+import zipfile
 
 import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
 from core.storage import LocalStore
+from core.timeutil import business_today
 from tests.conftest import Auth
 from tests.e2e.test_opening_wizard import login
 from tests.lifecycle import activate_customer
@@ -31,6 +33,9 @@ def test_archivist_downloads_a_dossier_and_the_register_shows_it(page: Page, cus
     page.select_option("#purpose", index=1)
     page.get_by_role("button", name="登记并查阅").click()
     page.get_by_role("button", name="生成新版本").click()
+    # The job worker renders it; the page says so, then shows the new version without a reload.
+    expect(page.locator(".job-done")).to_contain_text("已生成档案第 1 版", timeout=30_000)
+    expect(page.locator("#dossier-list tr[data-version='1']")).to_be_visible()
     with page.expect_download() as download_info:
         page.get_by_role("link", name="下载").first.click()
     data = open(download_info.value.path(), "rb").read()
@@ -43,3 +48,23 @@ def test_archivist_downloads_a_dossier_and_the_register_shows_it(page: Page, cus
     rows = manager.locator("#lending-list tbody tr", has_text=customer_no)
     expect(rows.filter(has_text="下载")).to_have_count(1)
     expect(rows.filter(has_text="查阅").first).to_be_visible()
+
+
+def test_archivist_exports_the_days_dossiers_through_the_job_worker(page: Page, customer_no):
+    login(page, "archivist")
+    page.goto("/archive/exports")
+    today = business_today().isoformat()
+    page.fill("#date_from", today)
+    page.fill("#date_to", today)
+    page.select_option("#purpose", index=1)
+    page.fill("#detail", "年度检查")
+    page.locator("#export-form").get_by_role("button").click()
+    expect(page.locator("#archive-export h1")).to_contain_text("档案导出")
+    download = page.locator("#export-download")
+    expect(download).to_be_visible(timeout=60_000)  # the worker rendered the dossiers and built the zip
+    with page.expect_download() as download_info:
+        download.click()
+    with zipfile.ZipFile(download_info.value.path()) as archive:
+        names = archive.namelist()
+    assert any(customer_no in name for name in names)
+    assert all(archive_pdf.endswith(".pdf") for archive_pdf in names)

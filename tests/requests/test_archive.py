@@ -513,7 +513,7 @@ def test_dossier_of_another_branchs_customer_is_neither_generated_nor_downloaded
     assert dossiers(app) == []
 
 
-def test_dossier_generation_when_this_machine_cannot_render_answers_503(app, monkeypatch):
+def test_dossier_generation_when_this_machine_cannot_render_says_why_on_the_file(app, monkeypatch):
     from core.pdf import renderer as pdf
 
     def unavailable(*_args, **_kwargs):
@@ -521,9 +521,11 @@ def test_dossier_generation_when_this_machine_cannot_render_answers_503(app, mon
 
     monkeypatch.setattr(pdf, "render_pdf", unavailable)
     archivist = login_as(app, "archivist")
+    give_purpose(archivist, SEEDED_NO)
     response = archivist.post(f"{file_url(SEEDED_NO)}/dossiers")
-    assert response.status_code == 503
-    assert "libharfbuzz-subset0" in response.get_data(as_text=True)
+    assert response.status_code == 303  # the job is queued; the worker (here: the request, after it) fails it
+    page = archivist.get(file_url(SEEDED_NO)).get_data(as_text=True)
+    assert "生成档案失败" in page and "libharfbuzz-subset0" in page
     assert dossiers(app) == []
 
 

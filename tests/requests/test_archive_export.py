@@ -10,7 +10,7 @@ from blueprints.archive import services
 from blueprints.archive.models import Dossier, ExportJob, ExportStatus
 from blueprints.auth.models import Staff
 from blueprints.customers.models import Customer
-from core import files
+from core import files, jobs
 from core.extensions import db
 from core.roles import Role
 from core.timeutil import business_today, utcnow
@@ -28,8 +28,8 @@ from tests.requests.test_archive import (  # noqa: F401  (file_store is an autou
 
 @pytest.fixture
 def inline_exports(app, monkeypatch):
-    """Run an export inside the request that starts it, so it is finished when the POST returns."""
-    monkeypatch.setitem(app.config, "ARCHIVE_EXPORT_INLINE", True)
+    """Run an export's job inside the request that queues it, so it is finished when the POST returns."""
+    monkeypatch.setitem(app.config, "JOBS_EAGER", True)
 
 
 @pytest.fixture
@@ -109,18 +109,22 @@ def test_export_of_a_branchs_customers_in_range_zips_their_dossiers_and_register
     assert f"/archive/exports/{job_id}" in listing and "已完成" in listing
 
 
-def test_export_route_starts_the_work_in_the_background_and_returns_at_once(app, monkeypatch, branch):
-    launched = []
-    monkeypatch.setattr(services, "launch_export", lambda flask_app, job_id: launched.append((flask_app, job_id)))
+def test_export_route_queues_a_job_and_returns_at_once(app, monkeypatch, branch):
+    monkeypatch.setitem(app.config, "JOBS_EAGER", False)  # a worker beside the app runs it
     today = business_today().isoformat()
     response = login_as(app, "archivist").post("/archive/exports", export_form(branch, today, today))
     assert response.status_code == 303
-    [(flask_app, job_id)] = launched
-    assert flask_app is app
-    assert job_row(app, job_id)["status"] == "queued"  # committed before the worker was started
+    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert job_row(app, job_id)["status"] == "queued"
+    archivist_id = staff_id(app, "archivist")
+    with app.app_context():
+        [queued] = db.session.scalars(select(jobs.Job))
+        assert (queued.kind, queued.status, queued.params) == ("archive.export", "queued", {"export_job_id": job_id})
+        assert queued.requested_by_id == archivist_id
 
 
-def test_launched_export_runs_once_in_its_own_thread(app):
+def test_a_queued_export_runs_once_in_the_job_worker(app, monkeypatch, branch):
+    monkeypatch.setitem(app.config, "JOBS_EAGER", False)
     pdf_bytes = b"%PDF-1.7\n1 0 obj << >> endobj\n%%EOF\n"
     archivist_id = staff_id(app, "archivist")
     with app.app_context():
@@ -130,13 +134,18 @@ def test_launched_export_runs_once_in_its_own_thread(app):
         db.session.add(Dossier(customer_id=customer.id, version=1, archive_no=f"DA0101-{SEEDED_NO}", sha256=stored.sha256,
                                size=stored.size, pages=1, record_sha256="0" * 64,
                                generated_by_id=archivist_id))
+        customer.created_at = utcnow()
         db.session.commit()
-    job_id = make_job(app)
-    services.launch_export(app, job_id).join(timeout=30)
+    today = business_today().isoformat()
+    response = login_as(app, "archivist").post("/archive/exports", export_form(branch, today, today))
+    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        assert jobs.run_due() == 1
     job = job_row(app, job_id)
     assert (job["status"], job["total"], job["done"]) == ("done", 1, 1)
     with app.app_context():
-        services.run_export(job_id)  # a second run of a job that is no longer queued does nothing
+        assert jobs.run_due() == 0  # nothing is left to run
+        services.run_export(job_id)  # and a finished export run again does nothing
     assert job_row(app, job_id) == job
     assert [r["customer_no"] for r in lending(app) if r["action"] == "export"] == [SEEDED_NO]
 
