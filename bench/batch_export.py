@@ -164,7 +164,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--processes", default="1,2")
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file (bench/report.py reads it)")
     args = parser.parse_args()
+    figures = {"pool": {}, "stock": {}, "export": {}}
     counts = [int(value) for value in args.processes.split(",")]
     print(f"machine: {os.cpu_count()} cores; {args.dossiers} distinct 11-page dossiers; "
           f"export of {args.customers} customers")
@@ -172,23 +174,32 @@ def main() -> None:
     requests = dossier_requests(args.dossiers)
     print(f"\n{'render pool (11-page dossiers)':<34}{'dossiers/min':>14}{'vs stock':>10}{'peak MB/process':>17}")
     for processes in counts:
-        stock = time_stock(requests, processes)
-        ours = time_pool(requests, processes)
+        stock = figures["stock"][processes] = time_stock(requests, processes)
+        ours = figures["pool"][processes] = time_pool(requests, processes)
         print(f"{'stock WeasyPrint, ' + str(processes) + ' process(es)':<34}{stock['per_minute']:>14.1f}"
               f"{'1.00':>10}{stock['peak_mb']:>17.0f}")
         print(f"{'core.pdf.pool, ' + str(processes) + ' process(es)':<34}{ours['per_minute']:>14.1f}"
               f"{ours['per_minute'] / stock['per_minute']:>10.2f}{ours['peak_mb']:>17.0f}")
 
     if args.skip_export:
+        _write(args.json, figures)
         return
     app, day = export_database(args.customers)
     print(f"\n{'batch export (job engine)':<34}{'dossiers/min':>14}{'seconds':>10}{'pages':>7}"
           f"{'worker MB':>11}{'render MB':>11}")
     for processes in counts:
-        result = time_export(app, day, processes)
+        result = figures["export"][processes] = time_export(app, day, processes)
         print(f"{str(result['dossiers']) + ' dossiers, ' + str(processes) + ' process(es)':<34}"
               f"{result['per_minute']:>14.1f}{result['seconds']:>10.1f}{result['pages']:>7.1f}"
               f"{result['worker_mb']:>11.0f}{result['render_mb']:>11.0f}")
+    _write(args.json, figures)
+
+
+def _write(path: str | None, figures: dict) -> None:
+    if path:
+        import json
+
+        Path(path).write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -327,6 +327,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10000)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--json", help="also write the figures to this file (bench/report.py reads it)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/load.sqlite3"
     started = time.monotonic()
@@ -373,17 +374,25 @@ def main() -> None:
           f"load average {load_before:.1f} → {load_after:.1f}")
     print(f"{'page':<36} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'5xx':>5}  statuses")
     total = fivexx = 0
+    pages = {}
     for label in sorted(timings):
         values = sorted(timings[label])
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
         bad = sum(n for status, n in statuses[label].items() if status >= 500)
         total, fivexx = total + len(values), fivexx + bad
+        pages[label] = {"requests": len(values), "p50": statistics.median(values) * 1000, "p95": p95 * 1000,
+                        "max": values[-1] * 1000, "fivexx": bad}
         print(f"{label:<36} {len(values):>8} {statistics.median(values) * 1000:>8.0f} {p95 * 1000:>8.0f} "
               f"{values[-1] * 1000:>8.0f} {bad:>5}  {json.dumps(dict(sorted(statuses[label].items())))}")
     print(f"requests: {total} ({total / args.seconds:.1f}/s), 5xx: {fivexx}, client errors: {len(errors)}")
     for error in errors[:5]:
         print(f"  {error}")
-    print(f"acknowledged saves: {len(saves)}, lost saves: {lost_saves(url, saves)}")
+    lost = lost_saves(url, saves)
+    print(f"acknowledged saves: {len(saves)}, lost saves: {lost}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"pages": pages, "requests": total, "rps": total / args.seconds,
+                                               "fivexx": fivexx, "client_errors": len(errors), "saves": len(saves),
+                                               "lost": lost, "staff": len(people), "seconds": args.seconds}))
 
 
 if __name__ == "__main__":

@@ -69,10 +69,30 @@ def walk(auth: Auth, clerk_id: int, index: int, timings: dict) -> None:
             raise RuntimeError(f"{key}: {response.status_code}")
 
 
+def _p(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * share))]
+
+
+def bare_page_times(count: int) -> list[float]:
+    """The baseline: a bare Flask + Jinja2 page through the same test client, as many times."""
+    from bench.bare_app import app as bare
+
+    client = bare.test_client()
+    for _ in range(20):
+        client.get("/")
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client.get("/")
+        times.append(time.perf_counter() - started)
+    return sorted(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--applications", type=int, default=30)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--json", help="also write the figures to this file (bench/report.py reads it)")
     args = parser.parse_args()
     app, clerk_id = build_app()
     with app.app_context():
@@ -91,6 +111,18 @@ def main() -> None:
         print(f"{key:<14}{statistics.median(values) * 1000:>10.1f}{p95 * 1000:>10.1f}")
     total = sum(sum(v) for v in timings.values()) / args.applications
     print(f"whole wizard: {total * 1000:.0f} ms server time per application")
+    every = sorted(value for values in timings.values() for value in values)
+    bare = bare_page_times(len(every))
+    print(f"every step: p50 {statistics.median(every) * 1000:.1f} ms, p99 {_p(every, 0.99) * 1000:.1f} ms; "
+          f"a bare Flask + Jinja2 page (bench/bare_app.py, the same test client): "
+          f"p50 {statistics.median(bare) * 1000:.2f} ms, p99 {_p(bare, 0.99) * 1000:.2f} ms")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps({
+            "p50": statistics.median(every) * 1000, "p99": _p(every, 0.99) * 1000,
+            "bare_p50": statistics.median(bare) * 1000, "bare_p99": _p(bare, 0.99) * 1000,
+            "per_application": total * 1000}))
 
     failures = []
     clients = [Auth(app.test_client()) for _ in range(args.threads)]

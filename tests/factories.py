@@ -171,15 +171,6 @@ def walk(auth, reference: str, until: str, clerk_id: int, with_agent: bool = Fal
         assert response.status_code == 303, (key, response.status_code, response.get_data(as_text=True)[:2000])
 
 
-def today_minus(years: int = 0, days: int = 0) -> str:
-    today = date.today()
-    try:
-        shifted = today.replace(year=today.year - years)
-    except ValueError:
-        shifted = today.replace(year=today.year - years, day=28)
-    return (shifted - timedelta(days=days)).isoformat()
-
-
 # --- helpers added for the request-level tests -------------------------------------------
 
 AGENT_PASSPORT = "E12345678"
@@ -188,7 +179,7 @@ EXISTING_CUSTOMER_ID = "11010519491231002X"
 
 
 def business_date(years: int = 0, days: int = 0) -> str:
-    """Like today_minus(), counted from today in Beijing, the date the app's rules use."""
+    """The ISO date `years` years and `days` days before today in Beijing, the date the app's rules use."""
     from core.timeutil import business_today
 
     today = business_today()

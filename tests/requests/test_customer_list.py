@@ -22,7 +22,6 @@ from tests import factories
 from tests.requests.helpers import login_as, page_of, staff_id
 
 DEMO_CUSTOMER_NO = "C0101000001"
-TODAY = business_today()
 
 
 def _id(n: int) -> str:
@@ -43,7 +42,7 @@ def add_customer(customer_no: str, *, branch: str = "0101", kind: str = "current
     if created is not None:
         customer.created_at = created
     if grade:
-        db.session.add(CustomerGrade(customer_id=customer.id, grade=grade, figures={}, valued_on=TODAY))
+        db.session.add(CustomerGrade(customer_id=customer.id, grade=grade, figures={}, valued_on=business_today()))
     if manager:
         staff = db.session.scalar(select(Staff).where(Staff.username == manager))
         db.session.add(CustomerAssignment(customer_id=customer.id, staff_id=staff.id, effective_from=date(2020, 1, 1),
@@ -60,15 +59,15 @@ def mixed(app):
     """Customers of both branches that differ in one filter each."""
     with app.app_context():
         add_customer("C0101200001", risk="C3", grade="gold", manager="cmanager2", created=datetime(2025, 3, 1, 2),
-                     valid_to=TODAY - timedelta(days=3), mobile="13912340001")
+                     valid_to=business_today() - timedelta(days=3), mobile="13912340001")
         add_customer("C0101200002", risk="C3", grade="silver", created=datetime(2025, 6, 1, 2),
-                     valid_to=TODAY + timedelta(days=20))
+                     valid_to=business_today() + timedelta(days=20))
         add_customer("C0101200003", risk="C4", grade="gold", created=datetime(2025, 9, 1, 2),
-                     valid_to=TODAY + timedelta(days=75))
+                     valid_to=business_today() + timedelta(days=75))
         add_customer("C0101200004", kind="potential", created=datetime(2026, 1, 10, 2), valid_to=None)
         add_customer("C0101200005", kind="lost", risk="C1", created=datetime(2024, 12, 31, 17))  # 2025-01-01 in Beijing
         add_customer("C0201200001", branch="0201", risk="C3", grade="gold", created=datetime(2025, 3, 2, 2),
-                     valid_to=TODAY - timedelta(days=3))
+                     valid_to=business_today() - timedelta(days=3))
         db.session.commit()
 
 
@@ -166,7 +165,7 @@ def test_rows_show_masked_name_branch_grade_risk_manager_and_id_validity(app, mi
     row = body.split('title="查看客户">C0101200001</a></td>')[1].split("</tr>")[0]
     assert "李*" in row and "李明" not in body
     assert "北京朝阳门营业部" in row and "金卡" in row and "C3" in row and "林客户经理" in row
-    assert "2025-03-01" in row and (TODAY - timedelta(days=3)).isoformat() in row and "已过期" in row
+    assert "2025-03-01" in row and (business_today() - timedelta(days=3)).isoformat() in row and "已过期" in row
 
 
 def test_pages_follow_by_keyset_newest_first_and_keep_the_filters(app):
@@ -392,7 +391,7 @@ def test_queries_per_page_stay_the_same_at_60_and_600_customers(app):
         with app.app_context():
             for n in range(start, upto):
                 add_customer(f"C01016{n:05d}", risk="C3", grade="gold", manager="cmanager2" if n % 2 else None,
-                             valid_to=TODAY + timedelta(days=n % 400), created=datetime(2024, 1, 1) + timedelta(hours=n))
+                             valid_to=business_today() + timedelta(days=n % 400), created=datetime(2024, 1, 1) + timedelta(hours=n))
             db.session.commit()
 
     grow(60, 0)

@@ -22,7 +22,6 @@ from tests.requests.helpers import (
     status_changes,
 )
 
-TODAY = business_today()
 BAD_CHECKSUM = factories.CUSTOMER_ID[:-1] + ("0" if factories.CUSTOMER_ID[-1] != "0" else "1")
 HK_PERMIT = factories.make_id("810000", "19880612", "315")
 KNOCK_OUT_QUESTION = next(q for q in factories.QUESTIONNAIRE["questions"] if any(o.get("lowest") for o in q["options"]))
@@ -259,8 +258,22 @@ def test_resume_of_a_fresh_draft_goes_to_identity(clerk):
 
 # --- identity rules --------------------------------------------------------------------------------
 
-UNDER_18_ID, UNDER_18_BIRTH = factories.id_for_age(18, days=-1)
-ADULT_TODAY_ID, ADULT_TODAY_BIRTH = factories.id_for_age(18)
+# Dates counted from today are worked out when a test runs, not when the tests are collected: a run
+# that crosses midnight in Beijing would otherwise test yesterday's rules. Such parameters are callables.
+
+
+def _under_18() -> dict:
+    number, birth = factories.id_for_age(18, days=-1)
+    return {"id_number": number, "birth_date": birth}
+
+
+def _turns_18_today() -> dict:
+    number, birth = factories.id_for_age(18)
+    return {"id_number": number, "birth_date": birth}
+
+
+def _resolved(value):
+    return value() if callable(value) else value
 
 
 @pytest.mark.parametrize("overrides, field, message", [
@@ -273,10 +286,10 @@ ADULT_TODAY_ID, ADULT_TODAY_BIRTH = factories.id_for_age(18)
     ({"sex": "F"}, "sex", "性别与证件号码不一致：证件号码显示为男性"),
     ({"birth_date": "1988-06-13"}, "birth_date", "出生日期与证件号码不一致：证件号码显示出生日期为1988-06-12"),
     ({"valid_from": "2009-05-20", "valid_to": "2019-05-20"}, "valid_to", "证件已于2019-05-20过期，不能开户"),
-    ({"valid_to": factories.business_date(days=1)}, "valid_to", "过期，不能开户"),
+    (lambda: {"valid_to": factories.business_date(days=1)}, "valid_to", "过期，不能开户"),
     ({"valid_to": "2019-05-20"}, "valid_to", "必须晚于起始日期"),
-    ({"valid_from": factories.business_date(days=-1)}, "valid_from", "晚于今天"),
-    ({"id_number": UNDER_18_ID, "birth_date": UNDER_18_BIRTH}, "birth_date", "未满18周岁"),
+    (lambda: {"valid_from": factories.business_date(days=-1)}, "valid_from", "晚于今天"),
+    (_under_18, "birth_date", "未满18周岁"),
     ({"name": "Liu Xiaoming"}, "name", "居民身份证姓名只能包含汉字"),
     ({"ethnicity": ""}, "ethnicity", "请选择民族"),
     ({"ethnicity": "火星族"}, "ethnicity", "不是有效的选择"),
@@ -285,7 +298,7 @@ ADULT_TODAY_ID, ADULT_TODAY_BIRTH = factories.id_for_age(18)
         "no-ethnicity", "unknown-ethnicity"])
 def test_identity_document_breaking_a_rule_is_refused_with_422(app, clerk, clerk_id, overrides, field, message):
     reference = draft_at(clerk, clerk_id, "identity")
-    response = clerk.post(factories.step_url(reference, "identity"), factories.identity(**overrides))
+    response = clerk.post(factories.step_url(reference, "identity"), factories.identity(**_resolved(overrides)))
     assert_refused(response, field, message)
     assert "identity" not in application_row(app, reference)["completed"]
     assert application_row(app, reference)["id_number"] is None
@@ -303,15 +316,14 @@ def test_expired_id_document_is_refused_with_422(app, clerk, clerk_id):
 
 def test_under_18_customer_is_refused_with_the_age_in_the_message(clerk, clerk_id):
     reference = draft_at(clerk, clerk_id, "identity")
-    response = clerk.post(factories.step_url(reference, "identity"),
-                          factories.identity(id_number=UNDER_18_ID, birth_date=UNDER_18_BIRTH))
+    response = clerk.post(factories.step_url(reference, "identity"), factories.identity(**_under_18()))
     assert_refused(response, "birth_date", "客户未满18周岁（当前17周岁），不能开立证券账户")
 
 
 @pytest.mark.parametrize("overrides, stored", [
-    ({"id_number": ADULT_TODAY_ID, "birth_date": ADULT_TODAY_BIRTH}, {"birth_date": ADULT_TODAY_BIRTH}),
+    (_turns_18_today, lambda: {"birth_date": _turns_18_today()["birth_date"]}),
     ({"valid_to": None, "valid_long_term": "y"}, {"valid_to": None}),
-    ({"valid_to": factories.business_date()}, {"valid_to": TODAY.isoformat()}),
+    (lambda: {"valid_to": factories.business_date()}, lambda: {"valid_to": business_today().isoformat()}),
     ({"id_type": "hmt_residence_permit", "id_number": HK_PERMIT, "ethnicity": ""},
      {"id_type": "hmt_residence_permit", "id_number": HK_PERMIT, "ethnicity": None}),
     ({"id_number": " " + factories.CUSTOMER_ID[:9] + " " + factories.CUSTOMER_ID[9:] + " "},
@@ -320,6 +332,7 @@ def test_under_18_customer_is_refused_with_the_age_in_the_message(clerk, clerk_i
      {"id_type": "passport", "id_number": "E12345678", "name": "LIU XIAOMING"}),
 ], ids=["turns-18-today", "long-term", "last-valid-day-today", "hk-permit-810000", "spaces-in-number", "passport"])
 def test_identity_document_that_passes_the_rules_is_saved(app, clerk, clerk_id, overrides, stored):
+    overrides, stored = _resolved(overrides), _resolved(stored)
     reference = draft_at(clerk, clerk_id, "identity")
     response = clerk.post(factories.step_url(reference, "identity"), factories.identity(**overrides))
     assert response.status_code == 303, page_of(response).all_errors()
@@ -653,7 +666,7 @@ def test_best_answers_give_c5_with_answers_assessor_and_expiry_stored(app, clerk
     assert assessment.score == factories.QUESTIONNAIRE["max_score"]
     assert assessment.answers == {k: [v] for k, v in factories.answers().items()}
     assert assessment.assessor_id == clerk_id
-    assert assessment.expires_on == TODAY + timedelta(days=factories.QUESTIONNAIRE["validity_days"])
+    assert assessment.expires_on == business_today() + timedelta(days=factories.QUESTIONNAIRE["validity_days"])
     step = application_row(app, reference)["steps"]["suitability"]
     assert step["investor_class"] == "C5" and step["assessment_id"] == assessment.id
     assert step["questionnaire"] == factories.QUESTIONNAIRE["version"]
