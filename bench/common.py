@@ -36,3 +36,22 @@ def fresh_app(url: str | None = None, password_hash: str | None = None, **config
         seed_demo(password_hash=password_hash)
         db.session.commit()
     return app
+
+
+def wait_until_serving(server, port: int, what: str, seconds: float = 90):
+    """Wait for `server` (a Popen) to answer /health on the loopback `port`; exit with its stderr if it dies."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200:
+                return server
+        except (OSError, http.client.HTTPException):
+            if server.poll() is not None:
+                raise SystemExit(server.stderr.read().decode()[-3000:])
+            time.sleep(0.3)
+    raise SystemExit(f"{what} did not start within {seconds:.0f} s")

@@ -286,18 +286,9 @@ def start_server(url: str, port: int, web_workers: int) -> subprocess.Popen:
                ACCESS_LOG="/dev/null")
     server = subprocess.Popen(["bash", str(ROOT / "scripts" / "serve")], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return server
-        except (OSError, http.client.HTTPException):
-            if server.poll() is not None:
-                raise SystemExit(server.stderr.read().decode()[-3000:])
-            time.sleep(0.3)
-    raise SystemExit("the server did not start within 90 s")
+    from bench.common import wait_until_serving
+
+    return wait_until_serving(server, port, "the server")
 
 
 def lost_saves(url: str, saves: list[tuple[str, str]]) -> int:

@@ -14,7 +14,6 @@ customers list, the review queue and a customer's page. Prints requests/s, p50 a
 each page's requests/s as a share of the bare page's. The clients share the cores with the server.
 """
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import wait_until_serving  # noqa: E402
 from bench.load_test import HttpClient, _csrf, free_port  # noqa: E402
 
 DEMO_PASSWORD = "Demo@2026"
@@ -62,18 +62,7 @@ def serve(target: str, port: int, web_workers: int, url: str | None = None) -> s
         env["DATABASE_URL"] = url
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py", target], cwd=ROOT,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return server
-        except (OSError, http.client.HTTPException):
-            if server.poll() is not None:
-                raise SystemExit(server.stderr.read().decode()[-3000:])
-            time.sleep(0.3)
-    raise SystemExit(f"{target} did not start within 90 s")
+    return wait_until_serving(server, port, target)
 
 
 def _logged_in(port: int, user: str | None) -> HttpClient:
