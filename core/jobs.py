@@ -92,6 +92,12 @@ class Job(db.Model):
         return KINDS[self.kind].label if self.kind in KINDS else self.kind
 
     @property
+    def warning(self) -> bool:
+        """Done, but with an outcome the person should look at (its kind says)."""
+        definition = KINDS.get(self.kind)
+        return self.status == JobStatus.DONE and bool(definition and definition.warns and definition.warns(self))
+
+    @property
     def ended(self) -> bool:
         return self.status in ENDED
 
@@ -120,15 +126,18 @@ class Kind:
     on_failed: Callable | None = None
     # What a finished job came to, in words for the person who asked: describe(job) -> str.
     describe: Callable | None = None
+    # Whether a finished job's outcome is one to warn about (it ran, but could do nothing): warns(job) -> bool.
+    warns: Callable | None = None
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def kind(name: str, label: str, on_failed: Callable | None = None, describe: Callable | None = None):
+def kind(name: str, label: str, on_failed: Callable | None = None, describe: Callable | None = None,
+         warns: Callable | None = None):
     """Register the handler of a job kind: `run(context)` returns the job's result (a dict) or None."""
     def register(run):
-        KINDS[name] = Kind(run=run, label=label, on_failed=on_failed, describe=describe)
+        KINDS[name] = Kind(run=run, label=label, on_failed=on_failed, describe=describe, warns=warns)
         return run
     return register
 

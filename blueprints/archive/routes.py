@@ -160,8 +160,9 @@ def dossier_versions(customer_no: str):
     if _purpose_for(customer.customer_no) is None:
         return _ask_purpose(customer)
     audit.record("archive.dossier_list", "customer", customer.archive_no or customer.customer_no)
+    # The archive number, given with the first version, is swapped in beside the list (out of band).
     return page("archive/file.html", block="dossier_versions", customer=customer, dossiers=services.dossiers_of(customer),
-                archivist=True)
+                archivist=True, refreshed=True)
 
 
 @bp.route("/dossiers/<int:dossier_id>/download")

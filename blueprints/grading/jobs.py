@@ -26,7 +26,8 @@ def _describe_recompute(job: jobs.Job) -> str:
     return f"已按 {result['day']} 估值重新计算 {result['customers']} 位客户的级别，其中 {result['changed']} 位级别变化。"
 
 
-@jobs.kind(RECOMPUTE, "重新计算客户级别", describe=_describe_recompute)
+@jobs.kind(RECOMPUTE, "重新计算客户级别", describe=_describe_recompute,
+           warns=lambda job: not (job.result or {}).get("day"))
 def recompute(context: jobs.Context) -> dict:
     """Value and grade every customer, a chunk per transaction; a retry recomputes from the start (the same result)."""
     actor = db.session.get(Staff, context.requested_by_id) if context.requested_by_id else None
