@@ -133,6 +133,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SERVICE_HOLIDAYS=env.get("SERVICE_HOLIDAYS", ""),
         SERVICE_WORKDAYS=env.get("SERVICE_WORKDAYS", ""),
         REMINDER_DAYS_AHEAD=int(env.get("REMINDER_DAYS_AHEAD", "2")),
+        # How long the home page's reminder card is shown as counted before it is counted again.
+        REMINDER_CARD_SECONDS=int(env.get("REMINDER_CARD_SECONDS", "300")),
         # Days an expired ID document may go unrenewed before the customer's business is restricted.
         ID_EXPIRY_GRACE_DAYS=int(env.get("ID_EXPIRY_GRACE_DAYS", "30")),
     )
@@ -205,6 +207,7 @@ def _register_models() -> None:
     import blueprints.grading.models  # noqa: F401
     import blueprints.products.models  # noqa: F401
     import blueprints.search.models  # noqa: F401
+    import blueprints.reminders.models  # noqa: F401
     import blueprints.search.services  # noqa: F401  (keeps the search keys with every profile version)
     import blueprints.opening.models  # noqa: F401
     import core.models  # noqa: F401
@@ -233,6 +236,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.service.reminders import register as register_service_reminders
     from blueprints.managers.reminders import register as register_handover_reminders
     from blueprints.merges.reminders import register as register_merge_reminders
+    from blueprints.reminders.card import forget_after_own_writes as forget_reminder_cards_after_own_writes
     from blueprints.merges.routes import bp as merges_bp
     from blueprints.dictionaries.routes import bp as dictionaries_bp
     from blueprints.prospects.routes import bp as prospects_bp
@@ -263,6 +267,7 @@ def _register_blueprints(app: Flask) -> None:
     register_service_reminders()
     register_handover_reminders()
     register_merge_reminders()
+    forget_reminder_cards_after_own_writes()
     import blueprints.id_expiry.panel  # noqa: F401  (the restriction's part of the customer page)
     app.register_blueprint(statistics_bp)
     app.register_blueprint(grading_bp)

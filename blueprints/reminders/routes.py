@@ -1,11 +1,12 @@
 """One reminder's full list, paged in the database, for the customers the staff member may see."""
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from blueprints.customers import page as customer_page
 from blueprints.customers.routes import CUSTOMER_ROLES
-from blueprints.reminders import registry, services
+from blueprints.reminders import card, registry, services
 from core import audit
+from core.db import writes_on_read
 from core.render import page
 from core.security import roles_required
 
@@ -19,13 +20,26 @@ def sees_reminders(user) -> bool:
     return user.role in CUSTOMER_ROLES
 
 
-def card_for(user) -> list[registry.Reminder] | None:
-    """What the home page's reminder card shows, or None for roles that do not look after customers."""
+def card_for(user, fresh: bool = False) -> dict | None:
+    """What the home page's reminder card shows (the reminders, when they were counted), or None for roles
+    that do not look after customers."""
     if not sees_reminders(user):
         return None
-    found = registry.reminders_for(user)
-    audit.record("reminders.view", None, None, counts={r.key: r.count for r in found})
-    return found
+    found, counted_at = card.card(user, fresh=fresh)
+    audit.record("reminders.view", None, None, counts={r.key: r.count for r in found}, counted_at=counted_at.isoformat(),
+                 fresh=fresh)
+    return {"reminders": found, "reminders_counted_at": counted_at}
+
+
+@bp.route("/card")
+@writes_on_read  # counting keeps the card, and a manager's count escalates overdue complaints
+@roles_required(*CUSTOMER_ROLES)
+def refresh():
+    """Count the home page's reminder card again now (its 刷新): the card alone for htmx, else the home page."""
+    shown = card_for(current_user, fresh=True)
+    if not request.htmx:
+        return redirect(url_for("home.index"))
+    return render_template("reminders/_card.html", **shown)
 
 
 @bp.route("/<key>")

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, bindparam, case, exists, func, select
 from sqlalchemy.orm import aliased
 
 from blueprints.customers import services as customer_services
@@ -57,10 +57,25 @@ class QuerySource:
         return [ReminderRow(no, name, on, self.note(today, on)) for no, name, on in found]
 
     def for_customer(self, customer, today: date) -> ReminderRow | None:
-        query = self._select(select(Customer).where(Customer.id == customer.id), today).with_only_columns(
-            Customer.customer_no, CustomerProfile.name, self.column)
-        found = db.session.execute(query.limit(1)).first()
+        found = db.session.execute(self._for_customer_statement(today), {"customer_id": customer.id}).first()
         return ReminderRow(found[0], found[1], found[2], self.note(today, found[2])) if found else None
+
+    def _for_customer_statement(self, today: date):
+        # The same statement for every customer on a day, the customer a parameter: built once, not on
+        # every customer page (building it cost more than SQLite running it).
+        key = (self.key, today)
+        statement = _FOR_CUSTOMER.get(key)
+        if statement is None:
+            statement = self._select(select(Customer).where(Customer.id == bindparam("customer_id")), today) \
+                .with_only_columns(Customer.customer_no, CustomerProfile.name, self.column).limit(1)
+            for stale in [k for k in _FOR_CUSTOMER if k[1] != today]:
+                _FOR_CUSTOMER.pop(stale, None)
+            _FOR_CUSTOMER[key] = statement
+        return statement
+
+
+# (source key, day) -> the statement of QuerySource.for_customer for that day.
+_FOR_CUSTOMER: dict = {}
 
 
 def _current_document(query):
