@@ -68,16 +68,17 @@ sim_unified_account = Table(
     "sim_csdc_unified_account", db.metadata,
     Column("id", Integer, primary_key=True),
     Column("unified_account_no", String(16), unique=True, nullable=False),
-    # China Clearing's side needs no plaintext here: the index finds the person.
+    # China Clearing's side needs no plaintext here: the index finds the person, and what is registered
+    # about them is encrypted under the data key like the record's own copy (the simulator shares its file).
     Column("id_number_index", String(64), unique=True, nullable=False),
-    Column("name", String(60), nullable=False),
+    Column("name", crypto.EncryptedText, nullable=False),
     Column("id_type", String(32), nullable=False),
     Column("status", String(16), nullable=False, default="normal", server_default="normal"),
     Column("id_valid_to", String(16)),
-    Column("mobile", String(20)),
-    Column("address", String(200)),
-    Column("postcode", String(10)),
-    Column("email", String(120)),
+    Column("mobile", crypto.EncryptedText),
+    Column("address", crypto.EncryptedText),
+    Column("postcode", crypto.EncryptedText),
+    Column("email", crypto.EncryptedText),
     Column("created_at", DateTime, nullable=False),
 )
 sim_sub_account = Table(
