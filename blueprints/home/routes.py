@@ -67,7 +67,7 @@ def index():
     if notifications:
         audit.record("notifications.view", "customer", None, notices=len(notifications),
                      customers=sorted({n.customer.customer_no for n in notifications if n.customer})[:50])
-    return page("home/index.html", reminders=reminder_card(current_user), **context)
+    return page("home/index.html", **(reminder_card(current_user) or {"reminders": None}), **context)
 
 
 @bp.route("/work/<key>")
