@@ -136,7 +136,7 @@ def time_export(app, day, processes: int) -> dict:
         db.session.execute(delete(Dossier))
         db.session.commit()
         actor = db.session.scalar(select(Staff).where(Staff.username == "archivist"))
-        with app.test_request_context():
+        with app.test_request_context(method="POST"):  # a request that writes
             export = services.start_export(actor, actor.branch_id, day, day, "内部审计：性能测试")
             jobs.enqueue(archive_jobs.EXPORT, {"export_job_id": export.id}, requested_by=actor)
             db.session.commit()

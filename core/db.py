@@ -61,6 +61,26 @@ def writes_on_read(view):
     return view
 
 
+def begin_writing() -> None:
+    """Turn a read into a write from here on: a GET that finds it must write after all (a kept result
+    to count again) ends its read transaction, which wrote nothing, and goes on in one that writes
+    (on SQLite, BEGIN IMMEDIATE). Reads that need not write never take the write lock. Loaded objects
+    are expired and load again when used."""
+    if not is_read():
+        return
+    from core.extensions import db
+
+    if _has_written(db.session()):
+        raise RuntimeError("a read wrote before it began writing")
+    db.session.rollback()
+    g.write_phase = True
+
+
+def _has_written(session) -> bool:
+    """Whether the session holds or has flushed changes in its current transaction (see track_writes)."""
+    return bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
+
+
 def is_read() -> bool:
     """Whether this is a read: a GET (HEAD, OPTIONS) whose view writes nothing but its audit rows, before
     those rows are written (core.audit keeps them until the read transaction has ended)."""
@@ -119,7 +139,7 @@ def release_for_external_call(session) -> None:
     which is checked: a request that already wrote must make its external call first.
     """
     session = session() if callable(session) else session  # the request's session behind a scoped_session
-    if session.new or session.dirty or session.deleted or session.info.get("wrote"):
+    if _has_written(session):
         raise RuntimeError("call external systems before writing in the request")
     if session.in_transaction():
         session.rollback()

@@ -8,7 +8,6 @@ from blueprints.opening import progress
 from blueprints.opening import services as opening_services
 from blueprints.reminders.routes import card_for as reminder_card
 from core import audit
-from core.db import writes_on_read
 from core.render import page
 from core.roles import OPENING_ROLES, Role
 from core.security import roles_required
@@ -36,10 +35,12 @@ def waited(since):
 
 
 @bp.route("/")
-@writes_on_read  # a manager reading the reminders escalates overdue complaints
 @roles_required(*Role)
 def index():
     """Show the staff member's workbench: counts of the work waiting and the oldest item of each."""
+    # The reminder card first: counting it (when the kept one is stale) turns this read into a write,
+    # which expires what was loaded before.
+    reminders = reminder_card(current_user) or {"reminders": None}
     role, context = current_user.role, {}
     if role in MINE_ROLES:
         context.update(queues=services.my_queues(current_user), returned=services.returned_to(current_user),
@@ -67,7 +68,7 @@ def index():
     if notifications:
         audit.record("notifications.view", "customer", None, notices=len(notifications),
                      customers=sorted({n.customer.customer_no for n in notifications if n.customer})[:50])
-    return page("home/index.html", **(reminder_card(current_user) or {"reminders": None}), **context)
+    return page("home/index.html", **reminders, **context)
 
 
 @bp.route("/work/<key>")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from blueprints.reminders import registry
 from blueprints.reminders.models import ReminderCard
+from core.db import begin_writing
 from core.extensions import db
 from core.models import AuditEvent
 from core.timeutil import utcnow
@@ -59,6 +60,9 @@ def card(user, fresh: bool = False) -> tuple[list[registry.Reminder], datetime]:
         max_age = timedelta(seconds=current_app.config["REMINDER_CARD_SECONDS"])
         if kept is not None and kept.day == today and kept.scope == _scope(user) and now - kept.counted_at < max_age:
             return _loaded(kept.reminders), kept.counted_at
+    # A kept card is read without a write lock; counting one keeps it (and a manager's count escalates
+    # overdue complaints), so from here the request writes.
+    begin_writing()
     found = registry.reminders_for(user, today)
     _upsert({"staff_id": user.id, "scope": _scope(user), "day": today, "counted_at": now,
              "reminders": _stored(found)})

@@ -3,6 +3,7 @@ another day, after a change of role or branch, on 刷新, and at once after the 
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, text, update
 
 from blueprints.auth.models import Branch, Staff
@@ -124,3 +125,30 @@ def test_refresh_counts_again_and_answers_the_card_alone(app):
 def test_refresh_is_for_the_roles_that_see_the_card(app):
     assert login_as(app, "archivist").get("/reminders/card", htmx=True).status_code == 403
     assert app.test_client().get("/reminders/card").status_code in (302, 401)
+
+
+def test_a_kept_card_is_read_without_the_write_lock_and_counting_one_takes_it(app, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the write lock taken up front is SQLite's (BEGIN IMMEDIATE)")
+    from sqlalchemy import event
+
+    clerk = login_as(app, "clerk")  # counted on landing
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement.split("(")[0].strip())  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        _home(clerk)
+        kept = list(statements)
+        _age_card(app, "clerk", app.config["REMINDER_CARD_SECONDS"] + 1)
+        statements.clear()
+        _home(clerk)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    # Kept: the page is read without a lock; only its audit row is written, after the read.
+    assert kept[0] == "BEGIN"
+    assert set(kept[kept.index("BEGIN IMMEDIATE") + 1:]) == {"INSERT INTO audit_event"}
+    # Counted again: the read turns into a write before it counts and keeps the card.
+    written = statements[statements.index("BEGIN IMMEDIATE") + 1:]
+    assert statements[0] == "BEGIN" and "INSERT INTO reminder_card" in written

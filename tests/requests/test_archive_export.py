@@ -52,7 +52,7 @@ def job_row(app, job_id: int) -> dict:
 
 def make_job(app, username="archivist", status=ExportStatus.QUEUED, total=0, done=0, zip_bytes=None) -> int:
     """An export job in a given state, without rendering anything."""
-    with app.app_context(), app.test_request_context():
+    with app.app_context(), app.test_request_context(method="POST"):  # a request that writes
         actor = db.session.scalar(select(Staff).where(Staff.username == username))
         today = business_today()
         job = services.start_export(actor, actor.branch_id, today, today, "内部审计")
