@@ -173,6 +173,21 @@ def enqueue(kind_name: str, params: dict | None = None, *, dedup_key: str | None
     return job
 
 
+def retry(job: Job) -> bool:
+    """Queue a failed job again in the caller's transaction, as if new (its attempts counted from zero), with
+    the parameters it had. True when it was failed and is queued now; a job in any other state is left as it
+    is, so a second click, or two people at once, queue it once."""
+    requeued = db.session.execute(
+        update(Job).where(Job.id == job.id, Job.status == JobStatus.FAILED)
+        .values(status=JobStatus.QUEUED, run_after=utcnow(), attempts=0, done=0, error=None, result=None,
+                worker=None, lease_until=None, started_at=None, finished_at=None)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.refresh(job)
+    if requeued and has_request_context():
+        g.setdefault("jobs_queued", []).append(job.id)
+    return requeued
+
+
 def latest(kind_name: str, subject: tuple[str, int], requested_by=None) -> Job | None:
     """The newest job of a kind about a subject (asked for by one person, when given)."""
     query = select(Job).where(Job.kind == kind_name, Job.subject_type == subject[0], Job.subject_id == subject[1])

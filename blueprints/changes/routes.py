@@ -393,6 +393,21 @@ def slip(reference: str):
     return _stored(change.slip_sha256, "application/pdf", f"{change.reference}-确认单.pdf")
 
 
+@bp.route("/<reference>/slip/retry", methods=["POST"])
+@roles_required(Role.CLERK)
+def retry_slip(reference: str):
+    """Print the slip again after its job failed (the render service was down): the same slip, as of the approval."""
+    change, _customer_ = _change(reference, for_update=True)
+    job = None if change.slip_sha256 else jobs.latest(change_jobs.SLIP, ("customer_change", change.id))
+    if job is None:
+        abort(404)
+    if jobs.retry(job):
+        audit.record("customer_change.slip_retry", "customer_change", change.reference, job=job.id)
+    if job.status != jobs.JobStatus.FAILED:  # queued now, or by the first of a double click
+        flash("已重新提交打印确认单，生成后即可下载", "success")
+    return see_other(url_for("changes.detail", reference=change.reference) + "#change-slip")
+
+
 @bp.route("/<reference>/signed-slip", methods=["POST"])
 @roles_required(Role.CLERK)
 def upload_signed_slip(reference: str):

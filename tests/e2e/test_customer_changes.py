@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from blueprints.customers.models import Customer
 from blueprints.home.demo import DEMO_PASSWORD
-from core import outbox
+from core import jobs, outbox
 from core.extensions import db
 from core.storage import LocalStore
 from tests import factories
@@ -179,3 +179,38 @@ def test_a_session_that_ends_while_a_change_is_typed_keeps_what_was_typed(page: 
     expect(page.locator("#employer")).to_have_value("上海某咨询有限公司")
     page.get_by_role("button", name="查看修改对比").click()
     expect(page.locator("#change-comparison")).to_contain_text("上海某咨询有限公司")
+
+
+def test_a_slip_that_could_not_be_printed_is_printed_again_from_the_change_page(
+        page: Page, app, auth, customer_no, viewport, monkeypatch):
+    from blueprints.changes import jobs as change_jobs
+    from core.pdf.renderer import DossierUnavailable
+    from tests.changes.test_change_requests import NEW_MOBILE, _review, _submit_ordinary
+
+    real_render = change_jobs.pool.render
+
+    def unavailable(_request):
+        raise DossierUnavailable("档案生成服务暂不可用")
+
+    monkeypatch.setattr(change_jobs.pool, "render", unavailable)
+    reference = _submit_ordinary(auth, customer_no, mobile=NEW_MOBILE)
+    assert _review(auth, reference).status_code == 303
+    login(page)
+    page.goto(f"/changes/{reference}")
+    slip = page.locator("#change-slip")
+    expect(slip).to_contain_text("打印确认单失败：档案生成服务暂不可用", timeout=APPROVAL_TIMEOUT_MS)
+    _shot(page, "change-slip-failed", viewport)
+
+    monkeypatch.setattr(change_jobs.pool, "render", real_render)
+    page.locator("#retry-slip").dblclick()  # a double click prints it once
+    expect(page.locator("#flash")).to_contain_text("已重新提交打印确认单")
+    expect(page.locator("#download-slip")).to_be_visible(timeout=APPROVAL_TIMEOUT_MS)  # the page follows the job
+    expect(page.locator("#retry-slip")).to_have_count(0)
+    _shot(page, "change-slip-retried", viewport)
+    with page.expect_download() as download:
+        page.locator("#download-slip").click()
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(open(download.value.path(), "rb").read())).pages)
+    assert "客户普通资料修改确认单" in text and reference in text
+    with app.app_context():
+        slip_jobs = db.session.scalars(select(jobs.Job).where(jobs.Job.kind == change_jobs.SLIP)).all()
+        assert [(job.status, job.attempts) for job in slip_jobs] == [("done", 1)]

@@ -96,3 +96,60 @@ def test_another_branchs_staff_cannot_follow_an_export(app, monkeypatch):
         db.session.commit()
         job_id = job.id
     assert login_as(app, "archivist_sh").get(f"/jobs/{job_id}").status_code == 404
+
+
+def test_a_slip_whose_render_failed_is_printed_again_once_by_the_clerk(app, auth, customer_no, monkeypatch):  # noqa: F811
+    from blueprints.changes import jobs as change_jobs
+    from core.models import AuditEvent
+    from core.pdf.renderer import DossierUnavailable
+
+    monkeypatch.setitem(app.config, "JOBS_EAGER", False)
+    reference = _submit_ordinary(auth, customer_no, mobile=NEW_MOBILE)
+    assert _review(auth, reference).status_code == 303
+    real_render = change_jobs.pool.render
+
+    def unavailable(_request):
+        raise DossierUnavailable("档案生成服务暂不可用")
+
+    monkeypatch.setattr(change_jobs.pool, "render", unavailable)
+    assert _run(app) == 1
+    assert _jobs(app) == [("changes.slip", "failed")]
+    detail = auth.get(f"/changes/{reference}").get_data(as_text=True)
+    assert "打印确认单失败：档案生成服务暂不可用" in detail and 'id="retry-slip"' in detail
+    # Only the counter may ask for it again; the reviewer sees the failure without the button.
+    reviewer = login_as(app, "reviewer")
+    assert 'id="retry-slip"' not in reviewer.get(f"/changes/{reference}").get_data(as_text=True)
+    assert reviewer.post(f"/changes/{reference}/slip/retry").status_code == 403
+    assert login_as(app, "clerk_sh").post(f"/changes/{reference}/slip/retry").status_code == 404
+
+    # A double click queues the one job again, once.
+    assert auth.post(f"/changes/{reference}/slip/retry").status_code == 303
+    assert auth.post(f"/changes/{reference}/slip/retry").status_code == 303
+    assert _jobs(app) == [("changes.slip", "queued")]
+    detail = auth.get(f"/changes/{reference}").get_data(as_text=True)
+    assert "打印确认单排队中" in detail and 'id="retry-slip"' not in detail and "失败" not in detail
+    with app.app_context():
+        job = db.session.scalar(select(jobs.Job))
+        assert (job.attempts, job.error, job.finished_at) == (0, None, None)
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "customer_change.slip_retry")) == 1
+
+    monkeypatch.setattr(change_jobs.pool, "render", real_render)
+    assert _run(app) == 1
+    assert _jobs(app) == [("changes.slip", "done")]
+    assert auth.get(f"/changes/{reference}/slip.pdf").mimetype == "application/pdf"
+    # Printed: there is nothing to print again.
+    assert auth.post(f"/changes/{reference}/slip/retry").status_code == 404
+
+
+def test_only_a_failed_job_is_queued_again(app):
+    with app.app_context():
+        job = jobs.enqueue("grading.recompute")
+        db.session.commit()
+        assert jobs.retry(job) is False and job.status == jobs.JobStatus.QUEUED
+        job.status, job.attempts, job.error = jobs.JobStatus.FAILED, 3, "任务多次在处理中中断"
+        db.session.commit()
+        assert jobs.retry(job) is True
+        assert (job.status, job.attempts, job.error) == (jobs.JobStatus.QUEUED, 0, None)
+        assert jobs.retry(job) is False
+        db.session.commit()
