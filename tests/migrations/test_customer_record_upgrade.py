@@ -5,9 +5,9 @@ from datetime import date, datetime
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
 from core import crypto
 from core.extensions import db
+from tests.migrations.helpers import app_migrated_to, inserter
 
 BEFORE = "c3d4e5f6a7b8"
 NOW = datetime(2026, 11, 30, 8, 0)
@@ -25,21 +25,11 @@ AGREEMENTS = {"change_method": "counter", "closure_method": "witness", "bank_cod
 @pytest.fixture
 def old_database(tmp_path):
     """An app on a database migrated only to the revision before the customer record, with data in it."""
-    old = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.sqlite3",
-                      "SECRET_KEY": "test-secret", "DATA_KEY": "test-data-key"})
-    with old.app_context():
-        from flask_migrate import upgrade
-
-        upgrade(revision=BEFORE)
-        with db.engine.begin() as conn:
-            _insert_old_rows(conn)
-    return old
+    return app_migrated_to(tmp_path, BEFORE, _insert_old_rows)
 
 
 def _insert_old_rows(conn):
-    def add(table, **values):
-        conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(':' + k for k in values)})"),
-                     values)
+    add = inserter(conn)
 
     add("branch", id=1, code="0101", name="北京朝阳门营业部", is_headquarters=False)
     add("staff", id=1, username="clerk", full_name="王柜员", password_hash="x", role="clerk", branch_id=1,

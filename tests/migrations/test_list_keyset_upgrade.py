@@ -4,8 +4,8 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
 from core.extensions import db
+from tests.migrations.helpers import app_migrated_to, inserter
 
 BEFORE = "5e4c3b2a1f00"
 T0 = datetime(2026, 11, 2, 9, 0)
@@ -27,21 +27,11 @@ CASES = {
 
 @pytest.fixture
 def old_database(tmp_path):
-    old = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.sqlite3",
-                      "SECRET_KEY": "test-secret", "DATA_KEY": "test-data-key"})
-    with old.app_context():
-        from flask_migrate import upgrade
-
-        upgrade(revision=BEFORE)
-        with db.engine.begin() as conn:
-            _insert_old_rows(conn)
-    return old
+    return app_migrated_to(tmp_path, BEFORE, _insert_old_rows)
 
 
 def _insert_old_rows(conn):
-    def add(table, **values):
-        conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(':' + k for k in values)})"),
-                     values)
+    add = inserter(conn)
 
     for branch_id, code in ((1, "0101"), (2, "0201")):
         add("branch", id=branch_id, code=code, name=f"营业部{code}", is_headquarters=False)

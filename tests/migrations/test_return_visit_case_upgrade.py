@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
 from core import crypto
 from core.extensions import db
+from tests.migrations.helpers import app_migrated_to, inserter
 
 BEFORE = "0a64e9906dfd"
 T0 = datetime(2026, 11, 2, 9, 0)
@@ -92,21 +92,11 @@ PRE_APPROVAL = {"draft", "submitted", "rejected", "resubmitted"}
 @pytest.fixture
 def old_database(tmp_path):
     """An app on a database migrated only to the revision before return-visit cases, with openings in it."""
-    old = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.sqlite3",
-                      "SECRET_KEY": "test-secret", "DATA_KEY": "test-data-key"})
-    with old.app_context():
-        from flask_migrate import upgrade
-
-        upgrade(revision=BEFORE)
-        with db.engine.begin() as conn:
-            _insert_old_rows(conn)
-    return old
+    return app_migrated_to(tmp_path, BEFORE, _insert_old_rows)
 
 
 def _insert_old_rows(conn):
-    def add(table, **values):
-        conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(':' + k for k in values)})"),
-                     values)
+    add = inserter(conn)
 
     add("branch", id=1, code="0101", name="北京朝阳门营业部", is_headquarters=False)
     for staff_id, username, full_name, role in ((CLERK, "clerk", "王柜员", "clerk"),

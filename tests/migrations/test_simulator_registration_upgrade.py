@@ -4,8 +4,8 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
 from core.extensions import db
+from tests.migrations.helpers import app_migrated_to
 
 BEFORE = "9d3f6b1c2e47"
 REGISTERED = {"name": "欧阳明月", "mobile": "13987650432", "address": "上海市浦东新区世纪大道1000号8栋2201",
@@ -14,23 +14,18 @@ REGISTERED = {"name": "欧阳明月", "mobile": "13987650432", "address": "上�
 
 @pytest.fixture
 def old_database(tmp_path):
-    old = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.sqlite3",
-                      "SECRET_KEY": "test-secret", "DATA_KEY": "test-data-key"})
-    with old.app_context():
-        from flask_migrate import upgrade
+    def fill(conn):
+        conn.execute(sa.text(
+            "INSERT INTO sim_csdc_unified_account (id, unified_account_no, id_number_index, name, id_type, status, "
+            "id_valid_to, mobile, address, postcode, email, created_at) VALUES (1, '180000000001', 'index-1', "
+            ":name, 'resident_id', 'normal', '2036-01-01', :mobile, :address, :postcode, :email, :at)"),
+            dict(REGISTERED, at=datetime(2026, 11, 2, 9, 0)))
+        conn.execute(sa.text(
+            "INSERT INTO sim_csdc_unified_account (id, unified_account_no, id_number_index, name, id_type, status, "
+            "created_at) VALUES (2, '180000000002', 'index-2', '李四', 'resident_id', 'normal', :at)"),
+            {"at": datetime(2026, 11, 2, 9, 0)})
 
-        upgrade(revision=BEFORE)
-        with db.engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO sim_csdc_unified_account (id, unified_account_no, id_number_index, name, id_type, status, "
-                "id_valid_to, mobile, address, postcode, email, created_at) VALUES (1, '180000000001', 'index-1', "
-                ":name, 'resident_id', 'normal', '2036-01-01', :mobile, :address, :postcode, :email, :at)"),
-                dict(REGISTERED, at=datetime(2026, 11, 2, 9, 0)))
-            conn.execute(sa.text(
-                "INSERT INTO sim_csdc_unified_account (id, unified_account_no, id_number_index, name, id_type, status, "
-                "created_at) VALUES (2, '180000000002', 'index-2', '李四', 'resident_id', 'normal', :at)"),
-                {"at": datetime(2026, 11, 2, 9, 0)})
-    return old
+    return app_migrated_to(tmp_path, BEFORE, fill)
 
 
 def _raw(conn) -> dict:
