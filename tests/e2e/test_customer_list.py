@@ -45,6 +45,9 @@ def test_branch_manager_filters_pages_saves_reloads_applies_and_exports(page: Pa
     page.locator(".topnav summary", has_text="客户").click()  # the manager's 客户 menu
     page.locator(".topnav").get_by_role("link", name="客户", exact=True).click()
     expect(page.locator("h1")).to_have_text("客户查询")
+    # The filters answer through htmx, which starts with the page's deferred scripts: a change made
+    # before the page has loaded is not heard (a clerk would press 查询).
+    page.wait_for_load_state("load")
 
     page.select_option("#grade", "gold")
     page.wait_for_url("**grade=gold**")
