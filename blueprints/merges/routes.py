@@ -64,6 +64,8 @@ def new(flag_id: int):
     flag = _flag_or_404(flag_id)
     pending = services.pending_for_flag(flag.id)
     if pending is not None:
+        if request.method == "POST" and request.form.get("client_token") != pending.client_token:
+            flash(f"这两份档案已有合并业务 {pending.reference} 待复核，未重复提交。", "info")
         return see_other(url_for("merges.detail", reference=pending.reference))
     form = MergeForm()
     if request.method == "GET":

@@ -203,6 +203,9 @@ def propose(actor: Staff, flag: DuplicateFlag, *, survivor_id: int, reason: str,
         raise MergeRefused("两份档案不都在本营业部，须由总部办理", 403)
     refusals = blockers(survivor, absorbed)
     if refusals:
+        earlier = pending_for_flag(flag.id)
+        if earlier is not None:  # another manager entered this pair first, a moment ago: led to theirs
+            return earlier
         raise MergeRefused("；".join(refusals))
     merge = CustomerMerge(reference=_new_reference(), client_token=client_token, flag_id=flag.id,
                           survivor_id=survivor.id, absorbed_id=absorbed.id, branch_id=survivor.branch_id,

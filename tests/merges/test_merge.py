@@ -198,10 +198,19 @@ def test_open_business_blocks_the_merge_and_the_reviewer_sees_why(app, manager, 
 
 def test_one_pending_merge_per_record_and_the_maker_may_withdraw(app, manager):
     flag_id = same_person(app, manager)
+    add_staff(app, "manager2", "branch_manager", full_name="郑经理")
+    other = login_as(app, "manager2")
+    opened_before = entry_token(other, flag_id)  # a second manager has the entry page open
     created = propose(manager, flag_id, "C0101500001")
     reference = reference_from(created)
     # Entering the same pair again leads to the pending merge instead of a second one.
     assert manager.get(f"/merges/new/{flag_id}").headers["Location"].endswith(f"/merges/{reference}")
+    # And so does the second manager's entry, sent after the first: led to it, not refused.
+    late = propose(other, flag_id, "C0101500002", token=opened_before)
+    assert late.status_code == 303 and late.headers["Location"].endswith(f"/merges/{reference}")
+    assert "未重复提交" in other.get(late.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CustomerMerge)) == 1
     admin = login_as(app, "admin")
     assert admin.post(f"/merges/{reference}/withdraw", {"note": "不是我发起的"}).status_code == 403
     assert manager.post(f"/merges/{reference}/withdraw", {"note": ""}).status_code == 422
