@@ -115,6 +115,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         JOB_LEASE_SECONDS=float(env.get("JOB_LEASE_SECONDS", "15")),
         JOB_THREADS=int(env.get("JOB_THREADS", "2")),
         JOB_RENDER_PROCESSES=int(env["JOB_RENDER_PROCESSES"]) if env.get("JOB_RENDER_PROCESSES") else None,
+        # A render process is replaced by a fresh one after this many renders (it grows by its caches); 0: never.
+        JOB_RENDERS_PER_PROCESS=int(env.get("JOB_RENDERS_PER_PROCESS", "20")),
         # Run the jobs a request queued inside that request, after its commit (the tests; no worker needed).
         JOBS_EAGER=False,
         # The worker queues the daily and hourly work itself (blueprints/scheduled.py); 0 leaves it to cron.

@@ -18,6 +18,7 @@ import argparse
 import os
 import statistics
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
@@ -38,6 +39,29 @@ def vm_hwm_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+class PeakSampler(threading.Thread):
+    """The largest peak memory of any render process while it runs: the pool replaces its processes
+    (JOB_RENDERS_PER_PROCESS), so they are looked at every quarter of a second, not once at the end."""
+
+    def __init__(self, processes_of):
+        super().__init__(daemon=True)
+        self.processes_of, self.peak, self.stopped = processes_of, 0.0, threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(0.25):
+            self.sample()
+
+    def sample(self):
+        for pid in list(self.processes_of()):
+            self.peak = max(self.peak, vm_hwm_mb(pid))
+
+    def stop(self) -> float:
+        self.stopped.set()
+        self.join()
+        self.sample()
+        return self.peak
 
 
 def _stock(html: str) -> bytes:
@@ -70,15 +94,17 @@ def time_pool(requests: list, processes: int) -> dict:
     from blueprints.archive.dossier_pdf import warm_up_process
     from core.pdf import pool
 
-    renders = pool.RenderPool(processes, warm_up=warm_up_process)
+    renders = pool.RenderPool(processes, warm_up=warm_up_process, renders_per_process=pool.DEFAULT_RENDERS_PER_PROCESS)
+    sampler = PeakSampler(lambda: renders._executor._processes)
+    sampler.start()
     try:
         for future in [renders.submit(requests[index % len(requests)]) for index in range(processes)]:
             future.result()
         started = time.perf_counter()
         sizes = [future.result() for future in [renders.submit(request) for request in requests]]
         elapsed = time.perf_counter() - started
-        peak = max(vm_hwm_mb(pid) for pid in renders._executor._processes)
     finally:
+        peak = sampler.stop()
         renders.shutdown()
     return {"per_minute": 60 * len(requests) / elapsed, "seconds": elapsed, "peak_mb": peak,
             "bytes": statistics.mean(len(data) for data in sizes)}
@@ -141,21 +167,23 @@ def time_export(app, day, processes: int) -> dict:
             jobs.enqueue(archive_jobs.EXPORT, {"export_job_id": export.id}, requested_by=actor)
             db.session.commit()
         export_id = export.id
-        pool.start(processes, warm_up=warm_up_process)
+        renders = pool.start(processes, warm_up=warm_up_process)
+        sampler = PeakSampler(lambda: renders._executor._processes)
+        sampler.start()
         try:
             for future in [pool.submit(dossier_requests(1)[0]) for _ in range(processes)]:
                 future.result()  # warm
             started = time.perf_counter()
             assert jobs.run_due() == 1
             elapsed = time.perf_counter() - started
-            children = [vm_hwm_mb(pid) for pid in pool._pool._executor._processes]
         finally:
+            render_mb = sampler.stop()
             pool.stop()
         export = db.session.get(ExportJob, export_id)
         assert export.status == "done", export.error
         pages = db.session.scalar(select(func.avg(Dossier.pages)))
     return {"per_minute": 60 * export.total / elapsed, "seconds": elapsed, "dossiers": export.total,
-            "pages": float(pages or 0), "worker_mb": vm_hwm_mb(os.getpid()), "render_mb": max(children)}
+            "pages": float(pages or 0), "worker_mb": vm_hwm_mb(os.getpid()), "render_mb": render_mb}
 
 
 def main() -> None:

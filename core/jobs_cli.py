@@ -36,7 +36,7 @@ def worker_command(threads, render_processes, once, poll):
         scheduled.tick()
         click.echo(f"ran {jobs.run_due()} jobs")
         return
-    pool.start(render_processes, warm_up=warm_up_process)
+    pool.start(render_processes, warm_up=warm_up_process, renders_per_process=config["JOB_RENDERS_PER_PROCESS"] or None)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     app = current_app._get_current_object()

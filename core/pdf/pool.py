@@ -66,34 +66,59 @@ def render_here(job: RenderRequest) -> bytes:
                                created=job.created)
 
 
-class RenderPool:
-    """A process pool for renders; submit() from any thread."""
+# A render process grows by about 30 MB around its twentieth dossier and stays there (WeasyPrint's and
+# Pango's caches, the allocator's arenas): replaced after this many renders, it stays under 200 MB.
+DEFAULT_RENDERS_PER_PROCESS = 20
 
-    def __init__(self, processes: int, warm_up=None):
-        self.processes = processes
-        self._executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("forkserver"),
-                                             initializer=warm_up)
+
+class RenderPool:
+    """A process pool for renders; submit() from any thread.
+
+    After `renders_per_process` renders per process on average the pool's processes are replaced by fresh
+    ones (None: never): the renders already handed to the old ones finish there, and then they exit.
+    (ProcessPoolExecutor's own max_tasks_per_child can deadlock with a backlog on Python 3.11:
+    CPython gh-115634.)"""
+
+    def __init__(self, processes: int, warm_up=None, renders_per_process: int | None = None):
+        self.processes, self._warm_up = processes, warm_up
+        self._renders_per_generation = renders_per_process * processes if renders_per_process else None
+        self._lock = threading.Lock()
+        self._submitted = 0
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.processes, mp_context=multiprocessing.get_context("forkserver"),
+                                   initializer=self._warm_up)
 
     def submit(self, job: RenderRequest) -> Future:
-        return self._executor.submit(render_here, job)
+        with self._lock:
+            if self._renders_per_generation and self._submitted >= self._renders_per_generation:
+                retiring, self._executor, self._submitted = self._executor, self._new_executor(), 0
+                retiring.shutdown(wait=False)  # what it was handed still renders; then its processes exit
+            self._submitted += 1
+            return self._executor.submit(render_here, job)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            executor = self._executor
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 _pool: RenderPool | None = None
 _pool_lock = threading.Lock()
 
 
-def start(processes: int | None = None, warm_up=None) -> RenderPool | None:
+def start(processes: int | None = None, warm_up=None,
+          renders_per_process: int | None = DEFAULT_RENDERS_PER_PROCESS) -> RenderPool | None:
     """Start this process's render pool (0 processes: render in the caller instead).
 
-    warm_up: a module-level function each process runs once as it starts (it must pickle)."""
+    warm_up: a module-level function each process runs once as it starts (it must pickle).
+    renders_per_process: how many renders a process does before it is replaced (None: never)."""
     global _pool
     processes = (os.cpu_count() or 1) if processes is None else processes
     with _pool_lock:
         if _pool is None and processes > 0:
-            _pool = RenderPool(processes, warm_up)
+            _pool = RenderPool(processes, warm_up, renders_per_process)
     return _pool
 
 

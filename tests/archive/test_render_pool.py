@@ -58,3 +58,27 @@ def test_the_urls_a_dossier_refers_to_are_found_once_each():
     digest = "0f" * 32
     html = f'<img src="kyc-file:{digest}"><img src="kyc-file:{digest}"><a href="kyc-file:short">'
     assert pool.resource_urls(html, "kyc-file") == [f"kyc-file:{digest}"]
+
+
+def test_render_processes_are_replaced_after_their_renders_and_a_backlog_still_finishes():
+    import datetime as dt
+    import time
+
+    request = pool.RenderRequest(html="<html><body><p>客户开户档案 第一页</p></body></html>", base_url="kyc-file:",
+                                 attachments=[], title="t", author="a",
+                                 created=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+    renders = pool.RenderPool(1, renders_per_process=2)
+    try:
+        first = renders._executor
+        futures = [renders.submit(request) for _ in range(2)]
+        retired = dict(first._processes)
+        futures += [renders.submit(request) for _ in range(3)]  # queued at once: three generations of the process
+        assert all(_text(future.result(timeout=120)).strip() == "客户开户档案 第一页" for future in futures)
+        assert renders._executor is not first
+        deadline = time.monotonic() + 30
+        while any(process.is_alive() for process in retired.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert retired and not any(process.is_alive() for process in retired.values())  # the old one exited
+        assert renders.submit(request).result(timeout=120).startswith(b"%PDF-")
+    finally:
+        renders.shutdown()
