@@ -1,6 +1,7 @@
 """Changes at the counter in a real browser: an ordinary change with its slip, a key change held by a link."""
 import io
 import os
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -201,7 +202,11 @@ def test_a_slip_that_could_not_be_printed_is_printed_again_from_the_change_page(
     expect(slip).to_contain_text("打印确认单失败：档案生成服务暂不可用", timeout=APPROVAL_TIMEOUT_MS)
     _shot(page, "change-slip-failed", viewport)
 
-    monkeypatch.setattr(change_jobs.pool, "render", real_render)
+    def slow(request):  # the page polls the job a few times while it runs
+        time.sleep(3)
+        return real_render(request)
+
+    monkeypatch.setattr(change_jobs.pool, "render", slow)
     page.locator("#retry-slip").dblclick()  # a double click prints it once
     expect(page.locator("#flash")).to_contain_text("已重新提交打印确认单")
     expect(page.locator("#download-slip")).to_be_visible(timeout=APPROVAL_TIMEOUT_MS)  # the page follows the job
