@@ -57,6 +57,7 @@ def test_an_ordinary_change_is_compared_reviewed_on_the_same_terminal_and_its_sl
     page.fill("#mobile", "139123")
     page.get_by_role("button", name="查看修改对比").click()
     expect(page.locator("#field-mobile .field-error")).to_be_visible()
+    expect(page.locator("#mobile")).to_be_focused()  # the refusal has settled (see below)
     page.fill("#mobile", "13912345678")
     page.fill("#postcode", "200120")
     page.get_by_role("button", name="查看修改对比").click()
@@ -79,6 +80,9 @@ def test_an_ordinary_change_is_compared_reviewed_on_the_same_terminal_and_its_sl
     page.check("input[name=decision][value=approve]")
     page.get_by_role("button", name="确认复核").click()
     expect(page.locator("#field-reviewer_username .field-error")).to_contain_text("只有复核岗")
+    # Once the refusal has settled the page puts the cursor in the first field in error; typing before
+    # that would see the cursor move under it (the password landed after the user name).
+    expect(page.locator("#reviewer_username")).to_be_focused()
     _approve_on_this_terminal(page)
     expect(page.locator("#change-status")).to_have_text("已生效，报送中", timeout=APPROVAL_TIMEOUT_MS)
     expect(page.locator(".who")).to_contain_text("王柜员")  # the session stays the clerk's
