@@ -116,7 +116,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         JOB_THREADS=int(env.get("JOB_THREADS", "2")),
         JOB_RENDER_PROCESSES=int(env["JOB_RENDER_PROCESSES"]) if env.get("JOB_RENDER_PROCESSES") else None,
         # A render process is replaced by a fresh one after this many renders (it grows by its caches); 0: never.
-        JOB_RENDERS_PER_PROCESS=int(env.get("JOB_RENDERS_PER_PROCESS", "20")),
+        JOB_RENDERS_PER_PROCESS=int(env.get("JOB_RENDERS_PER_PROCESS", "15")),
         # Run the jobs a request queued inside that request, after its commit (the tests; no worker needed).
         JOBS_EAGER=False,
         # The worker queues the daily and hourly work itself (blueprints/scheduled.py); 0 leaves it to cron.

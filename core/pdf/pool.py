@@ -66,16 +66,18 @@ def render_here(job: RenderRequest) -> bytes:
                                created=job.created)
 
 
-# A render process grows by about 30 MB around its twentieth dossier and stays there (WeasyPrint's and
-# Pango's caches, the allocator's arenas): replaced after this many renders, it stays under 200 MB.
-DEFAULT_RENDERS_PER_PROCESS = 20
+# A render process grows by about 30 MB around its twenty-first dossier and stays there (WeasyPrint's and
+# Pango's caches, the allocator's arenas): replaced after this many renders, it stays under 200 MB. The
+# renders are not spread evenly over a pool's processes, hence the margin.
+DEFAULT_RENDERS_PER_PROCESS = 15
 
 
 class RenderPool:
     """A process pool for renders; submit() from any thread.
 
     After `renders_per_process` renders per process on average the pool's processes are replaced by fresh
-    ones (None: never): the renders already handed to the old ones finish there, and then they exit.
+    ones (None: never): the submit that finds it due waits until the renders already handed to the old
+    ones are done and they have exited, so never more than `processes` render at once.
     (ProcessPoolExecutor's own max_tasks_per_child can deadlock with a backlog on Python 3.11:
     CPython gh-115634.)"""
 
@@ -93,8 +95,8 @@ class RenderPool:
     def submit(self, job: RenderRequest) -> Future:
         with self._lock:
             if self._renders_per_generation and self._submitted >= self._renders_per_generation:
-                retiring, self._executor, self._submitted = self._executor, self._new_executor(), 0
-                retiring.shutdown(wait=False)  # what it was handed still renders; then its processes exit
+                self._executor.shutdown(wait=True)  # what it was handed renders first; then its processes exit
+                self._executor, self._submitted = self._new_executor(), 0
             self._submitted += 1
             return self._executor.submit(render_here, job)
 
