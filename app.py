@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from core import audit, crypto, jobs
 from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
+from core.pdf.pool import DEFAULT_RENDERS_PER_PROCESS
 from core.security import PUBLIC_ENDPOINTS
 from core.storage import build_store, private_dir
 from core.timeutil import utcnow
@@ -116,7 +117,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         JOB_THREADS=int(env.get("JOB_THREADS", "2")),
         JOB_RENDER_PROCESSES=int(env["JOB_RENDER_PROCESSES"]) if env.get("JOB_RENDER_PROCESSES") else None,
         # A render process is replaced by a fresh one after this many renders (it grows by its caches); 0: never.
-        JOB_RENDERS_PER_PROCESS=int(env.get("JOB_RENDERS_PER_PROCESS", "15")),
+        JOB_RENDERS_PER_PROCESS=int(env.get("JOB_RENDERS_PER_PROCESS", DEFAULT_RENDERS_PER_PROCESS)),
         # Run the jobs a request queued inside that request, after its commit (the tests; no worker needed).
         JOBS_EAGER=False,
         # The worker queues the daily and hourly work itself (blueprints/scheduled.py); 0 leaves it to cron.
