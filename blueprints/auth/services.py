@@ -150,3 +150,9 @@ def load_staff(user_id: str) -> Staff | None:
     if staff is None or staff.session_version != version:
         return None
     return staff
+
+
+def end_sessions(staff: Staff, reason: str) -> None:
+    """End every live session of `staff` at once (logout everywhere, disabling, role or password change)."""
+    staff.session_version += 1
+    audit.record("auth.sessions_ended", "staff", staff.id, reason=reason)
