@@ -334,10 +334,16 @@ def _detail_page(change, customer, status: int = 200, form=None, refused=None, w
                 slip_form=slip_form or SignedSlipForm(formdata=None), refused=refused, display_value=display_value, full=full,
                 kind_label=changes.kind_label(change), status_label=changes.status_label(change),
                 systems=changes.SYSTEMS, can_host=current_user.role == Role.CLERK,
+                can_host_review=_may_host_review(change),
                 settled=all(m.status == "delivered" for m in messages), oob=oob,
                 slip_job=None if change.slip_sha256 else jobs.latest(change_jobs.SLIP, ("customer_change", change.id)),
                 describe_job=jobs.describe)
     return in_place(response, f"#change-{block}") if block and status in (403, 409) else response
+
+
+def _may_host_review(change) -> bool:
+    """Only the clerk who entered the change hosts its same-terminal review (经办人本人)."""
+    return current_user.role == Role.CLERK and change.created_by_id == current_user.id
 
 
 @bp.route("/<reference>/progress")
@@ -353,6 +359,13 @@ def progress(reference: str):
 def decide(reference: str):
     """Take the reviewer's decision on the clerk's terminal (同机复核); the session stays the clerk's."""
     change, customer = _change(reference, for_update=True)
+    # Before the form is read, so that no password is checked or counted for a session that may not host
+    # the review or for a change that no longer waits for one.
+    if not _may_host_review(change):
+        abort(403, "只有经办该变更的柜员可以在本机发起同机复核")
+    if change.status != ChangeStatus.SUBMITTED:
+        return _detail_page(change, customer, status=409, block="review",
+                            refused=f"该变更当前为“{changes.status_label(change)}”，已不在待复核状态，本次未处理。")
     form = ChangeDecisionForm()
     if not form.validate():
         return _detail_page(change, customer, status=422, form=form, block="review")

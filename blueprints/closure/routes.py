@@ -165,7 +165,7 @@ def _business_page(closure, status: int = 200, block: str | None = None, form=No
                    refusal: services.ClosureRefused | None = None, withdraw_form=None):
     customer = db.session.get(Customer, closure.customer_id)
     response = page(
-        "closure/business.html", block=block, status=status, closure=closure, customer=customer,
+        "closure/business.html", block=block, status=status, closure=closure, customer=customer, can_host=may_host(closure),
         fund_account=closure.fund_account, steps=services.steps_of(closure), polling=services.polling(closure),
         refused_step=services.refused_step(closure), decisions=services.decisions_of(closure),
         form=form or BusinessReviewForm(approve_label="复核通过，执行销户"), refused=str(refusal) if refusal else None,
@@ -196,6 +196,9 @@ def review(reference: str):
     """Take the decision with a reviewer's own credentials on this terminal; the session stays the clerk's."""
     closure = _closure(reference)
     _refuse_if_closed(closure.customer_id)
+    refused = _refuse_unless_host(closure, ClosureStatus.SUBMITTED, services.CLOSURE_BUSINESS)
+    if refused:
+        return refused
     form = BusinessReviewForm(approve_label="复核通过，执行销户")
     if not form.validate_on_submit():
         return _business_page(closure, status=422, block="review_panel", form=form)
@@ -204,6 +207,24 @@ def review(reference: str):
     closure = _closure(reference, for_update=True)
     return _decide_on_terminal(closure, form, partial(services.decide_closure, facts=facts), "closure_review",
                                approved="已复核通过，开始销户")
+
+
+def may_host(business) -> bool:
+    """Only the clerk who submitted a closure or a reactivation hosts its same-terminal review (经办人本人)."""
+    return current_user.role == Role.CLERK and business.created_by_id == current_user.id
+
+
+def _refuse_unless_host(business, awaiting, what: str):
+    """Before any credential is read: 403 unless this session may host the review, the business again with
+    409 once it no longer awaits review (no password checked, nothing counted); None when it may go on."""
+    if not may_host(business):
+        abort(403, "只有经办该业务的柜员可以在本机发起同机复核")
+    try:
+        services.refuse_unless_awaiting_review(business, awaiting, what)
+    except services.ClosureRefused as refusal:
+        show, _endpoint = _SHOWN[type(business)]
+        return show(business, status=refusal.status, block="review_panel", refusal=refusal)
+    return None
 
 
 def _decide_on_terminal(business, form, decide, purpose: str, approved: str):
@@ -278,6 +299,7 @@ def _reactivation_page(reactivation, status: int = 200, block: str | None = None
     customer = db.session.get(Customer, reactivation.customer_id)
     response = page(
         "closure/reactivation.html", block=block, status=status, reactivation=reactivation, customer=customer,
+        can_host=may_host(reactivation),
         fund_account=reactivation.fund_account, form=form or BusinessReviewForm(approve_label="复核通过，激活账户"),
         refused=str(refusal) if refusal else None, withdraw_form=withdraw_form or WithdrawForm(prefix="withdraw"),
         statuses=ReactivationStatus, id_document=services.customer_services.current_id_document(customer.id),
@@ -291,6 +313,9 @@ def reactivation_review(reference: str):
     """Decide the reactivation with a reviewer's own credentials on this terminal."""
     reactivation = _reactivation(reference, for_update=True)
     _refuse_if_closed(reactivation.customer_id)
+    refused = _refuse_unless_host(reactivation, ReactivationStatus.SUBMITTED, services.REACTIVATION_BUSINESS)
+    if refused:
+        return refused
     form = BusinessReviewForm(approve_label="复核通过，激活账户")
     if not form.validate_on_submit():
         return _reactivation_page(reactivation, status=422, block="review_panel", form=form)

@@ -300,10 +300,15 @@ def review_refusal(closure: AccountClosure, reviewer: Staff) -> str | None:
                            business=CLOSURE_BUSINESS)
 
 
-def _refuse_unless_awaiting_review(business: FundAccountBusiness, awaiting, what: str, refused: str | None) -> None:
-    """Decide only a business awaiting review (409 otherwise), and only as a reviewer who may check it (403)."""
+def refuse_unless_awaiting_review(business: FundAccountBusiness, awaiting, what: str) -> None:
+    """Refuse (409) a business no longer awaiting review."""
     if business.status != awaiting:
         raise ClosureRefused(f"该{what}当前为“{business.status_label}”，已不在待复核状态，本次未处理。", status=409)
+
+
+def _refuse_unless_awaiting_review(business: FundAccountBusiness, awaiting, what: str, refused: str | None) -> None:
+    """Decide only a business awaiting review (409 otherwise), and only as a reviewer who may check it (403)."""
+    refuse_unless_awaiting_review(business, awaiting, what)
     if refused:
         raise ClosureRefused(refused, status=403)
 

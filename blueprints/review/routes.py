@@ -150,6 +150,7 @@ def release(reference: str):
 def same_terminal(reference: str):
     """Show the same-terminal review panel (同机复核) with the summary to check, or the decision once taken."""
     application = _load(reference)
+    _refuse_unless_host(application)
     audit.record("application.view", "application", application.reference, step="same_terminal")
     return _render_same_terminal(application)
 
@@ -159,6 +160,11 @@ def same_terminal(reference: str):
 def same_terminal_decide(reference: str):
     """Take a decision with a reviewer's own credentials; the session stays the operator's."""
     application = _load(reference, for_update=True)
+    _refuse_unless_host(application)
+    decided = services.decided_message(application)
+    if decided:
+        # Nothing to decide: answered before the form is read, so no password is checked or counted.
+        return _render_same_terminal(application, status=409, refused=decided)
     form = SameTerminalForm(channel=application.channel, maker=_maker_label(application))
     if not form.validate_on_submit():
         return _render_same_terminal(application, form, status=422)
@@ -182,6 +188,13 @@ def same_terminal_decide(reference: str):
     flash(f"同机复核完成：{application.reference} {verb}（复核人：{outcome.reviewer.full_name}）", "success")
     # The clerk (or witness) goes back to the page the application was submitted from, now showing the decision.
     return see_other(url_for("opening.submitted", reference=application.reference))
+
+
+def _refuse_unless_host(application) -> None:
+    """403 before anything is read when this session may not host the application's same-terminal review."""
+    refused = services.host_refusal(application, current_user)
+    if refused:
+        abort(403, refused)
 
 
 def _maker_label(application) -> str:

@@ -24,7 +24,7 @@ from blueprints.opening.workflow import Status
 from blueprints.review.models import ReviewClaim, ReviewDecision
 from core import audit, keyset
 from core.extensions import db
-from core.roles import Role
+from core.roles import OPENING_ROLES, Role
 from core.timeutil import BEIJING, to_beijing, utcnow
 
 IN_REVIEW = (Status.SUBMITTED, Status.RESUBMITTED)
@@ -61,15 +61,34 @@ def refusal_reason(application: Application, reviewer: Staff) -> str | None:
     if reviewer.id in makers(application):
         return "您录入或修改过该申请，不能复核自己经办的业务"
     if application.status not in IN_REVIEW:
-        decided = latest_decision(application)
-        if decided is not None and decided.submission_no == application.submission_no:
-            verb = "通过" if decided.decision == "approve" else "退回"
-            return f"该申请已由{decided.reviewer.full_name}于{to_beijing(decided.decided_at):%m-%d %H:%M}{verb}，无需重复复核"
-        return f"该申请当前状态为“{application.status_label}”，不能复核"
+        return decided_message(application)
     claim = claim_of_other(application, reviewer)
     if claim is not None:
         return held_message(claim)
     return None
+
+
+def host_refusal(application: Application, operator: Staff) -> str | None:
+    """Why `operator`'s session may not host the same-terminal review of this application, or None.
+
+    Only the staff member who entered the application (the counter clerk, or the witness staff of a
+    witness opening) hosts it on their own screen: anyone else could make a reviewer type their password
+    on a screen the reviewer has no reason to trust, or keep trying a reviewer's password.
+    """
+    if operator.role not in OPENING_ROLES or operator.id != application.created_by_id:
+        return "只有录入该申请的经办人员可以在本机发起同机复核"
+    return None
+
+
+def decided_message(application: Application) -> str | None:
+    """The Chinese message when this submission needs no decision any more (decided, or not in review)."""
+    decided = latest_decision(application)
+    if application.status in IN_REVIEW and (decided is None or decided.submission_no != application.submission_no):
+        return None
+    if decided is not None and decided.submission_no == application.submission_no:
+        verb = "通过" if decided.decision == "approve" else "退回"
+        return f"该申请已由{decided.reviewer.full_name}于{to_beijing(decided.decided_at):%m-%d %H:%M}{verb}，无需重复复核"
+    return f"该申请当前状态为“{application.status_label}”，不能复核"
 
 
 # --- claims (认领) --------------------------------------------------------------------------------
