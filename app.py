@@ -304,7 +304,21 @@ def _unauthorized():
     return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
 
 
+# What the Server header says under either server: nothing of the software or its version.
+SERVER_HEADER = "kyc"
+
+
+def _name_the_development_server_generically() -> None:
+    """Werkzeug's development server puts its own and Python's versions in every Server header; it says
+    SERVER_HEADER instead. gunicorn's header is set in gunicorn.conf.py."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    WSGIRequestHandler.version_string = lambda handler: SERVER_HEADER
+
+
 def _register_request_hooks(app: Flask) -> None:
+    _name_the_development_server_generically()
+
     @app.before_request
     def require_login_and_fresh_session():
         if request.endpoint in PUBLIC_ENDPOINTS:
@@ -325,9 +339,6 @@ def _register_request_hooks(app: Flask) -> None:
     def commit_request(response):
         # One commit per request, at its boundary, and only for a success (2xx, 3xx): a refused or
         # failed request leaves nothing written. Operations only flush.
-        # Asked before the commit, which expires the loaded staff member: after it, asking would read
-        # the row again.
-        authenticated = current_user.is_authenticated
         if commits_response(response.status_code):
             db.session.commit()
             audit.write_after_read()
@@ -341,8 +352,13 @@ def _register_request_hooks(app: Flask) -> None:
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'",
         )
-        if authenticated:
-            response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.pop("X-Powered-By", None)
+        if request.endpoint != "static":
+            # Any answer but a static file may carry customer data: never stored by a browser or a proxy,
+            # whatever the view set (send_file's conditional caching included), and never revalidated.
+            response.headers["Cache-Control"] = "no-store"
+            for validator in ("ETag", "Last-Modified", "Expires"):
+                response.headers.pop(validator, None)
         if app.config["HSTS_MAX_AGE"] and request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", f"max-age={app.config['HSTS_MAX_AGE']}")
         return response

@@ -32,3 +32,11 @@ limit_request_fields = 100
 proc_name = "kyc-web"
 # No control socket: it lives at one path per user, which two instances on one host would share.
 control_socket_disable = True
+
+# gunicorn names itself in every answer's Server header (gunicorn.http.wsgi.Response reads the module's
+# SERVER each time); the app's answers say only "kyc" (app.SERVER_HEADER), under gunicorn as under the
+# development server. Set on the module that reads it: `gunicorn.SERVER` was already copied there.
+import gunicorn.http.wsgi  # noqa: E402
+
+gunicorn.http.wsgi.SERVER = "kyc"
+gunicorn.http.wsgi.SERVER_SOFTWARE = "kyc"
