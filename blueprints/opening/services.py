@@ -61,6 +61,16 @@ def can_edit(user: Staff, application: Application) -> bool:
     )
 
 
+def shown_in_full(user: Staff, application: Application) -> bool:
+    """Whether `user` may read the personal values of this application unmasked (if their role reads them).
+
+    Until its first submission an application is work in progress at its maker's counter: nobody else has a
+    task on it yet, so a colleague, a branch manager or HQ sees it masked (that it exists, how far it got,
+    who enters it), the images not at all, and the review side does not open it (review.routes._load).
+    """
+    return application.submission_no > 0 or application.created_by_id == user.id
+
+
 def is_in_review(application: Application) -> bool:
     return application.status in (Status.SUBMITTED, Status.RESUBMITTED)
 
@@ -204,9 +214,25 @@ def _new_reference() -> str:
     return f"KH{business_today():%Y%m%d}{secrets.randbelow(10**6):06d}"
 
 
-def start_application(actor: Staff, channel: str, customer_type: str, client_token: str) -> Application:
-    """Create a draft with its first step saved; the same client token returns the same draft."""
+class TokenNotYours(Exception):
+    """A client token that another staff member's application was started with (a replayed or copied form)."""
+
+
+def _started_with(actor: Staff, client_token: str) -> Application | None:
+    """The application `actor` started with `client_token`; TokenNotYours when someone else did.
+
+    The token only makes a double click start one draft: it is the actor's own, so a token copied from
+    another terminal, staff member or branch never names, opens or reveals that application.
+    """
     existing = db.session.scalar(select(Application).where(Application.client_token == client_token))
+    if existing is not None and existing.created_by_id != actor.id:
+        raise TokenNotYours()
+    return existing
+
+
+def start_application(actor: Staff, channel: str, customer_type: str, client_token: str) -> Application:
+    """Create a draft with its first step saved; the same client token, from the same clerk, returns the same draft."""
+    existing = _started_with(actor, client_token)
     if existing is not None:
         return existing
     reference = _new_reference()
@@ -226,7 +252,7 @@ def start_application(actor: Staff, channel: str, customer_type: str, client_tok
             db.session.add(application)
     except IntegrityError:
         # The same click arrived twice at once and the other request won the token.
-        return db.session.scalar(select(Application).where(Application.client_token == client_token))
+        return _started_with(actor, client_token)
     _put_step(application, "channel", {"channel": channel, "customer_type": customer_type}, actor)
     audit.record("application.create", "application", application.reference, channel=channel)
     db.session.flush()

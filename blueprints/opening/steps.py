@@ -164,9 +164,18 @@ def save_new():
     form = build_form(None, "channel", posted=True)
     if not form.validate_on_submit() or not form.client_token.data:
         return render(None, "channel", form, status=422)
-    application = services.start_application(current_user, form.channel.data, form.customer_type.data,
-                                             form.client_token.data[:64])
+    try:
+        application = services.start_application(current_user, form.channel.data, form.customer_type.data,
+                                                 form.client_token.data[:64])
+    except services.TokenNotYours:
+        # Not this clerk's form: the same choices again with a token of their own, nothing said of the other.
+        form.client_token.data = secrets.token_urlsafe(24)
+        form.channel.errors = [*form.channel.errors, TOKEN_REFUSED]
+        return render(None, "channel", form, status=422)
     return advance(application, "channel")
+
+
+TOKEN_REFUSED = "该页面已失效，请确认以上选择后再次点击开始。"
 
 
 def _prepare_channel(form, application, posted):

@@ -29,7 +29,8 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 
 def _load(reference: str, for_update: bool = False):
     application = opening_services.find_visible(current_user, reference, for_update=for_update)
-    if application is None:
+    # A never-submitted application is nobody's to review, nor its scans or images anyone's but its maker's.
+    if application is None or not opening_services.shown_in_full(current_user, application):
         abort(404)
     return application
 
