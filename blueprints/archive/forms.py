@@ -70,6 +70,10 @@ class ArchiveSearchForm(_BranchChoice, QueryForm):
         return {"customer_no": (self.customer_no.data or "").strip(),
                 "date_from": self.date_from.data, "date_to": self.date_to.data, "branch_id": self.branch_id}
 
+    def query_args(self) -> dict:
+        """The criteria as typed, for the page links: this form's own fields only, whatever else the URL held."""
+        return {field.name: field.raw_data[0] for field in self if field.raw_data and field.raw_data[0].strip()}
+
 
 class NameSearchForm(BaseForm):
     """Search by name: posted, so that the name stays out of URLs, logs and history."""

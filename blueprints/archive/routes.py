@@ -11,6 +11,7 @@ from blueprints.archive.models import ExportStatus, LendingAction
 from blueprints.customers import page as customer_page
 from blueprints.customers.models import KIND_LABELS, CustomerKind
 from blueprints.opening import presenters
+from blueprints.search import kept as kept_searches
 from core import audit, files, jobs
 from core.db import writes_on_read
 from core.reference import ID_TYPE_LABELS
@@ -31,40 +32,62 @@ PURPOSE_SECONDS = 30 * 60
 @bp.route("/", methods=["GET", "POST"])
 @roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
 def index():
-    """Search the archive a page at a time; a name or ID-number search is posted, so it never appears in a URL."""
+    """Search the archive a page at a time; a name or ID number is posted and kept on the server, the results
+    page's URL carrying only the kept search's key, so that it never appears in a URL and reload, back and
+    paging still work."""
     branches = services.branches_for(current_user)
     search_form = forms.ArchiveSearchForm(request.args, branches=branches, all_branches=current_user.sees_all_branches)
     name_form, id_form = forms.NameSearchForm(), forms.IdNumberSearchForm()
-    found, status, key_type = None, 200, None
-    if request.method == "POST" and "name" in request.form:
-        if name_form.validate_on_submit():
-            try:
-                found, key_type = services.search_by_name(current_user, name_form.name.data, request.form.get("after")), "name"
-            except services.ArchiveRefused as refused:
-                name_form.name.errors = [*name_form.name.errors, str(refused)]
-                status = 422
-        else:
-            status = 422
-    elif request.method == "POST":
-        if id_form.validate_on_submit():
-            found, key_type = services.search(current_user, id_number=id_form.id_number.data), "id_number"
-        else:
-            status = 422
+    found, status, key_type, args, expired = None, 200, None, {}, False
+    if request.method == "POST":
+        typed = _typed_search(name_form, id_form)
+        if typed is not None:
+            return see_other(url_for("archive.index", s=kept_searches.keep(current_user, KEPT_SCOPE, typed)))
+        status = 422
+    elif request.args.get("s"):
+        typed = kept_searches.kept(current_user, KEPT_SCOPE, request.args["s"])
+        expired = typed is None
+        if typed is not None and "name" in typed:
+            name_form.name.data = typed["name"]
+            found, key_type = services.search_by_name(current_user, typed["name"], request.args.get("after")), "name"
+        elif typed is not None:
+            id_form.id_number.data = typed["id_number"]
+            found, key_type = services.search(current_user, id_number=typed["id_number"]), "id_number"
+        args = {"s": request.args["s"]}
     elif search_form.has_criteria():
         if search_form.validate():
             found, key_type = services.search(current_user, cursor=request.args.get("after"), **search_form.criteria()), "criteria"
         else:
             status = 422
+        args = search_form.query_args()
     if found is not None:
         # What kind of search and how many shown, never the typed value.
         audit.record("archive.search", "customer", None, key_type=key_type, first_page=found.first, shown=len(found.rows))
     customers = found.rows if found is not None else None
-    args = {name: value for name, value in request.args.items() if name != "after" and value}
     return page("archive/index.html", block="archive_results",
                 status=status, search_form=search_form, name_form=name_form, id_form=id_form, customers=customers,
-                page=found, key_type=key_type, args=args,
+                page=found, key_type=key_type, args=args, expired=expired,
                 readable={c.id for c in customers or [] if services.may_read_file(current_user, c)},
                 branch_names=services.branch_names(), kind_labels=KIND_LABELS)
+
+
+KEPT_SCOPE = "archive"
+
+
+def _typed_search(name_form, id_form) -> dict | None:
+    """The posted name or ID-number search once it passes its checks (else None, the reason next to the field)."""
+    if "name" in request.form:
+        if not name_form.validate_on_submit():
+            return None
+        try:
+            services.search_by_name(current_user, name_form.name.data, size=1)
+        except services.ArchiveRefused as refused:
+            name_form.name.errors = [*name_form.name.errors, str(refused)]
+            return None
+        return {"name": name_form.name.data.strip()}
+    if not id_form.validate_on_submit():
+        return None
+    return {"id_number": id_form.id_number.data.strip()}
 
 
 # --- a customer's file, behind the lending purpose -----------------------------------------------

@@ -5,6 +5,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.classification import C1, C2
+from core.crypto import EncryptedJSON
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -98,3 +100,18 @@ class SavedCustomerFilter(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("staff_id", "name"),)
+
+
+class KeptSearch(db.Model):
+    """What a staff member typed into a search form (a name, an ID number, a mobile …), kept on the server
+    under a random key (kept_search), so that the results are a page the browser reloads, goes back to and
+    pages through while its URL carries only the key. Read only by the staff member who typed it."""
+
+    __tablename__ = "kept_search"
+
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    key: Mapped[str] = mapped_column(String(32), unique=True, info=C1)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
+    scope: Mapped[str] = mapped_column(String(24), info=C1)
+    criteria: Mapped[dict] = mapped_column(EncryptedJSON, info=C2)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)

@@ -5,6 +5,7 @@ from flask_login import current_user
 from blueprints.customers.models import KIND_LABELS
 from blueprints.customers.routes import CUSTOMER_ROLES
 from blueprints.search import duplicates, services
+from blueprints.search import kept as kept_searches
 from blueprints.search.keys import KEY_LABELS, parse_query
 from blueprints.search.forms import DuplicateReviewForm
 from blueprints.search.models import DUPLICATE_STATUS_LABELS, DuplicateStatus
@@ -44,17 +45,35 @@ def suggest():
 @bp.route("/results", methods=["GET", "POST"])
 @roles_required(*CUSTOMER_ROLES)
 def results():
-    """Show every match of a query, a page at a time by keyset; the query travels in the body, never the URL."""
-    raw = request.form.get("q", "") if request.method == "POST" else ""
-    query = parse_query(raw)
+    """Show every match of a query, a page at a time by keyset.
+
+    The query is posted, then kept on the server: the results page's URL carries only the kept search's
+    key, never the name, ID number or mobile typed, and reload, back and the next page still work.
+    """
+    if request.method == "POST":
+        raw = request.form.get("q", "")
+        query = parse_query(raw)
+        after = services.Cursor.from_form(request.form)
+        if query is not None and query.shape != "invalid":
+            typed = {"q": raw, "after": after.as_form() if after else None}
+            return see_other(url_for("search.results", s=kept_searches.keep(current_user, KEPT_SCOPE, typed)))
+    else:
+        typed = kept_searches.kept(current_user, KEPT_SCOPE, request.args.get("s"))
+        raw = typed["q"] if typed else ""
+        query = parse_query(raw)
+        after = services.Cursor.from_form(typed["after"] or {}) if typed else None
+        if request.args.get("s") and typed is None:
+            return page("search/results.html", raw="", expired=True, **_context(None, None))
     if query is None:
         return page("search/results.html", raw=raw, **_context(None, None))
-    after = services.Cursor.from_form(request.form)
     result = services.find(current_user, query, limit=services.PAGE_SIZE, after=after)
     _audit(query, result, "results")
     status = 422 if query.shape == "invalid" else 200
     return page("search/results.html", status=status, raw=raw, page_after=after,
                 **_context(query, result))
+
+
+KEPT_SCOPE = "customer_search"
 
 
 @bp.route("/duplicates")

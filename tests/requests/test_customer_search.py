@@ -1,4 +1,5 @@
 """Finding customers from the header box: every key, branch scope, masking by role, audit, no values in URLs."""
+import re
 from datetime import date
 
 import pytest
@@ -205,7 +206,10 @@ def test_results_page_pages_by_keyset_without_repeats(app):
     html = auth.get("/search/results").get_data(as_text=True)
     seen, data = [], {"q": "zh", "csrf_token": csrf_token_from(html)}
     for _ in range(5):
-        response = auth.client.post("/search/results", data=data)
+        posted = auth.client.post("/search/results", data=data)
+        assert posted.status_code == 303
+        assert re.fullmatch(r"/search/results\?s=[A-Za-z0-9_-]{16,32}", posted.headers["Location"])
+        response = auth.client.get(posted.headers["Location"])
         assert response.status_code == 200
         page = page_of(response)
         seen += [n for n in customer_nos(response)]
