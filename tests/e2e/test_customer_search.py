@@ -85,4 +85,9 @@ def test_an_id_number_or_mobile_typed_in_the_box_never_goes_into_a_url(page: Pag
     box.press("Enter")  # nothing chosen: the query is posted to the results page
     expect(page.locator("#search-results")).to_contain_text("C0101300001")
     _shot(page, "customer-search-results", viewport)
+    # The results page is a GET of the kept search: a reload shows it again, with what was typed.
+    assert "/search/results?s=" in page.url
+    page.reload()
+    expect(page.locator("#search-results")).to_contain_text("C0101300001")
+    expect(page.locator("#q")).to_have_value(MOBILE)
     assert not any(ID_NUMBER in url.upper() or MOBILE in url for url in urls), urls

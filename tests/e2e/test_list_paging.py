@@ -117,6 +117,14 @@ def test_the_other_lists_page_forward_in_place(page: Page, app, viewport, new_co
     expect(page.locator("#archive-results .keyset-first")).to_be_visible()
     expect(page.locator("#archive-list tbody tr").first).not_to_have_attribute("data-customer", first)
     expect(page.locator("#archive-list tbody tr").first).to_contain_text("*")  # names stay masked
-    assert "王" not in page.url
+    assert "王" not in page.url and "s=" in page.url  # the kept search's key and the cursor only
+    second = page.locator("#archive-list tbody tr").first.get_attribute("data-customer")
+    # Reload keeps the page and the name typed; back returns to the first page, without a resubmission.
+    page.reload()
+    expect(page.locator("#archive-list tbody tr").first).to_have_attribute("data-customer", second)
+    expect(page.locator("#name")).to_have_value("王")
+    page.go_back()
+    expect(page.locator("#archive-list tbody tr").first).to_have_attribute("data-customer", first)
+    expect(page.locator("#name")).to_have_value("王")
     page.screenshot(path=os.path.join(tempfile.gettempdir(), f"list_paging_archive_name_{name}.png"), full_page=True,
                     caret="initial")
