@@ -259,17 +259,26 @@ def _refuse_while_restricted(customer: Customer, kind: ChangeKind, after: dict) 
         raise ChangeRefused(refused, status=409)
 
 
+def _made_with(client_token: str, actor: Staff) -> CustomerChange | None:
+    """The change this clerk's form already made with `client_token`; refused when another staff member's
+    did (a replayed or copied form never names, or leads to, someone else's change)."""
+    earlier = db.session.scalar(select(CustomerChange).where(CustomerChange.client_token == client_token))
+    if earlier is not None and earlier.created_by_id != actor.id:
+        raise ChangeRefused("该页面已失效，请刷新页面后重新提交。", status=409)
+    return earlier
+
+
 def submit(customer: Customer, *, kind: ChangeKind, after: dict, systems: list[str], actor: Staff,
            client_token: str, base_version: int, query: UnifiedAccountQuery | None = None,
            verification: dict | None = None, certificate: files.StoredFile | None = None) -> CustomerChange:
     """Record the change for same-terminal review; a repeated client token returns the first one."""
-    earlier = db.session.scalar(select(CustomerChange).where(CustomerChange.client_token == client_token))
+    earlier = _made_with(client_token, actor)
     if earlier is not None:
         return earlier
     # One writer at a time per customer: the second of two clerks sees the first one's change,
     # and the second of two posts of one form finds the first one's.
     customer = _locked_customer(customer.id)
-    earlier = db.session.scalar(select(CustomerChange).where(CustomerChange.client_token == client_token))
+    earlier = _made_with(client_token, actor)
     if earlier is not None:
         return earlier
     _refuse_unless_changeable(customer, base_version, None)

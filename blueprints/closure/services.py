@@ -244,9 +244,13 @@ def _new_reference(prefix: str, model) -> str:
             return reference
 
 
-def _made_with(model: type[FundAccountBusiness], client_token: str):
-    """The business a start form's client token already made, or None."""
-    return db.session.scalar(select(model).where(model.client_token == client_token))
+def _made_with(model: type[FundAccountBusiness], client_token: str, actor_id: int):
+    """The business a start form's client token already made, or None; refused when another clerk made it
+    (a replayed or copied form: the token never names, or leads to, someone else's business)."""
+    made = db.session.scalar(select(model).where(model.client_token == client_token))
+    if made is not None and made.created_by_id != actor_id:
+        raise ClosureRefused("该页面已失效，请刷新页面后重新提交。", status=409)
+    return made
 
 
 def _add_once(business: FundAccountBusiness, taken: Callable[[], str]):
@@ -258,7 +262,7 @@ def _add_once(business: FundAccountBusiness, taken: Callable[[], str]):
         with db.session.begin_nested():
             db.session.add(business)
     except IntegrityError:
-        same = _made_with(type(business), business.client_token)
+        same = _made_with(type(business), business.client_token, business.created_by_id)
         if same is not None:
             return same
         raise ClosureRefused(taken(), status=409) from None
@@ -268,7 +272,7 @@ def _add_once(business: FundAccountBusiness, taken: Callable[[], str]):
 def start_closure(actor: Staff, customer: Customer, fund_account: FundAccount, client_token: str,
                   facts: Facts) -> AccountClosure:
     """Submit a closure for review after a passing pre-check; the same client token returns the same closure."""
-    existing = _made_with(AccountClosure, client_token)
+    existing = _made_with(AccountClosure, client_token, actor.id)
     if existing is not None:
         return existing
     check = precheck(customer, fund_account, facts)
@@ -716,7 +720,7 @@ def id_refusal(customer: Customer, today: date | None = None) -> str | None:
 def start_reactivation(actor: Staff, customer: Customer, fund_account: FundAccount,
                        client_token: str) -> AccountReactivation:
     """Submit a reactivation of a dormant fund account for review, the ID document re-checked."""
-    existing = _made_with(AccountReactivation, client_token)
+    existing = _made_with(AccountReactivation, client_token, actor.id)
     if existing is not None:
         return existing
     if customer.kind == CustomerKind.HISTORICAL:

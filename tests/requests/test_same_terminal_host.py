@@ -1,7 +1,7 @@
 """Same-terminal panels (同机复核) are hosted only by the session of the staff member who submitted the
 business, and a decided business is refused before any reviewer's password is checked or counted."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from blueprints.auth.models import Staff
 from blueprints.auth.services import MAX_FAILED_LOGINS
@@ -146,3 +146,43 @@ def test_a_decided_change_is_a_conflict_before_the_password_is_checked(app, chan
         assert response.status_code == 409
         assert "已不在待复核状态" in response.get_data(as_text=True)
     assert failed_logins(app) == 0
+
+
+# --- client tokens of the businesses hosted here ----------------------------------------------------
+
+def test_replaying_another_clerks_closure_token_reveals_nothing(app, auth):
+    from tests.closure.support import start_form
+
+    auth.login("clerk")
+    customer_no, number = active_customer(app, auth)
+    data = start_form(auth, customer_no, number)
+    first = auth.post(f"/closure/{customer_no}/start", data)
+    assert first.status_code == 303
+    reference = reference_from(first)
+    add_staff(app, "clerk2", Role.CLERK, full_name="陈柜员")
+    replay = login_as(app, "clerk2").post(f"/closure/{customer_no}/start", data)
+    # Refused, not led to the colleague's closure (the customer page may list it: same branch).
+    assert replay.status_code == 409 and "Location" not in replay.headers and "HX-Redirect" not in replay.headers
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AccountClosure)) == 1
+    # The clerk's own double click still gives back the same closure.
+    assert reference_from(auth.post(f"/closure/{customer_no}/start", data)) == reference
+
+
+def test_replaying_another_clerks_change_token_reveals_nothing(app, auth, file_store):  # noqa: F811
+    from tests.changes.test_change_requests import _form_values, _ordinary_change
+
+    auth.login()
+    customer_no = activate_customer(app, auth)
+    _values, preview = _ordinary_change(auth, customer_no, mobile=NEW_MOBILE)
+    confirmed = _form_values(preview.get_data(as_text=True), "ordinary-change-form")
+    first = auth.post(f"/changes/new/{customer_no}/ordinary", data=confirmed)
+    assert first.status_code == 303
+    reference = first.headers["Location"].rsplit("/", 1)[1]
+    add_staff(app, "clerk2", Role.CLERK, full_name="陈柜员")
+    copied = {name: value for name, value in confirmed.items() if name != "csrf_token"}
+    replay = login_as(app, "clerk2").post(f"/changes/new/{customer_no}/ordinary", data=copied)
+    assert replay.status_code == 409 and "Location" not in replay.headers
+    assert "该页面已失效" in replay.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CustomerChange)) == 1
