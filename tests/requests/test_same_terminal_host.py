@@ -186,3 +186,9 @@ def test_replaying_another_clerks_change_token_reveals_nothing(app, auth, file_s
     assert "该页面已失效" in replay.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CustomerChange)) == 1
+
+
+def test_a_colleagues_submitted_page_offers_no_same_terminal_panel(app, submitted):
+    _clerk, reference = submitted
+    body = login_as(app, "clerk2").get(f"/opening/{reference}/submitted").get_data(as_text=True)
+    assert f"/review/{reference}/same-terminal" not in body and "经办人员终端" in body
