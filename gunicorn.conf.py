@@ -23,10 +23,12 @@ max_requests = 2000
 max_requests_jitter = 200
 # Each worker builds its own app: nothing (database pool, open files) is shared across a fork.
 preload_app = False
-# One line per request to stdout. URLs never carry personal values (they travel in request bodies).
+# One line per request to stdout. URLs never carry personal values (they travel in request bodies, or
+# stay on the server behind a kept search's key); the line leaves out the query string all the same
+# (%(U)s is the path alone), so that whatever a user types into a list's filter is never logged.
 accesslog = os.environ.get("ACCESS_LOG", "-")
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 limit_request_line = 4094
 limit_request_fields = 100
 proc_name = "kyc-web"

@@ -130,11 +130,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_gunicorn_names_no_software_in_its_server_header(app):
+def test_gunicorn_names_no_software_in_its_server_header_and_logs_no_query_string(app, tmp_path):
     port = _free_port()
+    access_log = tmp_path / "access.log"
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="test-secret",
                DATA_KEY="test-data-key", APP_MODE="production", HOST="127.0.0.1", PORT=str(port),
-               WEB_CONCURRENCY="1", ACCESS_LOG="/dev/null", SCHEDULE_ENABLED="0")
+               WEB_CONCURRENCY="1", ACCESS_LOG=str(access_log), SCHEDULE_ENABLED="0")
     gunicorn = Path(os.sys.executable).with_name("gunicorn")
     process = subprocess.Popen([str(gunicorn), "-c", "gunicorn.conf.py", "app:create_app()"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
@@ -151,9 +152,15 @@ def test_gunicorn_names_no_software_in_its_server_header(app):
         assert status == 200
         assert servers == [GENERIC_SERVER]
         assert powered == []
-        for path in ("/auth/login", "/no-such-page"):
+        for path in ("/auth/login", "/no-such-page", "/customers/?q=13812348000"):
             _status, servers, _powered = _server_headers(port, path)
             assert servers == [GENERIC_SERVER], (path, servers)
+        deadline = time.monotonic() + 10
+        while "/customers/" not in (access_log.read_text() if access_log.exists() else ""):
+            assert time.monotonic() < deadline, "no access log line"
+            time.sleep(0.2)
+        logged = access_log.read_text()
+        assert '"GET /customers/ HTTP/1.1"' in logged and "13812348000" not in logged and "?" not in logged
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
