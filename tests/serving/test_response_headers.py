@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from werkzeug.routing import IntegerConverter, UnicodeConverter
+from werkzeug.routing import AnyConverter, IntegerConverter, UnicodeConverter
 from werkzeug.serving import make_server
 
 from tests.requests.helpers import login_as
@@ -31,8 +31,8 @@ def _url_for_rule(rule) -> str:
             values[name] = 1
         elif getattr(converter, "regex", "").startswith("XH"):
             values[name] = "XH20260101000001"
-        elif hasattr(converter, "items"):  # any(...)
-            values[name] = sorted(converter.items)[0] if hasattr(converter, "items") else "x"
+        elif isinstance(converter, AnyConverter):
+            values[name] = sorted(converter.items)[0]
         elif isinstance(converter, UnicodeConverter) and "reference" in name:
             values[name] = "KH20260101000001"
         else:
