@@ -213,6 +213,7 @@ def _register_models() -> None:
     import blueprints.reminders.models  # noqa: F401
     import blueprints.search.services  # noqa: F401  (keeps the search keys with every profile version)
     import blueprints.opening.models  # noqa: F401
+    import blueprints.staff_admin.models  # noqa: F401
     import core.models  # noqa: F401
 
 
