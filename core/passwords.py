@@ -6,7 +6,7 @@ to the field, empty when the password may be used.
 common_passwords.txt is reproducible: the entries of 8–64 characters, in their order, of the list of
 common passwords that Django ships (django/contrib/auth/common-passwords.txt.gz, BSD licence, itself
 compiled by Royce Williams from breach corpora). Shorter entries are refused by the length rule anyway.
-Reproduce with: zcat common-passwords.txt.gz | awk 'length>=8 && length<=64'
+(counted in characters, not bytes: a few Cyrillic entries are shorter than they look).
 """
 import os
 import unicodedata
