@@ -399,6 +399,7 @@ def delete_branch(branch: Branch, actor: Staff) -> None:
             for grant in db.session.scalars(select(BusinessGrant).where(BusinessGrant.branch_id == branch_id)):
                 db.session.execute(BusinessGrantChange.__table__.delete().where(BusinessGrantChange.grant_id == grant.id))
                 db.session.delete(grant)
+            db.session.flush()  # no relationship orders these deletes: the grants go first
             db.session.delete(branch)
             db.session.flush()
     except IntegrityError:
