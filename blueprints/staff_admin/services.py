@@ -410,8 +410,10 @@ def delete_branch(branch: Branch, actor: Staff) -> None:
 # --------------------------------------------------------------------------- grants (总部赋权)
 
 def grants_of(branch: Branch) -> list[BusinessGrant]:
-    return list(db.session.scalars(select(BusinessGrant).where(BusinessGrant.branch_id == branch.id)
-                                   .order_by(BusinessGrant.business, BusinessGrant.role)))
+    """The branch's grants in the order of the businesses' table, the whole-branch grant first."""
+    order = {business: position for position, business in enumerate(BUSINESSES)}
+    grants = db.session.scalars(select(BusinessGrant).where(BusinessGrant.branch_id == branch.id))
+    return sorted(grants, key=lambda g: (order.get(g.business, len(order)), g.role != WHOLE_BRANCH, g.role))
 
 
 def grant_history(branch: Branch) -> list[tuple[BusinessGrantChange, str, str]]:
