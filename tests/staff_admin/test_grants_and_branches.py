@@ -128,3 +128,15 @@ def test_only_hq_keeps_branches(app):
     manager = login_as(app, "manager")
     assert manager.get("/staff-admin/branches").status_code == 403
     assert manager.post("/staff-admin/branches/new", data={"code": "0501", "name": "x"}).status_code == 403
+
+
+def test_a_post_to_a_withdrawn_business_is_refused_and_the_refusal_is_kept_in_the_trail(app):
+    admin = login_as(app, "admin")
+    assert _withdraw(admin, app, "0101", "opening").status_code == 303
+    clerk = login_as(app, "clerk")
+    before = len(audits(app, "grant.refused"))
+    response = clerk.post("/opening/new", data={"channel": "onsite"})
+    assert response.status_code == 403
+    assert "现场开户" in response.get_data(as_text=True)
+    refused = audits(app, "grant.refused")
+    assert len(refused) == before + 1 and refused[-1].detail["endpoint"] == "opening.new"
