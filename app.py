@@ -213,6 +213,7 @@ def _register_models() -> None:
     import blueprints.reminders.models  # noqa: F401
     import blueprints.search.services  # noqa: F401  (keeps the search keys with every profile version)
     import blueprints.opening.models  # noqa: F401
+    import blueprints.staff_admin.models  # noqa: F401
     import core.models  # noqa: F401
 
 
@@ -245,6 +246,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.prospects.routes import bp as prospects_bp
     from blueprints.statistics.routes import bp as statistics_bp
     from blueprints.search.routes import bp as search_bp
+    from blueprints.staff_admin.routes import bp as staff_admin_bp
     import blueprints.search.list_routes  # noqa: F401  (the customer list, added to the customers blueprint)
 
     login_manager.user_loader(load_staff)
@@ -277,6 +279,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(products_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(merges_bp)
+    app.register_blueprint(staff_admin_bp)
 
 
 def _unauthorized():
@@ -450,6 +453,7 @@ def _register_commands(app: Flask) -> None:
     from blueprints.grading.cli import grading_cli
     from core.keys import keys_cli
     from core.jobs_cli import jobs_cli
+    from blueprints.staff_admin.cli import staff_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(keys_cli)
@@ -460,6 +464,7 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(service_cli)
     app.cli.add_command(customers_cli)
     app.cli.add_command(grading_cli)
+    app.cli.add_command(staff_cli)
     from core.files_cli import files_cli
 
     app.cli.add_command(files_cli)

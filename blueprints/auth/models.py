@@ -7,6 +7,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.classification import C1
 from core.extensions import db
 from core.roles import ROLE_LABELS, Role
 from core.timeutil import utcnow
@@ -46,6 +47,14 @@ class Staff(UserMixin, db.Model):
     is_regular_employee: Mapped[bool] = mapped_column(default=True, server_default=sa_true())  # 正式员工
     is_marketing: Mapped[bool] = mapped_column(default=False, server_default=sa_false())  # 营销人员
     witness_trained_on: Mapped[date | None]  # 见证培训合格日期
+    qualification_obtained_on: Mapped[date | None] = mapped_column(info=C1)  # 取得证券从业资格日期
+    regular_employee_since: Mapped[date | None] = mapped_column(info=C1)  # 成为正式员工日期
+    # Set when HQ creates the account or resets its password: every page but the change page is refused
+    # until the staff member picks their own (blueprints/staff_admin).
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa_false(), info=C1)
+    password_changed_at: Mapped[datetime | None] = mapped_column(info=C1)
+    # Bumped by every administrative change, so a form posted twice or over another's change is refused.
+    admin_version: Mapped[int] = mapped_column(default=1, server_default="1", info=C1)
 
     branch: Mapped[Branch] = relationship(lazy="joined")
 

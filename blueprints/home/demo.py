@@ -5,6 +5,7 @@ It sits at the top of the packages because it fills in the tables of several of 
 from datetime import date
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -16,6 +17,9 @@ from core.extensions import db
 from core.roles import ROLE_LABELS, Role
 
 DEMO_PASSWORD = "Demo@2026"
+# The demo's well-known logins exist only where the app makes its own keys: never in production,
+# whose first administrator comes from `flask staff create-admin`.
+DEMO_MODES = frozenset({"demo", "development", "test"})
 DEMO_BRANCHES = (
     ("0000", "总部", True),
     ("0101", "北京朝阳门营业部", False),
@@ -66,6 +70,10 @@ def seed_demo(password_hash: str | None = None) -> list[tuple[str, str, str]]:
             db.session.add(branch)
         branches[code] = branch
     db.session.flush()
+    from blueprints.staff_admin.services import grant_all
+
+    for branch in branches.values():
+        grant_all(branch, "演示数据")
     logins = []
     for username, full_name, role, code in DEMO_USERS:
         if db.session.scalar(select(Staff).filter_by(username=username)) is None:
@@ -103,7 +111,11 @@ def _seed_assignment(customer: Customer) -> None:
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command():
-    """Load the demo branch, one user per role and a sample customer."""
+    """Load the demo branch, one user per role and a sample customer (demo and development modes only)."""
+    mode = current_app.config.get("APP_MODE")
+    if mode not in DEMO_MODES:
+        raise click.ClickException(f"seed-demo 只用于演示（APP_MODE=demo 或 development），当前为 {mode}："
+                                   "生产环境请用 flask --app app staff create-admin 创建首位总部管理员")
     logins = seed_demo()
     click.echo("演示账号（密码均为 %s）：" % DEMO_PASSWORD)
     for username, role_label, branch_name in logins:

@@ -66,6 +66,8 @@ MENU = (
     Group("系统", (
         Link("读卡器", "reader.devices", _only(Role.HQ_ADMIN)),
         Link("数据字典", "dictionaries.index", _only(Role.HQ_ADMIN)),
+        Link("用户与赋权", "staff_admin.index", _only(Role.HQ_ADMIN)),
+        Link("总部赋权", "staff_admin.grants", _only(Role.BRANCH_MANAGER)),
     )),
 )
 
