@@ -6,7 +6,7 @@ and their history (business_grant_change). Every existing branch is granted ever
 that works today stops working; HQ withdraws what a branch may not do.
 
 Revision ID: c5a1f0d7e2b8
-Revises: b2e7c4a9d1f3
+Revises: e5a1c7d3b9f2
 Create Date: 2026-12-04 23:10:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c5a1f0d7e2b8'
-down_revision = 'b2e7c4a9d1f3'
+down_revision = 'e5a1c7d3b9f2'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ from blueprints.staff_admin.businesses import BUSINESSES
 from core.extensions import db
 from tests.migrations.helpers import app_migrated_to, inserter
 
-BEFORE = "b2e7c4a9d1f3"
+BEFORE = "e5a1c7d3b9f2"
 
 
 @pytest.fixture
