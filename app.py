@@ -153,6 +153,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     track_writes()
+    audit.seal_on_commit()
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     csrf.init_app(app)
     htmx.init_app(app)
@@ -432,11 +433,13 @@ def _register_commands(app: Flask) -> None:
     import blueprints.search.cli  # noqa: F401  (the same)
     from blueprints.customers.cli import customers_cli
     from blueprints.grading.cli import grading_cli
+    from core.audit_cli import audit_verify_command
     from core.keys import keys_cli
     from core.jobs_cli import jobs_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(audit_verify_command)
     app.cli.add_command(outbox_worker_command)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(accounts_cli)

@@ -4,6 +4,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.classification import C1
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -25,5 +26,10 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
     # Never C2/C3 values here: field names and outcomes only.
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The hash chain (core.audit): the row's place, the previous row's hash, and this row's HMAC over
+    # its own fields and that previous hash. An edit, a deletion or a reordering breaks it.
+    seq: Mapped[int] = mapped_column(unique=True, info=C1)
+    prev_hash: Mapped[str] = mapped_column(String(64), info=C1)
+    hash: Mapped[str] = mapped_column(String(64), info=C1)
 
     __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
