@@ -138,6 +138,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         REMINDER_DAYS_AHEAD=int(env.get("REMINDER_DAYS_AHEAD", "2")),
         # How long the home page's reminder card is shown as counted before it is counted again.
         REMINDER_CARD_SECONDS=int(env.get("REMINDER_CARD_SECONDS", "300")),
+        # Refused reader posts (unknown device, bad signature) one address may send a minute before it gets 429.
+        READER_REFUSALS_PER_MINUTE=int(env.get("READER_REFUSALS_PER_MINUTE", "20")),
         # Days an expired ID document may go unrenewed before the customer's business is restricted.
         ID_EXPIRY_GRACE_DAYS=int(env.get("ID_EXPIRY_GRACE_DAYS", "30")),
     )
@@ -329,12 +331,19 @@ def _register_request_hooks(app: Flask) -> None:
         # Asked before the commit, which expires the loaded staff member: after it, asking would read
         # the row again.
         authenticated = current_user.is_authenticated
-        if commits_response(response.status_code):
+        status = response.status_code
+        if authenticated:
+            audit.record_unrecorded_read(status)
+        else:
+            audit.record_anonymous_denied(status, PUBLIC_ENDPOINTS)
+        if commits_response(status):
             db.session.commit()
             audit.write_after_read()
             jobs.run_queued_by_this_request()
         else:
             db.session.rollback()
+        if authenticated and status in audit.DENIED_STATUSES:
+            audit.record_denied(status, PUBLIC_ENDPOINTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -16,13 +16,14 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from core.db import is_read
+from core.db import begin_writing, is_read, keep_refusal
 from core.extensions import db
 from core.models import AuditEvent
 from core.timeutil import utcnow
@@ -50,6 +51,8 @@ def record(action: str, object_type: str | None = None, object_id=None, actor=No
         # As the database will give it back (tuples as lists, keys as strings), which the hash covers.
         detail=json.loads(json.dumps(detail, default=str)),
     )
+    if has_request_context():
+        g.audit_recorded = True
     if is_read():
         # A read's rows wait for its read transaction to end (write_after_read): on SQLite, a read
         # holds no lock while the page is built.
@@ -74,6 +77,72 @@ def write_after_read() -> None:
         g.write_phase = True
         _pending(db.session()).extend(events)
         db.session.commit()
+
+
+# GET endpoints that show no customer data: the login page, health, static files, and the progress polls a
+# page asks every second or two (statuses only; the page that polls was itself audited). Every other GET
+# a staff member makes is audited, by its own record() or else by record_unrecorded_read.
+UNAUDITED_READS = frozenset({
+    "static", "home.health", "auth.login",
+    "jobs.status", "changes.progress", "closure.steps", "exceptions.status", "grading.import_status",
+    "archive.export_status",
+})
+# Answers that refuse a request (CSRF's 400 among them): each is an access.denied row.
+DENIED_STATUSES = frozenset({400, 401, 403, 404, 405, 429})
+# Anonymous refusals are counted per source address; only so many a minute become audit rows.
+DENIAL_WINDOW = timedelta(minutes=1)
+ANONYMOUS_DENIALS_AUDITED = (10, 200)  # per source, in all
+
+
+def _object_in_url() -> tuple[str | None, str | None]:
+    """The object a URL names (its first argument: a customer number, a reference, an id), for the trail."""
+    name, value = next(iter((request.view_args or {}).items()), (None, None))
+    if name is None:
+        return None, None
+    kind = name.removesuffix("_id").removesuffix("_no")
+    if kind in ("reference", "key", "kind"):
+        kind = f"{request.blueprint}.{kind}"
+    return kind[:32], str(value)
+
+
+def record_unrecorded_read(status: int) -> None:
+    """Audit a staff member's successful GET that recorded nothing of its own: every read is in the trail."""
+    if (request.method not in ("GET", "HEAD") or status >= 300 or request.endpoint is None
+            or request.endpoint in UNAUDITED_READS or g.get("audit_recorded")):
+        return
+    object_type, object_id = _object_in_url()
+    record("page.read", object_type, object_id, endpoint=request.endpoint)
+
+
+def _denial(status: int, **extra) -> None:
+    object_type, object_id = _object_in_url()
+    record("access.denied", object_type, object_id, endpoint=request.endpoint, method=request.method,
+           status=status, **extra)
+
+
+def record_denied(status: int, public_endpoints=frozenset()) -> None:
+    """Audit a logged-in staff member's refused request, in a transaction of its own (the request's was
+    rolled back): who tried what, on which object, and the answer."""
+    if request.endpoint is None or request.endpoint in public_endpoints:
+        return
+    g.write_phase = True
+    _denial(status)
+    db.session.commit()
+
+
+def record_anonymous_denied(status: int, public_endpoints=frozenset()) -> None:
+    """Count an anonymous request for a page that needs login; only the first few a minute per source
+    (and in all) become audit rows, so that nobody can fill the table without logging in. The home page
+    (where everyone starts) and the login's own pages (logging out, a session ending) are no attempts."""
+    from core import ratelimit
+
+    if (request.endpoint is None or request.endpoint in public_endpoints or request.endpoint == "home.index"
+            or request.blueprint == "auth"):
+        return
+    begin_writing()
+    keep_refusal()
+    if ratelimit.within("anonymous.denied", request.remote_addr, DENIAL_WINDOW, *ANONYMOUS_DENIALS_AUDITED):
+        _denial(status, actor_name="-anonymous-")
 
 
 def has_pending(session) -> bool:

@@ -33,3 +33,15 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(String(64), info=C1)
 
     __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+
+
+class RequestCounter(db.Model):
+    """How many requests of one kind a source made in one fixed window (core.ratelimit), shared by every worker."""
+
+    __tablename__ = "request_counter"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True, info=C1)
+    # A keyed hash of the source (its address), never the address itself.
+    source: Mapped[str] = mapped_column(String(64), primary_key=True, info=C1)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True, info=C1)
+    count: Mapped[int] = mapped_column(default=0, info=C1)
