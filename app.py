@@ -7,7 +7,7 @@ from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from core import audit, crypto, jobs
+from core import audit, crypto, jobs, logsafe
 from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.pdf.pool import DEFAULT_RENDERS_PER_PROCESS
@@ -81,6 +81,7 @@ def _instance_secret(instance_path: str, name: str) -> str:
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the app: defaults, then environment, then test overrides."""
+    logsafe.install()  # before anything logs: no log line can be forged by a value written into it
     app = Flask(__name__, instance_relative_config=True)
     private_dir(app.instance_path)  # keys, database and files: the owner only
     env = os.environ
