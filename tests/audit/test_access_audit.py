@@ -197,3 +197,23 @@ def test_source_keys_do_not_carry_the_address(app, address):
         key = ratelimit.source_key(address)
     assert len(key) == 64 and (address or "-") not in key
     assert reader_services.REFUSAL_WINDOW.total_seconds() == 60
+
+
+def test_staff_reading_and_refused_at_once_leave_one_unbroken_chain(app):
+    from tests.concurrency.test_concurrent_requests import _race
+
+    users = [_login(app, name) for name in ("clerk", "clerk_sh", "manager", "archivist", "admin", "reviewer")]
+    calls = []
+    for user in users:
+        calls += [lambda u=user: u.get(f"/customers/{CUSTOMER}"), lambda u=user: u.get("/reader/devices"),
+                  lambda u=user: u.get("/archive/register")]
+
+    responses = _race(calls)
+
+    assert all(r.status_code in (200, 403, 404) for r in responses)
+    with app.app_context():
+        seqs = db.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)).all()
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert len(seqs) >= len(calls)
+    result = app.test_cli_runner().invoke(args=["audit-verify"])
+    assert result.exit_code == 0, result.output
