@@ -7,7 +7,7 @@ from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from core import audit, crypto, jobs
+from core import audit, crypto, jobs, logsafe
 from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.pdf.pool import DEFAULT_RENDERS_PER_PROCESS
@@ -81,6 +81,7 @@ def _instance_secret(instance_path: str, name: str) -> str:
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the app: defaults, then environment, then test overrides."""
+    logsafe.install()  # before anything logs: no log line can be forged by a value written into it
     app = Flask(__name__, instance_relative_config=True)
     private_dir(app.instance_path)  # keys, database and files: the owner only
     env = os.environ
@@ -138,6 +139,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         REMINDER_DAYS_AHEAD=int(env.get("REMINDER_DAYS_AHEAD", "2")),
         # How long the home page's reminder card is shown as counted before it is counted again.
         REMINDER_CARD_SECONDS=int(env.get("REMINDER_CARD_SECONDS", "300")),
+        # Refused reader posts (unknown device, bad signature) one address may send a minute before it gets 429.
+        READER_REFUSALS_PER_MINUTE=int(env.get("READER_REFUSALS_PER_MINUTE", "20")),
         # Days an expired ID document may go unrenewed before the customer's business is restricted.
         ID_EXPIRY_GRACE_DAYS=int(env.get("ID_EXPIRY_GRACE_DAYS", "30")),
     )
@@ -153,6 +156,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     track_writes()
+    audit.seal_on_commit()
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     csrf.init_app(app)
     htmx.init_app(app)
@@ -342,12 +346,22 @@ def _register_request_hooks(app: Flask) -> None:
     def commit_request(response):
         # One commit per request, at its boundary, and only for a success (2xx, 3xx): a refused or
         # failed request leaves nothing written. Operations only flush.
-        if commits_response(response.status_code):
+        # Asked before the commit, which expires the loaded staff member: after it, asking would read
+        # the row again.
+        authenticated = current_user.is_authenticated
+        status = response.status_code
+        if authenticated:
+            audit.record_unrecorded_read(status)
+        else:
+            audit.record_anonymous_denied(status, PUBLIC_ENDPOINTS)
+        if commits_response(status):
             db.session.commit()
             audit.write_after_read()
             jobs.run_queued_by_this_request()
         else:
             db.session.rollback()
+        if authenticated and status in audit.DENIED_STATUSES:
+            audit.record_denied(status, PUBLIC_ENDPOINTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -451,12 +465,14 @@ def _register_commands(app: Flask) -> None:
     import blueprints.search.cli  # noqa: F401  (the same)
     from blueprints.customers.cli import customers_cli
     from blueprints.grading.cli import grading_cli
+    from core.audit_cli import audit_verify_command
     from core.keys import keys_cli
     from core.jobs_cli import jobs_cli
     from blueprints.staff_admin.cli import staff_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(audit_verify_command)
     app.cli.add_command(outbox_worker_command)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(accounts_cli)

@@ -31,6 +31,8 @@ class Keyring:
         self._current = self._fernets[0]
         self._readers = MultiFernet(self._fernets)
         self._index = hmac.digest((index_key or data_key).encode(), b"kyc-blind-index", "sha256")
+        # From the same key as the blind index: it outlives a data key's rotation, as the audit chain must.
+        self.audit_chain_key = hmac.digest((index_key or data_key).encode(), b"kyc-audit-chain", "sha256")
 
     @property
     def key_ids(self) -> list[str]:

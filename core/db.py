@@ -78,7 +78,8 @@ def begin_writing() -> None:
 
 def _has_written(session) -> bool:
     """Whether the session holds or has flushed changes in its current transaction (see track_writes)."""
-    return bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
+    return bool(session.new or session.dirty or session.deleted or session.info.get("wrote")
+                or session.info.get("audit_pending"))  # audit rows recorded, written at commit (core.audit)
 
 
 def is_read() -> bool:

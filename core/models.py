@@ -4,6 +4,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.classification import C1
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -25,5 +26,22 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
     # Never C2/C3 values here: field names and outcomes only.
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The hash chain (core.audit): the row's place, the previous row's hash, and this row's HMAC over
+    # its own fields and that previous hash. An edit, a deletion or a reordering breaks it.
+    seq: Mapped[int] = mapped_column(unique=True, info=C1)
+    prev_hash: Mapped[str] = mapped_column(String(64), info=C1)
+    hash: Mapped[str] = mapped_column(String(64), info=C1)
 
     __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+
+
+class RequestCounter(db.Model):
+    """How many requests of one kind a source made in one fixed window (core.ratelimit), shared by every worker."""
+
+    __tablename__ = "request_counter"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True, info=C1)
+    # A keyed hash of the source (its address), never the address itself.
+    source: Mapped[str] = mapped_column(String(64), primary_key=True, info=C1)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True, info=C1)
+    count: Mapped[int] = mapped_column(default=0, info=C1)

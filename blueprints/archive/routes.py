@@ -62,7 +62,9 @@ def index():
         args = search_form.query_args()
     if found is not None:
         # What kind of search and how many shown, never the typed value.
-        audit.record("archive.search", "customer", None, key_type=key_type, first_page=found.first, shown=len(found.rows))
+        fields = [key_type] if key_type != "criteria" else sorted(k for k, v in search_form.criteria().items() if v)
+        audit.record("archive.search", "customer", None, key_type=key_type, fields=fields, first_page=found.first,
+                     shown=len(found.rows))
     customers = found.rows if found is not None else None
     return page("archive/index.html", block="archive_results",
                 status=status, search_form=search_form, name_form=name_form, id_form=id_form, customers=customers,
@@ -217,6 +219,9 @@ def lending_register():
     if not form.validate():
         return page("archive/register.html", status=422, form=form, records=None)
     found = services.lending_page(current_user, request.args.get("after"), **form.filters())
+    # Which filters were used and how many entries shown; the register itself is customer data.
+    audit.record("archive.register_view", "lending_record", None, shown=len(found.rows), first_page=found.first,
+                 filters=sorted(name for name, value in form.filters().items() if value))
     args = {name: value for name, value in request.args.items() if name != "after" and value}
     return page("archive/register.html", block="register_rows", form=form, page=found, records=found.rows,
                 customers=found.extra["customers"], args=args)

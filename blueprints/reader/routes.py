@@ -175,6 +175,11 @@ def refresh_terminal_cookie(response):
 @csrf.exempt  # authenticated by the device's HMAC signature, not by a browser session
 def post_read():
     """Accept a signed card read from a paired reader agent."""
+    if services.refusals_exceeded(request.remote_addr):
+        services.record_rate_limited(request.remote_addr)
+        response = jsonify(error="too many requests")
+        response.headers["Retry-After"] = str(int(services.REFUSAL_WINDOW.total_seconds()))
+        return response, 429
     body = request.get_data(cache=False)
     try:
         read = services.accept_post(request.headers.get("X-Reader-Device", ""),

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from blueprints.auth.models import Staff
 from reader_agent import signing
 from blueprints.reader.models import CardRead, ReaderDevice, ReaderNonce, Terminal
-from core import audit
+from core import audit, ratelimit
 from core.db import keep_refusal
 from core.extensions import db
 from core.reference import IdType
@@ -222,11 +222,33 @@ def accept_post(device_id: str, timestamp: str, signature: str, body: bytes, now
     return read
 
 
+# Refused posts are counted per source address in fixed windows shared by every worker: past the limit a
+# source is answered 429 before its posts are looked at, so that nobody can fill the audit trail
+# without a reader's key. Refusals audited in all, whatever their sources, are bounded too.
+REFUSAL_WINDOW = timedelta(minutes=1)
+REFUSALS_AUDITED_IN_ALL = 300
+
+
+def refusals_exceeded(remote_addr: str | None) -> bool:
+    """Whether this source was refused too often in the current window to be heard now."""
+    limit = current_app.config["READER_REFUSALS_PER_MINUTE"]
+    return ratelimit.count("reader.refused", ratelimit.source_key(remote_addr), REFUSAL_WINDOW) >= limit
+
+
 def record_refusal(refused: PostRefused, remote_addr: str | None) -> None:
-    """Audit a refused post; the row is kept although the request answers 401."""
+    """Count and audit a refused post; the rows are kept although the request answers 401."""
     keep_refusal()
-    audit.record("reader.refused", "reader_device", refused.device.device_id if refused.device else None,
-                 actor_name="reader-api", reason=refused.reason, ip_seen=remote_addr)
+    if ratelimit.within("reader.refused", remote_addr, REFUSAL_WINDOW,
+                        current_app.config["READER_REFUSALS_PER_MINUTE"], REFUSALS_AUDITED_IN_ALL):
+        audit.record("reader.refused", "reader_device", refused.device.device_id if refused.device else None,
+                     actor_name="reader-api", reason=refused.reason, ip_seen=remote_addr)
+
+
+def record_rate_limited(remote_addr: str | None) -> None:
+    """Count a post turned away unheard; only a source's first one in a window is audited."""
+    keep_refusal()
+    if ratelimit.hit("reader.limited", ratelimit.source_key(remote_addr), REFUSAL_WINDOW) == 1:
+        audit.record("reader.rate_limited", None, None, actor_name="reader-api", ip_seen=remote_addr)
 
 
 def latest_read_for(terminal: Terminal | None, since: datetime, now: datetime | None = None) -> CardRead | None:
