@@ -4,7 +4,7 @@ import secrets
 from datetime import timedelta
 
 from flask import Flask, flash, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from core import audit, crypto, jobs, logsafe
@@ -13,7 +13,6 @@ from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.pdf.pool import DEFAULT_RENDERS_PER_PROCESS
 from core.security import PUBLIC_ENDPOINTS
 from core.storage import build_store, private_dir
-from core.timeutil import utcnow
 
 
 # Where the app may make its own keys: the demo, a developer's machine, the tests. Anywhere else
@@ -89,13 +88,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL") or sqlite_url_for(app.instance_path),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         SQLITE_BUSY_TIMEOUT_MS=int(env.get("SQLITE_BUSY_TIMEOUT_MS", "15000")),
+        # A staff session ends on the server after this long without a request, and this long after login.
         IDLE_TIMEOUT=timedelta(minutes=int(env.get("IDLE_TIMEOUT_MINUTES", "20"))),
+        SESSION_ABSOLUTE_HOURS=int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=env.get("SESSION_COOKIE_SECURE", "0") == "1",
         # Strict-Transport-Security on HTTPS responses; a year by default once cookies are HTTPS-only.
         HSTS_MAX_AGE=int(env.get("HSTS_MAX_AGE") or (31536000 if env.get("SESSION_COOKIE_SECURE") == "1" else 0)),
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (idle-limited) session
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (server-side, time-limited) session
         IDENTITY_SERVICE=env.get("IDENTITY_SERVICE", "simulator"),
         IDENTITY_SERVICE_TIMEOUT=float(env.get("IDENTITY_SERVICE_TIMEOUT", "5")),
         CHINA_CLEARING_SERVICE=env.get("CHINA_CLEARING_SERVICE", "simulator"),
@@ -152,7 +153,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
-    app.permanent_session_lifetime = app.config["IDLE_TIMEOUT"]
+    from blueprints.auth.sessions import ServerSessionInterface
+
+    app.session_interface = ServerSessionInterface()
 
     db.init_app(app)
     track_writes()
@@ -323,23 +326,42 @@ def _name_the_development_server_generically() -> None:
     WSGIRequestHandler.version_string = lambda handler: SERVER_HEADER
 
 
+def _note_lapsed_session() -> None:
+    """The cookie named a session that ended or timed out: record a timeout's end, tell the staff member.
+
+    Runs before the CSRF check can refuse the request too (the token went with the session), so a save
+    after the idle timeout also brings the message to the login page.
+    """
+    from blueprints.auth.models import Staff
+    from blueprints.auth.sessions import end_lapsed, lapse_message
+    from core.db import keep_refusal
+
+    reason = getattr(session, "lapsed", None)
+    if not reason or request.endpoint in SESSIONLESS_ENDPOINTS:
+        return
+    session.lapsed = None
+    if reason in ("idle", "absolute"):
+        staff_id = end_lapsed(reason)
+        staff = db.session.get(Staff, staff_id) if staff_id else None
+        audit.record("auth.session_expired", actor=staff, actor_name=None if staff else "(unknown)", reason=reason)
+        keep_refusal()  # an htmx save answers 401: the ending and its audit row are kept all the same
+    flash(lapse_message(reason), "warning")
+
+
+# Requests that carry no staff member's session (a device's signed post, the load balancer's probe).
+SESSIONLESS_ENDPOINTS = frozenset({"static", "home.health", "reader.post_read"})
+
+
 def _register_request_hooks(app: Flask) -> None:
     _name_the_development_server_generically()
 
     @app.before_request
     def require_login_and_fresh_session():
+        _note_lapsed_session()
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if not current_user.is_authenticated:
             return _unauthorized()
-        now = utcnow().timestamp()
-        last_seen = session.get("last_seen", 0)
-        if now - last_seen > app.config["IDLE_TIMEOUT"].total_seconds():
-            logout_user()
-            session.clear()
-            flash("长时间未操作，会话已过期，请重新登录", "warning")
-            return _unauthorized()
-        session["last_seen"] = now
         return None
 
     @app.after_request
@@ -421,6 +443,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_error):
         db.session.rollback()
+        _note_lapsed_session()
         if not current_user.is_authenticated and request.endpoint not in PUBLIC_ENDPOINTS:
             # Logged out in another tab, or the session ended: the token went with it.
             return _unauthorized()

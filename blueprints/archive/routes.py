@@ -23,7 +23,7 @@ from core.timeutil import BEIJING
 bp = Blueprint("archive", __name__, url_prefix="/archive")
 
 # A purpose given for a customer's file covers further reads and downloads of it for this long;
-# after that the archivist is asked again. Kept in the (signed) session, per customer number.
+# after that the archivist is asked again. Kept in the (server-side, encrypted) session, per customer number.
 PURPOSE_SECONDS = 30 * 60
 
 
@@ -295,7 +295,7 @@ def _purpose_for(customer_no: str) -> str | None:
 
 def _remember_purpose(customer_no: str, purpose: str) -> None:
     now = time.time()
-    # Expired entries are dropped so the session cookie does not grow with every file read.
+    # Expired entries are dropped so the session does not grow with every file read.
     kept = {no: entry for no, entry in session.get("archive_purpose", {}).items() if entry.get("until", 0) > now}
     kept[customer_no] = {"purpose": purpose, "until": now + PURPOSE_SECONDS}
     session["archive_purpose"] = kept

@@ -1,14 +1,13 @@
 """Login and logout."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from blueprints.auth import services
+from blueprints.auth import services, sessions
 from blueprints.auth.forms import LoginForm
 from core import audit
 from core.render import page
-from core.timeutil import utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -30,21 +29,25 @@ def login():
         if form.validate_on_submit():
             result = services.authenticate(form.username.data, form.password.data)
             if result.staff is not None:
-                session.clear()
+                sessions.start(result.staff)
                 login_user(result.staff)
-                session.permanent = True
-                session["last_seen"] = utcnow().timestamp()
+                if result.notice:
+                    flash(result.notice, "warning")
                 return redirect(_safe_next(request.args.get("next")), code=303)
             form.password.errors.append(result.error)
+            response = page("auth/login.html", form=form, status=result.status)
+            if result.retry_after:
+                response.headers["Retry-After"] = str(result.retry_after)
+            return response
         return page("auth/login.html", form=form, status=422)
     return page("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Log out."""
+    """Log out: the session ends on the server, so a copy of its cookie opens nothing."""
     audit.record("auth.logout")
+    sessions.end_current("logout")
     logout_user()
-    session.clear()
     flash("已安全退出", "info")
     return redirect(url_for("auth.login"), code=303)

@@ -1,21 +1,20 @@
-"""Authentication: password check, failure counting and lockout; same-terminal review."""
+"""Authentication: password check, throttling by account and by source, same-terminal review; ending sessions."""
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context, request
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from blueprints.auth import sessions, throttle
 from blueprints.auth.models import Staff
-from core import audit
+from blueprints.auth.rules import wait_in_words
+from core import audit, timeutil
 from core.db import keep_refusal
 from core.extensions import db
-from core.timeutil import utcnow
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 # One message for an unknown user and a wrong password, so logins reveal no usernames.
-BAD_CREDENTIALS = f"用户名或密码错误（连续{MAX_FAILED_LOGINS}次错误将锁定账户{int(LOCKOUT.total_seconds() // 60)}分钟）"
+BAD_CREDENTIALS = "用户名或密码错误"
 # What a same-terminal review (同机复核) records as its purpose unless it names its own.
 SAME_TERMINAL_REVIEW = "same_terminal_review"
 # Checked against when the username is unknown, so both paths cost the same time.
@@ -37,60 +36,93 @@ def hash_password(password: str, method: str | None = None) -> str:
 class LoginResult:
     staff: Staff | None
     error: str | None = None
+    status: int = 200  # what the refusal answers with: 422 (checked and wrong), 429 (not checked: wait)
+    retry_after: int | None = None  # seconds until the next attempt is taken
+    notice: str | None = None  # for the owner, at login: failed attempts since their last login
 
 
 def authenticate(username: str, password: str, now: datetime | None = None, purpose: str = "login") -> LoginResult:
-    """Check credentials, counting failures and locking after MAX_FAILED_LOGINS.
+    """Check credentials, throttled per typed username and per source address with growing waits.
 
-    The password is checked before the account's state is told, so only someone who
-    knows the password learns that an account is locked or disabled. A failure is kept
-    (its count, the lock, the audit row) although the request answers 4xx.
+    An attempt while either waits is refused (429) without checking the password. A throttle never ends
+    anybody's session: a stranger can delay a login, not take a working session away. The password is
+    checked before the account's state is told, so only someone who knows it learns that an account is
+    disabled. A refusal is kept (counts, audit rows) although the request answers 4xx.
     """
-    result = _authenticate(username, password, now or utcnow(), purpose)
+    result = _authenticate(username, password, now or timeutil.utcnow(), purpose)
     if result.staff is None:
         keep_refusal()
     return result
 
 
 def _authenticate(username: str, password: str, now: datetime, purpose: str) -> LoginResult:
-    staff = db.session.scalar(db.select(Staff).filter_by(username=username.strip()))
+    typed = username.strip()
+    keys = throttle.keys_for(typed, request.remote_addr if has_request_context() else None)
+    staff = db.session.scalar(db.select(Staff).filter_by(username=typed))
+    # Only a hint of what was typed: a password typed into the username field must not be logged.
+    who = {"actor": staff} if staff else {"actor_name": "(unknown)", "typed": username[:1] + "***"}
+    refusing = throttle.blocked(keys, now)
+    if refusing:
+        scope, until = refusing
+        wait = _seconds_until(until, now)
+        audit.record("auth.throttled", **who, scope=scope, retry_after=wait, purpose=purpose)
+        return LoginResult(None, f"尝试次数过多，请在 {wait_in_words(wait)}后重试（{_bj_time(until)}）", 429, wait)
     if staff is None:
         check_password_hash(_DUMMY_HASH, password)
-        # Only a hint of what was typed: a password typed into the username field must not be logged.
-        audit.record("auth.login_failed", actor_name="(unknown)", typed=username[:1] + "***", reason="unknown_user",
-                     purpose=purpose)
-        return LoginResult(None, BAD_CREDENTIALS)
-    password_ok = check_password_hash(staff.password_hash, password)
-    locked = staff.locked_until is not None and staff.locked_until > now
-    if not staff.is_enabled or locked:
-        audit.record("auth.login_failed", actor=staff, reason="disabled" if not staff.is_enabled else "locked")
-        if not password_ok:
-            return LoginResult(None, BAD_CREDENTIALS)
-        if not staff.is_enabled:
-            return LoginResult(None, "该用户已停用，请联系总部管理员")
-        return LoginResult(None, f"连续登录失败次数过多，账户已锁定，请在 {_minutes_left(staff.locked_until, now)} 分钟后重试或联系管理员")
-    if not password_ok:
+        audit.record("auth.login_failed", **who, reason="unknown_user", purpose=purpose)
+        return _failed(keys, who, now, purpose)
+    if not check_password_hash(staff.password_hash, password):
         staff.failed_logins += 1
-        if staff.failed_logins >= MAX_FAILED_LOGINS:
-            staff.locked_until = now + LOCKOUT
-            staff.failed_logins = 0
-            staff.session_version += 1
-            audit.record("auth.locked", actor=staff)
-            return LoginResult(None, f"连续 {MAX_FAILED_LOGINS} 次密码错误，账户已锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟")
-        audit.record("auth.login_failed", actor=staff, reason="bad_password")
-        return LoginResult(None, BAD_CREDENTIALS)
-    staff.failed_logins = 0
-    staff.locked_until = None
-    if purpose == "login":
-        staff.last_login_at = now
-        audit.record("auth.login", actor=staff)
-    else:
+        staff.last_failed_login_at = now
+        audit.record("auth.login_failed", actor=staff, reason="bad_password", purpose=purpose)
+        return _failed(keys, who, now, purpose)
+    if not staff.is_enabled:
+        audit.record("auth.login_failed", actor=staff, reason="disabled", purpose=purpose)
+        return LoginResult(None, "该用户已停用，请联系总部管理员", 422)
+    throttle.forget_account(keys)
+    if purpose != "login":
         audit.record("auth.verify", actor=staff, purpose=purpose)
-    return LoginResult(staff)
+        return LoginResult(staff)
+    notice = _failures_notice(staff)
+    staff.failed_logins = 0
+    staff.last_login_at = now
+    audit.record("auth.login", actor=staff)
+    return LoginResult(staff, notice=notice)
+
+
+def _failed(keys: dict, who: dict, now: datetime, purpose: str) -> LoginResult:
+    blocks = throttle.count_failure(keys, now)
+    if not blocks:
+        return LoginResult(None, BAD_CREDENTIALS, 422)
+    until = max(blocks.values())
+    wait = _seconds_until(until, now)
+    for scope, scope_until in blocks.items():
+        audit.record("auth.locked", **who, scope=scope, seconds=_seconds_until(scope_until, now), purpose=purpose)
+    return LoginResult(None, f"{BAD_CREDENTIALS}。尝试次数过多，请在 {wait_in_words(wait)}后重试", 422, wait)
+
+
+def _failures_notice(staff: Staff) -> str | None:
+    """What the owner is told at login about wrong passwords typed for their account meanwhile (audited)."""
+    if not staff.failed_logins:
+        return None
+    audit.record("auth.failures_told", actor=staff, failures=staff.failed_logins,
+                 last_failed_at=staff.last_failed_login_at.isoformat(timespec="seconds")
+                 if staff.last_failed_login_at else None)
+    when = f"，最近一次在 {_bj_time(staff.last_failed_login_at)}" if staff.last_failed_login_at else ""
+    return (f"自您上次登录以来，您的账户有 {staff.failed_logins} 次密码错误的尝试{when}。"
+            "如非本人操作，请立即修改密码并联系总部管理员。")
+
+
+def _seconds_until(until: datetime, now: datetime) -> int:
+    return max(1, int((until - now).total_seconds() + 0.999))
+
+
+def _bj_time(moment: datetime) -> str:
+    return timeutil.to_beijing(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def verify_credentials(username: str, password: str, purpose: str = SAME_TERMINAL_REVIEW) -> LoginResult:
-    """Check another person's credentials for one action (同机复核), with the same lockout.
+    """Check another person's credentials for one action (同机复核), with the same throttle.
 
     It is not a login: the session stays its owner's, and the trail says what it was for.
     """
@@ -124,7 +156,7 @@ def review_on_terminal(form, decide: Callable[[Staff], object], refusals: type[E
     login = verify_credentials(form.reviewer_username.data, form.reviewer_password.data, purpose=purpose)
     if login.staff is None:
         form.reviewer_password.errors.append(login.error)
-        return TerminalReview(status=422)
+        return TerminalReview(status=login.status)
     try:
         decide(login.staff)
     except refusals as refusal:
@@ -136,23 +168,22 @@ def review_on_terminal(form, decide: Callable[[Staff], object], refusals: type[E
     return TerminalReview(login.staff)
 
 
-def _minutes_left(until: datetime, now: datetime) -> int:
-    return max(1, int((until - now).total_seconds() // 60) + 1)
-
-
 def load_staff(user_id: str) -> Staff | None:
-    """Load the session's staff member; a stale session version logs them out."""
+    """Load the session's staff member: only the one its server-side row was opened for."""
     try:
-        staff_id, version = (int(part) for part in user_id.split(":"))
+        staff_id = int(user_id)
     except ValueError:
         return None
-    staff = db.session.get(Staff, staff_id)
-    if staff is None or staff.session_version != version:
+    if sessions.current_staff_id() != staff_id:
         return None
-    return staff
+    return db.session.get(Staff, staff_id)
 
 
 def end_sessions(staff: Staff, reason: str) -> None:
-    """End every live session of `staff` at once (logout everywhere, disabling, role or password change)."""
-    staff.session_version += 1
-    audit.record("auth.sessions_ended", "staff", staff.id, reason=reason)
+    """End every live session of `staff` at once (logout everywhere, disabling, role or password change).
+
+    Their cookies open nothing from the next request on, wherever they are; if this request is one of
+    them, its browser leaves as an anonymous visitor (keeping the flashes set so far).
+    """
+    ended = sessions.end_all_of(staff.id, reason)
+    audit.record("auth.sessions_ended", "staff", staff.id, reason=reason, sessions=ended)

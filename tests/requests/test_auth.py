@@ -1,4 +1,4 @@
-"""Login, lockout, logout, session expiry and the login wall, through the test client."""
+"""Login, throttling, logout, session expiry and the login wall, through the test client."""
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -6,13 +6,14 @@ import pytest
 from sqlalchemy import select, update
 
 from blueprints.auth.models import Staff
-from blueprints.auth.services import MAX_FAILED_LOGINS
+from blueprints.auth.models import StaffSession
+from blueprints.auth.rules import ACCOUNT
 from blueprints.home.demo import DEMO_PASSWORD
 from core.extensions import db
 from core.models import AuditEvent
-from core.timeutil import utcnow
 from tests.conftest import csrf_token_from
 from tests.requests.helpers import login_as, page_of
+from tests.requests.test_sessions import clock  # noqa: F401  (a fixture)
 
 LOGIN = "/auth/login"
 
@@ -61,19 +62,20 @@ def test_wrong_password_is_refused_with_422_and_a_message_under_the_password(app
     assert _is_login_redirect(auth.get("/"))
 
 
-def test_lockout_after_five_failures_refuses_even_the_right_password(app, auth):
-    for attempt in range(1, MAX_FAILED_LOGINS + 1):
+def test_after_three_failures_the_next_attempt_waits_and_is_refused_even_with_the_right_password(app, auth):
+    for attempt in range(1, ACCOUNT.free + 1):
         response = auth.login("clerk", f"wrong-{attempt}")
         assert response.status_code == 422
-    assert any("锁定" in m for m in page_of(response).errors_for("password"))
-    staff = _staff(app, "clerk")
-    assert staff.locked_until is not None and staff.locked_until > utcnow() + timedelta(minutes=10)
+    assert page_of(response).errors_for("password") == ["用户名或密码错误。尝试次数过多，请在 2 秒后重试"]
 
-    sixth = auth.login("clerk", DEMO_PASSWORD)
-    assert sixth.status_code == 422
-    assert any("账户已锁定" in m for m in page_of(sixth).errors_for("password"))
+    refused = auth.login("clerk", DEMO_PASSWORD)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) in (1, 2)
+    [message] = page_of(refused).errors_for("password")
+    assert message.startswith("尝试次数过多，请在") and "后重试" in message
+    assert page_of(refused).value("username") == "clerk"
     assert _is_login_redirect(auth.get("/"))
-    assert [e.detail.get("reason") for e in _audit(app, "auth.login_failed")][-1] == "locked"
+    assert [e.detail.get("scope") for e in _audit(app, "auth.throttled")] == ["account"]
     assert len(_audit(app, "auth.locked")) == 1
 
 
@@ -145,12 +147,10 @@ def test_logout_without_csrf_token_is_refused_with_400(auth):
 
 # --- sessions ---------------------------------------------------------------------------------
 
-def test_idle_session_expires_and_next_request_redirects_to_login(app, auth):
+def test_idle_session_expires_and_next_request_redirects_to_login(app, auth, clock):
     auth.login()
     assert auth.get("/opening/").status_code == 200
-    idle = app.config["IDLE_TIMEOUT"]
-    with auth.client.session_transaction() as session:
-        session["last_seen"] = session["last_seen"] - idle.total_seconds() - 60
+    clock.advance(app.config["IDLE_TIMEOUT"] + timedelta(minutes=1))
     response = auth.get("/opening/")
     assert _is_login_redirect(response)
     login_page = auth.client.get(response.headers["Location"])
@@ -159,23 +159,25 @@ def test_idle_session_expires_and_next_request_redirects_to_login(app, auth):
     assert _is_login_redirect(auth.get("/opening/"))
 
 
-def test_session_within_idle_timeout_keeps_working(app, auth):
+def test_session_within_idle_timeout_keeps_working(app, auth, clock):
     auth.login()
-    idle = app.config["IDLE_TIMEOUT"]
-    with auth.client.session_transaction() as session:
-        session["last_seen"] = session["last_seen"] - idle.total_seconds() + 120
+    clock.advance(app.config["IDLE_TIMEOUT"] - timedelta(minutes=2))
     assert auth.get("/opening/").status_code == 200
 
 
-def test_open_session_stops_working_once_the_account_is_locked(app, auth):
+def test_a_strangers_failures_never_end_the_owners_open_session(app, auth):
+    """A lock that ended the owner's session let anybody throw a colleague out by typing wrong passwords."""
     auth.login("clerk")
     assert auth.get("/opening/").status_code == 200
     attacker = app.test_client()
-    for attempt in range(MAX_FAILED_LOGINS):
+    for attempt in range(ACCOUNT.free + 3):
         token = _login_form_token(attacker)
         attacker.post(LOGIN, data={"username": "clerk", "password": f"guess-{attempt}", "csrf_token": token})
-    assert _staff(app, "clerk").session_version == 2
-    assert _is_login_redirect(auth.get("/opening/"))
+    assert auth.get("/opening/").status_code == 200
+    assert auth.post("/opening/new", {"channel": "onsite", "customer_type": "individual",
+                                      "client_token": "t-1"}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(StaffSession.ended_at)) is None
 
 
 def test_login_starts_a_fresh_session_dropping_planted_values(app, client):
@@ -327,20 +329,20 @@ def test_second_visit_to_login_page_while_logged_in_goes_home(auth):
     assert response.headers["Location"] == "/"
 
 
-def test_user_locked_out_is_audited_once_with_a_lock_event(app, auth):
-    for attempt in range(MAX_FAILED_LOGINS):
+def test_a_throttled_account_is_audited_once_with_a_lock_event(app, auth):
+    for attempt in range(ACCOUNT.free):
         auth.login("reviewer", f"nope-{attempt}")
     locked = _audit(app, "auth.locked")
     assert len(locked) == 1 and locked[0].actor_name == "reviewer"
+    assert locked[0].detail["scope"] == "account" and locked[0].ip == "127.0.0.1"
 
 
-def test_login_is_possible_after_the_lock_has_run_out(app, auth):
-    with app.app_context():
-        db.session.execute(update(Staff).where(Staff.username == "clerk")
-                           .values(locked_until=utcnow() - timedelta(minutes=1)))
-        db.session.commit()
+def test_login_is_possible_after_the_wait_has_run_out(app, auth, clock):
+    for attempt in range(ACCOUNT.free):
+        auth.login("clerk", f"wrong-{attempt}")
+    assert auth.login("clerk").status_code == 429
+    clock.advance(timedelta(seconds=3))
     assert auth.login("clerk").status_code == 303
-    assert _staff(app, "clerk").locked_until is None
 
 
 def test_a_fresh_browser_can_log_in_while_another_session_is_open(app, auth):
