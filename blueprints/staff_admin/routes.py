@@ -3,9 +3,10 @@
 Two request hooks live here: a staff member who must change their password reaches only the change
 page (and logout), and a request to a granted business is refused when the branch lacks the grant.
 """
-from flask import Blueprint, abort, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_user
 
+from blueprints.auth import sessions
 from blueprints.auth.models import Branch
 from blueprints.staff_admin import forms, services
 from blueprints.staff_admin.businesses import BUSINESSES, WHOLE_BRANCH, business_of
@@ -14,7 +15,6 @@ from core.db import keep_refusal
 from core.render import error_response, page, see_other
 from core.roles import ROLE_LABELS, Role
 from core.security import PUBLIC_ENDPOINTS, roles_required
-from core.timeutil import utcnow
 
 bp = Blueprint("staff_admin", __name__, url_prefix="/staff-admin")
 
@@ -244,11 +244,9 @@ def change_password():
         except services.StaffAdminRefused as refused:
             _put_error(form, refused)
         else:
-            # Every session ended with the old version; this one carries on under the new one.
-            last_seen = session.get("last_seen")
+            # Every session of the old password ended, this one too: it carries on as a new one.
+            sessions.start(staff)
             login_user(staff)
-            session.permanent = True
-            session["last_seen"] = last_seen or utcnow().timestamp()
             flash("密码已修改，其他设备上的登录已结束", "success")
             return see_other(url_for("home.index"))
     return page("staff_admin/password.html", form=form, status=422)
