@@ -8,6 +8,7 @@ from blueprints.auth import services
 from blueprints.auth.forms import LoginForm
 from core import audit
 from core.render import page
+from core.security import any_staff
 from core.timeutil import utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -41,6 +42,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@any_staff
 def logout():
     """Log out."""
     audit.record("auth.logout")
