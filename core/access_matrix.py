@@ -27,7 +27,7 @@ class BranchRule(enum.StrEnum):
     NONE = "none"  # not branch-scoped: firm-wide settings (HQ only) or the user's own session
     BRANCH = "branch"  # objects and lists of the user's own branch; HQ all branches
     CUSTOMERS = "customers"  # as branch, and customer managers / brokers only the customers assigned to them
-    OWN = "own"  # the user's own object (a saved filter, a notice addressed to them)
+    OWN = "own"  # the user's own object (a saved filter, a notice addressed to them, an export they asked for); HQ all
 
 
 RULE_TEXT = {
@@ -35,7 +35,7 @@ RULE_TEXT = {
     BranchRule.NONE: "not branch-scoped: firm-wide settings for HQ, or the user's own session",
     BranchRule.BRANCH: "own branch only; HQ sees every branch",
     BranchRule.CUSTOMERS: "own branch only, HQ every branch; customer managers and brokers only their own customers",
-    BranchRule.OWN: "the user's own object only",
+    BranchRule.OWN: "the user's own object only (HQ: every one where the view says so)",
 }
 
 P, N, B, C, O = BranchRule.PUBLIC, BranchRule.NONE, BranchRule.BRANCH, BranchRule.CUSTOMERS, BranchRule.OWN
@@ -76,8 +76,8 @@ BRANCH_RULES: dict[str, BranchRule] = {
     "exceptions.retry": B, "exceptions.status": B,
     # archive
     "archive.index": B, "archive.customer_file": B, "archive.generate_dossier": B, "archive.dossier_versions": B,
-    "archive.upload_scan": B, "archive.download_dossier": B, "archive.exports": B, "archive.export_status": B,
-    "archive.download_export": B, "archive.lending_register": B, "archive.view_scan": B,
+    "archive.upload_scan": B, "archive.download_dossier": B, "archive.exports": B, "archive.export_status": O,
+    "archive.download_export": O, "archive.lending_register": B, "archive.view_scan": B,
     "jobs.status": B,
     # customer managers, handovers, service records
     "managers.index": C, "managers.assign": C, "managers.handovers": C, "managers.handover": C,
