@@ -19,16 +19,12 @@ from core.access_matrix import BranchRule, entries
 from core.roles import ROLES_SEEING_OWN_CUSTOMERS, Role
 from tests.conftest import Auth, reset_database
 from tests.security import world as worlds
-from tests.security.world import OTHER, OWN
+from tests.security.world import OTHER, OWN, USER_OF_ROLE
 
 ROLE_REFUSAL = ERROR_PAGES[403][1]
 # A 404 with the generic message: the object was not found in the user's scope. A 404 naming a reason
 # ("该申请没有这份见证影像") comes after the object was found.
 HIDDEN = ERROR_PAGES[404][1]
-# One demo user per role (blueprints/home/demo.py).
-USER_OF_ROLE = {Role.CLERK: "clerk", Role.REVIEWER: "reviewer", Role.WITNESS: "witness", Role.MARKETING: "marketing",
-                Role.RETURN_VISIT: "visitor", Role.ARCHIVIST: "archivist", Role.BRANCH_MANAGER: "manager",
-                Role.HQ_ADMIN: "admin", Role.CUSTOMER_MANAGER: "cmanager", Role.BROKER: "broker"}
 MISSING = 99999999  # an id no object has: where the world has no sample of a kind
 
 # Routes whose sample object has no such file (no slip before approval, no certificate for an ordinary change,
@@ -211,8 +207,24 @@ def _branch_scoped_with_objects(app, world):
 
 
 def test_objects_of_another_branch_are_hidden_from_every_role_but_hq(app, world, users):
+    _report(_cross_branch_failures(app, world, users), "cross-branch cells leak or hide")
+
+
+def test_the_cross_branch_check_finds_a_view_that_drops_its_branch_scope(app, world, users, monkeypatch):
+    from blueprints.opening import services as opening_services
+    from blueprints.opening.models import Application
+    from sqlalchemy import select
+
+    monkeypatch.setattr(opening_services, "visible_applications", lambda user: select(Application))
+    failures = _cross_branch_failures(app, world, users, only={"opening.detail"})
+    assert failures and all("another branch's object reached" in failure for failure in failures), failures
+
+
+def _cross_branch_failures(app, world, users, only: set[str] | None = None) -> list[str]:
     failures = []
     for entry in _branch_scoped_with_objects(app, world):
+        if only is not None and entry.endpoint not in only:
+            continue
         for method in entry.methods:
             for role in sorted(entry.roles):
                 cell = _cell(users, app, entry, method, role, worlds.sample_values(world, OTHER, role))
@@ -224,7 +236,7 @@ def test_objects_of_another_branch_are_hidden_from_every_role_but_hq(app, world,
                         failures.append(f"{cell}: HQ does not see another branch's object")
                 elif role != Role.HQ_ADMIN and not (cell.status == 403 or cell.hidden):
                     failures.append(f"{cell}: another branch's object reached")
-    _report(failures, "cross-branch cells leak or hide")
+    return failures
 
 
 def test_customer_managers_and_brokers_reach_only_their_own_customers(app, world, users):

@@ -26,12 +26,14 @@ from core.extensions import db
 from core.timeutil import business_today
 from blueprints.accounts.models import FundAccount
 from blueprints.dictionaries.models import DictionaryEntry
-from blueprints.grading.models import GradeRule
+from blueprints.grading.models import GradeRule, Notification
+from blueprints.search.models import SavedCustomerFilter
 from blueprints.opening.models import ApplicationDocument
 from blueprints.products.models import Product
 from blueprints.reader.models import ReaderDevice
 from blueprints.return_visit.models import ReturnVisit
 from core.jobs import Job
+from core.roles import Role
 from core.outbox import OutboxMessage
 from tests import factories
 from tests.closure import support as closure_support
@@ -46,6 +48,10 @@ MAKERS = {
     OWN: ("clerk", "reviewer", "visitor", "archivist", "cmanager", "broker"),
     OTHER: ("clerk_sh", "reviewer_sh", "visitor_sh", "archivist_sh", "cmanager_sh", "broker_sh"),
 }
+# The one demo user per role the cells are requested as (blueprints/home/demo.py).
+USER_OF_ROLE = {Role.CLERK: "clerk", Role.REVIEWER: "reviewer", Role.WITNESS: "witness", Role.MARKETING: "marketing",
+                Role.RETURN_VISIT: "visitor", Role.ARCHIVIST: "archivist", Role.BRANCH_MANAGER: "manager",
+                Role.HQ_ADMIN: "admin", Role.CUSTOMER_MANAGER: "cmanager", Role.BROKER: "broker"}
 EXTRA_STAFF = (("reviewer_sh", "reviewer"), ("visitor_sh", "return_visit"), ("archivist_sh", "archivist"),
                ("cmanager_sh", "customer_manager"), ("cmanager2_sh", "customer_manager"), ("broker_sh", "broker"),
                ("manager_sh", "branch_manager"))
@@ -163,7 +169,26 @@ def build(app) -> World:
         _business_samples(app, auth, values, code, archivist)
     with app.app_context():
         _global_samples(world)
+        _own_samples(world)
     return world
+
+
+def _own_samples(world: World) -> None:
+    """A saved list filter and a workbench notice for each demo user, and one of another branch's clerk."""
+    from blueprints.home.demo import DEMO_USERS
+
+    def own(username: str) -> tuple[int, int]:
+        staff = _staff(username)
+        saved = SavedCustomerFilter(staff_id=staff.id, name="常用", params={"kind": "current"})
+        notice = Notification(recipient_id=staff.id, topic="grade", text="客户分级已调整")
+        db.session.add_all([saved, notice])
+        db.session.flush()
+        return saved.id, notice.id
+
+    world.values[OWN]["own_by_role"] = {str(role): own(username) for username, _n, role, _code in DEMO_USERS
+                                        if username in USER_OF_ROLE.values()}
+    world.values[OTHER]["filter"], world.values[OTHER]["notification"] = own(MAKERS[OTHER][0])
+    db.session.commit()
 
 
 def _application_samples(values: dict) -> None:
@@ -227,6 +252,8 @@ def _ordinary_change(auth, customer_no: str) -> str:
 def sample_values(world: World, branch: str, role: str) -> dict[str, object]:
     """The objects a user of `role` in `branch` works on: customer managers and brokers their own customers."""
     values = dict(world.values[branch])
+    if "own_by_role" in values:
+        values["filter"], values["notification"] = values.pop("own_by_role")[str(role)]
     if role == "broker":
         values["customer"], values["service"] = values["broker_customer"], values["broker_service"]
         values.pop("handover")  # the sample handover is the customer manager's
