@@ -1,8 +1,9 @@
 """Every cell of the access matrix, requested: each route × each role, with objects of the user's own branch
 and of another one (and, for customer managers and brokers, another's customers).
 
-The database is built once for the module (tests/security/world.py): the requests only read, or post
-empty forms that are refused by validation, so the cells do not depend on each other's order.
+The database is built once for the module (tests/security/world.py). GETs only read; most empty posts are
+refused by validation, and the few that act on an empty form (a review claim, a notice marked read, a saved
+filter deleted, logout, after which the user logs in again) change nothing another cell's expectation rests on.
 A role refusal is a 403 with the generic message (core.security.roles_required, the fail-closed hook);
 a 403 naming a reason comes from the view itself, which the role did reach.
 """
