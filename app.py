@@ -11,7 +11,7 @@ from core import audit, crypto, jobs, logsafe
 from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.pdf.pool import DEFAULT_RENDERS_PER_PROCESS
-from core.security import PUBLIC_ENDPOINTS
+from core.security import PUBLIC_ENDPOINTS, refuse_undeclared_endpoint
 from core.storage import build_store, private_dir
 
 
@@ -364,6 +364,9 @@ def _register_request_hooks(app: Flask) -> None:
             return _unauthorized()
         return None
 
+    # After the login check (hooks run in order): a view without a roles declaration admits nobody.
+    app.before_request(refuse_undeclared_endpoint)
+
     @app.after_request
     def commit_request(response):
         # One commit per request, at its boundary, and only for a success (2xx, 3xx): a refused or
@@ -507,3 +510,6 @@ def _register_commands(app: Flask) -> None:
     from core.files_cli import files_cli
 
     app.cli.add_command(files_cli)
+    from core.access_matrix import access_matrix_command
+
+    app.cli.add_command(access_matrix_command)

@@ -66,7 +66,12 @@ def clean_db(request):
     if "app" not in request.fixturenames:
         yield  # pure unit tests need no database
         return
-    app, demo_hash = request.getfixturevalue("app"), request.getfixturevalue("demo_hash")
+    reset_database(request.getfixturevalue("app"), request.getfixturevalue("demo_hash"))
+    yield
+
+
+def reset_database(app, demo_hash):
+    """Empty every table but the reference data, re-seed the demo, reset the simulators."""
     with app.app_context():
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
         if db.engine.dialect.name == "postgresql":
@@ -86,7 +91,6 @@ def clean_db(request):
         app.extensions["identity_service"].reset()
         for simulator in ("china_clearing", "depository_bank", "trading"):
             app.extensions[simulator].reset()  # faults, service hours and clock back to the configured ones
-    yield
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from blueprints.auth import services, sessions
 from blueprints.auth.forms import LoginForm
 from core import audit
 from core.render import page
+from core.security import any_staff
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -44,6 +45,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@any_staff
 def logout():
     """Log out: the session ends on the server, so a copy of its cookie opens nothing."""
     audit.record("auth.logout")

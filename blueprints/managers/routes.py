@@ -113,8 +113,8 @@ def new_handover():
     if request.method == "POST":
         giver = parts["giver"]
         if giver is None:
-            form.from_staff.errors.append("请选择移交人")
-            status = 422
+            # The page then shows only the choice of giver, without the form's fields: say it above.
+            refused, status = "请选择移交人", 422
         elif form.validate_on_submit():
             try:
                 handover = services.request_handover(
