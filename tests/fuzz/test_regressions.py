@@ -47,3 +47,21 @@ def test_a_reader_post_whose_signature_is_not_ascii_is_refused_with_401_not_a_50
     assert response.status_code == 401 and response.get_json() == {"error": "unauthorized"}
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CardRead)) == 0
+
+
+def test_a_nul_character_anywhere_in_a_request_is_refused_before_it_reaches_the_database(app, auth):
+    # PostgreSQL refuses NUL in any text value: each of these was a 500 there (and on SQLite the prospect was saved).
+    auth.login("clerk")
+    before = _customers(app)
+    response = auth.post("/prospects/new", data={"name": "刘\x00晓明", "id_type": "resident_id",
+                                                 "id_number": "110105198806123150", "source": "walk_in"})
+    assert response.status_code == 400 and "NUL" in response.get_data(as_text=True)
+    assert auth.get("/customers/C0101%00").status_code == 400
+    assert auth.get("/customers/", query_string={"q": "\x00"}).status_code == 400
+    upload = auth.post("/prospects/new", data={"name": "刘晓明", "scan": (io.BytesIO(b"x"), "a\x00.png")},
+                       content_type="multipart/form-data")
+    assert upload.status_code == 400
+    admin = auth.__class__(app.test_client())
+    admin.login("admin")
+    assert admin.post("/grading/recompute/customer", data={"customer_no": "\x00" * 65}).status_code == 400
+    assert _customers(app) == before
