@@ -39,7 +39,7 @@ FILES_KEPT_ON_REFUSAL = {
 # FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 explores further from a fresh seed (then print_blob gives the repro).
 import os  # noqa: E402
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, database=None, derandomize=not RANDOM, print_blob=RANDOM,

@@ -15,6 +15,7 @@ from core.roles import Role
 from tests.fuzz import harness
 from tests.fuzz.harness import FUZZ_SETTINGS, KEPT_ON_ANY_REFUSAL, KEPT_ON_REFUSAL
 from tests.fuzz.world import DEMO_CUSTOMER, MISSING, World
+from tests.requests.helpers import staff_id
 
 # Who uses each role's routes in the demo branch (blueprints/home/demo.py).
 USER_OF_ROLE = {
@@ -43,7 +44,6 @@ class Case:
 
 def _notification(world: World) -> int:
     from blueprints.grading.models import Notification
-    from tests.requests.helpers import staff_id
 
     with world.app.app_context():
         row = Notification(recipient_id=staff_id(world.app, "clerk"), topic="grade_change", text="客户分级已调整")
@@ -103,7 +103,7 @@ CASES = [
     Case("grading.recompute_customer", pages=("/customers/" + DEMO_CUSTOMER, "/grading/rules"), fields=("customer_no=C0101000001",)),
     Case("grading.rule_edit", lambda w: {"rule_id": w.grade_rule}, pages=("/grading/rules",)),
     Case("grading.rule_new", pages=("/grading/rules",)),
-    Case("managers.assign", lambda w: {"customer_no": DEMO_CUSTOMER}, user="manager"),
+    Case("managers.assign", lambda w: {"customer_no": w.customer_no}, user="manager"),
     Case("managers.decide", lambda w: {"reference": w.handover}, user="manager", pages=("/managers/handovers/{reference}",)),
     Case("managers.withdraw", lambda w: {"reference": w.handover}, user="cmanager", pages=("/managers/handovers/{reference}",),
          fields=("note",)),
@@ -122,7 +122,7 @@ CASES = [
     Case("products.new", pages=("/products/",)),
     Case("products.recommend", lambda w: {"_c": w.customer_no, "_p": w.product}, pages=("/customers/{_c}",),
          fields=("customer_no={_c}", "product_id={_p}", "client_token=fz-recommend")),
-    Case("prospects.edit", lambda w: {"customer_no": DEMO_CUSTOMER}, user="clerk"),
+    Case("prospects.edit", lambda w: {"customer_no": w.prospect}, user="clerk"),
     Case("prospects.new", user="clerk"),
     Case("reader.devices", pages=("/reader/devices",)),
     Case("reader.revoke", lambda w: {"device_id": w.reader.id}, pages=("/reader/devices",)),
@@ -138,7 +138,7 @@ CASES = [
     Case("review.decide_document", lambda w: {"reference": w.submitted, "document_id": w.document_id},
          pages=("/review/{reference}",), fields=("decision", "reason")),
     Case("review.reject", lambda w: {"reference": w.submitted}, pages=("/review/{reference}",)),
-    Case("review.release", lambda w: {"reference": w.submitted}, pages=("/review/{reference}",)),
+    Case("review.release", lambda w: {"reference": w.claimed}, pages=("/review/{reference}",)),
     Case("review.same_terminal_decide", lambda w: {"reference": w.submitted}, user="clerk",
          pages=("/opening/{reference}/step/summary",),
          fields=("reviewer_username", "reviewer_password", "decision", "reason")),
@@ -146,7 +146,8 @@ CASES = [
          pages=("/search/duplicates",), fields=("status", "note")),
     Case("search.results", user="clerk", pages=("/",)),
     Case("search.suggest", user="clerk", pages=("/",), fields=("q",)),
-    Case("service.assign", lambda w: {"reference": w.service_record}, user="manager", pages=("/service/{reference}",)),
+    Case("service.assign", lambda w: {"reference": w.service_record, "_h": staff_id(w.app, "clerk")}, user="manager",
+         pages=("/service/{reference}",), fields=("handler={_h}",)),
     Case("service.close", lambda w: {"reference": w.service_record}, user="clerk", pages=("/service/{reference}",)),
     Case("service.extend", lambda w: {"reference": w.service_record}, user="clerk", pages=("/service/{reference}",)),
     Case("service.upload", lambda w: {"reference": w.service_record}, user="clerk", pages=("/service/{reference}",)),

@@ -180,7 +180,7 @@ class World:
         found = self._one(select(GradeRule.id).order_by(GradeRule.id))
         if found is None:
             response = self.auth("admin").post("/grading/rules/new", {
-                "new-grade": "A", "new-precedence": "10", "new-min_total_assets": "1000000", "new-enabled": "y"})
+                "new-grade": "gold", "new-precedence": "10", "new-min_total_assets": "1000000", "new-enabled": "y"})
             assert response.status_code == 303, response.get_data(as_text=True)[:1500]
             found = self._one(select(GradeRule.id).order_by(GradeRule.id))
         return found
@@ -206,3 +206,20 @@ class World:
 
         pair_terminal(self.auth("clerk"), self.reader)
         return True
+
+    @cached_property
+    def prospect(self) -> str:
+        """A potential customer (潜在客户) entered by the clerk."""
+        from blueprints.customers.models import Customer
+        from tests.reminders.test_prospects import enter
+
+        response = enter(self.auth("clerk"), name="陈志强", id_number=factories.make_id("110105", "19900307", "151"))
+        assert response.status_code == 303, response.get_data(as_text=True)[:1500]
+        return self._one(select(Customer.customer_no).order_by(Customer.id.desc()))
+
+    @cached_property
+    def claimed(self) -> str:
+        """A submitted application the reviewer has taken (认领)."""
+        reference = self.submitted
+        assert self.auth("reviewer").post(f"/review/{reference}/claim").status_code == 303
+        return reference
