@@ -12,6 +12,7 @@ from sqlalchemy import select
 from blueprints.opening.workflow import keys_for
 from core.extensions import db
 from core.roles import Role
+from tests import factories
 from tests.fuzz import harness
 from tests.fuzz.harness import FUZZ_SETTINGS, KEPT_ON_ANY_REFUSAL, KEPT_ON_REFUSAL
 from tests.fuzz.world import DEMO_CUSTOMER, MISSING, World
@@ -36,6 +37,8 @@ class Case:
     fields: tuple[str, ...] = ()  # names to post when no page shows the form (a state the world lacks)
     label: str = ""
     before: Callable[[World], object] = lambda w: None
+    # Valid values for a form the page shows blank, so that posts which pass its checks are among the examples.
+    good: Callable[[World], dict] = lambda w: {}
 
     @property
     def id(self):
@@ -56,8 +59,11 @@ def _escalated(world: World) -> str:
     return world.approved  # awaiting its first call: the send-back is refused (not escalated)
 
 
+GOOD_STEP_DATA = {"identity": lambda w: factories.identity(), "contact": lambda w: factories.contact(),
+                  "agreements": lambda w: factories.agreements()}
 OPENING_STEPS = [
-    Case("opening.step", lambda w, k=key: {"reference": w.draft_at(k), "key": k}, label=key)
+    Case("opening.step", lambda w, k=key: {"reference": w.draft_at(k), "key": k}, label=key,
+         good=GOOD_STEP_DATA.get(key, lambda w: {}))
     for key in keys_for("onsite")
 ]
 
@@ -123,7 +129,9 @@ CASES = [
     Case("products.recommend", lambda w: {"_c": w.customer_no, "_p": w.product}, pages=("/customers/{_c}",),
          fields=("customer_no={_c}", "product_id={_p}", "client_token=fz-recommend")),
     Case("prospects.edit", lambda w: {"customer_no": w.prospect}, user="clerk"),
-    Case("prospects.new", user="clerk"),
+    Case("prospects.new", user="clerk", good=lambda w: {
+        "name": "刘晓明", "id_type": "resident_id", "id_number": factories.CUSTOMER_ID, "mobile": "13812348000",
+        "source": "walk_in", "notes": "咨询两融业务"}),
     Case("reader.devices", pages=("/reader/devices",)),
     Case("reader.revoke", lambda w: {"device_id": w.reader.id}, pages=("/reader/devices",)),
     Case("reader.unpair_device", lambda w: {"device_id": w.reader.id}, pages=("/reader/devices",),
@@ -153,7 +161,9 @@ CASES = [
     Case("service.upload", lambda w: {"reference": w.service_record}, user="clerk", pages=("/service/{reference}",)),
     Case("service.follow_up", lambda w: {"reference": w.service_record}, user="clerk", pages=("/service/{reference}",)),
     Case("service.reassign", lambda w: {"reference": w.service_record}, user="manager", pages=("/service/{reference}",)),
-    Case("service.new", lambda w: {"customer_no": DEMO_CUSTOMER}, user="clerk"),
+    Case("service.new", lambda w: {"customer_no": DEMO_CUSTOMER}, user="clerk", good=lambda w: {
+        "kind": "complaint", "subject": "佣金收取有异议", "content": "客户称佣金高于约定。", "channel": "phone",
+        "category": "brokerage", "urgency": "general", "received_on": factories.business_date()}),
 ]
 CASES = [case for case in CASES if case is not None]
 
@@ -239,6 +249,9 @@ def test_no_form_input_gives_a_5xx_or_a_half_saved_record(app, file_store, case:
     else:
         auth = world.auth(username)
     fields, shown_on = _fields(app, auth.client, case, url, args)
+    for name, value in case.good(world).items():
+        if name in fields:
+            fields[name].default = value
     kept = KEPT_ON_ANY_REFUSAL | KEPT_ON_REFUSAL.get(case.endpoint, frozenset())
     with app.app_context():
         assert harness.incomplete_records() == {}, "the world itself is inconsistent"
