@@ -326,7 +326,9 @@ def _register_request_hooks(app: Flask) -> None:
         # No text the app keeps or looks up may hold NUL: PostgreSQL refuses it in any text value (a 500
         # wherever a posted value, a URL part or a file name reached a query). No browser sends one typed.
         values = [*(request.view_args or {}).values(), *(v for _k, v in request.args.items(multi=True))]
-        if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        # The reader API's body is signed bytes, read raw and checked by the API itself: never parsed as a form.
+        if request.endpoint != "reader.post_read" and request.mimetype in (
+                "multipart/form-data", "application/x-www-form-urlencoded"):
             values += [v for _k, v in request.form.items(multi=True)]
             values += [f.filename for _k, f in request.files.items(multi=True)]
         if any(isinstance(value, str) and "\x00" in value for value in values):

@@ -65,3 +65,8 @@ def test_a_nul_character_anywhere_in_a_request_is_refused_before_it_reaches_the_
     admin.login("admin")
     assert admin.post("/grading/recompute/customer", data={"customer_no": "\x00" * 65}).status_code == 400
     assert _customers(app) == before
+
+
+def test_a_reader_post_sent_as_a_form_is_refused_as_unsigned_not_parsed_as_a_form(app):
+    response = app.test_client().post("/api/reader/reads", data=b"=\x00", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 401 and response.get_json() == {"error": "unauthorized"}
