@@ -3,7 +3,7 @@ import os
 import secrets
 from datetime import timedelta
 
-from flask import Flask, flash, redirect, request, session, url_for
+from flask import Flask, abort, flash, redirect, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -366,6 +366,19 @@ def _register_request_hooks(app: Flask) -> None:
 
     # After the login check (hooks run in order): a view without a roles declaration admits nobody.
     app.before_request(refuse_undeclared_endpoint)
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No text the app keeps or looks up may hold NUL: PostgreSQL refuses it in any text value (a 500
+        # wherever a posted value, a URL part or a file name reached a query). No browser sends one typed.
+        values = [*(request.view_args or {}).values(), *(v for _k, v in request.args.items(multi=True))]
+        # The reader API's body is signed bytes, read raw and checked by the API itself: never parsed as a form.
+        if request.endpoint != "reader.post_read" and request.mimetype in (
+                "multipart/form-data", "application/x-www-form-urlencoded"):
+            values += [v for _k, v in request.form.items(multi=True)]
+            values += [f.filename for _k, f in request.files.items(multi=True)]
+        if any(isinstance(value, str) and "\x00" in value for value in values):
+            abort(400, "提交的内容含有无法识别的字符（NUL），请删除后重试。")
 
     @app.after_request
     def commit_request(response):

@@ -1,6 +1,9 @@
 """The base of every form: CSRF from Flask-WTF, and WTForms' own messages in Chinese."""
+from flask import request
 from flask_wtf import FlaskForm
-from wtforms import Form, PasswordField, SelectMultipleField, StringField
+from flask_wtf.form import _Auto, _is_submitted
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from wtforms import FileField, Form, MultipleFileField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.i18n import get_translations
@@ -72,7 +75,28 @@ class BaseForm(_OneMessagePerField, FlaskForm):
     """A posted form (with its CSRF token)."""
 
     class Meta(ChineseMeta):
-        pass
+        def wrap_formdata(self, form, formdata):
+            if formdata is not _Auto or not _is_submitted():
+                return super().wrap_formdata(form, formdata)
+            # As Flask-WTF, but a JSON body is not read as the form (a list or a number in it was a 500):
+            # the app's forms are posted as forms. And a file only reaches a file field: under a text
+            # field's name it reached that field's checks as an object they cannot measure (a 500).
+            file_names = {f.name for f in form if isinstance(f, (FileField, MultipleFileField))}
+            files = MultiDict([(k, v) for k, v in request.files.items(multi=True) if k in file_names])
+            if files:
+                return CombinedMultiDict((files, request.form))
+            return request.form or None
+            if formdata is not request.form and not isinstance(formdata, CombinedMultiDict):
+                # A JSON body, which Flask-WTF would read as the form (failing on a list or a number):
+                # the app's forms are posted as forms only.
+                return request.form
+            if isinstance(formdata, CombinedMultiDict):
+                # A file only reaches a file field: under a text field's name it would reach that field's
+                # checks as an object they cannot measure (a 500 instead of a message).
+                file_names = {f.name for f in form if isinstance(f, (FileField, MultipleFileField))}
+                files = MultiDict([(k, v) for k, v in request.files.items(multi=True) if k in file_names])
+                return CombinedMultiDict((files, request.form))
+            return formdata
 
 
 class QueryForm(_OneMessagePerField, Form):

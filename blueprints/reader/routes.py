@@ -188,5 +188,7 @@ def post_read():
     except services.PostRefused as refused:
         db.session.rollback()
         services.record_refusal(refused, request.remote_addr)
+        if isinstance(refused, services.MalformedRead):  # signed by the device: it may know what is wrong
+            return jsonify(error="malformed", message=refused.message), 422
         return jsonify(error="unauthorized"), 401
     return jsonify(id=read.id), 201

@@ -2,7 +2,9 @@
 import hashlib
 import hmac
 import json
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -13,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
 from reader_agent import signing
+from reader_agent.decode import KEYS as CARD_KEYS
 from blueprints.reader.models import CardRead, ReaderDevice, ReaderNonce, Terminal
 from core import audit, ratelimit
 from core.db import keep_refusal
@@ -21,6 +24,9 @@ from core.reference import IdType
 from core.timeutil import utcnow
 
 MAX_CLOCK_SKEW = timedelta(seconds=60)
+# A card's longest text is its address (70 characters); its photo is 1024 bytes (1368 in base64).
+MAX_CARD_FIELD = 200
+MAX_PHOTO_RAW = 4096
 # How long after the clerk presses 读卡 a posted read may still fill the step.
 READ_FRESHNESS = timedelta(minutes=2)
 # The terminal's cookie: browsers cap a cookie's life at 400 days, so use refreshes it.
@@ -36,6 +42,14 @@ class PostRefused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.device = device
+
+
+class MalformedRead(PostRefused):
+    """A signed post whose card data is not what a reader sends; `message` tells the agent what is wrong."""
+
+    def __init__(self, message: str, device: ReaderDevice):
+        super().__init__("malformed body", device)
+        self.message = message
 
 
 class PairingRefused(Exception):
@@ -197,21 +211,19 @@ def accept_post(device_id: str, timestamp: str, signature: str, body: bytes, now
         raise PostRefused("bad timestamp", device) from None
     if abs(now - sent_at) > MAX_CLOCK_SKEW:
         raise PostRefused("stale timestamp", device)
-    if not hmac.compare_digest(signature_for(device.secret, timestamp, body), (signature or "").lower()):
+    signature = (signature or "").lower()
+    # compare_digest takes ASCII text only (anything else raised: a 500 for a post nobody signed).
+    if not signature.isascii() or not hmac.compare_digest(signature_for(device.secret, timestamp, body), signature):
         raise PostRefused("bad signature", device)
     try:
         with db.session.begin_nested():
             db.session.add(ReaderNonce(device_id=device.id, signature=signature.lower(), received_at=now))
     except IntegrityError:
         raise PostRefused("replayed post", device) from None
-    try:
-        payload = json.loads(body)
-        fields = dict(payload["fields"])
-    except (ValueError, KeyError, TypeError):
-        raise PostRefused("malformed body", device) from None
+    fields, photo_raw = card_data(body, device)
     terminal = device.terminal
     read = CardRead(device_id=device.id, branch_id=device.branch_id, fields=fields,
-                    photo_raw=payload.get("photo_raw"), read_at=now, terminal_id=terminal.id if terminal else None)
+                    photo_raw=photo_raw, read_at=now, terminal_id=terminal.id if terminal else None)
     db.session.add(read)
     device.last_seen_at = now
     # Nonces older than the accepted clock skew can never match a valid post again.
@@ -233,6 +245,32 @@ def refusals_exceeded(remote_addr: str | None) -> bool:
     """Whether this source was refused too often in the current window to be heard now."""
     limit = current_app.config["READER_REFUSALS_PER_MINUTE"]
     return ratelimit.count("reader.refused", ratelimit.source_key(remote_addr), REFUSAL_WINDOW) >= limit
+
+
+def card_data(body: bytes, device: ReaderDevice) -> tuple[dict, str | None]:
+    """The card's fields and photo from a signed post, as the agent sends them (reader_agent.decode.KEYS,
+    text or null; the photo base64): what the identity step later fills its form from."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise MalformedRead("读卡数据不是有效的 JSON", device) from None
+    fields = payload.get("fields") if isinstance(payload, dict) else None
+    if not isinstance(fields, dict):
+        raise MalformedRead("读卡数据缺少 fields，或 fields 不是对象", device)
+    if not set(fields) <= set(CARD_KEYS):
+        raise MalformedRead("fields 含读卡器不会发送的项", device)
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise MalformedRead(f"{key} 须为文本或 null", device)
+        if len(value) > MAX_CARD_FIELD or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+            raise MalformedRead(f"{key} 过长或含控制字符", device)
+    photo_raw = payload.get("photo_raw")
+    if photo_raw is not None and not (isinstance(photo_raw, str) and len(photo_raw) <= MAX_PHOTO_RAW
+                                      and re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", photo_raw)):
+        raise MalformedRead(f"photo_raw 须为不超过 {MAX_PHOTO_RAW} 字符的 base64 文本或 null", device)
+    return fields, photo_raw
 
 
 def record_refusal(refused: PostRefused, remote_addr: str | None) -> None:

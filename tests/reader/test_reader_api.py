@@ -62,12 +62,30 @@ def test_a_signed_read_is_stored_encrypted(app, client, device):
     (lambda d, s: dict(device_id=d, secret="wrong-secret"), "bad signature"),
     (lambda d, s: dict(device_id=d, secret=s, timestamp=str(int(time.time()) - 600)), "stale timestamp"),
     (lambda d, s: dict(device_id=d, secret=s, timestamp="yesterday"), "bad timestamp"),
-    (lambda d, s: dict(device_id=d, secret=s, body=b"not json"), "malformed body"),
 ])
 def test_bad_posts_are_refused_with_401_and_logged(app, client, device, change, reason):
     response = post(client, **change(*device))
     assert response.status_code == 401 and response.get_json() == {"error": "unauthorized"}
     assert refusals(app) == [reason]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CardRead)) == 0
+
+
+@pytest.mark.parametrize("body", [
+    b"not json",
+    b"[]",
+    json.dumps({"fields": "刘晓明"}).encode(),
+    json.dumps({"fields": dict(CARD, card_type=["resident_id"])}).encode(),
+    json.dumps({"fields": dict(CARD, name="刘\x00晓明")}).encode(),
+    json.dumps({"fields": dict(CARD, address="\ud800")}).encode(),
+    json.dumps({"fields": dict(CARD, unexpected="x")}).encode(),
+    json.dumps({"fields": CARD, "photo_raw": {"wlt": 1}}).encode(),
+])
+def test_a_signed_post_with_malformed_card_data_is_refused_with_what_is_wrong_and_logged(app, client, device, body):
+    response = post(client, *device, body=body)
+    assert response.status_code == 422 and response.get_json()["error"] == "malformed"
+    assert response.get_json()["message"]
+    assert refusals(app) == ["malformed body"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CardRead)) == 0
 
