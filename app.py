@@ -8,7 +8,8 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from core import audit, crypto, jobs
-from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
+from core.db import (DatabaseNotDurable, check_durability, commits_response, configure_engine, sqlite_url_for,
+                     track_writes)
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.pdf.pool import DEFAULT_RENDERS_PER_PROCESS
 from core.security import PUBLIC_ENDPOINTS
@@ -88,6 +89,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL") or sqlite_url_for(app.instance_path),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         SQLITE_BUSY_TIMEOUT_MS=int(env.get("SQLITE_BUSY_TIMEOUT_MS", "15000")),
+        # PostgreSQL must run with fsync and synchronous_commit on (checked at start and on every connection).
+        # 0 only for a throw-away test cluster; the tests (TESTING) never check.
+        REQUIRE_DURABLE_DATABASE=env.get("REQUIRE_DURABLE_DATABASE", "1") != "0",
         IDLE_TIMEOUT=timedelta(minutes=int(env.get("IDLE_TIMEOUT_MINUTES", "20"))),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -159,8 +163,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
+    require_durable = app.config["REQUIRE_DURABLE_DATABASE"] and not app.config.get("TESTING")
+    if not require_durable and not app.config.get("TESTING"):
+        app.logger.warning("REQUIRE_DURABLE_DATABASE=0: the database's durability is not checked")
     with app.app_context():
-        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], require_durable=require_durable)
+        if require_durable:
+            try:
+                check_durability(db.engine)
+            except DatabaseNotDurable as error:
+                raise ConfigurationError(f"refusing to start: {error}") from None
 
     from blueprints.accounts.china_clearing import build_china_clearing
     from blueprints.accounts.depository_bank import build_depository_bank
