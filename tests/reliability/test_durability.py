@@ -90,7 +90,7 @@ def test_on_postgresql_settings_of_the_role_and_database_are_seen_on_every_conne
         db.session.rollback()
         with db.engine.connect() as connection:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            connection.exec_driver_sql(f'ALTER ROLE "{role}" SET synchronous_commit = on')
+            # The cluster says off; the database's own setting wins over it.
             connection.exec_driver_sql(f'ALTER DATABASE "{database}" SET synchronous_commit = on')
     try:
         with pytest.raises(ConfigurationError) as refused:
