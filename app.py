@@ -3,13 +3,13 @@ import os
 import secrets
 from datetime import timedelta
 
-from flask import Flask, flash, redirect, request, session, url_for
+from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from core import audit, crypto, jobs
-from core.db import (DatabaseNotDurable, check_durability, commits_response, configure_engine, sqlite_url_for,
-                     track_writes)
+from core.db import (DatabaseNotDurable, check_durability, commits_response, configure_engine,
+                     database_unavailable, sqlite_url_for, track_writes)
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.pdf.pool import DEFAULT_RENDERS_PER_PROCESS
 from core.security import PUBLIC_ENDPOINTS
@@ -341,9 +341,7 @@ def _register_request_hooks(app: Flask) -> None:
         # the row again.
         authenticated = current_user.is_authenticated
         if commits_response(response.status_code):
-            db.session.commit()
-            audit.write_after_read()
-            jobs.run_queued_by_this_request()
+            response = _commit_or_busy(response)
         else:
             db.session.rollback()
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -363,6 +361,77 @@ def _register_request_hooks(app: Flask) -> None:
     def rollback_on_error(exc):
         if exc is not None:
             db.session.rollback()
+
+
+def _commit_or_busy(response):
+    """Commit the request's work; a database busy or unreachable at that moment answers 503 instead.
+
+    What the user is told depends on where it failed: in the commit itself the outcome is not known
+    (a connection lost during COMMIT may or may not have committed), after it the work is saved.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    phase = "commit"
+    try:
+        db.session.commit()
+        phase = "after_commit"
+        audit.write_after_read()
+        jobs.run_queued_by_this_request()
+    except DBAPIError as error:
+        if not database_unavailable(error):
+            raise
+        return _database_busy(error, phase)
+    return response
+
+
+# What a user is told when the database is busy or out of reach, by how far the request got.
+DATABASE_BUSY_MESSAGES = {
+    "read": "数据库繁忙，请稍后刷新页面重试。",
+    "before_commit": "数据库繁忙，请稍后重试（您的输入未保存，{where}）。",
+    "commit": "数据库繁忙，无法确认本次操作是否已保存，请稍后刷新页面查看，确认未保存后再重新提交。",
+    "after_commit": "数据库繁忙（您本次的操作已保存，无需重新提交），请稍后刷新页面。",
+}
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def _database_busy(error, phase: str):
+    """503 with Retry-After: a locked or unreachable database is a moment to wait, never a 500.
+
+    For htmx a banner swapped into the flash area while the form stays as typed (app.js); for a
+    whole page one that needs nothing from the database (no menu, no user's name).
+    """
+    from flask import g, make_response
+
+    # Built without the signed-in user: loading them asks the database again (here and in commit_request).
+    g._login_user = login_manager.anonymous_user()
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the pool replaces it
+        current_app.logger.debug("rollback after a database error failed", exc_info=True)
+    current_app.logger.warning("database unavailable (%s, %s %s): %s", phase, request.method, request.path,
+                         getattr(error, "orig", error))
+    if request.method in ("GET", "HEAD"):
+        phase = "read"  # nothing typed; a page whose read could not be recorded is not shown
+    message = DATABASE_BUSY_MESSAGES[phase].format(
+        where="仍在页面上，可稍后直接再次提交" if request.htmx else "请返回上一页后再次提交")
+    title = "数据库繁忙"
+
+    def render(template, **context):
+        # Without the context processors: they ask the database (the signed-in user, their menu).
+        return current_app.jinja_env.get_template(template).render(config=current_app.config, **context)
+
+    if request.htmx:
+        response = make_response(render("errors/_banner.html", title=title, message=message), 503)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        retry = request.full_path if request.method == "GET" else None
+        response = make_response(render("errors/database_busy.html", title=title, message=message,
+                                        retry_url=retry), 503)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # Chinese title and default message for each error status the app answers with.
@@ -386,6 +455,9 @@ def _register_error_handlers(app: Flask) -> None:
     from core.render import error_response
 
     def error_page(error):
+        original = getattr(error, "original_exception", None)
+        if original is not None and database_unavailable(original):
+            return _database_busy(original, "commit")  # raised where the outcome is not known
         db.session.rollback()
         status = getattr(error, "code", 500) or 500
         title, message = ERROR_PAGES.get(status, ERROR_PAGES[500])
@@ -410,6 +482,15 @@ def _register_error_handlers(app: Flask) -> None:
         # Another request saved the same record between our read and our write.
         db.session.rollback()
         return error_response(409, "操作冲突", "该记录刚被其他操作修改，请刷新页面后重试（您本次的输入未保存）。")
+
+    from sqlalchemy.exc import DBAPIError
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error):
+        # Raised before the commit (loading the user, the view, a flush): nothing was saved.
+        if not database_unavailable(error):
+            raise error
+        return _database_busy(error, "before_commit")
 
     @app.errorhandler(401)
     def unauthorized(_error):

@@ -132,6 +132,32 @@ def check_durability(engine: Engine) -> None:
         raise DatabaseNotDurable("PostgreSQL may lose acknowledged commits: " + ", ".join(problems))
 
 
+# SQLite's words for a database another connection holds, or a file it cannot reach for a moment.
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database schema is locked", "busy",
+                     "unable to open database file", "disk i/o error")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database is busy or out of reach for a moment (worth trying again).
+
+    SQLite: locked past busy_timeout, or its file unreachable. PostgreSQL: any OperationalError (refused,
+    terminated, restarting, a serialization failure, a statement timeout) or a connection SQLAlchemy
+    found dead. A missing table or a bad statement is a defect, not this.
+    """
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if type(error.orig).__module__.startswith("sqlite3"):
+        words = str(error.orig).lower()
+        return any(transient in words for transient in _SQLITE_TRANSIENT)
+    return True
+
+
 def _reads_do_not_write(session, _context, _instances):
     """A read that writes anyway (its view not marked writes_on_read) fails the tests and is logged."""
     if not is_read() or session.get_bind().dialect.name != "sqlite":
