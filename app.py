@@ -540,3 +540,7 @@ def _register_commands(app: Flask) -> None:
     from core.files_cli import files_cli
 
     app.cli.add_command(files_cli)
+    from core.backup_cli import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
