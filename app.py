@@ -225,6 +225,7 @@ def _register_models() -> None:
     import blueprints.reminders.models  # noqa: F401
     import blueprints.search.services  # noqa: F401  (keeps the search keys with every profile version)
     import blueprints.opening.models  # noqa: F401
+    import blueprints.retention.models  # noqa: F401
     import core.models  # noqa: F401
 
 
@@ -541,6 +542,9 @@ def _register_commands(app: Flask) -> None:
 
     app.cli.add_command(files_cli)
     from core.backup_cli import backup_command, restore_command
+    from blueprints.retention.cli import archive_cli
+
+    app.cli.add_command(archive_cli)
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
