@@ -3,12 +3,13 @@ import os
 import secrets
 from datetime import timedelta
 
-from flask import Flask, abort, flash, redirect, request, session, url_for
+from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from core import audit, crypto, jobs, logsafe
-from core.db import commits_response, configure_engine, sqlite_url_for, track_writes
+from core.db import (DatabaseNotDurable, check_durability, commits_response, configure_engine,
+                     database_unavailable, sqlite_url_for, track_writes)
 from core.extensions import csrf, db, htmx, login_manager, migrate
 from core.pdf.pool import DEFAULT_RENDERS_PER_PROCESS
 from core.security import PUBLIC_ENDPOINTS, refuse_undeclared_endpoint
@@ -88,6 +89,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL") or sqlite_url_for(app.instance_path),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         SQLITE_BUSY_TIMEOUT_MS=int(env.get("SQLITE_BUSY_TIMEOUT_MS", "15000")),
+        # PostgreSQL must run with fsync and synchronous_commit on (checked at start and on every connection).
+        # 0 only for a throw-away test cluster; the tests (TESTING) never check.
+        REQUIRE_DURABLE_DATABASE=env.get("REQUIRE_DURABLE_DATABASE", "1") != "0",
         # A staff session ends on the server after this long without a request, and this long after login.
         IDLE_TIMEOUT=timedelta(minutes=int(env.get("IDLE_TIMEOUT_MINUTES", "20"))),
         SESSION_ABSOLUTE_HOURS=int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
@@ -166,8 +170,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
+    require_durable = app.config["REQUIRE_DURABLE_DATABASE"] and not app.config.get("TESTING")
+    if not require_durable and not app.config.get("TESTING"):
+        app.logger.warning("REQUIRE_DURABLE_DATABASE=0: the database's durability is not checked")
     with app.app_context():
-        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], require_durable=require_durable)
+        if require_durable:
+            try:
+                check_durability(db.engine)
+            except DatabaseNotDurable as error:
+                raise ConfigurationError(f"refusing to start: {error}") from None
 
     from blueprints.accounts.china_clearing import build_china_clearing
     from blueprints.accounts.depository_bank import build_depository_bank
@@ -221,6 +233,7 @@ def _register_models() -> None:
     import blueprints.search.services  # noqa: F401  (keeps the search keys with every profile version)
     import blueprints.opening.models  # noqa: F401
     import blueprints.staff_admin.models  # noqa: F401
+    import blueprints.retention.models  # noqa: F401
     import core.models  # noqa: F401
 
 
@@ -393,9 +406,7 @@ def _register_request_hooks(app: Flask) -> None:
         else:
             audit.record_anonymous_denied(status, PUBLIC_ENDPOINTS)
         if commits_response(status):
-            db.session.commit()
-            audit.write_after_read()
-            jobs.run_queued_by_this_request()
+            response = _commit_or_busy(response)
         else:
             db.session.rollback()
         if authenticated and status in audit.DENIED_STATUSES:
@@ -424,6 +435,77 @@ def _register_request_hooks(app: Flask) -> None:
             db.session.rollback()
 
 
+def _commit_or_busy(response):
+    """Commit the request's work; a database busy or unreachable at that moment answers 503 instead.
+
+    What the user is told depends on where it failed: in the commit itself the outcome is not known
+    (a connection lost during COMMIT may or may not have committed), after it the work is saved.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    phase = "commit"
+    try:
+        db.session.commit()
+        phase = "after_commit"
+        audit.write_after_read()
+        jobs.run_queued_by_this_request()
+    except DBAPIError as error:
+        if not database_unavailable(error):
+            raise
+        return _database_busy(error, phase)
+    return response
+
+
+# What a user is told when the database is busy or out of reach, by how far the request got.
+DATABASE_BUSY_MESSAGES = {
+    "read": "数据库繁忙，请稍后刷新页面重试。",
+    "before_commit": "数据库繁忙，请稍后重试（您的输入未保存，{where}）。",
+    "commit": "数据库繁忙，无法确认本次操作是否已保存，请稍后刷新页面查看，确认未保存后再重新提交。",
+    "after_commit": "数据库繁忙（您本次的操作已保存，无需重新提交），请稍后刷新页面。",
+}
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def _database_busy(error, phase: str):
+    """503 with Retry-After: a locked or unreachable database is a moment to wait, never a 500.
+
+    For htmx a banner swapped into the flash area while the form stays as typed (app.js); for a
+    whole page one that needs nothing from the database (no menu, no user's name).
+    """
+    from flask import g, make_response
+
+    # Built without the signed-in user: loading them asks the database again (here and in commit_request).
+    g._login_user = login_manager.anonymous_user()
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the pool replaces it
+        current_app.logger.debug("rollback after a database error failed", exc_info=True)
+    current_app.logger.warning("database unavailable (%s, %s %s): %s", phase, request.method, request.path,
+                         getattr(error, "orig", error))
+    if request.method in ("GET", "HEAD"):
+        phase = "read"  # nothing typed; a page whose read could not be recorded is not shown
+    message = DATABASE_BUSY_MESSAGES[phase].format(
+        where="仍在页面上，可稍后直接再次提交" if request.htmx else "请返回上一页后再次提交")
+    title = "数据库繁忙"
+
+    def render(template, **context):
+        # Without the context processors: they ask the database (the signed-in user, their menu).
+        return current_app.jinja_env.get_template(template).render(config=current_app.config, **context)
+
+    if request.htmx:
+        response = make_response(render("errors/_banner.html", title=title, message=message), 503)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        retry = request.full_path if request.method == "GET" else None
+        response = make_response(render("errors/database_busy.html", title=title, message=message,
+                                        retry_url=retry), 503)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 # Chinese title and default message for each error status the app answers with.
 ERROR_PAGES = {
     400: ("请求有误", "提交的数据无法识别，请刷新页面后重试。"),
@@ -445,6 +527,9 @@ def _register_error_handlers(app: Flask) -> None:
     from core.render import error_response
 
     def error_page(error):
+        original = getattr(error, "original_exception", None)
+        if original is not None and database_unavailable(original):
+            return _database_busy(original, "commit")  # raised where the outcome is not known
         db.session.rollback()
         status = getattr(error, "code", 500) or 500
         title, message = ERROR_PAGES.get(status, ERROR_PAGES[500])
@@ -470,6 +555,15 @@ def _register_error_handlers(app: Flask) -> None:
         # Another request saved the same record between our read and our write.
         db.session.rollback()
         return error_response(409, "操作冲突", "该记录刚被其他操作修改，请刷新页面后重试（您本次的输入未保存）。")
+
+    from sqlalchemy.exc import DBAPIError
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error):
+        # Raised before the commit (loading the user, the view, a flush): nothing was saved.
+        if not database_unavailable(error):
+            raise error
+        return _database_busy(error, "before_commit")
 
     @app.errorhandler(401)
     def unauthorized(_error):
@@ -526,3 +620,11 @@ def _register_commands(app: Flask) -> None:
     from core.access_matrix import access_matrix_command
 
     app.cli.add_command(access_matrix_command)
+
+    from core.backup_cli import backup_command, restore_command
+    from blueprints.retention.cli import archive_cli
+
+    app.cli.add_command(archive_cli)
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

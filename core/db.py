@@ -1,4 +1,10 @@
-"""Database engine tuning: SQLite in WAL mode with immediate write transactions and lock-free reads."""
+"""Database engine tuning: SQLite in WAL mode with immediate write transactions and lock-free reads, durable commits.
+
+Records here have legal weight: an acknowledged save must survive a power cut. SQLite runs with
+synchronous=FULL (NORMAL in WAL mode may lose the last commits on power loss), read back on every
+new connection; PostgreSQL must run with fsync and synchronous_commit on, checked on every new
+connection and once at start-up (see `check_durability`).
+"""
 import logging
 
 from flask import current_app, g, has_request_context, request
@@ -7,8 +13,28 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 
-def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
-    """Make SQLite behave under concurrent writers; leave other databases alone."""
+class DatabaseNotDurable(RuntimeError):
+    """The database would acknowledge commits it can lose; the message says which setting to change."""
+
+
+# What SQLite's PRAGMA synchronous answers for FULL.
+SQLITE_SYNCHRONOUS_FULL = 2
+# PostgreSQL settings that must be on for a commit to be on disk when it is acknowledged. synchronous_commit
+# may be "on", "remote_write", "remote_apply" or "local" (all flush the local WAL first); only "off" loses commits.
+PG_DURABLE = {"fsync": {"on"}, "synchronous_commit": {"on", "local", "remote_write", "remote_apply"}}
+
+
+def configure_engine(engine: Engine, busy_timeout_ms: int, require_durable: bool = True) -> None:
+    """Make SQLite behave under concurrent writers and commit durably; on PostgreSQL check durability.
+
+    `require_durable` (off only in the tests, whose throw-away PostgreSQL cluster runs without fsync)
+    makes every new PostgreSQL connection check fsync and synchronous_commit; SQLite's synchronous=FULL
+    is set and checked whatever it says.
+    """
+    if engine.dialect.name == "postgresql":
+        if require_durable and not event.contains(engine, "connect", _check_postgresql_connection):
+            event.listen(engine, "connect", _check_postgresql_connection)
+        return
     if engine.dialect.name != "sqlite":
         return
     _private_database_file(engine.url.database)
@@ -21,8 +47,13 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        # FULL: each commit is synced to disk before it returns. NORMAL (the WAL default) may lose the
+        # last commits, already acknowledged to the user, on a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
+        try:
+            _assert_sqlite_durable(cursor)
+        finally:
+            cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
@@ -34,6 +65,97 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN" if is_read() else "BEGIN IMMEDIATE")
     if not event.contains(Session, "before_flush", _reads_do_not_write):
         event.listen(Session, "before_flush", _reads_do_not_write)
+
+
+def _assert_sqlite_durable(cursor) -> None:
+    """Read the pragmas back: a connection that is not in WAL with synchronous=FULL is never handed out."""
+    synchronous = cursor.execute("PRAGMA synchronous").fetchone()[0]
+    journal = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+    if synchronous != SQLITE_SYNCHRONOUS_FULL:
+        raise DatabaseNotDurable(f"SQLite connection has synchronous={synchronous}, not FULL (2): refused")
+    if journal.lower() not in ("wal", "memory"):  # "memory": an in-memory database, nothing to lose on disk
+        raise DatabaseNotDurable(f"SQLite connection has journal_mode={journal}, not WAL: refused")
+
+
+def postgresql_durability(connection) -> dict[str, str]:
+    """The PostgreSQL settings that decide whether a commit is on disk when acknowledged (DB-API connection)."""
+    cursor = connection.cursor()
+    try:
+        found = {}
+        for name in PG_DURABLE:
+            cursor.execute(f"SHOW {name}")
+            found[name] = str(cursor.fetchone()[0]).lower()
+        return found
+    finally:
+        cursor.close()
+        connection.rollback()  # SHOW opened a transaction; the connection is handed out without one
+
+
+def durability_problems(settings: dict[str, str]) -> list[str]:
+    """What is wrong with these PostgreSQL settings, in words an operator acts on; empty when durable."""
+    return [f"{name}={settings.get(name)!s} (must be {' or '.join(sorted(allowed))})"
+            for name, allowed in PG_DURABLE.items() if settings.get(name) not in allowed]
+
+
+def _check_postgresql_connection(dbapi_connection, _record):
+    problems = durability_problems(postgresql_durability(dbapi_connection))
+    if problems:
+        # The connection started a transaction for SHOW; it is discarded with the refusal.
+        raise DatabaseNotDurable(
+            "refusing a PostgreSQL connection that may lose acknowledged commits: " + ", ".join(problems)
+            + " — set them in postgresql.conf and for the app's role and database (ALTER ROLE/DATABASE ... RESET)")
+
+
+def check_durability(engine: Engine) -> None:
+    """At start-up: refuse to run on a PostgreSQL server that may lose acknowledged commits.
+
+    Raises DatabaseNotDurable naming the settings. A server that cannot be reached now is left to the
+    check every new connection makes (the app starts; its requests wait for the database).
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        raw = engine.raw_connection()
+    except OperationalError as error:
+        logging.getLogger(__name__).warning("database not reachable at start-up, durability checked on connect: %s",
+                                            error.orig)
+        return
+    except DatabaseNotDurable:
+        raise
+    try:
+        problems = durability_problems(postgresql_durability(raw.driver_connection))
+    finally:
+        raw.close()
+    if problems:
+        raise DatabaseNotDurable("PostgreSQL may lose acknowledged commits: " + ", ".join(problems))
+
+
+# SQLite's words for a database another connection holds, or a file it cannot reach for a moment.
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database schema is locked", "busy",
+                     "unable to open database file", "disk i/o error")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database is busy or out of reach for a moment (worth trying again).
+
+    SQLite: locked past busy_timeout, or its file unreachable. PostgreSQL: any OperationalError (refused,
+    terminated, restarting, a serialization failure, a statement timeout) or a connection SQLAlchemy
+    found dead. A missing table or a bad statement is a defect, not this.
+    """
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if type(error.orig).__module__.startswith("sqlite3"):
+        words = str(error.orig).lower()
+        return any(transient in words for transient in _SQLITE_TRANSIENT)
+    return True
 
 
 def _reads_do_not_write(session, _context, _instances):

@@ -26,16 +26,40 @@ def key_for(digest: str) -> str:
     return f"{digest[:2]}/{digest[2:4]}/{digest}"
 
 
-def private_dir(path: str) -> None:
-    """Create `path` (and missing parents) readable by the owner only, whatever the umask."""
+def fsync_dir(path: str) -> None:
+    """Make the entries of a folder (a file renamed or created in it) durable: fsync the folder itself."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: str) -> None:
+    """Put a written file's content on disk before it is renamed into place (and a row names it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def private_dir(path: str, durable: bool = False) -> None:
+    """Create `path` (and missing parents) readable by the owner only, whatever the umask.
+
+    `durable`: a folder created here is synced into its parent, so a file kept in it survives a power cut.
+    """
     if not os.path.isdir(path):
         parent = os.path.dirname(os.path.abspath(path))
         if parent != path and not os.path.isdir(parent):
-            private_dir(parent)
+            private_dir(parent, durable)
         try:
             os.mkdir(path, DIR_MODE)
         except FileExistsError:
             pass
+        else:
+            if durable:
+                fsync_dir(parent)
     if os.stat(path).st_mode & 0o777 != DIR_MODE:
         os.chmod(path, DIR_MODE)
 
@@ -48,7 +72,12 @@ def private_file(path: str) -> BinaryIO:
 
 
 class LocalStore:
-    """Blobs in a directory tree, files 0600 in folders 0700; writes are atomic (temporary file, rename)."""
+    """Blobs in a directory tree, files 0600 in folders 0700; writes are atomic (temporary file, rename).
+
+    And durable: a file's content and its folder entry are synced to disk before `put`/`put_file`
+    return, so the database row that names the file, committed after, never points at a file a power
+    cut took away.
+    """
 
     name = "local"
 
@@ -92,8 +121,10 @@ class LocalStore:
         if not replace and os.path.exists(target):
             os.remove(path)
             return
-        private_dir(os.path.dirname(target))
+        folder = os.path.dirname(target)
+        private_dir(folder, durable=True)
         os.chmod(path, FILE_MODE)
+        fsync_file(path)
         try:
             os.replace(path, target)
         except OSError:  # another file system: copy, then rename within the target's
@@ -101,8 +132,11 @@ class LocalStore:
             fd, tmp = tempfile.mkstemp(dir=self.temp_dir)
             with open(path, "rb") as source, os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(source, out)
+                out.flush()
+                os.fsync(out.fileno())
             os.replace(tmp, target)
             os.remove(path)
+        fsync_dir(folder)
 
     def delete(self, digest: str) -> None:
         try:

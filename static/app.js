@@ -15,9 +15,31 @@
       sessionExpired(event.detail.elt, xhr.getResponseHeader("X-Login-Url"));
       return;
     }
+    if (xhr.status === 503) {
+      // The database was busy or out of reach: nothing is swapped (the form stays as typed); the
+      // server's banner says whether the work was saved, and Retry-After how long to wait.
+      el.textContent = serverMessage(xhr) || "数据库繁忙，请稍后重试。您填写的内容仍在页面上。";
+      el.hidden = false;
+      el.scrollIntoView({ block: "start" });
+      return;
+    }
     el.textContent = "服务器暂时无法处理（" + xhr.status + "），您填写的内容仍在页面上，请稍后重试。";
     el.hidden = false;
   });
+
+  // The text of an error banner the server sent (errors/_banner.html), as text: never inserted as HTML.
+  function serverMessage(xhr) {
+    try {
+      var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+      var alert = doc.querySelector("[role=alert]");
+      var text = alert && alert.textContent.trim();
+      var wait = parseInt(xhr.getResponseHeader("Retry-After") || "", 10);
+      if (text && wait > 0) { text += "（约 " + wait + " 秒后可重试）"; }
+      return text;
+    } catch (e) {
+      return "";
+    }
+  }
 
   // The session ended (idle timeout, or a logout in another tab) while a form was open:
   // keep what was typed in this tab, send the clerk to log in, and refill the form on return.

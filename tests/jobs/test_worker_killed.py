@@ -25,7 +25,7 @@ LEASE = 4
 
 def _worker(app) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], FILE_STORE=app.config["FILE_STORE"],
-               SECRET_KEY="test-secret", DATA_KEY="test-data-key", APP_MODE="production",
+               SECRET_KEY="test-secret", DATA_KEY="test-data-key", APP_MODE="production", REQUIRE_DURABLE_DATABASE="0",
                JOB_LEASE_SECONDS=str(LEASE), SCHEDULE_ENABLED="0")
     return subprocess.Popen([str(ROOT / ".venv" / "bin" / "flask"), "--app", "app", "jobs", "worker", "--threads", "1",
                              "--render-processes", "0", "--poll", "0.2"], cwd=ROOT, env=env,

@@ -44,7 +44,7 @@ def _serving(port: int) -> bool:
 def test_when_one_process_dies_the_others_are_stopped(app, victim):
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="test-secret",
-               DATA_KEY="test-data-key", APP_MODE="production", HOST="127.0.0.1", PORT=str(port),
+               DATA_KEY="test-data-key", APP_MODE="production", HOST="127.0.0.1", PORT=str(port), REQUIRE_DURABLE_DATABASE="0",
                WEB_CONCURRENCY="1", ACCESS_LOG="/dev/null", JOB_RENDER_PROCESSES="1", SCHEDULE_ENABLED="0")
     launcher = subprocess.Popen(["bash", str(ROOT / "scripts" / "serve")], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
