@@ -148,7 +148,9 @@ def test_a_kept_card_is_read_without_the_write_lock_and_counting_one_takes_it(ap
         event.remove(engine, "before_cursor_execute", listener)
     # Kept: the page is read without a lock; only its audit row is written, after the read.
     assert kept[0] == "BEGIN"
-    assert set(kept[kept.index("BEGIN IMMEDIATE") + 1:]) == {"INSERT INTO audit_event"}
+    # (and the audit chain's head that the row is chained to).
+    assert {s for s in kept[kept.index("BEGIN IMMEDIATE") + 1:] if not s.startswith("SELECT audit_event.seq")} \
+        == {"INSERT INTO audit_event"}
     # Counted again: the read turns into a write before it counts and keeps the card.
     written = statements[statements.index("BEGIN IMMEDIATE") + 1:]
     assert statements[0] == "BEGIN" and "INSERT INTO reminder_card" in written
