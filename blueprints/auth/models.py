@@ -7,6 +7,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.classification import C1, C2, C3
 from core.extensions import db
 from core.roles import ROLE_LABELS, Role
 from core.timeutil import utcnow
@@ -17,10 +18,10 @@ class Branch(db.Model):
 
     __tablename__ = "branch"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(8), unique=True)
-    name: Mapped[str] = mapped_column(String(64))
-    is_headquarters: Mapped[bool] = mapped_column(default=False)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    code: Mapped[str] = mapped_column(String(8), unique=True, info=C1)
+    name: Mapped[str] = mapped_column(String(64), info=C1)
+    is_headquarters: Mapped[bool] = mapped_column(default=False, info=C1)
 
 
 class Staff(UserMixin, db.Model):
@@ -28,24 +29,24 @@ class Staff(UserMixin, db.Model):
 
     __tablename__ = "staff"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(32), unique=True)
-    full_name: Mapped[str] = mapped_column(String(32))
-    password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[Role] = mapped_column(String(20))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
-    is_enabled: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
-    last_login_at: Mapped[datetime | None]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    username: Mapped[str] = mapped_column(String(32), unique=True, info=C1)
+    full_name: Mapped[str] = mapped_column(String(32), info=C2)
+    password_hash: Mapped[str] = mapped_column(String(256), info=C3)
+    role: Mapped[Role] = mapped_column(String(20), info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), info=C1)
+    is_enabled: Mapped[bool] = mapped_column(default=True, info=C1)
+    failed_logins: Mapped[int] = mapped_column(default=0, info=C1)
+    locked_until: Mapped[datetime | None] = mapped_column(info=C1)
+    last_login_at: Mapped[datetime | None] = mapped_column(info=C1)
     # Bumped on password change or lock so that existing sessions stop working.
-    session_version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    session_version: Mapped[int] = mapped_column(default=1, info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
     # What 第十七条 asks of anyone who witnesses an off-site opening.
-    qualification_no: Mapped[str | None] = mapped_column(String(32))  # 证券从业资格
-    is_regular_employee: Mapped[bool] = mapped_column(default=True, server_default=sa_true())  # 正式员工
-    is_marketing: Mapped[bool] = mapped_column(default=False, server_default=sa_false())  # 营销人员
-    witness_trained_on: Mapped[date | None]  # 见证培训合格日期
+    qualification_no: Mapped[str | None] = mapped_column(String(32), info=C1)  # 证券从业资格
+    is_regular_employee: Mapped[bool] = mapped_column(default=True, server_default=sa_true(), info=C1)  # 正式员工
+    is_marketing: Mapped[bool] = mapped_column(default=False, server_default=sa_false(), info=C1)  # 营销人员
+    witness_trained_on: Mapped[date | None] = mapped_column(info=C1)  # 见证培训合格日期
 
     branch: Mapped[Branch] = relationship(lazy="joined")
 
