@@ -27,6 +27,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, and_, or_, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.classification import C1, C2
 from core.crypto import EncryptedJSON
 from core.extensions import db
 from core.timeutil import utcnow
@@ -58,30 +59,30 @@ class Job(db.Model):
     __tablename__ = "job"
     __table_args__ = (Index("ix_job_due", "status", "run_after"), Index("ix_job_subject", "subject_type", "subject_id"))
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(48))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    kind: Mapped[str] = mapped_column(String(48), info=C1)
     # Encrypted: a job's parameters may carry customer data (a slip's content).
-    params: Mapped[dict] = mapped_column(EncryptedJSON)
+    params: Mapped[dict] = mapped_column(EncryptedJSON, info=C2)
     # Queueing twice under one key gives the one job: a double submit, a scheduled run of a day.
-    dedup_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(160), unique=True, info=C1)
     # What the job is about, for the screens that show its progress ("customer", 42).
-    subject_type: Mapped[str | None] = mapped_column(String(32))
-    subject_id: Mapped[int | None]
-    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    status: Mapped[JobStatus] = mapped_column(String(16), default=JobStatus.QUEUED)
-    attempts: Mapped[int] = mapped_column(default=0)
-    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    subject_type: Mapped[str | None] = mapped_column(String(32), info=C1)
+    subject_id: Mapped[int | None] = mapped_column(info=C1)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    status: Mapped[JobStatus] = mapped_column(String(16), default=JobStatus.QUEUED, info=C1)
+    attempts: Mapped[int] = mapped_column(default=0, info=C1)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
     # The worker holding the job ("host:pid:thread") and until when, renewed by its heartbeat.
-    worker: Mapped[str | None] = mapped_column(String(120))
-    lease_until: Mapped[datetime | None]
-    done: Mapped[int] = mapped_column(default=0)
-    total: Mapped[int | None]
-    result: Mapped[dict | None] = mapped_column(EncryptedJSON)
+    worker: Mapped[str | None] = mapped_column(String(120), info=C1)
+    lease_until: Mapped[datetime | None] = mapped_column(info=C1)
+    done: Mapped[int] = mapped_column(default=0, info=C1)
+    total: Mapped[int | None] = mapped_column(info=C1)
+    result: Mapped[dict | None] = mapped_column(EncryptedJSON, info=C2)
     # Shown to the person who asked, in Chinese; the log has the trace.
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text, info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    started_at: Mapped[datetime | None] = mapped_column(info=C1)
+    finished_at: Mapped[datetime | None] = mapped_column(info=C1)
 
     @property
     def status_label(self) -> str:

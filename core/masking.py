@@ -26,6 +26,7 @@ _PREFECTURE_RE = re.compile(rf"{_UPPER_SEGMENT}{{1,11}}?(?:市|州|盟|地区)")
 _COUNTY_RE = re.compile(rf"{_SEGMENT}{{1,14}}?(?:区|县|市|旗)")
 
 _UNRECOGNISED_KEEP = 6
+_CARD_MIN_LENGTH = 16
 
 
 def _text(value: object) -> str:
@@ -69,12 +70,14 @@ def mask_name(value: object) -> str:
 
 def mask_bank_card(value: object) -> str:
     text = _compact(value)
-    if len(text) > 10:
+    # First 6 (the issuer) + last 4 only on a whole card number (16-19 digits): on a shorter value
+    # they would leave one or two account digits hidden.
+    if len(text) >= _CARD_MIN_LENGTH:
         return _keep_ends(text, 6, 4)
-    # First 6 + last 4 of a 10-or-fewer character value would hide nothing.
     if len(text) <= 4:
         return MASK_CHAR * len(text)
-    return _keep_ends(text, 0, 4)
+    # Last 4, and never half of a short value.
+    return _keep_ends(text, 0, min(4, len(text) // 2))
 
 
 def _division_prefix(text: str) -> str | None:
@@ -96,6 +99,10 @@ def mask_address(value: object) -> str:
     text = _text(value).strip()
     if not text:
         return ""
+    head = text.rstrip(MASK_CHAR)
+    if text.endswith(ADDRESS_MASK) and MASK_CHAR not in head and len(head) <= _UNRECOGNISED_KEEP:
+        # Already masked: what the first masking kept stays, whatever the length rule says of the result.
+        return head + ADDRESS_MASK
     kept = _division_prefix(text)
     if kept is None:
         # Keeping six characters of a short address would reveal most of it.

@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.classification import C1
+from core.classification import C1, C2
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -14,18 +14,18 @@ class AuditEvent(db.Model):
 
     __tablename__ = "audit_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True, info=C1)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
     # Snapshot of the actor's username so the trail survives renames and failed logins.
-    actor_name: Mapped[str] = mapped_column(String(64))
-    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
-    action: Mapped[str] = mapped_column(String(64))
-    object_type: Mapped[str | None] = mapped_column(String(32))
-    object_id: Mapped[str | None] = mapped_column(String(64))
-    ip: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(64), info=C1)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), info=C1)
+    action: Mapped[str] = mapped_column(String(64), info=C1)
+    object_type: Mapped[str | None] = mapped_column(String(32), info=C1)
+    object_id: Mapped[str | None] = mapped_column(String(64), info=C1)
+    ip: Mapped[str | None] = mapped_column(String(64), info=C2)
     # Never C2/C3 values here: field names and outcomes only.
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict, info=C1)
     # The hash chain (core.audit): the row's place, the previous row's hash, and this row's HMAC over
     # its own fields and that previous hash. An edit, a deletion or a reordering breaks it.
     seq: Mapped[int] = mapped_column(unique=True, info=C1)

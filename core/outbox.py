@@ -11,6 +11,7 @@ from typing import Callable, Protocol
 from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.classification import C1, C2
 from core.crypto import EncryptedJSON
 from core.extensions import db
 from core.timeutil import to_beijing, utcnow
@@ -84,28 +85,28 @@ class OutboxMessage(db.Model):
 
     __tablename__ = "outbox_message"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    topic: Mapped[str] = mapped_column(String(48))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    topic: Mapped[str] = mapped_column(String(48), info=C1)
     # Sent to the other side with every attempt, so a retry never does the work twice.
-    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True, info=C1)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), index=True, info=C1)
     # The customer a request after opening is for (a change, a closure).
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
-    payload: Mapped[dict] = mapped_column(EncryptedJSON)
-    status: Mapped[MessageStatus] = mapped_column(String(16), default=MessageStatus.PENDING, index=True)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    claimed_until: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[dict | None] = mapped_column(EncryptedJSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    delivered_at: Mapped[datetime | None]
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    payload: Mapped[dict] = mapped_column(EncryptedJSON, info=C2)
+    status: Mapped[MessageStatus] = mapped_column(String(16), default=MessageStatus.PENDING, index=True, info=C1)
+    attempts: Mapped[int] = mapped_column(default=0, info=C1)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    claimed_until: Mapped[datetime | None] = mapped_column(info=C1)
+    last_error: Mapped[str | None] = mapped_column(Text, info=C1)
+    result: Mapped[dict | None] = mapped_column(EncryptedJSON, info=C2)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    delivered_at: Mapped[datetime | None] = mapped_column(info=C1)
     # How often a person resent it after a refusal; each revision goes out under its own key.
-    revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    revision: Mapped[int] = mapped_column(default=0, server_default="0", info=C1)
     # When the current revision was queued: what a failing message has been waiting since.
-    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_attempt_at: Mapped[datetime | None]
-    rejected_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(info=C1)
+    rejected_at: Mapped[datetime | None] = mapped_column(info=C1)
 
     events: Mapped[list["OutboxEvent"]] = relationship(order_by="OutboxEvent.id", back_populates="message",
                                                        cascade="all, delete-orphan")
@@ -142,23 +143,23 @@ class OutboxEvent(db.Model):
 
     __tablename__ = "outbox_message_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    kind: Mapped[EventKind] = mapped_column(String(16))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"), index=True, info=C1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    kind: Mapped[EventKind] = mapped_column(String(16), info=C1)
     # None when the worker recorded it.
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    revision: Mapped[int] = mapped_column(default=0)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    revision: Mapped[int] = mapped_column(default=0, info=C1)
     # The attempt number for the worker's events.
-    attempt: Mapped[int | None]
+    attempt: Mapped[int | None] = mapped_column(info=C1)
     # The key the request went out (or will go out) under after this event.
-    idempotency_key: Mapped[str] = mapped_column(String(80))
+    idempotency_key: Mapped[str] = mapped_column(String(80), info=C1)
     # The other side's message, or the person's reason.
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text, info=C2)
     # Corrected fields, {"field": [before, after]}; encrypted, since they are customer data.
-    changes: Mapped[dict | None] = mapped_column(EncryptedJSON)
+    changes: Mapped[dict | None] = mapped_column(EncryptedJSON, info=C2)
     # True when the answer came from a built-in simulator.
-    simulated: Mapped[bool | None]
+    simulated: Mapped[bool | None] = mapped_column(info=C1)
 
     message: Mapped[OutboxMessage] = relationship(back_populates="events")
     actor = relationship("Staff")

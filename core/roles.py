@@ -40,3 +40,15 @@ ROLES_SEEING_OWN_CUSTOMERS = frozenset({Role.CUSTOMER_MANAGER, Role.BROKER})
 # Roles that may never open, close, change or transfer a customer's account
 # (证券经纪人管理暂行规定 第十三条: brokers; marketing staff likewise).
 ROLES_NEVER_HANDLING_ACCOUNTS = frozenset({Role.BROKER, Role.MARKETING})
+
+# Who may show a masked value of a customer in full on screen (显示完整), field by field; each showing
+# writes an audit row (core/reveal.py). Clerks, reviewers and witnesses see ID numbers in full already.
+ROLES_REVEALING = {
+    # Return-visit agents confirm the customer's identity on the call; branch managers supervise.
+    "id_number": frozenset({Role.RETURN_VISIT, Role.BRANCH_MANAGER}),
+    # Calling the customer: counter work, the return visit, the manager and the customer's own manager.
+    "mobile": frozenset({Role.CLERK, Role.REVIEWER, Role.WITNESS, Role.RETURN_VISIT, Role.BRANCH_MANAGER,
+                         Role.CUSTOMER_MANAGER}),
+    # Sending the customer documents by post.
+    "address": frozenset({Role.CLERK, Role.REVIEWER, Role.BRANCH_MANAGER, Role.CUSTOMER_MANAGER}),
+}

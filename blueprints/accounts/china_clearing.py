@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, s
 from blueprints.accounts.links import accounts_named, blocking_links, blocking_message
 from blueprints.accounts.simulation import FaultPlan, ServiceHours
 from core import crypto
+from core.classification import C1, C2
 from core.extensions import db
 from core.outbox import Rejected
 from core.timeutil import utcnow
@@ -66,36 +67,36 @@ OUR_FIRM = "ours"
 # The simulator's own records, as China Clearing would keep them on its side.
 sim_unified_account = Table(
     "sim_csdc_unified_account", db.metadata,
-    Column("id", Integer, primary_key=True),
-    Column("unified_account_no", String(16), unique=True, nullable=False),
+    Column("id", Integer, primary_key=True, info=C1),
+    Column("unified_account_no", String(16), unique=True, nullable=False, info=C1),
     # China Clearing's side needs no plaintext here: the index finds the person, and what is registered
     # about them is encrypted under the data key like the record's own copy (the simulator shares its file).
-    Column("id_number_index", String(64), unique=True, nullable=False),
-    Column("name", crypto.EncryptedText, nullable=False),
-    Column("id_type", String(32), nullable=False),
-    Column("status", String(16), nullable=False, default="normal", server_default="normal"),
-    Column("id_valid_to", String(16)),
-    Column("mobile", crypto.EncryptedText),
-    Column("address", crypto.EncryptedText),
-    Column("postcode", crypto.EncryptedText),
-    Column("email", crypto.EncryptedText),
-    Column("created_at", DateTime, nullable=False),
+    Column("id_number_index", String(64), unique=True, nullable=False, info=C2),
+    Column("name", crypto.EncryptedText, nullable=False, info=C2),
+    Column("id_type", String(32), nullable=False, info=C1),
+    Column("status", String(16), nullable=False, default="normal", server_default="normal", info=C1),
+    Column("id_valid_to", String(16), info=C2),
+    Column("mobile", crypto.EncryptedText, info=C2),
+    Column("address", crypto.EncryptedText, info=C2),
+    Column("postcode", crypto.EncryptedText, info=C2),
+    Column("email", crypto.EncryptedText, info=C2),
+    Column("created_at", DateTime, nullable=False, info=C1),
 )
 sim_sub_account = Table(
     "sim_csdc_sub_account", db.metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Integer, primary_key=True, info=C1),
     # Not unique per market: a person may hold a sub-account of the same market at another firm.
-    Column("unified_account_no", String(16), nullable=False, index=True),
-    Column("market", String(4), nullable=False),
-    Column("number", String(16), unique=True, nullable=False),
-    Column("status", String(16), nullable=False, default="normal", server_default="normal"),
-    Column("link_state", String(16), nullable=False, default="confirmed", server_default="confirmed"),
-    Column("firm", String(16), nullable=False, default=OUR_FIRM, server_default=OUR_FIRM),
+    Column("unified_account_no", String(16), nullable=False, index=True, info=C1),
+    Column("market", String(4), nullable=False, info=C1),
+    Column("number", String(16), unique=True, nullable=False, info=C1),
+    Column("status", String(16), nullable=False, default="normal", server_default="normal", info=C1),
+    Column("link_state", String(16), nullable=False, default="confirmed", server_default="confirmed", info=C1),
+    Column("firm", String(16), nullable=False, default=OUR_FIRM, server_default=OUR_FIRM, info=C1),
 )
 sim_request = Table(
     "sim_csdc_request", db.metadata,
-    Column("idempotency_key", String(80), primary_key=True),
-    Column("response", JSON, nullable=False),
+    Column("idempotency_key", String(80), primary_key=True, info=C1),
+    Column("response", JSON, nullable=False, info=C2),
 )
 
 

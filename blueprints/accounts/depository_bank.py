@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Boolean, Column, Numeric, String, Table, insert, se
 
 from blueprints.accounts.simulation import FaultPlan
 from core import crypto
+from core.classification import C1, C2
 from core.extensions import db
 from core.outbox import Rejected
 
@@ -48,18 +49,18 @@ class DepositoryBank(Protocol):
 
 sim_bank_request = Table(
     "sim_bank_request", db.metadata,
-    Column("idempotency_key", String(80), primary_key=True),
-    Column("response", JSON, nullable=False),
+    Column("idempotency_key", String(80), primary_key=True, info=C1),
+    Column("response", JSON, nullable=False, info=C2),
 )
 sim_bank_balance = Table(
     "sim_bank_balance", db.metadata,
-    Column("fund_account_no", String(16), primary_key=True),
-    Column("balance", Numeric(18, 2), nullable=False, default=ZERO),
-    Column("bank_code", String(8)),
-    Column("card_index", String(64)),
-    Column("bound", Boolean, nullable=False, default=False),
+    Column("fund_account_no", String(16), primary_key=True, info=C1),
+    Column("balance", Numeric(18, 2), nullable=False, default=ZERO, info=C2),
+    Column("bank_code", String(8), info=C1),
+    Column("card_index", String(64), info=C2),
+    Column("bound", Boolean, nullable=False, default=False, info=C1),
     # Whether the bank has taken the customer's latest key information (set by notify_key_change).
-    Column("key_info_confirmed", Boolean, nullable=False, default=True),
+    Column("key_info_confirmed", Boolean, nullable=False, default=True, info=C1),
 )
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.accounts.lifecycle import ACCOUNT_STATUS_LABELS, AccountStatus  # noqa: F401 (re-exported)
 from blueprints.customers.models import Customer
+from core.classification import C1, C2
 from core.reference import BANKS  # noqa: F401 (re-exported)
 from core.crypto import EncryptedText
 from core.extensions import db
@@ -44,18 +45,18 @@ class FundAccount(db.Model):
 
     __tablename__ = "fund_account"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(16), unique=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
-    status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.OPENING)
-    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
-    activated_at: Mapped[datetime | None]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    number: Mapped[str] = mapped_column(String(16), unique=True, info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True, info=C1)
+    status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.OPENING, info=C1)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    activated_at: Mapped[datetime | None] = mapped_column(info=C1)
     # The opening's channel (onsite / witness), copied from the application so the statistics
     # count openings per channel from one index; filled from the application if not given.
     channel: Mapped[str | None] = mapped_column(String(16), default=lambda context: _application_column(
-        context, "channel"))
+        context, "channel"), info=C1)
 
     customer: Mapped[Customer] = relationship()
 
@@ -69,16 +70,16 @@ class SecuritiesAccount(db.Model):
 
     __tablename__ = "securities_account"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
-    market: Mapped[str] = mapped_column(String(4))
-    number: Mapped[str] = mapped_column(String(16), index=True)
-    unified_account_no: Mapped[str] = mapped_column(String(16))
-    status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.INACTIVE)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True, info=C1)
+    market: Mapped[str] = mapped_column(String(4), info=C1)
+    number: Mapped[str] = mapped_column(String(16), index=True, info=C1)
+    unified_account_no: Mapped[str] = mapped_column(String(16), info=C1)
+    status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.INACTIVE, info=C1)
     # Opened by the built-in simulator, not by China Clearing.
-    simulated: Mapped[bool]
-    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    simulated: Mapped[bool] = mapped_column(info=C1)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
     __table_args__ = (UniqueConstraint("fund_account_id", "market"),)
 
@@ -96,15 +97,15 @@ class DepositoryBinding(db.Model):
 
     __tablename__ = "depository_binding"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), unique=True)
-    bank_code: Mapped[str] = mapped_column(String(8))
-    bank_card: Mapped[str] = mapped_column(EncryptedText)
-    status: Mapped[BindingStatus] = mapped_column(String(16), default=BindingStatus.PENDING)
-    bank_reference: Mapped[str | None] = mapped_column(String(40))
-    simulated: Mapped[bool | None]
-    bound_at: Mapped[datetime | None]
-    message: Mapped[str | None] = mapped_column(String(200))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), unique=True, info=C1)
+    bank_code: Mapped[str] = mapped_column(String(8), info=C1)
+    bank_card: Mapped[str] = mapped_column(EncryptedText, info=C2)
+    status: Mapped[BindingStatus] = mapped_column(String(16), default=BindingStatus.PENDING, info=C1)
+    bank_reference: Mapped[str | None] = mapped_column(String(40), info=C1)
+    simulated: Mapped[bool | None] = mapped_column(info=C1)
+    bound_at: Mapped[datetime | None] = mapped_column(info=C1)
+    message: Mapped[str | None] = mapped_column(String(200), info=C1)
 
     fund_account: Mapped[FundAccount] = relationship()
 
@@ -122,12 +123,12 @@ class AccountStatusChange(db.Model):
 
     __tablename__ = "account_status_change"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True, info=C1)
     # Set when the move is a securities account's; None for the fund account itself.
-    securities_account_id: Mapped[int | None] = mapped_column(ForeignKey("securities_account.id"))
-    from_status: Mapped[str] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    reason: Mapped[str | None] = mapped_column(String(200))
+    securities_account_id: Mapped[int | None] = mapped_column(ForeignKey("securities_account.id"), info=C1)
+    from_status: Mapped[str] = mapped_column(String(16), info=C1)
+    to_status: Mapped[str] = mapped_column(String(16), info=C1)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    reason: Mapped[str | None] = mapped_column(String(200), info=C2)

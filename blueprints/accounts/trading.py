@@ -6,6 +6,7 @@ from sqlalchemy import JSON, Boolean, Column, Date, Integer, Numeric, String, Ta
 
 from blueprints.accounts.closure_rules import held
 from blueprints.accounts.simulation import FaultPlan
+from core.classification import C1, C2
 from core.extensions import db
 from core.outbox import Rejected
 
@@ -32,23 +33,23 @@ class TradingSystem(Protocol):
 
 sim_trading_position = Table(
     "sim_trading_position", db.metadata,
-    Column("fund_account_no", String(16), primary_key=True),
-    Column("holdings", JSON, nullable=False, default=list),
-    Column("open_orders", Integer, nullable=False, default=0),
-    Column("in_transit", Numeric(18, 2), nullable=False, default=ZERO),
-    Column("frozen", Boolean, nullable=False, default=False),
-    Column("last_trade_on", Date),
-    Column("margin_account", Boolean, nullable=False, default=False),
-    Column("designated_sh", Boolean, nullable=False, default=False),
-    Column("option_account", Boolean, nullable=False, default=False),
+    Column("fund_account_no", String(16), primary_key=True, info=C1),
+    Column("holdings", JSON, nullable=False, default=list, info=C2),
+    Column("open_orders", Integer, nullable=False, default=0, info=C1),
+    Column("in_transit", Numeric(18, 2), nullable=False, default=ZERO, info=C2),
+    Column("frozen", Boolean, nullable=False, default=False, info=C1),
+    Column("last_trade_on", Date, info=C1),
+    Column("margin_account", Boolean, nullable=False, default=False, info=C1),
+    Column("designated_sh", Boolean, nullable=False, default=False, info=C1),
+    Column("option_account", Boolean, nullable=False, default=False, info=C1),
     # Business permissions still open (创业板, 科创板, …), and money credited today (dividends, interest).
-    Column("permissions", JSON, nullable=False, default=list),
-    Column("credited_today", Numeric(18, 2), nullable=False, default=ZERO),
+    Column("permissions", JSON, nullable=False, default=list, info=C1),
+    Column("credited_today", Numeric(18, 2), nullable=False, default=ZERO, info=C2),
 )
 sim_trading_request = Table(
     "sim_trading_request", db.metadata,
-    Column("idempotency_key", String(80), primary_key=True),
-    Column("response", JSON, nullable=False),
+    Column("idempotency_key", String(80), primary_key=True, info=C1),
+    Column("response", JSON, nullable=False, info=C2),
 )
 
 # An account the trading system has never seen holds nothing and owes nothing.

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Branch, Staff
 from blueprints.customers.models import Customer
+from core.classification import C1, C2
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -37,15 +38,15 @@ class ArchiveScan(db.Model):
 
     __tablename__ = "archive_scan"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    scan_type: Mapped[ScanType] = mapped_column(String(16))
-    sha256: Mapped[str] = mapped_column(String(64))
-    mime: Mapped[str] = mapped_column(String(40))
-    size: Mapped[int]
-    original_name: Mapped[str | None] = mapped_column(String(120))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    scan_type: Mapped[ScanType] = mapped_column(String(16), info=C1)
+    sha256: Mapped[str] = mapped_column(String(64), info=C1)
+    mime: Mapped[str] = mapped_column(String(40), info=C1)
+    size: Mapped[int] = mapped_column(info=C1)
+    original_name: Mapped[str | None] = mapped_column(String(120), info=C2)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
     uploaded_by: Mapped[Staff] = relationship()
 
@@ -59,17 +60,17 @@ class Dossier(db.Model):
 
     __tablename__ = "dossier"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    version: Mapped[int]
-    archive_no: Mapped[str] = mapped_column(String(32))
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int]
-    pages: Mapped[int]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    version: Mapped[int] = mapped_column(info=C1)
+    archive_no: Mapped[str] = mapped_column(String(32), info=C1)
+    sha256: Mapped[str] = mapped_column(String(64), info=C1)
+    size: Mapped[int] = mapped_column(info=C1)
+    pages: Mapped[int] = mapped_column(info=C1)
     # SHA-256 of the record JSON embedded in the PDF: what the dossier is a rendering of.
-    record_sha256: Mapped[str] = mapped_column(String(64))
-    generated_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    generated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    record_sha256: Mapped[str] = mapped_column(String(64), info=C1)
+    generated_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    generated_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
     generated_by: Mapped[Staff] = relationship()
 
@@ -90,17 +91,17 @@ class LendingRecord(db.Model):
 
     __tablename__ = "lending_record"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
-    action: Mapped[LendingAction] = mapped_column(String(16))
-    purpose: Mapped[str] = mapped_column(Text)
-    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossier.id"))
-    scan_id: Mapped[int | None] = mapped_column(ForeignKey("archive_scan.id"))
-    export_job_id: Mapped[int | None] = mapped_column(ForeignKey("export_job.id"))
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    ip: Mapped[str | None] = mapped_column(String(64))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    action: Mapped[LendingAction] = mapped_column(String(16), info=C1)
+    purpose: Mapped[str] = mapped_column(Text, info=C2)
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossier.id"), info=C1)
+    scan_id: Mapped[int | None] = mapped_column(ForeignKey("archive_scan.id"), info=C1)
+    export_job_id: Mapped[int | None] = mapped_column(ForeignKey("export_job.id"), info=C1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True, info=C1)
+    ip: Mapped[str | None] = mapped_column(String(64), info=C2)
 
     staff: Mapped[Staff] = relationship()
     customer: Mapped[Customer | None] = relationship()
@@ -128,20 +129,20 @@ class ExportJob(db.Model):
 
     __tablename__ = "export_job"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
-    date_from: Mapped[date]
-    date_to: Mapped[date]
-    purpose: Mapped[str] = mapped_column(Text)
-    status: Mapped[ExportStatus] = mapped_column(String(16), default=ExportStatus.QUEUED)
-    total: Mapped[int] = mapped_column(default=0)
-    done: Mapped[int] = mapped_column(default=0)
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    size: Mapped[int | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    finished_at: Mapped[datetime | None]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), info=C1)
+    date_from: Mapped[date] = mapped_column(info=C1)
+    date_to: Mapped[date] = mapped_column(info=C1)
+    purpose: Mapped[str] = mapped_column(Text, info=C1)
+    status: Mapped[ExportStatus] = mapped_column(String(16), default=ExportStatus.QUEUED, info=C1)
+    total: Mapped[int] = mapped_column(default=0, info=C1)
+    done: Mapped[int] = mapped_column(default=0, info=C1)
+    sha256: Mapped[str | None] = mapped_column(String(64), info=C1)
+    size: Mapped[int | None] = mapped_column(info=C1)
+    error: Mapped[str | None] = mapped_column(Text, info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    finished_at: Mapped[datetime | None] = mapped_column(info=C1)
 
     requested_by: Mapped[Staff] = relationship()
     branch: Mapped[Branch] = relationship()

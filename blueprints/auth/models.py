@@ -19,10 +19,10 @@ class Branch(db.Model):
 
     __tablename__ = "branch"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(8), unique=True)
-    name: Mapped[str] = mapped_column(String(64))
-    is_headquarters: Mapped[bool] = mapped_column(default=False)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    code: Mapped[str] = mapped_column(String(8), unique=True, info=C1)
+    name: Mapped[str] = mapped_column(String(64), info=C1)
+    is_headquarters: Mapped[bool] = mapped_column(default=False, info=C1)
 
 
 class Staff(UserMixin, db.Model):
@@ -30,24 +30,24 @@ class Staff(UserMixin, db.Model):
 
     __tablename__ = "staff"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(32), unique=True)
-    full_name: Mapped[str] = mapped_column(String(32))
-    password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[Role] = mapped_column(String(20))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
-    is_enabled: Mapped[bool] = mapped_column(default=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    username: Mapped[str] = mapped_column(String(32), unique=True, info=C1)
+    full_name: Mapped[str] = mapped_column(String(32), info=C2)
+    password_hash: Mapped[str] = mapped_column(String(256), info=C3)
+    role: Mapped[Role] = mapped_column(String(20), info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), info=C1)
+    is_enabled: Mapped[bool] = mapped_column(default=True, info=C1)
     # Wrong passwords typed for this account since its owner last logged in, and the latest one's time:
     # told to the owner at the next login. Throttling counts on its own (LoginThrottle).
-    failed_logins: Mapped[int] = mapped_column(default=0)
+    failed_logins: Mapped[int] = mapped_column(default=0, info=C1)
     last_failed_login_at: Mapped[datetime | None] = mapped_column(info=C1)
-    last_login_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
     # What 第十七条 asks of anyone who witnesses an off-site opening.
-    qualification_no: Mapped[str | None] = mapped_column(String(32))  # 证券从业资格
-    is_regular_employee: Mapped[bool] = mapped_column(default=True, server_default=sa_true())  # 正式员工
-    is_marketing: Mapped[bool] = mapped_column(default=False, server_default=sa_false())  # 营销人员
-    witness_trained_on: Mapped[date | None]  # 见证培训合格日期
+    qualification_no: Mapped[str | None] = mapped_column(String(32), info=C1)  # 证券从业资格
+    is_regular_employee: Mapped[bool] = mapped_column(default=True, server_default=sa_true(), info=C1)  # 正式员工
+    is_marketing: Mapped[bool] = mapped_column(default=False, server_default=sa_false(), info=C1)  # 营销人员
+    witness_trained_on: Mapped[date | None] = mapped_column(info=C1)  # 见证培训合格日期
     qualification_obtained_on: Mapped[date | None] = mapped_column(info=C1)  # 取得证券从业资格日期
     regular_employee_since: Mapped[date | None] = mapped_column(info=C1)  # 成为正式员工日期
     # Set when HQ creates the account or resets its password: every page but the change page is refused

@@ -6,6 +6,7 @@ from typing import ClassVar
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
+from core.classification import C1, C2
 from core.extensions import db
 from core.outbox import OutboxMessage
 from core.timeutil import utcnow
@@ -86,18 +87,18 @@ class FundAccountBusiness:
     status_labels: ClassVar[dict]  # each status's label, for status_label
 
     # sort_order keeps these columns first, where the tables have them.
-    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1, info=C1)
     # Shown to staff and used in URLs; carries no personal data.
-    reference: Mapped[str] = mapped_column(String(20), unique=True, sort_order=-1)
+    reference: Mapped[str] = mapped_column(String(20), unique=True, sort_order=-1, info=C1)
     # Sent by the start form, so a double submit records one business.
-    client_token: Mapped[str] = mapped_column(String(64), unique=True, sort_order=-1)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, sort_order=-1)
-    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True, sort_order=-1)
+    client_token: Mapped[str] = mapped_column(String(64), unique=True, sort_order=-1, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, sort_order=-1, info=C1)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True, sort_order=-1, info=C1)
     # The fund account while the business is open, None once it ended: one open business of a kind per account.
-    open_fund_account_id: Mapped[int | None] = mapped_column(unique=True, sort_order=-1)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, sort_order=-1)
-    status: Mapped[str] = mapped_column(String(16), index=True, sort_order=-1)
-    version: Mapped[int] = mapped_column(default=1)
+    open_fund_account_id: Mapped[int | None] = mapped_column(unique=True, sort_order=-1, info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, sort_order=-1, info=C1)
+    status: Mapped[str] = mapped_column(String(16), index=True, sort_order=-1, info=C1)
+    version: Mapped[int] = mapped_column(default=1, info=C1)
 
     @declared_attr
     def fund_account(cls):
@@ -119,19 +120,19 @@ class AccountClosure(FundAccountBusiness, db.Model):
     status_labels = CLOSURE_STATUS_LABELS
 
     # Each submission is decided once; a resubmission after a rejection is the next number.
-    submission_no: Mapped[int] = mapped_column(default=1)
+    submission_no: Mapped[int] = mapped_column(default=1, info=C1)
     # The conditions as last checked (at submission or approval): [{key, label, passed, detail}].
-    precheck: Mapped[list] = mapped_column(JSON, default=list)
+    precheck: Mapped[list] = mapped_column(JSON, default=list, info=C2)
     # Where the accounts were before closing, to go back to when the closure fails:
     # {"fund": status, "securities": {id: status}}.
-    previous_statuses: Mapped[dict | None] = mapped_column(JSON)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    submitted_at: Mapped[datetime | None]
-    decided_at: Mapped[datetime | None]
-    closed_at: Mapped[datetime | None]
+    previous_statuses: Mapped[dict | None] = mapped_column(JSON, info=C1)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    submitted_at: Mapped[datetime | None] = mapped_column(info=C1)
+    decided_at: Mapped[datetime | None] = mapped_column(info=C1)
+    closed_at: Mapped[datetime | None] = mapped_column(info=C1)
     # Why the closure failed (a cancelled step), or was withdrawn.
-    end_reason: Mapped[str | None] = mapped_column(String(500))
+    end_reason: Mapped[str | None] = mapped_column(String(500), info=C2)
 
     steps: Mapped[list["ClosureStepRecord"]] = relationship(order_by="ClosureStepRecord.step",
                                                             back_populates="closure")
@@ -143,12 +144,12 @@ class ClosureStepRecord(db.Model):
 
     __tablename__ = "account_closure_step"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    closure_id: Mapped[int] = mapped_column(ForeignKey("account_closure.id"), index=True)
-    step: Mapped[int]
-    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"), unique=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    closure_id: Mapped[int] = mapped_column(ForeignKey("account_closure.id"), index=True, info=C1)
+    step: Mapped[int] = mapped_column(info=C1)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"), unique=True, info=C1)
     # What the step came to, in Chinese ("无需转出（余额为零）", "保留（他方券商仍在使用）").
-    outcome: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(200), info=C1)
 
     closure: Mapped[AccountClosure] = relationship(back_populates="steps")
     message: Mapped[OutboxMessage] = relationship()
@@ -165,14 +166,14 @@ class ClosureDecision(db.Model):
 
     __tablename__ = "account_closure_decision"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    closure_id: Mapped[int] = mapped_column(ForeignKey("account_closure.id"), index=True)
-    submission_no: Mapped[int]
-    decision: Mapped[str] = mapped_column(String(8))  # approve / reject
-    reviewer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    operator_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    reason: Mapped[str | None] = mapped_column(String(500))
-    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    closure_id: Mapped[int] = mapped_column(ForeignKey("account_closure.id"), index=True, info=C1)
+    submission_no: Mapped[int] = mapped_column(info=C1)
+    decision: Mapped[str] = mapped_column(String(8), info=C1)  # approve / reject
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    reason: Mapped[str | None] = mapped_column(String(500), info=C2)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
     reviewer = relationship("Staff", foreign_keys=[reviewer_id])
     operator = relationship("Staff", foreign_keys=[operator_id])
@@ -210,13 +211,13 @@ class AccountReactivation(FundAccountBusiness, db.Model):
     status_labels = REACTIVATION_STATUS_LABELS
 
     # The ID document version the clerk checked against the one the customer showed.
-    id_document_id: Mapped[int | None] = mapped_column(ForeignKey("customer_id_document.id"))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    operator_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    decided_at: Mapped[datetime | None]
-    reason: Mapped[str | None] = mapped_column(String(500))
+    id_document_id: Mapped[int | None] = mapped_column(ForeignKey("customer_id_document.id"), info=C1)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    decided_at: Mapped[datetime | None] = mapped_column(info=C1)
+    reason: Mapped[str | None] = mapped_column(String(500), info=C2)
 
     created_by = relationship("Staff", foreign_keys=[created_by_id])
     reviewer = relationship("Staff", foreign_keys=[reviewer_id])

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Numeric, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
+from core.classification import C1, C2
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -52,27 +53,27 @@ class ImportJob(db.Model):
 
     __tablename__ = "grading_import_job"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[ImportKind] = mapped_column(String(16))
-    status: Mapped[ImportStatus] = mapped_column(String(16), default=ImportStatus.QUEUED, index=True)
-    file_name: Mapped[str] = mapped_column(String(200))
-    file_format: Mapped[str] = mapped_column(String(8))  # csv / xlsx
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    kind: Mapped[ImportKind] = mapped_column(String(16), info=C1)
+    status: Mapped[ImportStatus] = mapped_column(String(16), default=ImportStatus.QUEUED, index=True, info=C1)
+    file_name: Mapped[str] = mapped_column(String(200), info=C1)
+    file_format: Mapped[str] = mapped_column(String(8), info=C1)  # csv / xlsx
+    sha256: Mapped[str] = mapped_column(String(64), info=C1)
+    size: Mapped[int] = mapped_column(info=C1)
     # Holdings imported by a branch manager replace only that branch's; None: all (HQ).
-    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), info=C1)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
     # The form's one-time token: a second submit of the same form finds this job instead of adding one.
-    client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    client_token: Mapped[str | None] = mapped_column(String(64), unique=True, info=C1)
     # How far the reading has got: bytes of a CSV, rows of a worksheet.
-    progress_total: Mapped[int] = mapped_column(default=0)
-    progress_done: Mapped[int] = mapped_column(default=0)
-    rows_read: Mapped[int] = mapped_column(default=0)
-    rows_bad: Mapped[int] = mapped_column(default=0)
-    rows_imported: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    finished_at: Mapped[datetime | None]
+    progress_total: Mapped[int] = mapped_column(default=0, info=C1)
+    progress_done: Mapped[int] = mapped_column(default=0, info=C1)
+    rows_read: Mapped[int] = mapped_column(default=0, info=C1)
+    rows_bad: Mapped[int] = mapped_column(default=0, info=C1)
+    rows_imported: Mapped[int] = mapped_column(default=0, info=C1)
+    error: Mapped[str | None] = mapped_column(Text, info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    finished_at: Mapped[datetime | None] = mapped_column(info=C1)
 
     requested_by: Mapped[Staff] = relationship()
 
@@ -100,11 +101,11 @@ class ImportRowError(db.Model):
 
     __tablename__ = "grading_import_error"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("grading_import_job.id", ondelete="CASCADE"), index=True)
-    row_no: Mapped[int]
-    reason: Mapped[str] = mapped_column(String(300))
-    raw: Mapped[str | None] = mapped_column(String(500))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    job_id: Mapped[int] = mapped_column(ForeignKey("grading_import_job.id", ondelete="CASCADE"), index=True, info=C1)
+    row_no: Mapped[int] = mapped_column(info=C1)
+    reason: Mapped[str] = mapped_column(String(300), info=C1)
+    raw: Mapped[str | None] = mapped_column(String(500), info=C2)
 
 
 class ImportStaging(db.Model):
@@ -112,23 +113,23 @@ class ImportStaging(db.Model):
 
     __tablename__ = "grading_import_staging"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("grading_import_job.id", ondelete="CASCADE"))
-    row_no: Mapped[int]
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True, info=C1)
+    job_id: Mapped[int] = mapped_column(ForeignKey("grading_import_job.id", ondelete="CASCADE"), info=C1)
+    row_no: Mapped[int] = mapped_column(info=C1)
     # The row's identity within the file (customer, account, code, kind …), to find repeated rows.
-    dedup_key: Mapped[str] = mapped_column(String(80))
-    customer_id: Mapped[int | None]
-    fund_account_id: Mapped[int | None]
-    branch_id: Mapped[int | None]
-    code: Mapped[str | None] = mapped_column(String(16))
-    other_code: Mapped[str | None] = mapped_column(String(16))
-    kind: Mapped[str | None] = mapped_column(String(16))
-    day: Mapped[date | None] = mapped_column(Date)
-    day_from: Mapped[date | None] = mapped_column(Date)
-    day_to: Mapped[date | None] = mapped_column(Date)
-    amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
-    amount2: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
-    flag: Mapped[bool | None]
+    dedup_key: Mapped[str] = mapped_column(String(80), info=C2)
+    customer_id: Mapped[int | None] = mapped_column(info=C1)
+    fund_account_id: Mapped[int | None] = mapped_column(info=C1)
+    branch_id: Mapped[int | None] = mapped_column(info=C1)
+    code: Mapped[str | None] = mapped_column(String(16), info=C2)
+    other_code: Mapped[str | None] = mapped_column(String(16), info=C2)
+    kind: Mapped[str | None] = mapped_column(String(16), info=C1)
+    day: Mapped[date | None] = mapped_column(Date, info=C1)
+    day_from: Mapped[date | None] = mapped_column(Date, info=C1)
+    day_to: Mapped[date | None] = mapped_column(Date, info=C1)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 4), info=C2)
+    amount2: Mapped[Decimal | None] = mapped_column(Numeric(20, 4), info=C2)
+    flag: Mapped[bool | None] = mapped_column(info=C1)
 
     # One index only: each one slows every staged row; the swap's joins drive from the job's rows.
     __table_args__ = (Index("ix_grading_import_staging_job_key", "job_id", "dedup_key"),)
@@ -139,18 +140,18 @@ class Holding(db.Model):
 
     __tablename__ = "holding"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    fund_account_id: Mapped[int | None] = mapped_column(ForeignKey("fund_account.id"))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    security_code: Mapped[str] = mapped_column(String(16))
-    quantity: Mapped[Decimal] = mapped_column(QUANTITY)
-    cost: Mapped[Decimal | None] = mapped_column(PRICE)  # unit cost 初始取得成本
-    kind: Mapped[str] = mapped_column(String(16))  # valuation.HoldingKind
-    listed_code: Mapped[str | None] = mapped_column(String(16))
-    lockup_start: Mapped[date | None] = mapped_column(Date)
-    lockup_end: Mapped[date | None] = mapped_column(Date)
-    import_job_id: Mapped[int] = mapped_column(ForeignKey("grading_import_job.id"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    fund_account_id: Mapped[int | None] = mapped_column(ForeignKey("fund_account.id"), info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    security_code: Mapped[str] = mapped_column(String(16), info=C2)
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY, info=C2)
+    cost: Mapped[Decimal | None] = mapped_column(PRICE, info=C2)  # unit cost 初始取得成本
+    kind: Mapped[str] = mapped_column(String(16), info=C1)  # valuation.HoldingKind
+    listed_code: Mapped[str | None] = mapped_column(String(16), info=C2)
+    lockup_start: Mapped[date | None] = mapped_column(Date, info=C1)
+    lockup_end: Mapped[date | None] = mapped_column(Date, info=C1)
+    import_job_id: Mapped[int] = mapped_column(ForeignKey("grading_import_job.id"), info=C1)
 
 
 class SecurityPrice(db.Model):
@@ -158,12 +159,12 @@ class SecurityPrice(db.Model):
 
     __tablename__ = "security_price"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True)
-    security_code: Mapped[str] = mapped_column(String(16))
-    day: Mapped[date] = mapped_column(Date)
-    close: Mapped[Decimal] = mapped_column(PRICE)
-    suspended: Mapped[bool] = mapped_column(default=False)
-    industry_code: Mapped[str | None] = mapped_column(String(16))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True, info=C1)
+    security_code: Mapped[str] = mapped_column(String(16), info=C1)
+    day: Mapped[date] = mapped_column(Date, info=C1)
+    close: Mapped[Decimal] = mapped_column(PRICE, info=C1)
+    suspended: Mapped[bool] = mapped_column(default=False, info=C1)
+    industry_code: Mapped[str | None] = mapped_column(String(16), info=C1)
 
     __table_args__ = (UniqueConstraint("security_code", "day"),)
 
@@ -173,10 +174,10 @@ class IndustryIndexClose(db.Model):
 
     __tablename__ = "industry_index_close"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    industry_code: Mapped[str] = mapped_column(String(16))
-    day: Mapped[date] = mapped_column(Date)
-    close: Mapped[Decimal] = mapped_column(PRICE)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    industry_code: Mapped[str] = mapped_column(String(16), info=C1)
+    day: Mapped[date] = mapped_column(Date, info=C1)
+    close: Mapped[Decimal] = mapped_column(PRICE, info=C1)
 
     __table_args__ = (UniqueConstraint("industry_code", "day"),)
 
@@ -186,7 +187,7 @@ class TradingDay(db.Model):
 
     __tablename__ = "trading_day"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, info=C1)
 
 
 class Commission(db.Model):
@@ -194,10 +195,10 @@ class Commission(db.Model):
 
     __tablename__ = "commission"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    day: Mapped[date] = mapped_column(Date)
-    amount: Mapped[Decimal] = mapped_column(MONEY)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    day: Mapped[date] = mapped_column(Date, info=C1)
+    amount: Mapped[Decimal] = mapped_column(MONEY, info=C2)
 
     __table_args__ = (UniqueConstraint("customer_id", "day"),)
 
@@ -207,16 +208,16 @@ class GradeRule(db.Model):
 
     __tablename__ = "grade_rule"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    grade: Mapped[str] = mapped_column(String(16))
-    precedence: Mapped[int]
-    min_average_assets: Mapped[Decimal | None] = mapped_column(MONEY)
-    min_total_assets: Mapped[Decimal | None] = mapped_column(MONEY)
-    min_contribution: Mapped[Decimal | None] = mapped_column(MONEY)
-    min_tenure_months: Mapped[int | None]
-    enabled: Mapped[bool] = mapped_column(default=True)
-    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    grade: Mapped[str] = mapped_column(String(16), info=C1)
+    precedence: Mapped[int] = mapped_column(info=C1)
+    min_average_assets: Mapped[Decimal | None] = mapped_column(MONEY, info=C1)
+    min_total_assets: Mapped[Decimal | None] = mapped_column(MONEY, info=C1)
+    min_contribution: Mapped[Decimal | None] = mapped_column(MONEY, info=C1)
+    min_tenure_months: Mapped[int | None] = mapped_column(info=C1)
+    enabled: Mapped[bool] = mapped_column(default=True, info=C1)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
 
 class CustomerGrade(db.Model):
@@ -224,12 +225,12 @@ class CustomerGrade(db.Model):
 
     __tablename__ = "customer_grade"
 
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
-    grade: Mapped[str] = mapped_column(String(16))
-    rule_id: Mapped[int | None] = mapped_column(ForeignKey("grade_rule.id", ondelete="SET NULL"))
-    figures: Mapped[dict] = mapped_column(JSON)
-    valued_on: Mapped[date] = mapped_column(Date)
-    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True, info=C1)
+    grade: Mapped[str] = mapped_column(String(16), info=C1)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("grade_rule.id", ondelete="SET NULL"), info=C1)
+    figures: Mapped[dict] = mapped_column(JSON, info=C2)
+    valued_on: Mapped[date] = mapped_column(Date, info=C1)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
 
 class GradeChange(db.Model):
@@ -237,17 +238,17 @@ class GradeChange(db.Model):
 
     __tablename__ = "grade_change"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    from_grade: Mapped[str | None] = mapped_column(String(16))
-    to_grade: Mapped[str] = mapped_column(String(16))
-    rule_id: Mapped[int | None] = mapped_column(ForeignKey("grade_rule.id", ondelete="SET NULL"))
-    rule_text: Mapped[str] = mapped_column(String(300))  # the rule as it read then
-    figures: Mapped[dict] = mapped_column(JSON)
-    valued_on: Mapped[date] = mapped_column(Date)
-    trigger: Mapped[str] = mapped_column(String(16))  # manual / schedule
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    from_grade: Mapped[str | None] = mapped_column(String(16), info=C1)
+    to_grade: Mapped[str] = mapped_column(String(16), info=C1)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("grade_rule.id", ondelete="SET NULL"), info=C1)
+    rule_text: Mapped[str] = mapped_column(String(300), info=C1)  # the rule as it read then
+    figures: Mapped[dict] = mapped_column(JSON, info=C2)
+    valued_on: Mapped[date] = mapped_column(Date, info=C1)
+    trigger: Mapped[str] = mapped_column(String(16), info=C1)  # manual / schedule
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
 
 class Notification(db.Model):
@@ -255,13 +256,13 @@ class Notification(db.Model):
 
     __tablename__ = "notification"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
-    topic: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    read_at: Mapped[datetime | None]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), info=C1)
+    topic: Mapped[str] = mapped_column(String(32), info=C1)
+    text: Mapped[str] = mapped_column(String(300), info=C2)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    read_at: Mapped[datetime | None] = mapped_column(info=C1)
 
     # Loaded with the notice: the workbench shows the customer's masked name and links the record.
     customer = relationship("Customer", lazy="joined", viewonly=True)

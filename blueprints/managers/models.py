@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.managers.rules import HandoverKind, HandoverStatus
+from core.classification import C1, C2
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -18,15 +19,15 @@ class CustomerAssignment(db.Model):
 
     __tablename__ = "customer_assignment"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    effective_from: Mapped[date]
-    effective_to: Mapped[date | None]
-    reason: Mapped[str] = mapped_column(String(500))
-    handover_id: Mapped[int | None] = mapped_column(ForeignKey("handover.id"))
-    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
+    effective_from: Mapped[date] = mapped_column(info=C1)
+    effective_to: Mapped[date | None] = mapped_column(info=C1)
+    reason: Mapped[str] = mapped_column(String(500), info=C2)
+    handover_id: Mapped[int | None] = mapped_column(ForeignKey("handover.id"), info=C1)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
 
 class Handover(db.Model):
@@ -34,21 +35,21 @@ class Handover(db.Model):
 
     __tablename__ = "handover"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(20), unique=True)
-    client_token: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[HandoverKind] = mapped_column(String(16))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    from_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    effective_date: Mapped[date]
-    reason: Mapped[str] = mapped_column(String(500))
-    status: Mapped[HandoverStatus] = mapped_column(String(16), index=True)
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
-    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    decided_at: Mapped[datetime | None]
-    decision_note: Mapped[str | None] = mapped_column(String(500))
-    version: Mapped[int] = mapped_column(default=1)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    reference: Mapped[str] = mapped_column(String(20), unique=True, info=C1)
+    client_token: Mapped[str] = mapped_column(String(64), unique=True, info=C1)
+    kind: Mapped[HandoverKind] = mapped_column(String(16), info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    from_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
+    effective_date: Mapped[date] = mapped_column(info=C1)
+    reason: Mapped[str] = mapped_column(String(500), info=C1)
+    status: Mapped[HandoverStatus] = mapped_column(String(16), index=True, info=C1)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    decided_at: Mapped[datetime | None] = mapped_column(info=C1)
+    decision_note: Mapped[str | None] = mapped_column(String(500), info=C1)
+    version: Mapped[int] = mapped_column(default=1, info=C1)
 
     items: Mapped[list["HandoverItem"]] = relationship(order_by="HandoverItem.id", lazy="selectin")
 
@@ -61,7 +62,7 @@ class HandoverItem(db.Model):
     __tablename__ = "handover_item"
     __table_args__ = (UniqueConstraint("handover_id", "customer_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    handover_id: Mapped[int] = mapped_column(ForeignKey("handover.id"), index=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    to_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    handover_id: Mapped[int] = mapped_column(ForeignKey("handover.id"), index=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    to_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.classification import C1, C2
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -41,27 +42,27 @@ class CustomerMerge(db.Model):
 
     __tablename__ = "customer_merge"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
     # Shown to staff and used in URLs; carries no personal data.
-    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True, info=C1)
     # Sent by the entry form, so a double submit records one merge.
-    client_token: Mapped[str] = mapped_column(String(64), unique=True)
-    flag_id: Mapped[int | None] = mapped_column(ForeignKey("customer_duplicate_flag.id"), index=True)
-    survivor_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    absorbed_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    client_token: Mapped[str] = mapped_column(String(64), unique=True, info=C1)
+    flag_id: Mapped[int | None] = mapped_column(ForeignKey("customer_duplicate_flag.id"), index=True, info=C1)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    absorbed_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
     # The survivor's branch: whose reviewers decide (HQ's when the two records are in different branches).
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    cross_branch: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[MergeStatus] = mapped_column(String(16), index=True)
-    reason: Mapped[str] = mapped_column(String(500))
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
-    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    decided_at: Mapped[datetime | None]
-    decision_note: Mapped[str | None] = mapped_column(String(500))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    cross_branch: Mapped[bool] = mapped_column(default=False, info=C1)
+    status: Mapped[MergeStatus] = mapped_column(String(16), index=True, info=C1)
+    reason: Mapped[str] = mapped_column(String(500), info=C2)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    decided_at: Mapped[datetime | None] = mapped_column(info=C1)
+    decision_note: Mapped[str | None] = mapped_column(String(500), info=C2)
     # The absorbed record's lifecycle state when it was merged (its kind is "merged" from then on).
-    absorbed_kind_before: Mapped[str | None] = mapped_column(String(16))
-    version: Mapped[int] = mapped_column(default=1)
+    absorbed_kind_before: Mapped[str | None] = mapped_column(String(16), info=C1)
+    version: Mapped[int] = mapped_column(default=1, info=C1)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from blueprints.auth.models import Branch, Staff
 from blueprints.opening.workflow import STATUS_LABELS, Status
 from core import files
+from core.classification import C1, C2
 from core.crypto import EncryptedJSON, EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
@@ -17,29 +18,29 @@ class Application(db.Model):
 
     __tablename__ = "application"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
     # Shown to staff and used in URLs; carries no personal data.
-    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True, info=C1)
     # Sent by the browser with "start", so a double click opens one draft.
-    client_token: Mapped[str] = mapped_column(String(64), unique=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    customer_type: Mapped[str] = mapped_column(String(16))
-    status: Mapped[Status] = mapped_column(String(24), default=Status.DRAFT, index=True)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    submitted_at: Mapped[datetime | None]
+    client_token: Mapped[str] = mapped_column(String(64), unique=True, info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    channel: Mapped[str] = mapped_column(String(16), info=C1)
+    customer_type: Mapped[str] = mapped_column(String(16), info=C1)
+    status: Mapped[Status] = mapped_column(String(24), default=Status.DRAFT, index=True, info=C1)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, info=C1)
+    submitted_at: Mapped[datetime | None] = mapped_column(info=C1)
     # Key information copied out of the identity step for lists and consistency checks.
-    customer_name: Mapped[str | None] = mapped_column(String(60))
-    id_type: Mapped[str | None] = mapped_column(String(32))
-    id_number: Mapped[str | None] = mapped_column(EncryptedText)
-    id_number_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    customer_name: Mapped[str | None] = mapped_column(String(60), info=C2)
+    id_type: Mapped[str | None] = mapped_column(String(32), info=C1)
+    id_number: Mapped[str | None] = mapped_column(EncryptedText, info=C2)
+    id_number_index: Mapped[str | None] = mapped_column(String(64), index=True, info=C2)
     # The customer the approved application created or joined.
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
-    version: Mapped[int] = mapped_column(default=1)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    version: Mapped[int] = mapped_column(default=1, info=C1)
     # Counts submissions; a review decision is unique per (application, submission).
-    submission_no: Mapped[int] = mapped_column(default=0)
+    submission_no: Mapped[int] = mapped_column(default=0, info=C1)
 
     branch: Mapped[Branch] = relationship()
     created_by: Mapped[Staff] = relationship()
@@ -69,12 +70,12 @@ class ApplicationStep(db.Model):
 
     __tablename__ = "application_step"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"))
-    step: Mapped[str] = mapped_column(String(24))
-    data: Mapped[dict] = mapped_column(EncryptedJSON)
-    saved_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    saved_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), info=C1)
+    step: Mapped[str] = mapped_column(String(24), info=C1)
+    data: Mapped[dict] = mapped_column(EncryptedJSON, info=C2)
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, info=C1)
+    saved_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
 
     application: Mapped[Application] = relationship(back_populates="steps")
     saved_by: Mapped[Staff] = relationship()
@@ -87,14 +88,14 @@ class StatusChange(db.Model):
 
     __tablename__ = "application_status_change"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
-    from_status: Mapped[str] = mapped_column(String(24))
-    to_status: Mapped[str] = mapped_column(String(24))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True, info=C1)
+    from_status: Mapped[str] = mapped_column(String(24), info=C1)
+    to_status: Mapped[str] = mapped_column(String(24), info=C1)
     # None when the system moved it (e.g. the accounts were opened).
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    reason: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    reason: Mapped[str | None] = mapped_column(Text, info=C2)
 
     actor: Mapped[Staff | None] = relationship()
 
@@ -104,20 +105,20 @@ class IdentityVerification(db.Model):
 
     __tablename__ = "identity_verification"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
-    subject: Mapped[str] = mapped_column(String(16), default="customer")
-    id_number_index: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(60))
-    result: Mapped[str] = mapped_column(String(16))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True, info=C1)
+    subject: Mapped[str] = mapped_column(String(16), default="customer", info=C1)
+    id_number_index: Mapped[str] = mapped_column(String(64), info=C2)
+    name: Mapped[str] = mapped_column(String(60), info=C2)
+    result: Mapped[str] = mapped_column(String(16), info=C1)
     # True when the answer came from the built-in simulator, never from the real service.
-    simulated: Mapped[bool]
-    provider: Mapped[str] = mapped_column(String(32))
-    reference: Mapped[str | None] = mapped_column(String(64))
-    message: Mapped[str | None] = mapped_column(String(200))
-    elapsed_ms: Mapped[int] = mapped_column(default=0)
-    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
-    checked_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    simulated: Mapped[bool] = mapped_column(info=C1)
+    provider: Mapped[str] = mapped_column(String(32), info=C1)
+    reference: Mapped[str | None] = mapped_column(String(64), info=C1)
+    message: Mapped[str | None] = mapped_column(String(200), info=C1)
+    elapsed_ms: Mapped[int] = mapped_column(default=0, info=C1)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    checked_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
 
     checked_by: Mapped[Staff] = relationship()
 
@@ -127,12 +128,12 @@ class Questionnaire(db.Model):
 
     __tablename__ = "questionnaire"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[str] = mapped_column(String(32), unique=True)
-    customer_type: Mapped[str] = mapped_column(String(16))
-    title: Mapped[str] = mapped_column(String(100))
-    definition: Mapped[dict] = mapped_column(JSON)
-    is_active: Mapped[bool] = mapped_column(default=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    version: Mapped[str] = mapped_column(String(32), unique=True, info=C1)
+    customer_type: Mapped[str] = mapped_column(String(16), info=C1)
+    title: Mapped[str] = mapped_column(String(100), info=C1)
+    definition: Mapped[dict] = mapped_column(JSON, info=C1)
+    is_active: Mapped[bool] = mapped_column(default=True, info=C1)
 
 
 class SuitabilityAssessment(db.Model):
@@ -140,18 +141,18 @@ class SuitabilityAssessment(db.Model):
 
     __tablename__ = "suitability_assessment"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True, info=C1)
     # Set when the application is approved: the assessment is then the customer's.
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
-    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaire.id"))
-    answers: Mapped[dict] = mapped_column(JSON)
-    score: Mapped[int]
-    investor_class: Mapped[str] = mapped_column(String(4))
-    is_lowest: Mapped[bool] = mapped_column(default=False)
-    assessor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    assessed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_on: Mapped[date] = mapped_column(index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaire.id"), info=C1)
+    answers: Mapped[dict] = mapped_column(JSON, info=C2)
+    score: Mapped[int] = mapped_column(info=C1)
+    investor_class: Mapped[str] = mapped_column(String(4), info=C1)
+    is_lowest: Mapped[bool] = mapped_column(default=False, info=C1)
+    assessor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    assessed_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    expires_on: Mapped[date] = mapped_column(index=True, info=C1)
 
     questionnaire: Mapped[Questionnaire] = relationship()
     assessor: Mapped[Staff] = relationship()
@@ -166,25 +167,25 @@ class ApplicationDocument(db.Model):
 
     __tablename__ = "application_document"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(24))
-    version: Mapped[int] = mapped_column(default=1)
-    sha256: Mapped[str] = mapped_column(String(64))
-    mime: Mapped[str] = mapped_column(String(40))
-    size: Mapped[int]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True, info=C1)
+    kind: Mapped[str] = mapped_column(String(24), info=C1)
+    version: Mapped[int] = mapped_column(default=1, info=C1)
+    sha256: Mapped[str] = mapped_column(String(64), info=C1)
+    mime: Mapped[str] = mapped_column(String(40), info=C1)
+    size: Mapped[int] = mapped_column(info=C1)
     # Pixel size of an image scan, read when it was accepted (None for PDF).
-    width: Mapped[int | None]
-    height: Mapped[int | None]
-    original_name: Mapped[str | None] = mapped_column(String(120))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    width: Mapped[int | None] = mapped_column(info=C1)
+    height: Mapped[int | None] = mapped_column(info=C1)
+    original_name: Mapped[str | None] = mapped_column(String(120), info=C2)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
     # pending -> accepted | requested (asked again, with a reason); see documents.py.
-    review_status: Mapped[str] = mapped_column(String(16), default="pending")
-    review_reason: Mapped[str | None] = mapped_column(Text)
-    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    reviewed_at: Mapped[datetime | None]
-    superseded_at: Mapped[datetime | None]
+    review_status: Mapped[str] = mapped_column(String(16), default="pending", info=C1)
+    review_reason: Mapped[str | None] = mapped_column(Text, info=C2)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    reviewed_at: Mapped[datetime | None] = mapped_column(info=C1)
+    superseded_at: Mapped[datetime | None] = mapped_column(info=C1)
 
     uploaded_by: Mapped[Staff] = relationship(foreign_keys=[uploaded_by_id])
     reviewed_by: Mapped[Staff | None] = relationship(foreign_keys=[reviewed_by_id])

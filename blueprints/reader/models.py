@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Branch, Staff
+from core.classification import C1, C2, C3
 from core.crypto import EncryptedJSON, EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
@@ -15,16 +16,16 @@ class ReaderDevice(db.Model):
 
     __tablename__ = "reader_device"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    device_id: Mapped[str] = mapped_column(String(40), unique=True)
-    label: Mapped[str] = mapped_column(String(60))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    device_id: Mapped[str] = mapped_column(String(40), unique=True, info=C1)
+    label: Mapped[str] = mapped_column(String(60), info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
     # The shared HMAC secret; encrypted at rest, shown once at pairing.
-    secret: Mapped[str] = mapped_column(EncryptedText)
-    paired_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    paired_at: Mapped[datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[datetime | None]
-    last_seen_at: Mapped[datetime | None]
+    secret: Mapped[str] = mapped_column(EncryptedText, info=C3)
+    paired_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    paired_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    revoked_at: Mapped[datetime | None] = mapped_column(info=C1)
+    last_seen_at: Mapped[datetime | None] = mapped_column(info=C1)
 
     branch: Mapped[Branch] = relationship()
     paired_by: Mapped[Staff] = relationship()
@@ -40,16 +41,16 @@ class Terminal(db.Model):
 
     __tablename__ = "terminal"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(60))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("reader_device.id"), unique=True)
-    paired_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    paired_at: Mapped[datetime | None]
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime | None]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=C3)
+    label: Mapped[str] = mapped_column(String(60), info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("reader_device.id"), unique=True, info=C1)
+    paired_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    paired_at: Mapped[datetime | None] = mapped_column(info=C1)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    last_seen_at: Mapped[datetime | None] = mapped_column(info=C1)
 
     branch: Mapped[Branch] = relationship()
     device: Mapped[ReaderDevice | None] = relationship(back_populates="terminal")
@@ -66,16 +67,16 @@ class CardRead(db.Model):
 
     __tablename__ = "card_read"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    device_id: Mapped[int] = mapped_column(ForeignKey("reader_device.id"), index=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    fields: Mapped[dict] = mapped_column(EncryptedJSON)
-    photo_raw: Mapped[str | None] = mapped_column(EncryptedText)
-    read_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    device_id: Mapped[int] = mapped_column(ForeignKey("reader_device.id"), index=True, info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    fields: Mapped[dict] = mapped_column(EncryptedJSON, info=C2)
+    photo_raw: Mapped[str | None] = mapped_column(EncryptedText, info=C2)
+    read_at: Mapped[datetime] = mapped_column(default=utcnow, index=True, info=C1)
     # The terminal the device was paired with when it posted: only that terminal may use the read.
-    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminal.id"), index=True)
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminal.id"), index=True, info=C1)
     # Set when a clerk filled an identity step from it, so one read fills one application.
-    used_by_application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
+    used_by_application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), info=C1)
 
     device: Mapped[ReaderDevice] = relationship()
 
@@ -85,9 +86,9 @@ class ReaderNonce(db.Model):
 
     __tablename__ = "reader_nonce"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    device_id: Mapped[int] = mapped_column(ForeignKey("reader_device.id"))
-    signature: Mapped[str] = mapped_column(String(64))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    device_id: Mapped[int] = mapped_column(ForeignKey("reader_device.id"), info=C1)
+    signature: Mapped[str] = mapped_column(String(64), info=C1)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True, info=C1)
 
     __table_args__ = (UniqueConstraint("device_id", "signature"),)

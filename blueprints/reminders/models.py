@@ -4,6 +4,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.classification import C1, C2
 from core.crypto import EncryptedJSON
 from core.extensions import db
 
@@ -17,8 +18,8 @@ class ReminderCard(db.Model):
 
     __tablename__ = "reminder_card"
 
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
-    scope: Mapped[str] = mapped_column(String(80))
-    day: Mapped[date]
-    counted_at: Mapped[datetime]
-    reminders: Mapped[list] = mapped_column(EncryptedJSON)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True, info=C1)
+    scope: Mapped[str] = mapped_column(String(80), info=C1)
+    day: Mapped[date] = mapped_column(info=C1)
+    counted_at: Mapped[datetime] = mapped_column(info=C1)
+    reminders: Mapped[list] = mapped_column(EncryptedJSON, info=C2)

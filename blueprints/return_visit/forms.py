@@ -43,10 +43,6 @@ class ReturnVisitForm(BaseForm):
         return int(value) if value.isdigit() else 0
 
 
-class RevealMobileForm(BaseForm):
-    """The explicit, audited request to show a customer's full mobile number."""
-
-
 class SendBackForm(BaseForm):
     """The branch manager sends an account back for another round of return visits."""
 

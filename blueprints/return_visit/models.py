@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
 from blueprints.return_visit.rules import CASE_STATUS_LABELS, CaseStatus, Outcome
+from core.classification import C1, C2
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -47,25 +48,25 @@ class ReturnVisit(db.Model):
 
     __tablename__ = "return_visit"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
-    attempt_no: Mapped[int]
-    round_no: Mapped[int] = mapped_column(default=1, server_default="1")
-    agent_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    outcome: Mapped[Outcome] = mapped_column(String(16))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True, info=C1)
+    attempt_no: Mapped[int] = mapped_column(info=C1)
+    round_no: Mapped[int] = mapped_column(default=1, server_default="1", info=C1)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    outcome: Mapped[Outcome] = mapped_column(String(16), info=C1)
     # The 第十一条 items confirmed on this call, by key of CHECK_ITEMS.
-    items: Mapped[list] = mapped_column(db.JSON, default=list)
-    notes: Mapped[str | None] = mapped_column(Text)
-    recording_sha256: Mapped[str | None] = mapped_column(String(64))
-    recording_name: Mapped[str | None] = mapped_column(String(120))
-    recording_mime: Mapped[str | None] = mapped_column(String(40))
-    recording_size: Mapped[int | None]
-    visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+    items: Mapped[list] = mapped_column(db.JSON, default=list, info=C1)
+    notes: Mapped[str | None] = mapped_column(Text, info=C2)
+    recording_sha256: Mapped[str | None] = mapped_column(String(64), info=C1)
+    recording_name: Mapped[str | None] = mapped_column(String(120), info=C2)
+    recording_mime: Mapped[str | None] = mapped_column(String(40), info=C1)
+    recording_size: Mapped[int | None] = mapped_column(info=C1)
+    visited_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
     # The application's branch, copied so the statistics count visits per branch from one index;
     # filled from the application if not given.
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), default=lambda context: context.connection.scalar(
         text("SELECT branch_id FROM application WHERE id = :id"),
-        {"id": context.get_current_parameters().get("application_id")}))
+        {"id": context.get_current_parameters().get("application_id")}), info=C1)
 
     agent: Mapped[Staff] = relationship()
 
@@ -89,21 +90,21 @@ class ReturnVisitCase(db.Model):
 
     __tablename__ = "return_visit_case"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
-    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True)
-    status: Mapped[CaseStatus] = mapped_column(String(16), default=CaseStatus.AWAITING, index=True)
-    round_no: Mapped[int] = mapped_column(default=1)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True, info=C1)
+    fund_account_id: Mapped[int] = mapped_column(ForeignKey("fund_account.id"), index=True, info=C1)
+    status: Mapped[CaseStatus] = mapped_column(String(16), default=CaseStatus.AWAITING, index=True, info=C1)
+    round_no: Mapped[int] = mapped_column(default=1, info=C1)
     # When the current round began (the queue's order), when it went to the manager, when it passed.
-    entered_at: Mapped[datetime] = mapped_column(default=utcnow)
-    escalated_at: Mapped[datetime | None]
-    passed_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    escalated_at: Mapped[datetime | None] = mapped_column(info=C1)
+    passed_at: Mapped[datetime | None] = mapped_column(info=C1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
     # The application's branch, the queue tier of the round's calls so far and since when the
     # case waits (entering the round, or the last call): the queue's order, kept by services._queue_place.
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
-    queue_tier: Mapped[int] = mapped_column(default=0, server_default="0")
-    waiting_since: Mapped[datetime] = mapped_column(default=utcnow)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), info=C1)
+    queue_tier: Mapped[int] = mapped_column(default=0, server_default="0", info=C1)
+    waiting_since: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
     __table_args__ = (
         # The agents' queue within a branch, and across branches for HQ, in its working order.
@@ -124,13 +125,13 @@ class ReturnVisitCaseChange(db.Model):
 
     __tablename__ = "return_visit_case_change"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("return_visit_case.id", ondelete="CASCADE"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(16))  # None: the case was opened
-    to_status: Mapped[str] = mapped_column(String(16))
-    round_no: Mapped[int]
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    reason: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    case_id: Mapped[int] = mapped_column(ForeignKey("return_visit_case.id", ondelete="CASCADE"), index=True, info=C1)
+    from_status: Mapped[str | None] = mapped_column(String(16), info=C1)  # None: the case was opened
+    to_status: Mapped[str] = mapped_column(String(16), info=C1)
+    round_no: Mapped[int] = mapped_column(info=C1)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    reason: Mapped[str | None] = mapped_column(Text, info=C2)
+    at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
     actor: Mapped[Staff | None] = relationship()

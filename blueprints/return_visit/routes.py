@@ -7,10 +7,10 @@ from blueprints.customers import page as customer_page
 from blueprints.opening import services as opening_services
 from blueprints.opening.models import Application
 from blueprints.return_visit import script, services
-from blueprints.return_visit.forms import RECORDING_TYPES, ReturnVisitForm, RevealMobileForm, SendBackForm
+from blueprints.return_visit.forms import RECORDING_TYPES, ReturnVisitForm, SendBackForm
 from blueprints.return_visit.models import CHECK_ITEM_SHORT, ReturnVisit
 from blueprints.return_visit.rules import CASE_STATUS_LABELS, CaseStatus
-from core import audit, files
+from core import audit, files, reveal
 from core.extensions import db
 from core.render import page, see_other
 from core.roles import Role
@@ -74,13 +74,13 @@ def visit(reference: str):
 @bp.route("/<reference>/mobile", methods=["POST"])
 @roles_required(Role.RETURN_VISIT)
 def reveal_mobile(reference: str):
-    """Show the customer's full mobile number for the call; the reveal is audited."""
+    """Show the customer's full mobile number for the call (the shared 显示完整 of core/reveal.py); audited."""
     application = _load(reference)
-    if not RevealMobileForm(prefix="reveal").validate_on_submit():
+    if not reveal.RevealForm().validate_on_submit():
         abort(400)
     if services.case_of(application).status != CaseStatus.AWAITING:
         abort(403, "该账户不在回访队列中，不能查看完整手机号码。")
-    audit.record("customer.reveal_mobile", "application", application.reference, field="mobile")
+    services.reveal_mobile(application)
     form = ReturnVisitForm(formdata=None, required_items=services.required_items(application))
     return _visit_page(application, _fresh(form, application), block="mobile", mobile_revealed=True)
 
@@ -212,7 +212,7 @@ def _visit_page(application: Application, form: ReturnVisitForm, status: int = 2
         application=application,
         case=(case_ := services.case_of(application)),
         form=form,
-        reveal_form=RevealMobileForm(formdata=None, prefix="reveal"),
+        reveal_form=reveal.RevealForm(formdata=None),
         awaiting=case_.status == CaseStatus.AWAITING,
         contact=services.contact_of(application) or {},
         facts=facts,

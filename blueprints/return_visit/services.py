@@ -14,7 +14,7 @@ from blueprints.accounts import services as account_services
 from blueprints.accounts.models import AccountStatus, FundAccount
 from blueprints.auth.models import Branch, Staff
 from blueprints.customers import services as customer_services
-from blueprints.customers.models import CustomerProfile
+from blueprints.customers.models import Customer, CustomerProfile
 from blueprints.opening import presenters, progress
 from blueprints.opening import services as opening_services
 from blueprints.opening.models import Application
@@ -22,7 +22,7 @@ from blueprints.return_visit import rules, script
 from blueprints.return_visit.models import (CHECK_ITEMS, OUTCOME_LABELS, Outcome, ReturnVisit, ReturnVisitCase,
                                             ReturnVisitCaseChange)
 from blueprints.return_visit.rules import CaseStatus
-from core import audit, choices, keyset
+from core import audit, choices, keyset, reveal
 from core.extensions import db
 from core.files import StoredFile
 from core.masking import mask_name
@@ -276,6 +276,12 @@ def last_send_back(application: Application) -> ReturnVisitCaseChange | None:
 
 def fund_account_of(application: Application) -> FundAccount | None:
     return db.session.scalar(select(FundAccount).where(FundAccount.application_id == application.id))
+
+
+def reveal_mobile(application: Application) -> None:
+    """Audit that the agent was shown the customer's full mobile for the call (the shared 显示完整, core/reveal.py)."""
+    customer = db.session.get(Customer, application.customer_id)
+    reveal.record_reveal(customer.customer_no, "mobile", application=application.reference)
 
 
 def contact_of(application: Application):

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.auth.models import Staff
 from blueprints.opening.models import Application
+from core.classification import C1, C2
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -15,18 +16,18 @@ class ReviewDecision(db.Model):
 
     __tablename__ = "review_decision"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
-    submission_no: Mapped[int]
-    decision: Mapped[str] = mapped_column(String(8))  # approve / reject
-    reason: Mapped[str | None] = mapped_column(Text)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True, info=C1)
+    submission_no: Mapped[int] = mapped_column(info=C1)
+    decision: Mapped[str] = mapped_column(String(8), info=C1)  # approve / reject
+    reason: Mapped[str | None] = mapped_column(Text, info=C2)
     # The wizard step the clerk must correct after a rejection.
-    return_step: Mapped[str | None] = mapped_column(String(24))
-    reviewer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    return_step: Mapped[str | None] = mapped_column(String(24), info=C1)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
     # Who was logged in at the terminal: the clerk for a same-terminal review (同机复核).
-    operator_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    same_terminal: Mapped[bool] = mapped_column(default=False)
-    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    same_terminal: Mapped[bool] = mapped_column(default=False, info=C1)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
     reviewer: Mapped[Staff] = relationship(foreign_keys=[reviewer_id])
     operator: Mapped[Staff] = relationship(foreign_keys=[operator_id])
@@ -43,11 +44,11 @@ class ReviewClaim(db.Model):
 
     __tablename__ = "review_claim"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), unique=True)
-    reviewer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), unique=True, info=C1)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    expires_at: Mapped[datetime] = mapped_column(info=C1)
 
     reviewer: Mapped[Staff] = relationship(lazy="joined")
 

@@ -17,11 +17,12 @@ COLUMNS = [("客户号", 14), ("姓名", 12), ("营业部", 18), ("客户类别"
 SPOOL_BYTES = 8 * 1024 * 1024
 
 
-def _line(row, *, full_values: bool, kind_labels: dict, grade_labels: dict) -> list:
+def _line(row, *, full_id: bool, kind_labels: dict, grade_labels: dict) -> list:
     customer, profile = row.customer, row.customer.profile
-    name, id_number, mobile = profile.name, profile.id_number, profile.mobile
-    if not full_values:
-        name, id_number, mobile = mask_name(name), mask_id_number(id_number), mask_mobile(mobile)
+    # As on the screens: names and mobiles masked for every role (the list masks them too), the ID number
+    # in full only for the roles that check it against the document.
+    name, mobile = mask_name(profile.name), mask_mobile(profile.mobile)
+    id_number = profile.id_number if full_id else mask_id_number(profile.id_number)
     if not row.has_document:
         valid_to = ""
     else:
@@ -33,8 +34,8 @@ def _line(row, *, full_values: bool, kind_labels: dict, grade_labels: dict) -> l
             ID_TYPE_LABELS.get(profile.id_type, profile.id_type), id_number or "", valid_to, mobile or ""]
 
 
-def customer_workbook(rows: Iterable, *, full_values: bool, kind_labels: dict, grade_labels: dict):
-    """A workbook of the rows (ID numbers, mobiles and names masked unless `full_values`), as a file to send."""
+def customer_workbook(rows: Iterable, *, full_id: bool, kind_labels: dict, grade_labels: dict):
+    """A workbook of the rows (names and mobiles masked, ID numbers too unless `full_id`), as a file to send."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("客户名单")
     for index, (_title, width) in enumerate(COLUMNS):
@@ -48,7 +49,7 @@ def customer_workbook(rows: Iterable, *, full_values: bool, kind_labels: dict, g
         header.append(cell)
     sheet.append(header)
     for row in rows:
-        sheet.append(_line(row, full_values=full_values, kind_labels=kind_labels, grade_labels=grade_labels))
+        sheet.append(_line(row, full_id=full_id, kind_labels=kind_labels, grade_labels=grade_labels))
     body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     book.save(body)
     body.seek(0)

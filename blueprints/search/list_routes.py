@@ -99,9 +99,9 @@ def export_list():
         audit.record("customers.export.refused", "customer", None, filters=form.query_args(), limit=limit)
         return error_response(422, "导出的客户过多",
                               f"符合条件的客户超过 {limit:,} 位，一次最多导出 {limit:,} 位，请缩小筛选范围后再导出。")
-    full = sees_full_id(current_user)
-    audit.record("customers.export", "customer", None, filters=form.query_args(), rows=count, full_values=full)
-    body = export.customer_workbook(listing.export_rows(current_user, filters, today), full_values=full,
+    full_id = sees_full_id(current_user)
+    audit.record("customers.export", "customer", None, filters=form.query_args(), rows=count, full_id=full_id)
+    body = export.customer_workbook(listing.export_rows(current_user, filters, today), full_id=full_id,
                                     kind_labels=KIND_LABELS, grade_labels=GRADE_LABELS)
     return send_file(body, mimetype=export.MIME, as_attachment=True,
                      download_name=f"客户名单-{today:%Y%m%d}.xlsx")

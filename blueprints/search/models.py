@@ -23,10 +23,10 @@ class CustomerSearchKey(db.Model):
 
     __tablename__ = "customer_search_key"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(12))
-    value: Mapped[str] = mapped_column(KEY_TYPE)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), info=C1)
+    kind: Mapped[str] = mapped_column(String(12), info=C1)
+    value: Mapped[str] = mapped_column(KEY_TYPE, info=C2)
 
     __table_args__ = (
         Index("ix_customer_search_key_kind_value", "kind", "value", "customer_id"),
@@ -65,16 +65,16 @@ class DuplicateFlag(db.Model):
 
     __tablename__ = "customer_duplicate_flag"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
     # The pair in id order, so a pair is flagged once per reason.
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
-    other_customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    reason: Mapped[DuplicateReason] = mapped_column(String(20))
-    status: Mapped[DuplicateStatus] = mapped_column(String(16), default=DuplicateStatus.OPEN, index=True)
-    found_at: Mapped[datetime] = mapped_column(default=utcnow)
-    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    reviewed_at: Mapped[datetime | None]
-    review_note: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), info=C1)
+    other_customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    reason: Mapped[DuplicateReason] = mapped_column(String(20), info=C1)
+    status: Mapped[DuplicateStatus] = mapped_column(String(16), default=DuplicateStatus.OPEN, index=True, info=C1)
+    found_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    reviewed_at: Mapped[datetime | None] = mapped_column(info=C1)
+    review_note: Mapped[str | None] = mapped_column(String(200), info=C2)
 
     __table_args__ = (UniqueConstraint("customer_id", "other_customer_id", "reason"),)
 
@@ -92,12 +92,12 @@ class SavedCustomerFilter(db.Model):
 
     __tablename__ = "saved_customer_filter"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    name: Mapped[str] = mapped_column(String(40))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    name: Mapped[str] = mapped_column(String(40), info=C1)
     # Only filter fields (branch, kind, dates, days): never a personal value.
-    params: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    params: Mapped[dict] = mapped_column(JSON, default=dict, info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
     __table_args__ = (UniqueConstraint("staff_id", "name"),)
 

@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blueprints.service.rules import Channel, ServiceKind, ServiceStatus, Urgency
+from core.classification import C1, C2
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -14,23 +15,23 @@ class ServiceRecord(db.Model):
 
     __tablename__ = "service_record"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(20), unique=True)
-    client_token: Mapped[str] = mapped_column(String(64), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
-    kind: Mapped[ServiceKind] = mapped_column(String(16), index=True)
-    status: Mapped[ServiceStatus] = mapped_column(String(16), index=True)
-    subject: Mapped[str] = mapped_column(String(100))
-    content: Mapped[str] = mapped_column(Text)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
-    follow_up_on: Mapped[date | None]
-    outcome: Mapped[str | None] = mapped_column(Text)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    closed_at: Mapped[datetime | None]
-    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    version: Mapped[int] = mapped_column(default=1)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    reference: Mapped[str] = mapped_column(String(20), unique=True, info=C1)
+    client_token: Mapped[str] = mapped_column(String(64), unique=True, info=C1)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True, info=C1)
+    kind: Mapped[ServiceKind] = mapped_column(String(16), index=True, info=C1)
+    status: Mapped[ServiceStatus] = mapped_column(String(16), index=True, info=C1)
+    subject: Mapped[str] = mapped_column(String(100), info=C2)
+    content: Mapped[str] = mapped_column(Text, info=C2)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
+    follow_up_on: Mapped[date | None] = mapped_column(info=C1)
+    outcome: Mapped[str | None] = mapped_column(Text, info=C2)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
+    closed_at: Mapped[datetime | None] = mapped_column(info=C1)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    version: Mapped[int] = mapped_column(default=1, info=C1)
 
     complaint: Mapped["Complaint | None"] = relationship(back_populates="record", lazy="joined", uselist=False)
 
@@ -42,23 +43,23 @@ class Complaint(db.Model):
 
     __tablename__ = "complaint"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("service_record.id"), unique=True)
-    channel: Mapped[Channel] = mapped_column(String(16))
-    case_no: Mapped[str | None] = mapped_column(String(40))  # the 12386 platform's case number
-    category: Mapped[str] = mapped_column(String(24))
-    urgency: Mapped[Urgency] = mapped_column(String(12))
-    received_on: Mapped[date]
-    complained_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    handler_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)  # 首办负责人
-    handler_assigned_at: Mapped[datetime | None]
-    first_contact_due: Mapped[date]
-    first_contacted_at: Mapped[datetime | None]
-    resolution_due: Mapped[date] = mapped_column(index=True)
-    extensions: Mapped[int] = mapped_column(default=0)
-    escalated_at: Mapped[datetime | None]
-    feedback: Mapped[str | None] = mapped_column(String(16))
-    feedback_text: Mapped[str | None] = mapped_column(String(1000))
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    record_id: Mapped[int] = mapped_column(ForeignKey("service_record.id"), unique=True, info=C1)
+    channel: Mapped[Channel] = mapped_column(String(16), info=C1)
+    case_no: Mapped[str | None] = mapped_column(String(40), info=C1)  # the 12386 platform's case number
+    category: Mapped[str] = mapped_column(String(24), info=C1)
+    urgency: Mapped[Urgency] = mapped_column(String(12), info=C1)
+    received_on: Mapped[date] = mapped_column(info=C1)
+    complained_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)  # 首办负责人
+    handler_assigned_at: Mapped[datetime | None] = mapped_column(info=C1)
+    first_contact_due: Mapped[date] = mapped_column(info=C1)
+    first_contacted_at: Mapped[datetime | None] = mapped_column(info=C1)
+    resolution_due: Mapped[date] = mapped_column(index=True, info=C1)
+    extensions: Mapped[int] = mapped_column(default=0, info=C1)
+    escalated_at: Mapped[datetime | None] = mapped_column(info=C1)
+    feedback: Mapped[str | None] = mapped_column(String(16), info=C1)
+    feedback_text: Mapped[str | None] = mapped_column(String(1000), info=C2)
 
     record: Mapped[ServiceRecord] = relationship(back_populates="complaint")
 
@@ -68,13 +69,13 @@ class ComplaintExtension(db.Model):
 
     __tablename__ = "complaint_extension"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id"), index=True)
-    reason: Mapped[str] = mapped_column(String(500))
-    from_due: Mapped[date]
-    to_due: Mapped[date]
-    by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id"), index=True, info=C1)
+    reason: Mapped[str] = mapped_column(String(500), info=C2)
+    from_due: Mapped[date] = mapped_column(info=C1)
+    to_due: Mapped[date] = mapped_column(info=C1)
+    by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
 
 class ComplaintFile(db.Model):
@@ -82,14 +83,14 @@ class ComplaintFile(db.Model):
 
     __tablename__ = "complaint_file"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id"), index=True)
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int]
-    mime: Mapped[str] = mapped_column(String(64))
-    filename: Mapped[str] = mapped_column(String(200))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id"), index=True, info=C1)
+    sha256: Mapped[str] = mapped_column(String(64), info=C1)
+    size: Mapped[int] = mapped_column(info=C1)
+    mime: Mapped[str] = mapped_column(String(64), info=C1)
+    filename: Mapped[str] = mapped_column(String(200), info=C2)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 
 
 class ServiceEvent(db.Model):
@@ -97,9 +98,9 @@ class ServiceEvent(db.Model):
 
     __tablename__ = "service_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("service_record.id"), index=True)
-    action: Mapped[str] = mapped_column(String(24))
-    note: Mapped[str | None] = mapped_column(String(1000))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
+    record_id: Mapped[int] = mapped_column(ForeignKey("service_record.id"), index=True, info=C1)
+    action: Mapped[str] = mapped_column(String(24), info=C1)
+    note: Mapped[str | None] = mapped_column(String(1000), info=C2)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
+    at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)

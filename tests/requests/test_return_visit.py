@@ -226,7 +226,7 @@ def test_visit_page_shows_what_the_call_needs_and_audits_the_read(app):
 def test_revealing_the_full_mobile_is_an_audited_post(app, htmx):
     reference = awaiting_visit(app)
     agent = login_as(app, "visitor")
-    assert audit_events(app, "customer.reveal_mobile") == []
+    assert audit_events(app, "customer.reveal") == []
     assert agent.get(f"{visit_url(reference)}/mobile").status_code == 405
     response = agent.post(f"{visit_url(reference)}/mobile", htmx=htmx)
     assert response.status_code == 200
@@ -234,9 +234,11 @@ def test_revealing_the_full_mobile_is_an_audited_post(app, htmx):
     assert MOBILE in body
     if htmx:
         assert 'id="customer-mobile"' in body and "<html" not in body
-    events = audit_events(app, "customer.reveal_mobile")
+    events = audit_events(app, "customer.reveal")
     assert len(events) == 1
-    assert events[0].object_id == reference and events[0].actor_id == staff_id(app, "visitor")
+    assert events[0].object_type == "customer" and events[0].object_id.startswith("C0101")
+    assert events[0].detail == {"field": "mobile", "application": reference}
+    assert events[0].actor_id == staff_id(app, "visitor")
     assert MOBILE not in str(events[0].detail)
 
 
