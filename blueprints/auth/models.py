@@ -83,7 +83,7 @@ class StaffSession(db.Model):
 
     __tablename__ = "staff_session"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=C3)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
     created_at: Mapped[datetime] = mapped_column(info=C1)
@@ -105,7 +105,7 @@ class LoginThrottle(db.Model):
 
     __tablename__ = "login_throttle"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, info=C1)
     scope: Mapped[str] = mapped_column(String(8), info=C1)
     key: Mapped[str] = mapped_column(String(64), info=C1)
     failures: Mapped[int] = mapped_column(default=0, info=C1)

@@ -5,6 +5,7 @@ from sqlalchemy import JSON, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.classification import C1, C2
+from core.crypto import EncryptedText
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -20,12 +21,12 @@ class LegalHold(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True, info=C1)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True, info=C1)
     # Free text about the customer's case (a court's file number, an authority's letter): personal.
-    reason: Mapped[str] = mapped_column(String(500), info=C2)
+    reason: Mapped[str] = mapped_column(EncryptedText, info=C2)  # may name the customer's case: encrypted
     placed_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
     placed_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
     lifted_at: Mapped[datetime | None] = mapped_column(info=C1)
-    lift_reason: Mapped[str | None] = mapped_column(String(500), info=C2)
+    lift_reason: Mapped[str | None] = mapped_column(EncryptedText, info=C2)
 
 
 class RetentionPurge(db.Model):

@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.classification import C1, C2
+from core.classification import C1
 from core.extensions import db
 from core.timeutil import utcnow
 
@@ -17,10 +17,10 @@ class StaffFactChange(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True, info=C1)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True, info=C1)
     field: Mapped[str] = mapped_column(String(40), info=C1)
-    # The qualification number is the staff member's own: C2 like the reason typed about them.
-    old_value: Mapped[str | None] = mapped_column(String(64), info=C2)
-    new_value: Mapped[str | None] = mapped_column(String(64), info=C2)
-    reason: Mapped[str] = mapped_column(String(200), info=C2)
+    # Facts of a member of staff, not of a customer: C1 like the staff columns they copy (staff.qualification_no).
+    old_value: Mapped[str | None] = mapped_column(String(64), info=C1)
+    new_value: Mapped[str | None] = mapped_column(String(64), info=C1)
+    reason: Mapped[str] = mapped_column(String(200), info=C1)
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), info=C1)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow, info=C1)
 

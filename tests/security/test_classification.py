@@ -11,7 +11,7 @@ ENCRYPTED = (EncryptedText, EncryptedJSON)
 HASHES = {
     "application.id_number_index", "customer_profile.id_number_index", "customer_id_document.id_number_index",
     "identity_verification.id_number_index", "customer_profile.mobile_index", "sim_csdc_unified_account.id_number_index",
-    "sim_bank_balance.card_index", "staff.password_hash", "terminal.token_hash",
+    "sim_bank_balance.card_index", "staff.password_hash", "terminal.token_hash", "staff_session.token_hash",
 }
 
 # C2 columns kept readable by design, each with why. The test fails on any other C2 column stored in the clear.
@@ -31,6 +31,8 @@ C2_IN_THE_CLEAR = {
     # Addresses of staff terminals, not of customers: the audit trail is read in investigations.
     "audit_event.ip": "read in investigations of the audit trail",
     "lending_record.ip": "read in investigations of the archive's lending register",
+    "staff_session.ip": "where a member of staff is logged in from, read when sessions are ended or investigated",
+    "staff_session.user_agent": "a browser and system summary of the same",
     # Amounts valued and summed in SQL (grading, statistics); a row carries only the customer's id.
     "commission.amount": "summed in SQL for grading",
     "holding.security_code": "joined with prices in SQL for valuation",
