@@ -3,7 +3,7 @@ import os
 import secrets
 from datetime import timedelta
 
-from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -368,6 +368,17 @@ SESSIONLESS_ENDPOINTS = frozenset({"static", "home.health", "reader.post_read"})
 def _register_request_hooks(app: Flask) -> None:
     _name_the_development_server_generically()
 
+    def answer_busy_when_the_session_could_not_be_read():
+        # The session store met a busy or unreachable database before any handler ran.
+        error = getattr(session, "unavailable", None)
+        if error is not None:
+            return _database_busy(error, "before_commit")
+        return None
+
+    # First of all hooks, before the CSRF check (which would refuse the session it cannot see) and the
+    # blueprints' own.
+    app.before_request_funcs.setdefault(None, []).insert(0, answer_busy_when_the_session_could_not_be_read)
+
     @app.before_request
     def require_login_and_fresh_session():
         _note_lapsed_session()
@@ -399,18 +410,21 @@ def _register_request_hooks(app: Flask) -> None:
         # failed request leaves nothing written. Operations only flush.
         # Asked before the commit, which expires the loaded staff member: after it, asking would read
         # the row again.
-        authenticated = current_user.is_authenticated
-        status = response.status_code
-        if authenticated:
-            audit.record_unrecorded_read(status)
+        if g.get("database_busy"):
+            pass  # answered 503 already: nothing to record or commit, the database is not to be asked again
         else:
-            audit.record_anonymous_denied(status, PUBLIC_ENDPOINTS)
-        if commits_response(status):
-            response = _commit_or_busy(response)
-        else:
-            db.session.rollback()
-        if authenticated and status in audit.DENIED_STATUSES:
-            audit.record_denied(status, PUBLIC_ENDPOINTS)
+            authenticated = current_user.is_authenticated
+            status = response.status_code
+            if authenticated:
+                audit.record_unrecorded_read(status)
+            else:
+                audit.record_anonymous_denied(status, PUBLIC_ENDPOINTS)
+            if commits_response(status):
+                response = _commit_or_busy(response)
+            else:
+                db.session.rollback()
+            if authenticated and status in audit.DENIED_STATUSES:
+                audit.record_denied(status, PUBLIC_ENDPOINTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -472,10 +486,11 @@ def _database_busy(error, phase: str):
     For htmx a banner swapped into the flash area while the form stays as typed (app.js); for a
     whole page one that needs nothing from the database (no menu, no user's name).
     """
-    from flask import g, make_response
+    from flask import make_response
 
     # Built without the signed-in user: loading them asks the database again (here and in commit_request).
     g._login_user = login_manager.anonymous_user()
+    g.database_busy = True
     try:
         db.session.rollback()
     except Exception:  # the connection may be gone; the pool replaces it

@@ -19,12 +19,13 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, has_request_context, request, session
 from flask.sessions import SessionInterface, SessionMixin, session_json_serializer
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CallbackDict
 
 from blueprints.auth import rules
 from blueprints.auth.models import StaffSession
 from core import timeutil
-from core.db import begin_writing
+from core.db import begin_writing, database_unavailable
 from core.extensions import db
 
 ANONYMOUS_PREFIX = "a."
@@ -50,7 +51,7 @@ class ServerSession(CallbackDict, SessionMixin):
 
     def __init__(self, initial=None, record_id: int | None = None, staff_id: int | None = None,
                  token: str | None = None, seen_at=None, had_cookie: bool = False, lapsed: str | None = None,
-                 lapsed_record_id: int | None = None, skip: bool = False):
+                 lapsed_record_id: int | None = None, skip: bool = False, unavailable: Exception | None = None):
         def on_update(self_):
             self_.modified = True
 
@@ -65,6 +66,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.lapsed = lapsed  # the cookie named a session that may no longer be used: why
         self.lapsed_record_id = lapsed_record_id
         self.skip = skip  # static files: neither read nor written
+        self.unavailable = unavailable  # the database could not be asked for the session: why
 
     def begin(self, record: StaffSession, token: str) -> None:
         """Become the new row's session, dropping whatever the visitor carried before logging in."""
@@ -98,9 +100,16 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession(self._read_anonymous(app, value[len(ANONYMOUS_PREFIX):]), had_cookie=True)
         if not TOKEN.fullmatch(value):
             return ServerSession(had_cookie=True)
-        row = db.session.execute(select(
-            StaffSession.id, StaffSession.staff_id, StaffSession.created_at, StaffSession.last_seen_at,
-            StaffSession.ended_at, StaffSession.data).where(StaffSession.token_hash == token_hash(value))).first()
+        try:
+            row = db.session.execute(select(
+                StaffSession.id, StaffSession.staff_id, StaffSession.created_at, StaffSession.last_seen_at,
+                StaffSession.ended_at, StaffSession.data).where(StaffSession.token_hash == token_hash(value))).first()
+        except DBAPIError as error:
+            if not database_unavailable(error):
+                raise
+            # Outside Flask's error handlers here: the request's first hook answers 503 (app.py), and
+            # the session, neither read nor known, is left as it is.
+            return ServerSession(had_cookie=True, skip=True, unavailable=error)
         if row is None:
             return ServerSession(had_cookie=True)
         if row.ended_at is not None:

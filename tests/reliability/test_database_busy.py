@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 from app import create_app
 from blueprints.opening.models import Application
 from core.extensions import db
+from core.security import any_staff
 from tests.conftest import Auth, TEST_HASH_METHOD
 
 KEYS = {"SECRET_KEY": "test-secret", "DATA_KEY": "test-data-key", "PASSWORD_HASH_METHOD": TEST_HASH_METHOD}
@@ -105,7 +106,7 @@ def test_a_database_error_that_is_a_defect_is_not_called_busy(app):
         db.session.execute(text("SELECT * FROM no_such_table"))
         return ""
 
-    probe.add_url_rule("/probe-broken", "probe_broken", broken)
+    probe.add_url_rule("/probe-broken", "probe_broken", any_staff(broken))
     client = Auth(probe.test_client())
     client.login()
     with pytest.raises(Exception, match="no_such_table|no such table"):  # the tests see the 500's exception
