@@ -177,7 +177,7 @@ def post_read():
     """Accept a signed card read from a paired reader agent."""
     if services.refusals_exceeded(request.remote_addr):
         services.record_rate_limited(request.remote_addr)
-        response = jsonify(error="too many requests")
+        response = jsonify(error="too many requests", message="读卡器请求被拒绝次数过多，请一分钟后再试")
         response.headers["Retry-After"] = str(int(services.REFUSAL_WINDOW.total_seconds()))
         return response, 429
     body = request.get_data(cache=False)

@@ -179,7 +179,9 @@ def test_another_source_is_still_heard_when_one_is_limited(app, client):
     limit = app.config["READER_REFUSALS_PER_MINUTE"]
     for _ in range(limit):
         _bad_post(client)
-    assert _bad_post(client).status_code == 429
+    limited = _bad_post(client)
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "60"
+    assert "一分钟后再试" in limited.get_json()["message"]
 
     other = app.test_client()
     body = json.dumps({"fields": {}}).encode()

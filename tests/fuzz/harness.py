@@ -16,10 +16,15 @@ WRITING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Rows a refused request writes on purpose (core.db.keep_refusal) or that are written outside the
 # request's transaction; a 4xx may change these and nothing else.
 #   audit_event: every refusal is audited (a failed login, a refused reader post, a denied access).
-KEPT_ON_ANY_REFUSAL = frozenset({"audit_event"})
+#   staff_session: the session's row keeps its CSRF token, flashes and last-seen time whatever the answer.
+#   request_counter: rate limits count refused requests (core.ratelimit), in their own transaction.
+KEPT_ON_ANY_REFUSAL = frozenset({"audit_event", "staff_session", "request_counter"})
 KEPT_ON_REFUSAL = {
     # A failed login is counted on the staff member, and the lockout it may bring (blueprints/auth).
-    "auth.login": frozenset({"staff"}),
+    "auth.login": frozenset({"staff", "login_throttle"}),
+    # A wrong password typed for one's own action counts towards that account's throttle (blueprints/auth).
+    "staff_admin.edit": frozenset({"staff", "login_throttle"}),
+    "staff_admin.change_password": frozenset({"staff", "login_throttle"}),
     # The documents step keeps the scans that passed their checks although another one failed, so the
     # clerk does not scan them again (blueprints/opening/steps.py::_save_documents).
     # (and the application's updated time that records them).

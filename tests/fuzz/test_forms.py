@@ -132,6 +132,27 @@ CASES = [
     Case("prospects.new", user="clerk", good=lambda w: {
         "name": "刘晓明", "id_type": "resident_id", "id_number": factories.CUSTOMER_ID, "mobile": "13812348000",
         "source": "walk_in", "notes": "咨询两融业务"}),
+    # Staff administration: HQ on a member of staff no case logs in as, the demo branch and its grants.
+    Case("staff_admin.create", pages=("/staff-admin/new",), good=lambda w: {
+        "username": "fuzznew", "full_name": "许新人", "role": "clerk", "branch_id": str(w.branch_id)}),
+    Case("staff_admin.edit", lambda w: {"staff_id": w.staff_target}, pages=("/staff-admin/{staff_id}",)),
+    Case("staff_admin.facts", lambda w: {"staff_id": w.staff_target}, pages=("/staff-admin/{staff_id}",)),
+    Case("staff_admin.set_enabled", lambda w: {"staff_id": w.staff_target, "action": "disable"},
+         pages=("/staff-admin/{staff_id}",)),
+    Case("staff_admin.end_sessions", lambda w: {"staff_id": w.staff_target}, pages=("/staff-admin/{staff_id}",)),
+    Case("staff_admin.reset_password", lambda w: {"staff_id": w.staff_target}, pages=("/staff-admin/{staff_id}",)),
+    # Posted as a user whose own password it is; the current password is never among the examples.
+    Case("staff_admin.change_password", user="clerk", pages=("/staff-admin/password",)),
+    Case("staff_admin.create_branch", pages=("/staff-admin/branches",)),
+    Case("staff_admin.edit_branch", lambda w: {"branch_id": w.branch_id}, pages=("/staff-admin/branches/{branch_id}",)),
+    Case("staff_admin.delete_branch", lambda w: {"branch_id": w.branch_id},
+         pages=("/staff-admin/branches/{branch_id}",)),
+    Case("staff_admin.give_grant", lambda w: {"branch_id": w.branch_id}, pages=("/staff-admin/grants",)),
+    Case("staff_admin.withdraw_grant", lambda w: {"grant_id": w.grant_id}, pages=("/staff-admin/grants",)),
+    Case("staff_admin.review_grant", lambda w: {"grant_id": w.grant_id}, user="manager",
+         pages=("/staff-admin/grants",)),
+    Case("customers.reveal_value", lambda w: {"customer_no": w.customer_no, "field": "mobile"},
+         pages=("/customers/{customer_no}",)),
     Case("reader.devices", pages=("/reader/devices",)),
     Case("reader.revoke", lambda w: {"device_id": w.reader.id}, pages=("/reader/devices",)),
     Case("reader.unpair_device", lambda w: {"device_id": w.reader.id}, pages=("/reader/devices",),

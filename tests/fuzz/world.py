@@ -167,6 +167,27 @@ class World:
         assert response.status_code < 400, response.status_code
         return self._one(select(SavedCustomerFilter.id).order_by(SavedCustomerFilter.id.desc()))
 
+    # -- staff administration
+    @cached_property
+    def staff_target(self) -> int:
+        """A member of staff no case logs in as: disabling, resetting or ending their sessions harms no client."""
+        from tests.requests.helpers import add_staff
+
+        return add_staff(self.app, "fuzz_target", "clerk")
+
+    @cached_property
+    def branch_id(self) -> int:
+        from blueprints.auth.models import Branch
+
+        return self._one(select(Branch.id).where(Branch.code == "0101"))
+
+    @cached_property
+    def grant_id(self) -> int:
+        from blueprints.staff_admin.models import BusinessGrant
+
+        return self._one(select(BusinessGrant.id).where(BusinessGrant.branch_id == self.branch_id)
+                         .order_by(BusinessGrant.id))
+
     @cached_property
     def dictionary_entry(self) -> int:
         from blueprints.dictionaries.models import DictionaryEntry
