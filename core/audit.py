@@ -34,6 +34,11 @@ CHAIN_LOCK = 0x6B79_635F_6175_6474
 _PENDING = "audit_pending"
 
 
+def _storable(text: str) -> str:
+    """A value taken from a URL or a form as text any database keeps (PostgreSQL refuses NUL in text)."""
+    return text.replace("\x00", "\\x00")
+
+
 def record(action: str, object_type: str | None = None, object_id=None, actor=None, **detail) -> AuditEvent:
     """Add an audit event; it commits with the work it describes (a read's, right after it)."""
     if actor is None and has_request_context() and current_user.is_authenticated:
@@ -43,9 +48,9 @@ def record(action: str, object_type: str | None = None, object_id=None, actor=No
         at=utcnow(),
         action=action,
         object_type=object_type,
-        object_id=None if object_id is None else str(object_id)[:64],
+        object_id=None if object_id is None else _storable(str(object_id))[:64],
         actor_id=getattr(actor, "id", None),
-        actor_name=str(name)[:64],
+        actor_name=_storable(str(name))[:64],
         branch_id=getattr(actor, "branch_id", None),
         ip=request.remote_addr if has_request_context() else None,
         # As the database will give it back (tuples as lists, keys as strings), which the hash covers.

@@ -135,6 +135,7 @@ def test_gunicorn_names_no_software_in_its_server_header_and_logs_no_query_strin
     access_log = tmp_path / "access.log"
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="test-secret",
                DATA_KEY="test-data-key", APP_MODE="production", HOST="127.0.0.1", PORT=str(port),
+               REQUIRE_DURABLE_DATABASE="0",
                WEB_CONCURRENCY="1", ACCESS_LOG=str(access_log), SCHEDULE_ENABLED="0")
     gunicorn = Path(os.sys.executable).with_name("gunicorn")
     process = subprocess.Popen([str(gunicorn), "-c", "gunicorn.conf.py", "app:create_app()"], cwd=ROOT, env=env,
