@@ -58,7 +58,17 @@ BRANCH_RULES: dict[str, BranchRule] = {
     # card readers: the terminal pairs with a reader of its branch; devices are registered by HQ
     "reader.terminal": B, "reader.unpair_terminal": B,
     "reader.devices": N, "reader.revoke": N, "reader.unpair_device": N,
+    # staff administration: HQ administers every branch's staff and grants, a branch manager reads their
+    # own branch's staff and reviews its grants; branches are firm-wide; one's own password is one's own
+    "staff_admin.index": B, "staff_admin.detail": B, "staff_admin.create": B, "staff_admin.edit": B,
+    "staff_admin.facts": B, "staff_admin.set_enabled": B, "staff_admin.end_sessions": B,
+    "staff_admin.reset_password": B, "staff_admin.change_password": N,
+    "staff_admin.branches": N, "staff_admin.create_branch": N, "staff_admin.edit_branch": N,
+    "staff_admin.delete_branch": N,
+    "staff_admin.grants": B, "staff_admin.give_grant": B, "staff_admin.withdraw_grant": B,
+    "staff_admin.review_grant": B,
     # customers, their list, search and duplicates
+    "customers.reveal_value": C,
     "customers.index": C, "customers.detail": C, "customers.merged_record": C, "customers.export_list": C,
     "customers.save_filter": O, "customers.delete_filter": O,
     "search.results": C, "search.suggest": C, "search.duplicate_list": B, "search.review_duplicate": B,

@@ -98,7 +98,7 @@ REFERENCE_OF_ENDPOINT = {"review.accounts_progress": "active_application", "open
 ID_OF = {"scan_id": "scan", "dossier_id": "dossier", "message_id": "message", "visit_id": "visit",
          "document_id": "document", "file_id": "service_file", "flag_id": "flag", "filter_id": "filter",
          "notification_id": "notification", "entry_id": "entry", "product_id": "product", "rule_id": "rule",
-         "device_id": "device"}
+         "device_id": "device", "staff_id": "staff", "branch_id": "branch", "grant_id": "grant"}
 
 
 def _argument(endpoint: str, rule: Rule, name: str, values: dict):
@@ -115,6 +115,10 @@ def _argument(endpoint: str, rule: Rule, name: str, values: dict):
         return values.get(key, "XH20260101000000" if blueprint == "closure" else "NONE0000000000")
     if name == "key":
         return _key_for(endpoint)
+    if name == "action":
+        return "disable"
+    if name == "field":
+        return "mobile"
     if name == "kind":
         return "photo" if blueprint == "review" else next(iter(dictionary_defaults.KINDS))
     if name == "sha256":

@@ -228,6 +228,25 @@ def _global_samples(world: World) -> None:
     }
     for values in world.values.values():
         values.update({name: value for name, value in shared.items() if value is not None})
+    _staff_admin_samples(world)
+
+
+def _staff_admin_samples(world: World) -> None:
+    """Per branch: a member of staff no cell logs in as (disabling or resetting them harms no client),
+    the branch itself and one of its grants (总部赋权)."""
+    from blueprints.staff_admin.models import BusinessGrant
+
+    template = _staff("clerk")
+    for code, values in world.values.items():
+        branch = db.session.scalar(select(Branch).where(Branch.code == code))
+        target = Staff(username=f"matrix_target_{code}", full_name="靶员工", role="clerk", branch_id=branch.id,
+                       password_hash=template.password_hash)
+        db.session.add(target)
+        db.session.flush()
+        values["staff"], values["branch"] = target.id, branch.id
+        values["grant"] = db.session.scalar(select(BusinessGrant.id).where(BusinessGrant.branch_id == branch.id)
+                                            .order_by(BusinessGrant.id).limit(1))
+    db.session.commit()
 
 
 def _branch_id(app, code: str) -> int:
