@@ -5,7 +5,7 @@ import os
 import uuid
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import inspect, select, text
 
 from app import create_app
 from blueprints.archive.models import ArchiveScan, Dossier
@@ -19,13 +19,6 @@ from tests.requests.test_archive import file_url, give_purpose, png_bytes, uploa
 
 KEYS = {"SECRET_KEY": "test-secret", "DATA_KEY": "test-data-key", "PASSWORD_HASH_METHOD": TEST_HASH_METHOD}
 SKIP_COUNTS = {"alembic_version"}
-
-
-@pytest.fixture
-def file_store(app, tmp_path, monkeypatch):
-    store = LocalStore(str(tmp_path / "files"))
-    monkeypatch.setitem(app.extensions, "file_store", store)
-    return store
 
 
 @pytest.fixture

@@ -15,20 +15,12 @@ from blueprints.search.models import CustomerSearchKey
 from core import files
 from core.extensions import db
 from core.models import AuditEvent
-from core.storage import LocalStore
 from tests import factories
 from tests.lifecycle import activate_customer
 from tests.requests.test_archive import png_bytes
 
 CLOSED = datetime(2026, 6, 30, 2, 0)  # 10:00 Beijing time
 DUE = date(2046, 6, 30)
-
-
-@pytest.fixture
-def file_store(app, tmp_path, monkeypatch):
-    store = LocalStore(str(tmp_path / "files"))
-    monkeypatch.setitem(app.extensions, "file_store", store)
-    return store
 
 
 @pytest.fixture
