@@ -70,14 +70,29 @@ def clean_db(request):
     yield
 
 
+def _truncate(tables, attempts: int = 3) -> None:
+    """Empty the tables on PostgreSQL. A browser test's live server may still be writing (a session's
+    last-seen time, a job's heartbeat) when the next test starts: a deadlock with it is tried again."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            # The audit trail refuses TRUNCATE (its trigger); the tests' superuser wipes it with triggers off.
+            db.session.execute(text("SET LOCAL session_replication_role = replica"))
+            db.session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as error:
+            db.session.rollback()
+            if "deadlock" not in str(error.orig).lower() or attempt == attempts - 1:
+                raise
+
+
 def reset_database(app, demo_hash):
     """Empty every table but the reference data, re-seed the demo, reset the simulators."""
     with app.app_context():
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
         if db.engine.dialect.name == "postgresql":
-            # The audit trail refuses TRUNCATE (its trigger); the tests' superuser wipes it with triggers off.
-            db.session.execute(text("SET LOCAL session_replication_role = replica"))
-            db.session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+            _truncate(tables)
         else:
             for table in tables:
                 db.session.execute(table.delete())
