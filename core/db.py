@@ -8,6 +8,7 @@ connection and once at start-up (see `check_durability`).
 import logging
 
 from flask import current_app, g, has_request_context, request
+from flask.globals import request_ctx
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -209,6 +210,10 @@ def is_read() -> bool:
     those rows are written (core.audit keeps them until the read transaction has ended)."""
     if not has_request_context() or request.method not in READ_METHODS or g.get("write_phase"):
         return False
+    if request.url_rule is None and request.routing_exception is None and request_ctx.url_adapter is not None:
+        # Flask opens the session (a query) before it matches the URL: match it now to know the view.
+        # Matching again later, as Flask then does, gives the same rule.
+        request_ctx.match_request()
     view = current_app.view_functions.get(request.endpoint)
     return not getattr(view, "writes_on_read", False)
 

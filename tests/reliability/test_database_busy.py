@@ -132,3 +132,44 @@ def test_an_unreachable_postgresql_gets_a_retry_page_not_a_500(app):
     response = login.client.post("/auth/login", data={"username": "clerk", "password": "x"},
                                  headers={"HX-Request": "true"})
     assert response.status_code in (400, 503)  # no CSRF token without the page; never a 500
+
+
+def test_a_page_that_writes_when_read_is_not_refused_because_another_writer_committed_meanwhile(app, monkeypatch):
+    """Flask opens the session before it matches the URL. A GET whose view writes (reading a customer's
+    file enters the lending register) must hold the write lock from that first read on: a read transaction
+    that later writes fails at once with "database is locked" (busy_timeout or not) once another
+    connection committed in between — a job worker beside the pages did, in a browser test."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's read-to-write upgrade")
+    from tests.requests.helpers import login_as
+
+    archivist = login_as(app, "archivist")
+    file_url = "/archive/customers/C0101000001"
+    assert archivist.post(file_url, {"purpose": "客户投诉处理", "detail": "TS-2026-001"}).status_code == 303
+
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    interface = app.session_interface
+    opened = interface.open_session
+    commits_between = []
+
+    def open_then_another_writer_commits(flask_app, request):
+        session = opened(flask_app, request)
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # refused at once while this request holds the write lock
+            version = other.execute("PRAGMA user_version").fetchone()[0]
+            other.execute(f"PRAGMA user_version = {version + 1}")
+            other.execute("COMMIT")
+            commits_between.append(version + 1)
+        except sqlite3.OperationalError:
+            pass
+        finally:
+            other.close()
+        return session
+
+    monkeypatch.setattr(interface, "open_session", open_then_another_writer_commits)
+    response = archivist.get(file_url)
+    monkeypatch.undo()
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert commits_between == []  # the request held the write lock from the session's read on
