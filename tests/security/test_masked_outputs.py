@@ -15,7 +15,6 @@ from sqlalchemy import select
 from blueprints.archive import services as archive_services
 from blueprints.auth.models import Staff
 from blueprints.customers.models import Customer
-from core import files
 from core.extensions import db
 from core.masking import mask_bank_card, mask_id_number, mask_mobile
 from core.models import AuditEvent
@@ -30,6 +29,8 @@ FULL_VALUES = {"ID number": factories.CUSTOMER_ID, "mobile": MOBILE, "bank card"
 # What the values look like with the separators a page or a document may put in them.
 SPACED = {label: " ".join(re.findall(".{1,4}", value)) for label, value in FULL_VALUES.items()}
 BIRTH_DATE_DIGITS = factories.CUSTOMER_ID[6:14]
+# An address keeps its province, city and district: what follows them is the part never shown masked.
+ADDRESS_DETAIL = factories.contact()["address"].removeprefix("北京市朝阳区")
 # Pages that end the session or act on other things than showing one.
 SKIPPED_PATHS = ("/logout", "/static/", "/auth/logout")
 MAX_PAGES = 250
@@ -64,6 +65,8 @@ def leaks(text: str, *, full_id_allowed: bool) -> list[str]:
              if value in digits and not (label == "ID number" and full_id_allowed)]
     if not full_id_allowed and BIRTH_DATE_DIGITS in digits:
         found.append("birth-date digits of the ID number")
+    if not full_id_allowed and ADDRESS_DETAIL in digits:
+        found.append("address beyond its district")
     return found
 
 
@@ -120,3 +123,68 @@ def _role(app, username):
                                       "broker"])
 def test_no_page_reachable_by_a_masked_role_shows_a_full_value(app, customer_no, username):
     assert crawl(app, username) == {}
+
+
+def test_the_printed_dossier_masks_what_the_screens_mask_and_its_record_attachment_keeps_the_full_values(
+        app, customer_no):
+    """The archived PDF prints ID number, mobile, card and addresses masked, as every page does for a role
+    that sees masks; the full values stay in its record.json attachment, the archival record an archivist
+    opens only with the lending purpose entered in the register."""
+    archivist = login_as(app, "archivist")
+    file_url = f"/archive/customers/{customer_no}"
+    assert archivist.post(file_url, {"purpose": "监管检查", "detail": "证监局现场检查"}).status_code == 303
+    assert archivist.post(f"{file_url}/dossiers").status_code == 303
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.customer_no == customer_no))
+        [dossier] = archive_services.dossiers_of(customer)
+        dossier_id = dossier.id
+
+    download = archivist.get(f"/archive/dossiers/{dossier_id}/download")
+    assert download.status_code == 200 and download.mimetype == "application/pdf"
+    printed = text_of(download)
+    assert leaks(printed, full_id_allowed=False) == []
+    compact = re.sub(r"\s", "", printed)
+    for masked in (mask_id_number(factories.CUSTOMER_ID), mask_mobile(MOBILE), mask_bank_card(factories.BANK_CARD),
+                   "北京市朝阳区****"):
+        assert masked in compact, masked
+
+    [record] = PdfReader(io.BytesIO(download.data)).attachments["record.json"]
+    kept = json.loads(record)
+    assert kept["customer"]["id_number"] == factories.CUSTOMER_ID
+    assert kept["applications"][0]["contact"]["address"].endswith(ADDRESS_DETAIL)
+
+
+class Kept(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def every_log_line():
+    """The message of every record logged at any level from before the customer is opened (ask for it
+    before `customer_no`)."""
+    root, kept = logging.getLogger(), Kept()
+    level = root.level
+    root.addHandler(kept)
+    root.setLevel(logging.DEBUG)
+    yield kept.lines
+    root.removeHandler(kept)
+    root.setLevel(level)
+
+
+def test_no_log_line_and_no_audit_row_holds_a_full_value(app, every_log_line, customer_no):
+    """Opening, approving and activating the customer (the fixture) and every role's pages log and audit
+    what was done to whom by customer number and reference, never the values themselves."""
+    for username in ("clerk", "reviewer", "manager", "archivist", "visitor"):
+        crawl(app, username)
+    logged = "\n".join(every_log_line)
+    assert logged and leaks(logged, full_id_allowed=False) == []
+
+    with app.app_context():
+        rows = db.session.execute(select(AuditEvent.actor_name, AuditEvent.object_id, AuditEvent.detail)).all()
+    assert len(rows) > 50
+    assert leaks(json.dumps([list(row) for row in rows], ensure_ascii=False), full_id_allowed=False) == []
