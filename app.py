@@ -565,6 +565,15 @@ def _register_error_handlers(app: Flask) -> None:
             return _unauthorized()
         return error_response(400, "请求已失效", "页面已过期或来源不明，请刷新页面后重试。")
 
+    from core.idempotency import TokenNotYours
+
+    @app.errorhandler(TokenNotYours)
+    def token_not_yours(error):
+        # Another staff member's form token (copied or replayed): nothing of their record is named, and the
+        # refusal is audited as a denied access (403). For htmx a banner: what was typed stays on the page.
+        db.session.rollback()
+        return error_response(403, error.title, error.message)
+
     @app.errorhandler(StaleDataError)
     def concurrent_change(_error):
         # Another request saved the same record between our read and our write.

@@ -17,6 +17,7 @@ from blueprints.grading.models import (Commission, Holding, ImportJob, ImportKin
                                        ImportStatus, IndustryIndexClose, SecurityPrice, TradingDay)
 from core import audit, files
 from core.extensions import db
+from core.idempotency import made_with
 from core.roles import Role
 from core.timeutil import utcnow
 
@@ -55,10 +56,9 @@ def save_upload(stream, file_name: str, max_bytes: int) -> tuple[str, int, str]:
     return stored.sha256, stored.size, file_format
 
 
-def job_for_token(client_token: str | None) -> ImportJob | None:
-    if not client_token:
-        return None
-    return db.session.scalar(select(ImportJob).where(ImportJob.client_token == client_token))
+def job_for_token(actor: Staff, client_token: str | None) -> ImportJob | None:
+    """The import this actor's form already started (a double submit); refused when another's did."""
+    return made_with(ImportJob, client_token, actor.id, maker="requested_by_id")
 
 
 def start_import(actor: Staff, kind: str, file_name: str, stream, max_bytes: int,

@@ -43,8 +43,8 @@ def import_index():
     if request.method == "GET":
         form.client_token.data = secrets.token_urlsafe(16)
         return _imports_page(form)
-    earlier = imports.job_for_token(form.client_token.data)
-    if earlier is not None and earlier.requested_by_id == current_user.id:
+    earlier = imports.job_for_token(current_user, form.client_token.data)
+    if earlier is not None:
         return see_other(url_for("grading.import_status", job_id=earlier.id))  # a double submit: the same job
     if not form.validate_on_submit():
         return _imports_page(form, status=422)

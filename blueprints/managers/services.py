@@ -13,6 +13,7 @@ from blueprints.managers.models import CustomerAssignment, Handover, HandoverIte
 from blueprints.managers.rules import HandoverKind, HandoverRefused, HandoverStatus
 from core import audit
 from core.extensions import db
+from core.idempotency import made_with
 from core.roles import ROLES_SEEING_OWN_CUSTOMERS, Role
 from core.timeutil import business_today, to_beijing, utcnow
 
@@ -171,7 +172,7 @@ def find_handover(user: Staff, reference: str) -> Handover | None:
 def request_handover(actor: Staff, *, from_staff: Staff, kind: HandoverKind, customer_ids: list[int],
                      successor_ids: list[int], effective_date: date, reason: str, client_token: str) -> Handover:
     """Submit a handover for review: chosen customers to one successor, or on departure all of them shared out."""
-    existing = db.session.scalar(select(Handover).where(Handover.client_token == client_token))
+    existing = made_with(Handover, client_token, actor.id, maker="requested_by_id")
     if existing is not None:
         return existing
     refusal = rules.check_effective_date(effective_date, today())
@@ -212,7 +213,7 @@ def request_handover(actor: Staff, *, from_staff: Staff, kind: HandoverKind, cus
                 db.session.add(HandoverItem(handover_id=handover.id, customer_id=customer.id, to_staff_id=split[customer.id]))
             db.session.flush()
     except IntegrityError:
-        same = db.session.scalar(select(Handover).where(Handover.client_token == client_token))
+        same = made_with(Handover, client_token, actor.id, maker="requested_by_id")
         if same is not None:
             return same
         raise

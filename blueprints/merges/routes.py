@@ -11,10 +11,11 @@ from blueprints.customers import services as customer_services
 from blueprints.customers.models import KIND_LABELS, Customer
 from blueprints.merges import services
 from blueprints.merges.forms import DecisionForm, MergeForm, WithdrawForm
-from blueprints.merges.models import STATUS_LABELS, MergeStatus
+from blueprints.merges.models import STATUS_LABELS, CustomerMerge, MergeStatus
 from blueprints.search import duplicates
 from core import audit
 from core.extensions import db
+from core.idempotency import made_with
 from core.reference import ID_TYPE_LABELS
 from core.render import in_place, page, see_other
 from core.roles import Role
@@ -62,6 +63,8 @@ def _entry_page(flag, form, status=200, refused=None):
 def new(flag_id: int):
     """Enter the merge of a flagged pair found to be one person: which record carries on, and why."""
     flag = _flag_or_404(flag_id)
+    if request.method == "POST":  # a token from another staff member's form is refused before anything is named
+        made_with(CustomerMerge, request.form.get("client_token"), current_user.id, maker="requested_by_id")
     pending = services.pending_for_flag(flag.id)
     if pending is not None:
         if request.method == "POST" and request.form.get("client_token") != pending.client_token:

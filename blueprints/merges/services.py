@@ -29,6 +29,7 @@ from blueprints.service.models import ServiceRecord
 from blueprints.service.rules import ServiceStatus
 from core import audit
 from core.extensions import db
+from core.idempotency import made_with
 from core.roles import Role
 from core.timeutil import to_beijing, utcnow
 
@@ -188,7 +189,7 @@ def suggested_survivor(first: Customer, second: Customer) -> Customer:
 
 def propose(actor: Staff, flag: DuplicateFlag, *, survivor_id: int, reason: str, client_token: str) -> CustomerMerge:
     """Enter a merge of a pair found to be one person, for a reviewer to decide."""
-    existing = db.session.scalar(select(CustomerMerge).where(CustomerMerge.client_token == client_token))
+    existing = made_with(CustomerMerge, client_token, actor.id, maker="requested_by_id")
     if existing is not None:
         return existing
     if actor.role not in REQUEST_ROLES:
@@ -216,7 +217,7 @@ def propose(actor: Staff, flag: DuplicateFlag, *, survivor_id: int, reason: str,
             db.session.add(merge)
             db.session.flush()
     except IntegrityError:
-        same = db.session.scalar(select(CustomerMerge).where(CustomerMerge.client_token == client_token))
+        same = made_with(CustomerMerge, client_token, actor.id, maker="requested_by_id")
         if same is not None:
             return same
         # Another manager entered this pair a moment earlier: theirs stands, and this one is led to it.

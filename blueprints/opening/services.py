@@ -26,6 +26,7 @@ from blueprints.opening.models import (
 from blueprints.opening.workflow import Status
 from core import audit, crypto, files
 from core.extensions import db
+from core.idempotency import made_with
 from core.reference import ID_TYPE_LABELS, IdType
 from core.roles import OPENING_ROLES, Role
 from core.timeutil import business_today, utcnow
@@ -214,20 +215,10 @@ def _new_reference() -> str:
     return f"KH{business_today():%Y%m%d}{secrets.randbelow(10**6):06d}"
 
 
-class TokenNotYours(Exception):
-    """A client token that another staff member's application was started with (a replayed or copied form)."""
-
-
 def _started_with(actor: Staff, client_token: str) -> Application | None:
-    """The application `actor` started with `client_token`; TokenNotYours when someone else did.
-
-    The token only makes a double click start one draft: it is the actor's own, so a token copied from
-    another terminal, staff member or branch never names, opens or reveals that application.
-    """
-    existing = db.session.scalar(select(Application).where(Application.client_token == client_token))
-    if existing is not None and existing.created_by_id != actor.id:
-        raise TokenNotYours()
-    return existing
+    """The application `actor` started with `client_token`; TokenNotYours when someone else did (a token
+    copied from another terminal, staff member or branch never names, opens or reveals that application)."""
+    return made_with(Application, client_token, actor.id)
 
 
 def start_application(actor: Staff, channel: str, customer_type: str, client_token: str) -> Application:

@@ -35,6 +35,7 @@ from blueprints.reader.models import CardRead
 from core import choices, files
 from core.db import keep_refusal, release_for_external_call
 from core.extensions import db
+from core.idempotency import TokenNotYours
 from core.reference import ID_TYPE_LABELS
 from core.render import page, see_other
 from core.timeutil import business_today, utcnow
@@ -167,7 +168,7 @@ def save_new():
     try:
         application = services.start_application(current_user, form.channel.data, form.customer_type.data,
                                                  form.client_token.data[:64])
-    except services.TokenNotYours:
+    except TokenNotYours:
         # Not this clerk's form: the same choices again with a token of their own, nothing said of the other.
         form.client_token.data = secrets.token_urlsafe(24)
         form.channel.errors = [*form.channel.errors, TOKEN_REFUSED]

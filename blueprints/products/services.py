@@ -11,6 +11,7 @@ from blueprints.products import rules
 from blueprints.products.models import Product, Recommendation, RecommendationOutcome
 from core import audit, files
 from core.extensions import db
+from core.idempotency import made_with
 from core.timeutil import business_today, utcnow
 
 ACKNOWLEDGEMENT_TYPES = {"application/pdf", "image/jpeg", "image/png"}
@@ -58,12 +59,6 @@ def recommendations_of(customer: Customer) -> list[Recommendation]:
                                    .order_by(Recommendation.id.desc()).limit(50)))
 
 
-def _earlier(client_token: str | None) -> Recommendation | None:
-    if not client_token:
-        return None
-    return db.session.scalar(select(Recommendation).where(Recommendation.client_token == client_token))
-
-
 def _record(customer, product, assessment, outcome, message, actor, client_token, stored=None) -> Recommendation:
     entry = Recommendation(customer_id=customer.id, product_id=product.id, risk_level=product.risk_level,
                            investor_class=getattr(assessment, "investor_class", None),
@@ -82,7 +77,7 @@ def _record(customer, product, assessment, outcome, message, actor, client_token
 
 def recommend(customer: Customer, product: Product, actor: Staff, client_token: str | None = None) -> Recommendation:
     """Recommend a product: recorded as recommended when it fits, as refused (with why) when it does not."""
-    earlier = _earlier(client_token)
+    earlier = made_with(Recommendation, client_token, actor.id, maker="staff_id")
     if earlier is not None:
         return earlier
     assessment = latest_assessment(customer)
@@ -94,7 +89,7 @@ def recommend(customer: Customer, product: Product, actor: Staff, client_token: 
 def record_insistence(customer: Customer, product: Product, actor: Staff, data: bytes,
                       client_token: str | None = None) -> Recommendation:
     """The customer insists on a product beyond their class: keep their signed 风险不匹配警示及投资者确认书."""
-    earlier = _earlier(client_token)
+    earlier = made_with(Recommendation, client_token, actor.id, maker="staff_id")
     if earlier is not None:
         return earlier
     assessment = latest_assessment(customer)

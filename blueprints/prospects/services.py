@@ -9,6 +9,7 @@ from blueprints.opening import rules
 from blueprints.prospects.models import ProspectEntry
 from core import audit
 from core.extensions import db
+from core.idempotency import made_with
 
 
 # The profile columns a correction carries over from the current version (the rest are derived or bookkeeping).
@@ -104,7 +105,7 @@ def correct(actor: Staff, customer: Customer, *, expected_version: int | None, n
 def enter(actor: Staff, *, name: str, id_type: str, id_number: str, mobile: str | None, source: str,
           notes: str | None, client_token: str) -> Customer:
     """Record a potential customer at the actor's branch; the same form posted twice records one."""
-    earlier = db.session.scalar(select(ProspectEntry).where(ProspectEntry.client_token == client_token))
+    earlier = made_with(ProspectEntry, client_token, actor.id)
     if earlier is not None:
         return db.session.get(Customer, earlier.customer_id)
     number, errors = check_identity(name, id_type, id_number)
@@ -121,7 +122,7 @@ def enter(actor: Staff, *, name: str, id_type: str, id_number: str, mobile: str 
                                          notes=(notes or "").strip() or None, created_by_id=actor.id))
     except IntegrityError:  # the same form, posted twice at once
         db.session.rollback()
-        earlier = db.session.scalar(select(ProspectEntry).where(ProspectEntry.client_token == client_token))
+        earlier = made_with(ProspectEntry, client_token, actor.id)
         return db.session.get(Customer, earlier.customer_id)
     audit.record("customer.prospect_enter", "customer", customer.customer_no, source=source)
     return customer

@@ -15,6 +15,7 @@ from blueprints.service.models import Complaint, ComplaintExtension, ComplaintFi
 from blueprints.service.rules import Channel, ServiceKind, ServiceRefused, ServiceStatus, Urgency
 from core import audit, files
 from core.extensions import db
+from core.idempotency import made_with
 from core.roles import Role
 from core.timeutil import business_today, to_beijing, utcnow
 
@@ -87,7 +88,7 @@ def record_contact(actor: Staff, customer: Customer, *, kind: ServiceKind, subje
 
     A contact recorded with its outcome and no follow-up date is closed at once (a call that settled the question).
     """
-    existing = db.session.scalar(select(ServiceRecord).where(ServiceRecord.client_token == client_token))
+    existing = made_with(ServiceRecord, client_token, actor.id)
     if existing is not None:
         return existing
     if follow_up_on is not None and follow_up_on < today():
@@ -109,7 +110,7 @@ def record_contact(actor: Staff, customer: Customer, *, kind: ServiceKind, subje
                 db.session.add(details)
                 db.session.flush()
     except IntegrityError:
-        same = db.session.scalar(select(ServiceRecord).where(ServiceRecord.client_token == client_token))
+        same = made_with(ServiceRecord, client_token, actor.id)
         if same is not None:
             return same
         raise
