@@ -240,6 +240,7 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from blueprints.accounts.routes import bp as exceptions_bp
     from blueprints.archive.routes import bp as archive_bp
+    from blueprints.audit_trail.routes import bp as audit_trail_bp
     from blueprints.jobs.routes import bp as jobs_bp
     from blueprints.closure.routes import bp as closure_bp
     from blueprints.auth.routes import bp as auth_bp
@@ -279,6 +280,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(customers_bp)
     app.register_blueprint(changes_bp)
     app.register_blueprint(archive_bp)
+    app.register_blueprint(audit_trail_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(reader_bp)
     app.register_blueprint(exceptions_bp)

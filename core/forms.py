@@ -3,8 +3,8 @@ from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto, _is_submitted
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import FileField, Form, MultipleFileField, PasswordField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, FileField, Form, MultipleFileField, PasswordField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.i18n import get_translations
 
@@ -123,3 +123,21 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+DATE_FORMAT_MESSAGE = "请输入正确的日期（年-月-日）"
+DATE_ORDER_MESSAGE = "结束日期不能早于开始日期"
+
+
+def date_field(label: str, required: str | None = None) -> DateField:
+    """A date typed or picked (年-月-日); optional unless `required` gives the message for a blank one."""
+    validators = [InputRequired(required)] if required else [Optional()]
+    return DateField(label, validators=validators, invalid_value_message=DATE_FORMAT_MESSAGE)
+
+
+def check_date_order(form) -> bool:
+    """Put the date-order message next to the end date (`date_to` before `date_from`); True when usable."""
+    if form.date_from.data and form.date_to.data and form.date_to.data < form.date_from.data:
+        form.date_to.errors = [*form.date_to.errors, DATE_ORDER_MESSAGE]
+        return False
+    return True

@@ -32,7 +32,13 @@ class AuditEvent(db.Model):
     prev_hash: Mapped[str] = mapped_column(String(64), info=C1)
     hash: Mapped[str] = mapped_column(String(64), info=C1)
 
-    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+    __table_args__ = (
+        Index("ix_audit_event_object", "object_type", "object_id"),
+        # The audit trail page (blueprints/audit_trail): a branch's, a user's or an object's entries, newest first.
+        Index("ix_audit_event_branch_at", "branch_id", "at", "id"),
+        Index("ix_audit_event_actor_at", "actor_name", "at", "id"),
+        Index("ix_audit_event_object_at", "object_id", "at", "id"),
+    )
 
 
 class RequestCounter(db.Model):

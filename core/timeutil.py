@@ -1,5 +1,5 @@
 """Time helpers: UTC storage, Beijing time for business dates."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -18,3 +18,8 @@ def to_beijing(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=timezone.utc).astimezone(BEIJING)
+
+
+def beijing_day_start(day: date) -> datetime:
+    """Midnight in Beijing of `day`, as the naive UTC the database stores (where a day's rows begin)."""
+    return datetime.combine(day, time.min, BEIJING).astimezone(timezone.utc).replace(tzinfo=None)

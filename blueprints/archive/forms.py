@@ -1,33 +1,18 @@
 """Forms of the archive screens: search, the lending purpose (借阅目的), scan upload, register filters, exports."""
-from core.forms import BaseForm, QueryForm
+from core.forms import BaseForm, QueryForm, check_date_order, date_field
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from blueprints.archive.models import LENDING_ACTION_LABELS, SCAN_TYPE_LABELS
 
-DATE_FORMAT_MESSAGE = "请输入正确的日期（年-月-日）"
-DATE_ORDER_MESSAGE = "结束日期不能早于开始日期"
 CUSTOMER_NO_MESSAGE = "客户号由字母和数字组成，最多 16 位"
 BRANCH_MESSAGE = "只能选择本营业部"
 # The usual reasons for reading a file; "other" asks for the reason in words.
 PURPOSES = ("客户投诉处理", "监管检查", "内部审计", "业务核查")
 OTHER_PURPOSE = "other"
 PURPOSE_DETAIL_MAX = 200
-
-
-def _date(label: str, required: str | None = None) -> DateField:
-    validators = [InputRequired(required)] if required else [Optional()]
-    return DateField(label, validators=validators, invalid_value_message=DATE_FORMAT_MESSAGE)
-
-
-def _check_order(form) -> bool:
-    """Put the date-order message next to the end date; True when the range is usable."""
-    if form.date_from.data and form.date_to.data and form.date_to.data < form.date_from.data:
-        form.date_to.errors = [*form.date_to.errors, DATE_ORDER_MESSAGE]
-        return False
-    return True
 
 
 class _BranchChoice:
@@ -51,8 +36,8 @@ class ArchiveSearchForm(_BranchChoice, QueryForm):
     """Search criteria read from the query string (a GET form: no CSRF token, no name and no ID number)."""
 
     customer_no = StringField("客户号", validators=[Optional(), Regexp(r"^\s*[A-Za-z0-9]{1,16}\s*$", message=CUSTOMER_NO_MESSAGE)])
-    date_from = _date("开户日期起")
-    date_to = _date("开户日期止")
+    date_from = date_field("开户日期起")
+    date_to = date_field("开户日期止")
     branch = SelectField("营业部", validate_choice=False)
 
     def __init__(self, formdata, branches, all_branches: bool):
@@ -64,7 +49,7 @@ class ArchiveSearchForm(_BranchChoice, QueryForm):
         return any(field.raw_data and field.raw_data[0].strip() for field in self)
 
     def validate(self, extra_validators=None) -> bool:
-        return super().validate(extra_validators) and _check_order(self)
+        return super().validate(extra_validators) and check_date_order(self)
 
     def criteria(self) -> dict:
         return {"customer_no": (self.customer_no.data or "").strip(),
@@ -136,8 +121,8 @@ class RegisterFilterForm(QueryForm):
     action = SelectField("操作", choices=[SelectChoice("", "全部")]
                          + [SelectChoice(value, label) for value, label in LENDING_ACTION_LABELS.items()],
                          validate_choice=False)
-    date_from = _date("日期起")
-    date_to = _date("日期止")
+    date_from = date_field("日期起")
+    date_to = date_field("日期止")
 
     def __init__(self, formdata, staff):
         super().__init__(formdata)
@@ -154,7 +139,7 @@ class RegisterFilterForm(QueryForm):
             raise ValidationError("请选择列表中的操作")
 
     def validate(self, extra_validators=None) -> bool:
-        return super().validate(extra_validators) and _check_order(self)
+        return super().validate(extra_validators) and check_date_order(self)
 
     def filters(self) -> dict:
         return {"staff_id": int(self.staff.data) if self.staff.data else None,
@@ -166,12 +151,12 @@ class ExportForm(_BranchChoice, PurposeForm):
     """A batch export of a branch's dossiers for customers opened in a date range, with its purpose."""
 
     branch = SelectField("营业部", validators=[InputRequired("请选择营业部")], validate_choice=False)
-    date_from = _date("开户日期起", required="请选择开始日期")
-    date_to = _date("开户日期止", required="请选择结束日期")
+    date_from = date_field("开户日期起", required="请选择开始日期")
+    date_to = date_field("开户日期止", required="请选择结束日期")
 
     def __init__(self, *args, branches, **kwargs):
         super().__init__(*args, **kwargs)
         self._set_branches(branches, None)
 
     def validate(self, extra_validators=None) -> bool:
-        return super().validate(extra_validators) and _check_order(self)
+        return super().validate(extra_validators) and check_date_order(self)

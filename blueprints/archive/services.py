@@ -4,7 +4,7 @@ import io
 import shutil
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from pypdf import PdfReader
@@ -42,7 +42,7 @@ from core.extensions import db
 from core.pdf import pool, renderer
 from core.reference import ID_TYPE_LABELS
 from core.roles import Role
-from core.timeutil import BEIJING, to_beijing, utcnow
+from core.timeutil import BEIJING, beijing_day_start, to_beijing, utcnow
 
 
 class ArchiveRefused(Exception):
@@ -88,9 +88,9 @@ def search(user: Staff, customer_no: str = "", id_number: str = "", date_from: d
     if id_number:
         query = query.where(customer_services.with_id_number(id_number))
     if date_from:
-        query = query.where(Customer.created_at >= _utc_start(date_from))
+        query = query.where(Customer.created_at >= beijing_day_start(date_from))
     if date_to:
-        query = query.where(Customer.created_at < _utc_start(date_to + timedelta(days=1)))
+        query = query.where(Customer.created_at < beijing_day_start(date_to + timedelta(days=1)))
     if branch_id:
         query = query.where(Customer.branch_id == branch_id)
     if number:
@@ -120,9 +120,6 @@ def search_by_name(user: Staff, name: str, cursor: str | None = None, size: int 
     return keyset.Page(rows=[rows[i] for i in ids if i in rows], next_cursor=next_cursor, first=after is None, size=size)
 
 
-def _utc_start(day: date) -> datetime:
-    """Midnight in Beijing of `day`, as the naive UTC the database stores."""
-    return datetime.combine(day, time.min, BEIJING).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def find_customer(user: Staff, customer_no: str) -> Customer | None:
@@ -172,9 +169,9 @@ def lending_page(user: Staff, cursor: str | None = None, staff_id: int | None = 
     if action:
         query = query.where(LendingRecord.action == action)
     if date_from:
-        query = query.where(LendingRecord.at >= _utc_start(date_from))
+        query = query.where(LendingRecord.at >= beijing_day_start(date_from))
     if date_to:
-        query = query.where(LendingRecord.at < _utc_start(date_to + timedelta(days=1)))
+        query = query.where(LendingRecord.at < beijing_day_start(date_to + timedelta(days=1)))
     orders = [keyset.Order(LendingRecord.at, True), keyset.Order(LendingRecord.id, True)]
     found = keyset.paginate(query, orders, cursor, scope=REGISTER_SCOPE, size=size, key=lambda r: (r.at, r.id))
     found.extra["customers"] = customer_labels({r.customer_id for r in found.rows if r.customer_id})
@@ -533,8 +530,8 @@ def start_export(actor: Staff, branch_id: int, date_from: date, date_to: date, p
 
 def export_customers(job: ExportJob) -> list[Customer]:
     return list(db.session.scalars(select(Customer).where(
-        Customer.branch_id == job.branch_id, Customer.created_at >= _utc_start(job.date_from),
-        Customer.created_at < _utc_start(job.date_to + timedelta(days=1))).order_by(Customer.id)))
+        Customer.branch_id == job.branch_id, Customer.created_at >= beijing_day_start(job.date_from),
+        Customer.created_at < beijing_day_start(job.date_to + timedelta(days=1))).order_by(Customer.id)))
 
 
 def run_export(job_id: int, progress=None) -> None:

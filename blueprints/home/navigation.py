@@ -68,6 +68,7 @@ MENU = (
         Link("数据字典", "dictionaries.index", _only(Role.HQ_ADMIN)),
         Link("用户与赋权", "staff_admin.index", _only(Role.HQ_ADMIN)),
         Link("总部赋权", "staff_admin.grants", _only(Role.BRANCH_MANAGER)),
+        Link("审计日志", "audit_trail.index", _only(*MANAGERS)),
     )),
 )
 

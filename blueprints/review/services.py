@@ -7,7 +7,7 @@ decision, so a reviewer who opens an application and decides at once is never sl
 same-terminal reviewer (同机复核) is never blocked by their own claim.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import case, delete, exists, func, or_, select, update
@@ -25,7 +25,7 @@ from blueprints.review.models import ReviewClaim, ReviewDecision
 from core import audit, keyset
 from core.extensions import db
 from core.roles import OPENING_ROLES, Role
-from core.timeutil import BEIJING, to_beijing, utcnow
+from core.timeutil import beijing_day_start, to_beijing, utcnow
 
 IN_REVIEW = (Status.SUBMITTED, Status.RESUBMITTED)
 DEFAULT_CLAIM_MINUTES = 30
@@ -214,8 +214,6 @@ class InboxPage:
         return sum(self.counts.values())
 
 
-def _beijing_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, BEIJING).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _has_rejection():
@@ -228,9 +226,9 @@ def _conditions(user: Staff, filters: InboxFilters) -> list:
     if filters.channel:
         conditions.append(Application.channel == filters.channel)
     if filters.submitted_from:
-        conditions.append(Application.submitted_at >= _beijing_midnight(filters.submitted_from))
+        conditions.append(Application.submitted_at >= beijing_day_start(filters.submitted_from))
     if filters.submitted_to:
-        conditions.append(Application.submitted_at < _beijing_midnight(filters.submitted_to + timedelta(days=1)))
+        conditions.append(Application.submitted_at < beijing_day_start(filters.submitted_to + timedelta(days=1)))
     if filters.returned is True:
         conditions.append(_has_rejection())
     elif filters.returned is False:
