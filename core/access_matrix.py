@@ -88,6 +88,7 @@ BRANCH_RULES: dict[str, BranchRule] = {
     "archive.index": B, "archive.customer_file": B, "archive.generate_dossier": B, "archive.dossier_versions": B,
     "archive.upload_scan": B, "archive.download_dossier": B, "archive.exports": B, "archive.export_status": O,
     "archive.download_export": O, "archive.lending_register": B, "archive.view_scan": B,
+    "archive.place_hold": B, "archive.lift_hold": B,
     # the audit trail: a branch manager reads their branch's staff's entries, HQ every branch's
     "audit_trail.index": B,
     "jobs.status": B,

@@ -1,7 +1,7 @@
 """Forms of the archive screens: search, the lending purpose (借阅目的), scan upload, register filters, exports."""
 from core.forms import BaseForm, QueryForm, check_date_order, date_field
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
@@ -107,6 +107,26 @@ class ScanUploadForm(BaseForm):
     def validate_scan_type(self, field):
         if field.data not in {str(value) for value in SCAN_TYPE_LABELS}:
             raise ValidationError("请选择影像类型")
+
+
+HOLD_REASON_MAX = 500
+
+
+def _reason(label: str) -> TextAreaField:
+    return TextAreaField(label, validators=[DataRequired("请填写理由（如法院案号、监管来函文号）"),
+                                            Length(max=HOLD_REASON_MAX, message=f"理由不超过 {HOLD_REASON_MAX} 字")])
+
+
+class HoldForm(BaseForm):
+    """Place a legal hold (法律保全) on a customer's file, with why (prefix "hold")."""
+
+    reason = _reason("保全理由")
+
+
+class LiftHoldForm(BaseForm):
+    """Lift the standing legal hold, with why (prefix "lift")."""
+
+    reason = _reason("解除理由")
 
 
 class GenerateDossierForm(BaseForm):

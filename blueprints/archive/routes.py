@@ -9,8 +9,9 @@ from blueprints.archive import forms, services
 from blueprints.archive import jobs as archive_jobs
 from blueprints.archive.models import ExportStatus, LendingAction
 from blueprints.customers import page as customer_page
-from blueprints.customers.models import KIND_LABELS, CustomerKind
+from blueprints.customers.models import KIND_LABELS
 from blueprints.opening import presenters
+from blueprints.retention import services as retention
 from blueprints.search import kept as kept_searches
 from core import audit, files, jobs
 from core.db import writes_on_read
@@ -227,6 +228,61 @@ def lending_register():
                 customers=found.extra["customers"], args=args)
 
 
+# --- retention and legal holds ----------------------------------------------------------------------
+
+@bp.route("/customers/<customer_no>/hold", methods=["POST"])
+@roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
+def place_hold(customer_no: str):
+    """Place a legal hold (法律保全): the file is kept past its retention term until the hold is lifted."""
+    return _hold_action(customer_no, "hold", forms.HoldForm, retention.place_hold,
+                        "已设置法律保全，保全期间该客户档案不会被清除。")
+
+
+@bp.route("/customers/<customer_no>/hold/lift", methods=["POST"])
+@roles_required(Role.ARCHIVIST, Role.HQ_ADMIN)
+def lift_hold(customer_no: str):
+    """Lift the standing legal hold, with why; the hold stays on record."""
+    return _hold_action(customer_no, "lift", forms.LiftHoldForm, retention.lift_hold, "已解除法律保全。")
+
+
+def _hold_action(customer_no: str, prefix: str, form_class, action, done: str):
+    customer = _load_customer(customer_no)
+    form = form_class(prefix=prefix)
+    if not form.validate_on_submit():
+        return _retention_page(customer, **{f"{prefix}_form": form}, status=422)
+    try:
+        action(customer, current_user, form.reason.data)
+    except retention.RetentionRefused as refused:
+        # Next to the reason when its form is still the one shown; otherwise (a hold placed meanwhile, in
+        # another tab or by a colleague) above the panel's new state, with what was typed left behind.
+        form.reason.errors = [*form.reason.errors, str(refused)]
+        return _retention_page(customer, **{f"{prefix}_form": form}, refused=str(refused), status=422)
+    return _retention_page(customer, done=done)
+
+
+def _retention_context(customer, hold_form=None, lift_form=None, done: str | None = None,
+                       refused: str | None = None) -> dict:
+    holds = retention.holds_of(customer.id)
+    standing = holds[0] if holds and holds[0].lifted_at is None else None
+    people = {h.placed_by_id for h in holds} | {h.lifted_by_id for h in holds if h.lifted_by_id}
+    return {"term": retention.term_text(customer), "standing": standing,
+            "lifted": [h for h in holds if h is not standing], "staff_names": services.staff_names(people),
+            "hold_form": hold_form or forms.HoldForm(formdata=None, prefix="hold"),
+            "lift_form": lift_form or forms.LiftHoldForm(formdata=None, prefix="lift"), "done": done,
+            "refused": None if _failed_form_shown(standing, hold_form, lift_form) else refused}
+
+
+def _failed_form_shown(standing, hold_form, lift_form) -> bool:
+    """Whether the form that was refused is the one the panel shows now (its error is next to its field)."""
+    return (hold_form is not None and standing is None) or (lift_form is not None and standing is not None)
+
+
+def _retention_page(customer, status: int = 200, **forms_and_done):
+    audit.record("retention.view", "customer", customer.customer_no)
+    return page("archive/hold.html", block="retention_panel", status=status, customer=customer,
+                **_retention_context(customer, **forms_and_done))
+
+
 # --- batch export --------------------------------------------------------------------------------
 
 @bp.route("/exports", methods=["GET", "POST"])
@@ -330,14 +386,15 @@ def _file_page(customer, purpose: str):
                 purpose_until=datetime.fromtimestamp(until, BEIJING).strftime("%H:%M"),
                 scans=services.scans_of(customer), dossiers=services.dossiers_of(customer),
                 witness_records=presenters.customer_witness_records(customer),
-                archivist=archivist, closed=customer.kind == CustomerKind.HISTORICAL,
+                archivist=archivist,
                 upload_form=forms.ScanUploadForm(formdata=None) if archivist else None,
                 generate_form=forms.GenerateDossierForm(formdata=None, prefix="generate"),
                 dossier_job=jobs.to_show(archive_jobs.DOSSIER, ("customer", customer.id), current_user),
                 describe_job=jobs.describe,
                 max_scan_mb=current_app.config["MAX_SCAN_BYTES"] / 1024 / 1024,
                 home_branch=services.branch_names().get(customer.branch_id),
-                show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, id_type_labels=ID_TYPE_LABELS)
+                show_full_id=sees_full_id(current_user), kind_labels=KIND_LABELS, id_type_labels=ID_TYPE_LABELS,
+                **_retention_context(customer))
 
 
 def _upload_page(customer, form, status: int = 200):

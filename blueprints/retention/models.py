@@ -1,7 +1,7 @@
 """Legal holds (法律保全) on a customer's file, and the record of each purge."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.classification import C1, C2
@@ -27,6 +27,12 @@ class LegalHold(db.Model):
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), info=C1)
     lifted_at: Mapped[datetime | None] = mapped_column(info=C1)
     lift_reason: Mapped[str | None] = mapped_column(EncryptedText, info=C2)
+
+    __table_args__ = (
+        # One standing hold per customer: of two placed at once, the second is refused.
+        Index("uq_legal_hold_standing", "customer_id", unique=True,
+              sqlite_where=text("lifted_at IS NULL"), postgresql_where=text("lifted_at IS NULL")),
+    )
 
 
 class RetentionPurge(db.Model):

@@ -32,6 +32,8 @@ RETENTION_YEARS: dict[RecordKind, tuple[int, str]] = {
     RecordKind.SERVICE: (20, "证券公司客户资料管理规范"),
 }
 ALL_KINDS = frozenset(RecordKind)
+# The longest term of a whole file: what it is kept at least, counted from closure.
+FILE_YEARS = max(years for years, _rule in RETENTION_YEARS.values())
 
 
 def add_years(day: date, years: int) -> date:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
 from blueprints.customers.models import Customer
@@ -57,9 +58,12 @@ def place_hold(customer: Customer, actor: Staff, reason: str) -> LegalHold:
     if _purged(customer.id):
         raise RetentionRefused("该客户的资料已按保管期限清除")
     hold = LegalHold(customer_id=customer.id, reason=reason[:500], placed_by_id=actor.id)
-    db.session.add(hold)
-    db.session.flush()
-    audit.record("retention.hold_placed", "customer", customer.id, actor=actor, hold_id=hold.id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(hold)
+    except IntegrityError:  # another archivist placed one a moment earlier
+        raise RetentionRefused("该客户已有未解除的法律保全") from None
+    audit.record("retention.hold_placed", "customer", customer.customer_no, actor=actor, hold_id=hold.id)
     return hold
 
 
@@ -74,8 +78,25 @@ def lift_hold(customer: Customer, actor: Staff, reason: str) -> LegalHold:
         raise RetentionRefused("该客户没有未解除的法律保全")
     hold.lifted_by_id, hold.lifted_at, hold.lift_reason = actor.id, utcnow(), reason[:500]
     db.session.flush()
-    audit.record("retention.hold_lifted", "customer", customer.id, actor=actor, hold_id=hold.id)
+    audit.record("retention.hold_lifted", "customer", customer.customer_no, actor=actor, hold_id=hold.id)
     return hold
+
+
+def holds_of(customer_id: int) -> list[LegalHold]:
+    """Every hold of the customer's file, the standing one first, then the lifted ones newest first."""
+    holds = db.session.scalars(select(LegalHold).where(LegalHold.customer_id == customer_id)
+                               .order_by(LegalHold.placed_at.desc(), LegalHold.id.desc())).all()
+    return sorted(holds, key=lambda hold: hold.lifted_at is not None)
+
+
+def term_text(customer: Customer) -> str:
+    """The file's retention term in words: its due date once the customer has closed."""
+    if customer.kind == "merged":
+        return "已合并的客户记录随存续客户的档案保管"
+    if customer.kind != "historical" or customer.closed_at is None:
+        return f"客户未销户：保管期限自销户之日起计算，不少于 {rules.FILE_YEARS} 年"
+    closed_on = to_beijing(customer.closed_at).date()
+    return f"销户日 {closed_on.isoformat()}，保管至 {rules.due_date(closed_on).isoformat()}（满 {rules.FILE_YEARS} 年后方可清除）"
 
 
 # --- the purge ------------------------------------------------------------------------------------
@@ -193,7 +214,7 @@ def erase(customer: Customer, due_on: date, cutoff: date) -> dict:
     db.session.add(RetentionPurge(customer_id=customer.id, due_on=due_on, cutoff=cutoff, run_by=RUN_BY,
                                   erased=erased))
     db.session.flush()
-    audit.record("retention.purged", "customer", customer.id, actor_name=RUN_BY, due_on=due_on.isoformat(),
+    audit.record("retention.purged", "customer", customer.customer_no, actor_name=RUN_BY, due_on=due_on.isoformat(),
                  files=erased["stored_files"])
     return erased
 

@@ -55,6 +55,18 @@ def _notification(world: World) -> int:
         return row.id
 
 
+def _held(world: World) -> None:
+    """A standing legal hold on the world's customer, for the lift form to show."""
+    from blueprints.auth.models import Staff
+    from blueprints.customers.models import Customer
+    from blueprints.retention import services as retention
+
+    with world.app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.customer_no == world.customer_no))
+        retention.place_hold(customer, db.session.scalar(select(Staff).where(Staff.username == "archivist")), "诉讼保全")
+        db.session.commit()
+
+
 def _escalated(world: World) -> str:
     return world.approved  # awaiting its first call: the send-back is refused (not escalated)
 
@@ -76,6 +88,10 @@ CASES = [
     Case("archive.generate_dossier", lambda w: {"customer_no": w.customer_no}, pages=("/archive/customers/{customer_no}",)),
     Case("archive.upload_scan", lambda w: {"customer_no": w.customer_no}, user="archivist"),
     Case("archive.exports"),
+    Case("archive.place_hold", lambda w: {"customer_no": w.customer_no}, user="archivist",
+         pages=("/archive/customers/{customer_no}",), fields=("hold-reason",)),
+    Case("archive.lift_hold", lambda w: {"customer_no": w.customer_no}, user="archivist",
+         pages=("/archive/customers/{customer_no}",), fields=("lift-reason",), before=_held),
     Case("changes.decide", lambda w: {"reference": w.change}, pages=("/changes/{reference}",)),
     Case("changes.upload_signed_slip", lambda w: {"reference": w.change}, pages=("/changes/{reference}",),
          fields=("signed_slip",)),
