@@ -3,7 +3,8 @@ and of another one (and, for customer managers and brokers, another's customers)
 
 The database is built once for the module (tests/security/world.py). GETs only read; most empty posts are
 refused by validation, and the few that act on an empty form (a review claim, a notice marked read, a saved
-filter deleted, logout, after which the user logs in again) change nothing another cell's expectation rests on.
+filter deleted, a reader revoked, logout, after which the user logs in again) change nothing another cell's
+expectation rests on.
 A role refusal is a 403 with the generic message (core.security.roles_required, the fail-closed hook);
 a 403 naming a reason comes from the view itself, which the role did reach.
 """
@@ -94,7 +95,8 @@ REFERENCE_OF = {"opening": "draft", "review": "submitted", "return_visit": "visi
 REFERENCE_OF_ENDPOINT = {"review.accounts_progress": "active_application", "opening.detail": "submitted",
                          "opening.submitted": "submitted", "return_visit.recording": "active_application",
                          "closure.reactivation": "reactivation", "closure.reactivation_review": "reactivation",
-                         "closure.reactivation_withdraw": "reactivation"}
+                         "closure.reactivation_withdraw": "reactivation", "opening.step_file": "file_application",
+                         "service.download": "complaint"}
 ID_OF = {"scan_id": "scan", "dossier_id": "dossier", "message_id": "message", "visit_id": "visit",
          "document_id": "document", "file_id": "service_file", "flag_id": "flag", "filter_id": "filter",
          "notification_id": "notification", "entry_id": "entry", "product_id": "product", "rule_id": "rule",
