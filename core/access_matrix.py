@@ -55,9 +55,10 @@ BRANCH_RULES: dict[str, BranchRule] = {
     "review.accounts_progress": B, "review.decide_document": B, "review.document_file": B,
     "return_visit.queue": B, "return_visit.visit": B, "return_visit.reveal_mobile": B, "return_visit.recording": B,
     "return_visit.escalated": B, "return_visit.escalated_case": B, "return_visit.send_back": B,
-    # card readers: the terminal pairs with a reader of its branch; devices are registered by HQ
+    # card readers: each device is paired with a branch by HQ, who sees and revokes every branch's; the
+    # terminal pairs with a reader of its own branch
     "reader.terminal": B, "reader.unpair_terminal": B,
-    "reader.devices": N, "reader.revoke": N, "reader.unpair_device": N,
+    "reader.devices": B, "reader.revoke": B, "reader.unpair_device": B,
     # staff administration: HQ administers every branch's staff and grants, a branch manager reads their
     # own branch's staff and reviews its grants; branches are firm-wide; one's own password is one's own
     "staff_admin.index": B, "staff_admin.detail": B, "staff_admin.create": B, "staff_admin.edit": B,

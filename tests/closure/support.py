@@ -50,6 +50,16 @@ def start_closure(auth, customer_no: str, number: str, **overrides):
     return auth.post(f"/closure/{customer_no}/start", data)
 
 
+def start_reactivation(auth, customer_no: str, number: str):
+    """Submit the reactivation of a dormant fund account from the pre-check page's form, the ID checked."""
+    html = auth.get(f"/closure/{customer_no}").get_data(as_text=True)
+    section = html.split(f'id="start-reactivation-{number}"', 1)[1].split("</form>", 1)[0]
+    token = re.search(r'name="reactivate-client_token" type="hidden" value="([^"]+)"', section).group(1)
+    return auth.post(f"/closure/{customer_no}/reactivate", {"reactivate-fund_account": number,
+                                                            "reactivate-client_token": token,
+                                                            "reactivate-id_checked": "y"})
+
+
 def reference_from(response) -> str:
     location = response.headers.get("Location") or response.headers.get("HX-Redirect")
     return location.rstrip("/").split("/")[-1]

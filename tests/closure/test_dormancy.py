@@ -9,7 +9,7 @@ from blueprints.closure import services
 from blueprints.customers.models import Customer, IdDocument
 from core.extensions import db
 from core.timeutil import business_today
-from tests.closure.support import fund_status, review
+from tests.closure.support import fund_status, review, start_reactivation
 from tests.requests.helpers import page_of
 
 REACTIVATE = "/closure/reactivation/{}/review"
@@ -68,20 +68,9 @@ def dormant(app, active, trading):
     return active
 
 
-def _start_reactivation(clerk, customer_no, number):
-    import re
-
-    html = clerk.get(f"/closure/{customer_no}").get_data(as_text=True)
-    section = html.split(f'id="start-reactivation-{number}"', 1)[1].split("</form>", 1)[0]
-    token = re.search(r'name="reactivate-client_token" type="hidden" value="([^"]+)"', section).group(1)
-    return clerk.post(f"/closure/{customer_no}/reactivate", {"reactivate-fund_account": number,
-                                                             "reactivate-client_token": token,
-                                                             "reactivate-id_checked": "y"})
-
-
 def test_a_reviewed_reactivation_makes_the_account_active_from_the_next_trading_day(app, clerk, dormant):
     customer_no, number = dormant
-    response = _start_reactivation(clerk, customer_no, number)
+    response = start_reactivation(clerk, customer_no, number)
     assert response.status_code == 303
     reference = response.headers["Location"].rsplit("/", 1)[1]
     assert fund_status(app, number) == "dormant"
@@ -131,7 +120,7 @@ def test_an_active_account_cannot_be_reactivated(app, clerk, active):
 
 def test_the_customer_panel_lists_businesses_and_links(app, clerk, dormant):
     customer_no, number = dormant
-    _start_reactivation(clerk, customer_no, number)
+    start_reactivation(clerk, customer_no, number)
     with app.test_request_context():
         from flask import render_template
 

@@ -1,8 +1,11 @@
 """One database state for the access-matrix cells: the same kinds of objects in two branches.
 
-Branch 0101 holds the demo users (one per role); branch 0201 gets its own clerk, reviewer and return-visit
-agent so that its objects are made the way 0101's are. Each branch's objects are reached by name
-(`World.values[branch][name]`), and customer managers and brokers each have a customer of their own.
+Branch 0101 holds the demo users (one per role); branch 0201 gets its own clerk, reviewer, return-visit
+agent, customer manager, broker and branch manager so that its objects are made the way 0101's are. Each
+branch's objects are reached by name (`World.values[branch][name]`). Customer managers and brokers each have
+a customer of their own, with a service record, a complaint, a handover and a record merged into it. Where a
+view shows an object only to the staff member who made it (a complaint, an image saved in the wizard, a saved
+filter, a notice), each demo user of 0101 has one of their own (`by_role`).
 """
 import io
 import secrets
@@ -26,27 +29,31 @@ from core.extensions import db
 from core.timeutil import business_today
 from blueprints.accounts.models import FundAccount
 from blueprints.dictionaries.models import DictionaryEntry
-from blueprints.grading.models import GradeRule, Notification
-from blueprints.search.models import SavedCustomerFilter
+from blueprints.grading.models import Notification
+from blueprints.search.models import DuplicateFlag, SavedCustomerFilter
 from blueprints.opening.models import ApplicationDocument
-from blueprints.products.models import Product
-from blueprints.reader.models import ReaderDevice
+from blueprints.products.models import Recommendation
 from blueprints.return_visit.models import ReturnVisit
 from core.jobs import Job
 from core.roles import Role
 from core.outbox import OutboxMessage
 from tests import factories
 from tests.closure import support as closure_support
+from tests.grading.support import HOLDING_HEADER, csv_bytes, job_id_of, upload
+from tests.merges.test_merge import propose
+from tests.reader.support import pair_reader
 from tests.requests.test_archive_export import export_form
+from tests.requests.test_customer_search import add_customer
+from tests.requests.test_review import submit_witness
 from tests.conftest import Auth
-from tests.factories import existing_customer
 
 OWN, OTHER = "0101", "0201"
 
-# The staff who make each branch's objects: (clerk, reviewer, return-visit agent, archivist, customer manager, broker).
+# The staff who make each branch's objects:
+# (clerk, reviewer, return-visit agent, archivist, customer manager, broker, branch manager).
 MAKERS = {
-    OWN: ("clerk", "reviewer", "visitor", "archivist", "cmanager", "broker"),
-    OTHER: ("clerk_sh", "reviewer_sh", "visitor_sh", "archivist_sh", "cmanager_sh", "broker_sh"),
+    OWN: ("clerk", "reviewer", "visitor", "archivist", "cmanager", "broker", "manager"),
+    OTHER: ("clerk_sh", "reviewer_sh", "visitor_sh", "archivist_sh", "cmanager_sh", "broker_sh", "manager_sh"),
 }
 # The one demo user per role the cells are requested as (blueprints/home/demo.py).
 USER_OF_ROLE = {Role.CLERK: "clerk", Role.REVIEWER: "reviewer", Role.WITNESS: "witness", Role.MARKETING: "marketing",
@@ -55,6 +62,10 @@ USER_OF_ROLE = {Role.CLERK: "clerk", Role.REVIEWER: "reviewer", Role.WITNESS: "w
 EXTRA_STAFF = (("reviewer_sh", "reviewer"), ("visitor_sh", "return_visit"), ("archivist_sh", "archivist"),
                ("cmanager_sh", "customer_manager"), ("cmanager2_sh", "customer_manager"), ("broker_sh", "broker"),
                ("manager_sh", "branch_manager"))
+# What a broker works on instead of the customer manager's objects: their own customer's.
+BROKER_SAMPLES = {"customer": "broker_customer", "service": "broker_service", "complaint": "broker_complaint",
+                  "service_file": "broker_service_file", "merged": "broker_merged", "handover": "broker_handover"}
+RESIDENCE_PERMIT = "hmt_residence_permit"
 
 
 @dataclass
@@ -77,16 +88,27 @@ def _add_staff():
     db.session.commit()
 
 
+def _logged_in(app, username: str) -> Auth:
+    auth = Auth(app.test_client())
+    assert auth.login(username).status_code == 303, username
+    return auth
+
+
 def _application(reference: str) -> Application:
     return db.session.scalar(select(Application).where(Application.reference == reference))
 
 
-def _submitted(app, auth, clerk: str, name: str, id_number: str, token: str) -> str:
-    """Walk a draft to the end and submit it for review; return its reference."""
+def _customer(customer_no: str) -> Customer:
+    return db.session.scalar(select(Customer).where(Customer.customer_no == customer_no))
+
+
+def _submitted(app, auth, clerk: str, name: str, id_number: str, token: str, **steps) -> str:
+    """Walk a draft to the end (`steps`: other data for some steps) and submit it for review; return its reference."""
     with app.app_context():
         clerk_id = _staff(clerk).id
     reference = factories.start(auth, token=token)
-    factories.walk_with(auth, reference, "summary", clerk_id, identity=factories.identity(name=name, id_number=id_number))
+    factories.walk_with(auth, reference, "summary", clerk_id, identity=factories.identity(name=name, id_number=id_number),
+                        **steps)
     assert auth.post(factories.step_url(reference, "summary")).status_code == 303
     return reference
 
@@ -108,8 +130,10 @@ def _visited(app, reference: str, agent: str) -> str:
 
 
 def _imported(branch_code: str, number: str, name: str, id_number: str, manager: str | None, kind="current") -> Customer:
-    branch = db.session.scalar(select(Branch).where(Branch.code == branch_code))
-    customer = existing_customer(number, branch.id, name, id_number, kind=kind)
+    """An existing customer (imported, as existing customers are), with the birth date their ID number carries."""
+    born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    customer = db.session.get(Customer, add_customer(number, name, id_number, branch_code=branch_code, birth_date=born,
+                                                     kind=kind))
     if manager:
         managers.assign(customer, _staff(manager), _staff(manager), "测试分配")
     return customer
@@ -120,12 +144,16 @@ def build(app) -> World:
     with app.app_context():
         _add_staff()
     world = World()
+    admin = _logged_in(app, "admin")
+    firm = _firm_samples(app)
     for index, code in enumerate((OWN, OTHER)):
-        clerk, reviewer, agent, archivist, cmanager, broker = MAKERS[code]
+        clerk, reviewer, agent, archivist, cmanager, broker, manager = MAKERS[code]
         values = world.values[code]
-        auth = Auth(app.test_client())
-        assert auth.login(clerk).status_code == 303, clerk
+        values.update(firm)
+        auth = _logged_in(app, clerk)
         seq = f"{index}1"
+        # Each branch's people are born in another year, so no pair across the branches looks like one person.
+        born = f"19{70 + index}0101"
         values["draft"] = factories.start(auth, token=f"matrix-draft-{code}")
         values["submitted"] = _submitted(app, auth, clerk, "马审核", factories.make_id("110105", "19880612", f"1{seq}"),
                                          f"matrix-sub-{code}")
@@ -139,12 +167,11 @@ def build(app) -> World:
         values["active_application"] = active
         values["active_customer"] = _visited(app, active, agent)
         with app.app_context():
-            # Customers of the customer manager and of the broker (imported, as existing customers are).
-            mine = _imported(code, f"C{code}0000{index}7", "马经理", factories.make_id("110105", "19700101", f"7{seq}"),
+            mine = _imported(code, f"C{code}0000{index}7", "马经理", factories.make_id("110105", born, f"7{seq}"),
                              cmanager)
-            brokers = _imported(code, f"C{code}0000{index}8", "马经纪", factories.make_id("110105", "19700101", f"8{seq}"),
+            brokers = _imported(code, f"C{code}0000{index}8", "马经纪", factories.make_id("110105", born, f"8{seq}"),
                                 broker)
-            prospect = _imported(code, f"C{code}0000{index}9", "马潜在", factories.make_id("110105", "19700101", f"9{seq}"),
+            prospect = _imported(code, f"C{code}0000{index}9", "马潜在", factories.make_id("110105", born, f"9{seq}"),
                                  None, kind="potential")
             values["customer"], values["broker_customer"] = mine.customer_no, brokers.customer_no
             values["prospect"] = prospect.customer_no
@@ -153,49 +180,89 @@ def build(app) -> World:
                                                 content="询问开户进度", follow_up_on=business_today() + timedelta(days=3),
                                                 outcome="", client_token=f"matrix-{key}-{code}")
                 values[key] = record.reference
+            values["complaint"], values["service_file"] = _complaint(_staff(cmanager), mine, f"matrix-complaint-{code}")
+            values["broker_complaint"], values["broker_service_file"] = _complaint(
+                _staff(broker), brokers, f"matrix-broker-complaint-{code}")
             others = db.session.scalar(select(Staff).where(Staff.role == "customer_manager", Staff.username != cmanager,
                                                            Staff.branch_id == mine.branch_id))
-            handover = managers.request_handover(
-                _staff(cmanager), from_staff=_staff(cmanager), kind=HandoverKind.SELECTED, customer_ids=[mine.id],
-                successor_ids=[others.id], effective_date=business_today() + timedelta(days=7), reason="岗位调整",
-                client_token=f"matrix-handover-{code}")
-            values["handover"] = handover.reference
-            active_customer = db.session.scalar(select(Customer).where(Customer.customer_no == values["active_customer"]))
+            for key, customer, owner in (("handover", mine, cmanager), ("broker_handover", brokers, broker)):
+                handover = managers.request_handover(
+                    _staff(owner), from_staff=_staff(owner), kind=HandoverKind.SELECTED, customer_ids=[customer.id],
+                    successor_ids=[others.id], effective_date=business_today() + timedelta(days=7), reason="岗位调整",
+                    client_token=f"matrix-{key}-{code}")
+                values[key] = handover.reference
+            active_customer = _customer(values["active_customer"])
             scan = archive.add_scan(active_customer, "other", factories.scan_png(), "scan.png", _staff(archivist))
             values["scan"] = scan.id
             values["dossier"] = archive.generate_dossier_now(active_customer, _staff(archivist)).id
             db.session.commit()
             _application_samples(values)
         _business_samples(app, auth, values, code, archivist)
+        _dormant_customer_samples(app, auth, values, code, seq)
+        _merge_samples(app, values, code, born, seq)
+        values["import"] = _holdings_import(_logged_in(app, manager))
+        values["device"] = pair_reader(app, admin, f"柜台读卡器{code}", branch_code=code).id
     with app.app_context():
-        _global_samples(world)
+        _staff_admin_samples(world)
         _own_samples(world)
+    _made_by_their_user(app, world)
     return world
+
+
+def _complaint(owner: Staff, customer: Customer, token: str) -> tuple[str, int]:
+    """A complaint `owner` took (首办负责制: they handle it), with the customer's letter kept: (reference, file id)."""
+    record = service.record_contact(owner, customer, kind=ServiceKind.COMPLAINT, subject="佣金异议",
+                                    content="客户称佣金高于约定", follow_up_on=None, outcome="", client_token=token,
+                                    complaint={"channel": "letter", "category": "brokerage", "urgency": "general"})
+    letter = service.attach_file(record, owner, factories.scan_png(), "投诉信.png")
+    return record.reference, letter.id
 
 
 def _own_samples(world: World) -> None:
     """A saved list filter and a workbench notice for each demo user, and one of another branch's clerk."""
     from blueprints.home.demo import DEMO_USERS
 
-    def own(username: str) -> tuple[int, int]:
+    def own(username: str) -> dict[str, int]:
         staff = _staff(username)
         saved = SavedCustomerFilter(staff_id=staff.id, name="常用", params={"kind": "current"})
         notice = Notification(recipient_id=staff.id, topic="grade", text="客户分级已调整")
         db.session.add_all([saved, notice])
         db.session.flush()
-        return saved.id, notice.id
+        return {"filter": saved.id, "notification": notice.id}
 
-    world.values[OWN]["own_by_role"] = {str(role): own(username) for username, _n, role, _code in DEMO_USERS
-                                        if username in USER_OF_ROLE.values()}
-    world.values[OTHER]["filter"], world.values[OTHER]["notification"] = own(MAKERS[OTHER][0])
+    world.values[OWN]["by_role"] = {str(role): own(username) for username, _n, role, _code in DEMO_USERS
+                                    if username in USER_OF_ROLE.values()}
+    world.values[OTHER].update(own(MAKERS[OTHER][0]))
     db.session.commit()
 
 
+def _made_by_their_user(app, world: World) -> None:
+    """For each role a view admits, an object of their own where the view shows it only to its maker.
+
+    A complaint is shown to whoever took or handles it (and the branch manager), so the clerk and the
+    return-visit agent each take one (the customer manager's and the broker's are on their customers). An image
+    saved in the wizard is shown to the application's maker only: the witness enters a witness opening, whose
+    photo they may see again (the clerk's is a scan of the submitted application)."""
+    by_role = world.values[OWN]["by_role"]
+    with app.app_context():
+        customer = _customer(world.values[OWN]["active_customer"])
+        for role in (Role.CLERK, Role.RETURN_VISIT):
+            complaint, letter = _complaint(_staff(USER_OF_ROLE[role]), customer, f"matrix-complaint-{role}")
+            by_role[str(role)].update(complaint=complaint, service_file=letter)
+        db.session.commit()
+    witness = factories.identity(name="马见证", id_number=factories.make_id("110105", "19880612", "201"))
+    _auth, reference = submit_witness(app, USER_OF_ROLE[Role.WITNESS], token="matrix-witness", identity=witness)
+    with app.app_context():
+        photo = _application(reference).step_data("witness")["photo_sha256"]
+    by_role[str(Role.WITNESS)].update(file_application=reference, sha256=photo)
+
+
 def _application_samples(values: dict) -> None:
-    """Ids that hang off the applications: a scan under review, a return visit, an outbox message."""
+    """Ids that hang off the applications: a scan under review (and its file), a return visit, an outbox message."""
     submitted, active = _application(values["submitted"]), _application(values["active_application"])
-    values["document"] = db.session.scalar(select(ApplicationDocument.id)
-                                           .where(ApplicationDocument.application_id == submitted.id).limit(1))
+    document = db.session.scalar(select(ApplicationDocument).where(ApplicationDocument.application_id == submitted.id)
+                                 .order_by(ApplicationDocument.id).limit(1))
+    values["document"], values["file_application"], values["sha256"] = document.id, submitted.reference, document.sha256
     values["visit"] = db.session.scalar(select(ReturnVisit.id).where(ReturnVisit.application_id == active.id))
     values["message"] = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.application_id == active.id)
                                           .order_by(OutboxMessage.id).limit(1))
@@ -207,8 +274,7 @@ def _business_samples(app, auth, values: dict, code: str, archivist: str) -> Non
     closure = closure_support.start_closure(auth, values["active_customer"], _fund_account(app, values["active_customer"]))
     assert closure.status_code == 303, closure.get_data(as_text=True)[:1000]
     values["closure"] = closure_support.reference_from(closure)
-    keeper = Auth(app.test_client())
-    assert keeper.login(archivist).status_code == 303
+    keeper = _logged_in(app, archivist)
     today = business_today().isoformat()
     export = keeper.post("/archive/exports", export_form(_branch_id(app, code), today, today))
     assert export.status_code == 303, export.get_data(as_text=True)[:3000]
@@ -218,17 +284,90 @@ def _business_samples(app, auth, values: dict, code: str, archivist: str) -> Non
                                                                 Job.subject_id == values["export"]))
 
 
-def _global_samples(world: World) -> None:
-    """Firm-wide objects (HQ's settings): the same in both branches' samples."""
-    shared = {
-        "product": db.session.scalar(select(Product.id).limit(1)),
-        "rule": db.session.scalar(select(GradeRule.id).limit(1)),
-        "device": db.session.scalar(select(ReaderDevice.id).limit(1)),
-        "dictionary_entry": db.session.scalar(select(DictionaryEntry.id).limit(1)),
-    }
-    for values in world.values.values():
-        values.update({name: value for name, value in shared.items() if value is not None})
-    _staff_admin_samples(world)
+def _dormant_customer_samples(app, auth, values: dict, code: str, seq: str) -> None:
+    """A cautious (C1) customer back at the counter after three quiet years: their dormant fund account's
+    reactivation waits for review, and they insisted on a product beyond their class (the signed warning kept)."""
+    clerk, reviewer, agent = MAKERS[code][:3]
+    reference = _submitted(app, auth, clerk, "马激活", factories.make_id("110105", "19880612", f"4{seq}"),
+                           f"matrix-dormant-{code}", suitability=factories.answers("worst"))
+    _approved(app, reference, reviewer)
+    customer_no = _visited(app, reference, agent)
+    number = _fund_account(app, customer_no)
+    with app.app_context():
+        app.extensions["trading"].set_position(number, last_trade_on=business_today() - timedelta(days=365 * 3 + 1))
+    marked = app.test_cli_runner().invoke(args=["accounts", "mark-dormant"])
+    assert marked.exit_code == 0 and "marked 1 dormant" in marked.output, marked.output
+    reactivation = closure_support.start_reactivation(auth, customer_no, number)
+    assert reactivation.status_code == 303, reactivation.get_data(as_text=True)[:1000]
+    values["reactivation"] = closure_support.reference_from(reactivation)
+    insisted = auth.post("/products/insist", {"customer_no": customer_no, "product_id": values["product"],
+                                              "client_token": f"matrix-insist-{code}",
+                                              "acknowledgement": (io.BytesIO(factories.scan_png()), "确认书.png")},
+                         content_type="multipart/form-data")
+    assert insisted.status_code == 303, insisted.get_data(as_text=True)[:1000]
+    with app.app_context():
+        values["recommendation"] = db.session.scalar(
+            select(Recommendation.id).where(Recommendation.customer_id == _customer(customer_no).id,
+                                            Recommendation.outcome == "insisted"))
+
+
+def _merge_samples(app, values: dict, code: str, born: str, seq: str) -> None:
+    """Records found to be one person (a residence permit beside an ID card), by the branch manager: one merged
+    into the customer manager's customer and one into the broker's (approved by the reviewer), a merge waiting
+    for review, and a pair whose merge is still to be entered."""
+    manager, reviewer = MAKERS[code][6], MAKERS[code][1]
+    boss, checker = _logged_in(app, manager), _logged_in(app, reviewer)
+    with app.app_context():
+        survivors = {"merged": values["customer"], "broker_merged": values["broker_customer"]}
+        for key, name, number in (("merge", "马并档", "4"), ("flag", "马同人", "6")):
+            id_number = factories.make_id("110105", born, f"{number}{seq}")
+            survivors[key] = _imported(code, f"C{code}001{seq}{number}", name, id_number, None).customer_no
+        pairs = {key: _second_record(_customer(survivor_no), f"C{code}002{seq}{n}", f"H{code}{seq}{n:02d}")
+                 for n, (key, survivor_no) in enumerate(survivors.items())}
+        db.session.commit()
+    for flag_id, _number in pairs.values():
+        found = boss.post(f"/search/duplicates/{flag_id}", {"status": "same_person", "note": "核对居住证与身份证"})
+        assert found.status_code == 303, found.get_data(as_text=True)[:1000]
+    references = {}
+    for key in ("merged", "broker_merged", "merge"):
+        proposed = propose(boss, pairs[key][0], survivors[key])
+        assert proposed.status_code == 303, proposed.get_data(as_text=True)[:1000]
+        references[key] = closure_support.reference_from(proposed)
+    for key in ("merged", "broker_merged"):
+        approved = checker.post(f"/merges/{references[key]}/decide", {"decision": "approve", "note": "核对无误"})
+        assert approved.status_code == 303, approved.get_data(as_text=True)[:1000]
+        values[key] = pairs[key][1]
+    values["merge"], values["flag"] = references["merge"], pairs["flag"][0]
+
+
+def _second_record(survivor: Customer, customer_no: str, permit: str) -> tuple[int, str]:
+    """The survivor's person again, under a residence permit, as a potential customer: (the flag the pair
+    raised, the second record's number)."""
+    profile = survivor.profile
+    branch_code = db.session.get(Branch, survivor.branch_id).code
+    second = add_customer(customer_no, profile.name, permit, branch_code=branch_code, id_type=RESIDENCE_PERMIT,
+                          birth_date=profile.birth_date, kind="potential")
+    low, high = sorted((survivor.id, second))
+    flag_id = db.session.scalar(select(DuplicateFlag.id).where(DuplicateFlag.customer_id == low,
+                                                               DuplicateFlag.other_customer_id == high))
+    assert flag_id is not None, customer_no
+    return flag_id, customer_no
+
+
+def _holdings_import(manager: Auth) -> int:
+    """The branch manager's holdings file naming a customer nobody has: the import ends with the row refused."""
+    rows = [HOLDING_HEADER, ["C9999999999", "", "600000", "100"]]
+    return job_id_of(upload(manager, "holdings", csv_bytes(rows), "holdings.csv"))
+
+
+def _firm_samples(app) -> dict[str, int]:
+    """Firm-wide objects HQ keeps, the same in both branches' samples: a product, a grade rule, a dictionary entry."""
+    from tests.fuzz.world import World as FormsWorld
+
+    made = FormsWorld(app)
+    with app.app_context():
+        entry = db.session.scalar(select(DictionaryEntry.id).order_by(DictionaryEntry.id).limit(1))
+    return {"product": made.product, "rule": made.grade_rule, "dictionary_entry": entry}
 
 
 def _staff_admin_samples(world: World) -> None:
@@ -269,11 +408,10 @@ def _ordinary_change(auth, customer_no: str) -> str:
 
 
 def sample_values(world: World, branch: str, role: str) -> dict[str, object]:
-    """The objects a user of `role` in `branch` works on: customer managers and brokers their own customers."""
+    """The objects a user of `role` in `branch` works on: their own where a view shows one only to its maker,
+    customer managers and brokers their own customers'."""
     values = dict(world.values[branch])
-    if "own_by_role" in values:
-        values["filter"], values["notification"] = values.pop("own_by_role")[str(role)]
+    values.update(values.pop("by_role", {}).get(str(role), {}))
     if role == "broker":
-        values["customer"], values["service"] = values["broker_customer"], values["broker_service"]
-        values.pop("handover")  # the sample handover is the customer manager's
+        values.update({name: values[broker_name] for name, broker_name in BROKER_SAMPLES.items()})
     return values
