@@ -11,9 +11,11 @@ from datetime import datetime
 
 from flask import current_app
 
+from blueprints.auth import sessions
 from blueprints.closure import services as closure
 from blueprints.grading import services as grading
 from blueprints.id_expiry import services as id_expiry
+from blueprints.search import kept
 from blueprints.service import services as service
 from core import jobs
 from core.extensions import db
@@ -66,10 +68,18 @@ def _mark_dormant(_context: jobs.Context) -> dict:
     return {"checked": run.checked, "marked": run.marked, "unavailable": run.unavailable}
 
 
+@jobs.kind("scheduled.housekeeping", "清理过期的查询条件与会话记录",
+           describe=lambda job: f"清理查询条件 {job.result['kept_searches']} 条、会话记录 {job.result['sessions']} 条"
+           if job.result else "")
+def _housekeeping(_context: jobs.Context) -> dict:
+    return {"kept_searches": kept.forget_expired(), "sessions": sessions.purge_old(sessions.RECORDS_KEPT)}
+
+
 SCHEDULE = (
     Entry("scheduled.escalate", hourly=True, hour=0, minute=5),
     Entry("scheduled.restrict_expired", hourly=False, hour=1, minute=0),
     Entry("scheduled.mark_dormant", hourly=False, hour=2, minute=0),
+    Entry("scheduled.housekeeping", hourly=False, hour=3, minute=0),
     # After the day's prices are in (the import runs after the close).
     Entry("scheduled.grading", hourly=False, hour=19, minute=0, weekdays_only=True),
 )

@@ -33,3 +33,11 @@ def kept(user: Staff, scope: str, key: str | None) -> dict | None:
     if found is None or found.created_at < utcnow() - KEPT_FOR:
         return None
     return dict(found.criteria)
+
+
+def forget_expired() -> int:
+    """Delete every staff member's kept searches past KEPT_FOR (the daily housekeeping); how many went.
+
+    Each search is also cleared when its owner searches again, but one who never does would leave what
+    they typed (a name, an ID number, encrypted) on the server."""
+    return db.session.execute(delete(KeptSearch).where(KeptSearch.created_at < utcnow() - KEPT_FOR)).rowcount

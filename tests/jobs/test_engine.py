@@ -182,9 +182,10 @@ def test_the_schedule_queues_each_period_once(app, monkeypatch):
         assert sorted(scheduled.tick(early.replace(minute=6))) == ["scheduled.escalate@2026-12-02T00"]
         assert sorted(scheduled.tick(evening)) == [
             "scheduled.escalate@2026-12-02T19", "scheduled.grading@2026-12-02",
-            "scheduled.mark_dormant@2026-12-02", "scheduled.restrict_expired@2026-12-02"]
+            "scheduled.housekeeping@2026-12-02", "scheduled.mark_dormant@2026-12-02",
+            "scheduled.restrict_expired@2026-12-02"]
         assert scheduled.tick(evening) == []  # another worker, or the same one again: nothing more
         saturday = datetime(2026, 12, 5, 19, 30, tzinfo=BEIJING)
         assert "scheduled.grading@2026-12-05" not in scheduled.tick(saturday)  # grades are valued on trading days
-        assert jobs.run_due() == 8
+        assert jobs.run_due() == 10
         assert set(db.session.scalars(select(jobs.Job.status))) == {"done"}
