@@ -39,7 +39,9 @@ SAVED_FILTER_LIMIT = 30
 
 # Who may take a list out of the system as a file. Customer managers and brokers may not: their
 # customers stay with the firm when they leave (客户资料归公司所有), so their book is never exported.
-EXPORT_ROLES = (Role.CLERK, Role.REVIEWER, Role.RETURN_VISIT, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
+# Return-visit agents neither: they call the customers their queue gives them, one at a time, and a
+# file of names and phones is exactly what should never leave a call centre.
+EXPORT_ROLES = (Role.CLERK, Role.REVIEWER, Role.BRANCH_MANAGER, Role.HQ_ADMIN)
 
 
 @dataclass(frozen=True)

@@ -337,8 +337,8 @@ def test_export_is_audited_with_filters_and_row_count_and_no_personal_value(app,
         assert "王小明" not in dumped and "13812348000" not in dumped
 
 
-@pytest.mark.parametrize("username", ["broker", "cmanager"])
-def test_managers_and_brokers_may_not_export(app, exportable, username):
+@pytest.mark.parametrize("username", ["broker", "cmanager", "visitor"])
+def test_customer_managers_brokers_and_return_visit_agents_may_not_export(app, exportable, username):
     auth = login_as(app, username)
     assert auth.get("/customers/export.xlsx").status_code == 403
     assert 'id="export-list"' not in auth.get("/customers/").get_data(as_text=True)
