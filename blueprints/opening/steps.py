@@ -32,6 +32,7 @@ from blueprints.opening.forms import (
 from blueprints.opening.identity_service import ANSWER_LABELS
 from blueprints.reader import services as reader_services
 from blueprints.reader.models import CardRead
+from blueprints.staff_admin import services as grants
 from core import choices, files
 from core.db import keep_refusal, release_for_external_call
 from core.extensions import db
@@ -163,7 +164,7 @@ def _dates(values: dict, names=("birth_date", "valid_from", "valid_to")) -> dict
 def save_new():
     """Start an application from the channel form (the first step has no application yet)."""
     form = build_form(None, "channel", posted=True)
-    if not form.validate_on_submit() or not form.client_token.data:
+    if not form.validate_on_submit() or not form.client_token.data or not _channel_granted(form):
         return render(None, "channel", form, status=422)
     try:
         application = services.start_application(current_user, form.channel.data, form.customer_type.data,
@@ -177,6 +178,15 @@ def save_new():
 
 
 TOKEN_REFUSED = "该页面已失效，请确认以上选择后再次点击开始。"
+WITNESS_NOT_GRANTED = "本营业部未获总部赋权办理“见证开户”业务，请选择现场开户或联系总部管理员"
+
+
+def _channel_granted(form) -> bool:
+    """A witness opening needs HQ's grant of 见证开户 from its first step, not only at the witness step."""
+    if form.channel.data == "witness" and not grants.may_perform(current_user, "witness_opening"):
+        form.channel.errors = [*form.channel.errors, WITNESS_NOT_GRANTED]
+        return False
+    return True
 
 
 def _prepare_channel(form, application, posted):
@@ -189,7 +199,7 @@ def _prepare_channel(form, application, posted):
 
 def _save_channel(application):
     form = build_form(application, "channel", posted=True)
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or not _channel_granted(form):
         return render(application, "channel", form, status=422)
     services.save_step(application, "channel", {"channel": form.channel.data,
                                                  "customer_type": form.customer_type.data}, current_user)

@@ -52,6 +52,27 @@ def test_withdrawing_the_witness_opening_refuses_the_witness_step_only(app):
     assert witness.get("/opening/ANY-REF/step/witness").status_code == 403
 
 
+def test_without_the_witness_grant_a_witness_channel_draft_cannot_be_started_and_onsite_still_can(app):
+    from blueprints.opening.models import Application
+
+    admin = login_as(app, "admin")
+    assert _withdraw(admin, app, "0101", "witness_opening").status_code == 303
+    clerk = login_as(app, "clerk")
+    refused = clerk.post("/opening/new", {"channel": "witness", "customer_type": "individual", "client_token": "w1"})
+    assert refused.status_code == 422
+    assert page_of(refused).errors_for("channel") == [
+        "本营业部未获总部赋权办理“见证开户”业务，请选择现场开户或联系总部管理员"]
+    assert page_of(refused).checked("customer_type") == ["individual"]  # the other choice kept
+    with app.app_context():
+        assert db.session.scalar(select(Application)) is None
+    started = clerk.post("/opening/new", {"channel": "onsite", "customer_type": "individual", "client_token": "w2"})
+    assert started.status_code == 303
+    with app.app_context():
+        reference = db.session.scalar(select(Application.reference))
+    switched = clerk.post(f"/opening/{reference}/step/channel", {"channel": "witness", "customer_type": "individual"})
+    assert switched.status_code == 422 and "见证开户" in page_of(switched).errors_for("channel")[0]
+
+
 def test_withdrawing_needs_a_reason_next_to_the_field_and_twice_does_it_once(app):
     admin = login_as(app, "admin")
     missing = _withdraw(admin, app, "0101", "closure", reason="")
