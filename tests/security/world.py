@@ -5,7 +5,9 @@ agent, customer manager, broker and branch manager so that its objects are made 
 branch's objects are reached by name (`World.values[branch][name]`). Customer managers and brokers each have
 a customer of their own, with a service record, a complaint, a handover and a record merged into it. Where a
 view shows an object only to the staff member who made it (a complaint, an image saved in the wizard, a saved
-filter, a notice), each demo user of 0101 has one of their own (`by_role`).
+filter, a notice), each demo user of 0101 has one of their own (`by_role`). Each demo user of 0101 but HQ's
+also has a colleague of the same branch and role (`COLLEAGUE_OF_ROLE`), and own objects no cell acts on
+(`World.kept`) for that colleague to ask for (`colleague_values`).
 """
 import io
 import secrets
@@ -42,6 +44,7 @@ from tests.closure import support as closure_support
 from tests.grading.support import HOLDING_HEADER, csv_bytes, job_id_of, upload
 from tests.merges.test_merge import propose
 from tests.reader.support import pair_reader
+from tests.requests.helpers import add_staff
 from tests.requests.test_archive_export import export_form
 from tests.requests.test_customer_search import add_customer
 from tests.requests.test_review import submit_witness
@@ -59,6 +62,10 @@ MAKERS = {
 USER_OF_ROLE = {Role.CLERK: "clerk", Role.REVIEWER: "reviewer", Role.WITNESS: "witness", Role.MARKETING: "marketing",
                 Role.RETURN_VISIT: "visitor", Role.ARCHIVIST: "archivist", Role.BRANCH_MANAGER: "manager",
                 Role.HQ_ADMIN: "admin", Role.CUSTOMER_MANAGER: "cmanager", Role.BROKER: "broker"}
+# A colleague of each of them but HQ's: the same branch (0101) and role. The demo data has a second witness and
+# a second customer manager; the others are added.
+COLLEAGUE_OF_ROLE = {role: {"witness": "witness2", "cmanager": "cmanager2"}.get(username, f"{username}2")
+                     for role, username in USER_OF_ROLE.items() if role != Role.HQ_ADMIN}
 EXTRA_STAFF = (("reviewer_sh", "reviewer"), ("visitor_sh", "return_visit"), ("archivist_sh", "archivist"),
                ("cmanager_sh", "customer_manager"), ("cmanager2_sh", "customer_manager"), ("broker_sh", "broker"),
                ("manager_sh", "branch_manager"))
@@ -71,6 +78,9 @@ RESIDENCE_PERMIT = "hmt_residence_permit"
 @dataclass
 class World:
     values: dict[str, dict[str, object]] = field(default_factory=lambda: {OWN: {}, OTHER: {}})
+    # By role: own objects of the demo user that only their colleague asks for (a cell deletes the user's saved
+    # filter and marks their notice read; these stay as they were made).
+    kept: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _staff(username: str) -> Staff:
@@ -206,6 +216,7 @@ def build(app) -> World:
         _staff_admin_samples(world)
         _own_samples(world)
     _made_by_their_user(app, world)
+    _colleague_samples(app, world)
     return world
 
 
@@ -222,18 +233,33 @@ def _own_samples(world: World) -> None:
     """A saved list filter and a workbench notice for each demo user, and one of another branch's clerk."""
     from blueprints.home.demo import DEMO_USERS
 
-    def own(username: str) -> dict[str, int]:
-        staff = _staff(username)
-        saved = SavedCustomerFilter(staff_id=staff.id, name="常用", params={"kind": "current"})
-        notice = Notification(recipient_id=staff.id, topic="grade", text="客户分级已调整")
-        db.session.add_all([saved, notice])
-        db.session.flush()
-        return {"filter": saved.id, "notification": notice.id}
-
-    world.values[OWN]["by_role"] = {str(role): own(username) for username, _n, role, _code in DEMO_USERS
-                                    if username in USER_OF_ROLE.values()}
-    world.values[OTHER].update(own(MAKERS[OTHER][0]))
+    world.values[OWN]["by_role"] = {str(role): _own_objects(username, "常用")
+                                    for username, _n, role, _code in DEMO_USERS if username in USER_OF_ROLE.values()}
+    world.values[OTHER].update(_own_objects(MAKERS[OTHER][0], "常用"))
     db.session.commit()
+
+
+def _own_objects(username: str, name: str) -> dict[str, int]:
+    """A saved list filter called `name` and an unread workbench notice, both `username`'s."""
+    staff = _staff(username)
+    saved = SavedCustomerFilter(staff_id=staff.id, name=name, params={"kind": "current"})
+    notice = Notification(recipient_id=staff.id, topic="grade", text="客户分级已调整")
+    db.session.add_all([saved, notice])
+    db.session.flush()
+    return {"filter": saved.id, "notification": notice.id}
+
+
+def _colleague_samples(app, world: World) -> None:
+    """Each demo user's colleague of the same branch and role (but HQ's), and a saved filter and a notice of the
+    demo user's that no cell acts on. The archivist's export is the branch's sample export, which cells only read."""
+    for role, username in COLLEAGUE_OF_ROLE.items():
+        with app.app_context():
+            exists = _staff(username) is not None
+        if not exists:
+            add_staff(app, username, str(role), OWN, full_name="许同岗")
+    with app.app_context():
+        world.kept.update({str(role): _own_objects(USER_OF_ROLE[role], "保留") for role in COLLEAGUE_OF_ROLE})
+        db.session.commit()
 
 
 def _made_by_their_user(app, world: World) -> None:
@@ -415,3 +441,9 @@ def sample_values(world: World, branch: str, role: str) -> dict[str, object]:
     if role == "broker":
         values.update({name: values[broker_name] for name, broker_name in BROKER_SAMPLES.items()})
     return values
+
+
+def colleague_values(world: World, role: str) -> dict[str, object]:
+    """The objects of `role`'s demo user in 0101 that their colleague of the same role asks for: their sample
+    values, with the saved filter and the notice no cell acts on."""
+    return sample_values(world, OWN, role) | world.kept.get(str(role), {})
