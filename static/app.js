@@ -100,6 +100,8 @@
   }
 
   // After a step is swapped in: show the page from its top, or the first error when the save was refused.
+  var focusedAtSwap = null;
+  document.addEventListener("htmx:afterSwap", function () { focusedAtSwap = document.activeElement; });
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
     // An outerHTML swap replaced the target: look at its successor of the same id.
@@ -107,6 +109,13 @@
     if (!target) { return; }
     // The first field in error comes before a banner summing the errors up.
     var firstError = target.querySelector(".has-error") || target.querySelector(".field-error, [role=alert].banner-error");
+    // Someone who went into a field of the new content before it settled (typing the moment it arrived)
+    // keeps it: their keystrokes would otherwise land in the field moved to. A field htmx itself gave
+    // the focus back to (Enter pressed in it) still gives way to the first error.
+    var active = document.activeElement;
+    if (active && active !== focusedAtSwap && target.contains(active) && active.matches("input, select, textarea")) {
+      return;
+    }
     if (firstError) {
       firstError.scrollIntoView({ block: "start" });
       var input = firstError.querySelector("input:not([type=hidden]), select, textarea");
