@@ -8,6 +8,7 @@ from flask_login import current_user
 from blueprints.archive import forms, services
 from blueprints.archive import jobs as archive_jobs
 from blueprints.archive.models import ExportStatus, LendingAction
+from blueprints.auth.services import full_names
 from blueprints.customers import page as customer_page
 from blueprints.customers.models import KIND_LABELS
 from blueprints.opening import presenters
@@ -266,7 +267,7 @@ def _retention_context(customer, hold_form=None, lift_form=None, done: str | Non
     standing = holds[0] if holds and holds[0].lifted_at is None else None
     people = {h.placed_by_id for h in holds} | {h.lifted_by_id for h in holds if h.lifted_by_id}
     return {"term": retention.term_text(customer), "standing": standing,
-            "lifted": [h for h in holds if h is not standing], "staff_names": services.staff_names(people),
+            "lifted": [h for h in holds if h is not standing], "staff_names": full_names(people),
             "hold_form": hold_form or forms.HoldForm(formdata=None, prefix="hold"),
             "lift_form": lift_form or forms.LiftHoldForm(formdata=None, prefix="lift"), "done": done,
             "refused": None if _failed_form_shown(standing, hold_form, lift_form) else refused}

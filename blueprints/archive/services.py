@@ -625,12 +625,6 @@ def may_add_scan(user: Staff, customer: Customer) -> bool:
     return user.role == Role.CLERK and customer.kind not in ENDED
 
 
-def staff_names(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))).all())
-
-
 def branch_names() -> dict[int, str]:
     return dict(db.session.execute(select(Branch.id, Branch.name)).all())
 

@@ -1,13 +1,11 @@
 """The audit trail page (审计日志) for HQ administrators and branch managers."""
 from flask import Blueprint, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from blueprints.audit_trail import labels, services
 from blueprints.audit_trail.forms import TrailFilterForm
-from blueprints.auth.models import Staff
+from blueprints.auth.services import full_names
 from core import audit
-from core.extensions import db
 from core.render import page
 from core.roles import Role
 from core.security import roles_required
@@ -31,15 +29,8 @@ def index():
                  filters=sorted(name for name, value in filters.items() if value))
     args = {name: value for name, value in request.args.items() if name != "after" and value}
     return page("audit_trail/index.html", block="trail_rows", form=form, page=found, entries=found.rows,
-                branches=found.extra["branches"], staff_names=_staff_names(found.rows), args=args,
+                branches=found.extra["branches"], staff_names=full_names(e.actor_id for e in found.rows), args=args,
                 label=labels.label, detail_text=detail_text)
-
-
-def _staff_names(entries) -> dict[int, str]:
-    ids = {entry.actor_id for entry in entries if entry.actor_id}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))).all())
 
 
 def detail_text(detail: dict | None) -> str:

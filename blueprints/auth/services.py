@@ -187,3 +187,15 @@ def end_sessions(staff: Staff, reason: str) -> None:
     """
     ended = sessions.end_all_of(staff.id, reason)
     audit.record("auth.sessions_ended", "staff", staff.id, reason=reason, sessions=ended)
+
+
+def full_names(ids) -> dict[int, str]:
+    """Staff ids to their full names, in one query; None and 0 among `ids` are skipped."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))).all())

@@ -6,6 +6,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
+from blueprints.auth.services import full_names
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer
 from blueprints.managers import rules
@@ -316,7 +317,4 @@ def taking_effect(on: date, branch_id: int | None = None) -> list[Handover]:
 
 
 def staff_names(ids) -> dict[int, str]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))).all())
+    return full_names(ids)

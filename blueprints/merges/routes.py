@@ -5,7 +5,8 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from blueprints.auth.models import Branch, Staff
+from blueprints.auth.models import Branch
+from blueprints.auth.services import full_names
 from blueprints.customers import page as customer_page
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import KIND_LABELS, Customer
@@ -25,10 +26,7 @@ bp = Blueprint("merges", __name__, url_prefix="/merges")
 
 
 def _names(ids) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return dict(db.session.execute(db.select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))).all())
+    return full_names(ids)
 
 
 def _branch_names(customers) -> dict[int, str]:

@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.models import Staff
+from blueprints.auth.services import full_names
 from blueprints.customers import services as customer_services
 from blueprints.customers.models import Customer
 from blueprints.service import rules
@@ -428,7 +429,4 @@ def file_of(record: ServiceRecord, file_id: int) -> ComplaintFile | None:
 
 
 def staff_names(ids) -> dict[int, str]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))).all())
+    return full_names(ids)

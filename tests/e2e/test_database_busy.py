@@ -20,7 +20,7 @@ def impatient_server(app):
     would only make the test slower), with the browser tests' live server left as it is."""
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if not url.startswith("sqlite"):
-        pytest.skip("SQLite's write lock")
+        pytest.skip("SQLite only: PostgreSQL has no database-wide write lock to hold")
     impatient = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret",
                             "DATA_KEY": "test-data-key", "PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
                             "FILE_STORE": app.config["FILE_STORE"], "SQLITE_BUSY_TIMEOUT_MS": 300,

@@ -140,7 +140,7 @@ def test_a_page_that_writes_when_read_is_not_refused_because_another_writer_comm
     that later writes fails at once with "database is locked" (busy_timeout or not) once another
     connection committed in between — a job worker beside the pages did, in a browser test."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip("SQLite's read-to-write upgrade")
+        pytest.skip("SQLite only: PostgreSQL row locks let a read transaction write after another commit")
     from tests.requests.helpers import login_as
 
     archivist = login_as(app, "archivist")
